@@ -1,0 +1,114 @@
+"""Reading and checking user images: every problem becomes a ValueError that names it.
+
+Accepted: a path, a PIL image (opened lazily or not), an HWC / HW numpy array (uint8, uint16 or float in
+[0, 1]) and a (3, H, W) or (1, 3, H, W) tensor in [0, 1]. Modes are converted to RGB: RGBA / LA and palette
+images with transparency are composited on white, 16-bit and float images are scaled, CMYK / grayscale /
+bilevel are converted; the EXIF orientation is applied.
+"""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+DEFAULT_MAX_PIXELS = 64_000_000
+BACKGROUND = (255, 255, 255)  # transparent pixels are composited on white
+
+
+def check_size(width: int, height: int, max_pixels: int, name: str) -> None:
+    """Refuse empty images and images over ``max_pixels``."""
+    if width <= 0 or height <= 0:
+        raise ValueError(f"{name} is empty ({width}x{height} pixels)")
+    if width * height > max_pixels:
+        raise ValueError(
+            f"{name} has {width}x{height} = {width * height / 1e6:.1f} MP, over the limit of "
+            f"{max_pixels / 1e6:.1f} MP (raise `max_pixels` to allow it)"
+        )
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any PIL mode to 8-bit RGB (see module docstring)."""
+    if image.mode == "RGB":
+        return image
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        data = np.asarray(image, dtype=np.float64)
+        peak = 1.0 if image.mode == "F" and data.max() <= 1.0 else 65535.0 if data.max() > 255 else 255.0
+        image = Image.fromarray(np.clip(data / peak * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, BACKGROUND + (255,))
+        image = Image.alpha_composite(background, rgba)
+    return image.convert("RGB")
+
+
+def array_to_image(array: np.ndarray, name: str) -> Image.Image:
+    """HWC / HW numpy array (uint8, uint16 or float in [0, 1]) -> PIL RGB image."""
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise ValueError(f"{name} must be an (H, W, 3) or (H, W) array, got shape {array.shape}")
+    check_size(array.shape[1], array.shape[0], np.iinfo(np.int64).max, name)
+    if array.dtype == np.uint8:
+        data = array
+    elif array.dtype == np.uint16:
+        data = (array.astype(np.float64) / 65535.0 * 255.0 + 0.5).astype(np.uint8)
+    elif np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
+            raise ValueError(f"{name}: float arrays must be finite and in [0, 1]")
+        data = (array * 255.0 + 0.5).astype(np.uint8)
+    else:
+        raise ValueError(f"{name}: unsupported array dtype {array.dtype} (use uint8, uint16 or float in [0, 1])")
+    return to_rgb(Image.fromarray(data))
+
+
+def tensor_to_image(tensor: torch.Tensor, name: str) -> Image.Image:
+    """(3, H, W) or (1, 3, H, W) tensor in [0, 1] -> PIL RGB image."""
+    if tensor.dim() == 4 and tensor.shape[0] == 1:
+        tensor = tensor[0]
+    if tensor.dim() != 3 or tensor.shape[0] not in (1, 3):
+        raise ValueError(f"{name} must be a (3, H, W) tensor, got shape {tuple(tensor.shape)}")
+    return array_to_image(tensor.detach().float().cpu().permute(1, 2, 0).numpy(), name)
+
+
+def load_image(source, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Any accepted input -> a fully decoded 8-bit RGB PIL image, or a ValueError naming the problem."""
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise ValueError(f"{name}: no such file {path}")
+        try:
+            source = Image.open(path)
+        except (UnidentifiedImageError, OSError) as err:
+            raise ValueError(f"{name}: {path} is not a readable image ({err})") from None
+        except Image.DecompressionBombError:
+            raise ValueError(f"{name}: {path} is too large to open safely") from None
+    if isinstance(source, np.ndarray):
+        image = array_to_image(source, name)
+    elif torch.is_tensor(source):
+        image = tensor_to_image(source, name)
+    elif isinstance(source, Image.Image):
+        check_size(source.width, source.height, max_pixels, name)
+        try:
+            source.load()
+            image = ImageOps.exif_transpose(source)
+        except (OSError, SyntaxError, ValueError) as err:
+            raise ValueError(f"{name} could not be decoded, the file may be truncated or corrupt ({err})") from None
+        image = to_rgb(image)
+    else:
+        raise ValueError(f"{name} must be a path, PIL image, numpy array or tensor, got {type(source).__name__}")
+    check_size(image.width, image.height, max_pixels, name)
+    return image
+
+
+def image_to_tensor(image: Image.Image) -> torch.Tensor:
+    """PIL RGB image -> (3, H, W) float tensor in [0, 1]."""
+    return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()
+
+
+def tensor_to_uint8(tensor: torch.Tensor) -> np.ndarray:
+    """(3, H, W) tensor in [0, 1] -> (H, W, 3) uint8 array (clipped, rounded)."""
+    return (tensor.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)

@@ -1,0 +1,120 @@
+"""LatentMapPredictor P_W(I_S, I_R) -> W = (W1, W2, W3) (main §3.4).
+
+Correspondence (``correspond``): cosine cross-attention A_C(i, j) = <F_S(i), F_R(j)> (main eq. 4), random
+semantic masking of A_C's columns during training, hard argmax activation (main eq. 5) and the warped reference
+colour feature W~0R = Hard(A_C ⊙ M) W0R. Prediction (``forward``): three ASPP modules whose pooling branch is
+the global code w: ASPP1([W~0R, C3, conf], w) -> W1, ASPP2([up(out1), C2], w) -> W2, ASPP3([up(out2), C1], w)
+-> W3. ``conf`` is the similarity of the chosen match (our reading of the mask channel M fed to ASPP1).
+
+Beyond the paper: each map is predicted as a residual on the source's self-reconstruction map W0S, so an
+untrained head reproduces the source and the strength interpolation of supp. eq. 3 starts from there.
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
+from torch import nn
+
+from .layers import ASPPWithCode, EqualConv2d, resize_map
+
+
+@dataclass
+class Correspondence:
+    """Result of matching source patches to reference patches at 1/16 resolution.
+
+    warped: W~0R (B, D, h_s, w_s); confidence: (B, 1, h_s, w_s); index: (B, h_s * w_s), the reference patch
+    (row-major) each source patch takes its colour from.
+    """
+
+    warped: torch.Tensor
+    confidence: torch.Tensor
+    index: torch.Tensor
+
+
+def cosine_attention(query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+    """A(i, j) = <q_i, k_j> / (|q_i| |k_j|): (B, C, h1, w1), (B, C, h2, w2) -> (B, h1*w1, h2*w2)."""
+    q = F.normalize(query.flatten(2), dim=1)
+    k = F.normalize(key.flatten(2), dim=1)
+    return q.transpose(1, 2) @ k
+
+
+def random_column_mask(batch: int, columns: int, ratio: float, generator: torch.Generator | None = None,
+                       device=None) -> torch.Tensor:
+    """Random semantic mask M (B, N_R): 0 for round(ratio * N_R) random reference patches (at least one kept)."""
+    n_masked = min(int(round(ratio * columns)), columns - 1)
+    scores = torch.rand(batch, columns, generator=generator, device=device)
+    ranks = scores.argsort(dim=1).argsort(dim=1)
+    return (ranks >= n_masked).float()
+
+
+def hard_warp(attention: torch.Tensor, values: torch.Tensor, out_size: tuple[int, int]) -> Correspondence:
+    """Hard(A) V: every query takes the value of its best key (main eq. 5).
+
+    attention: (B, N_q, N_k) with -inf where masked; values: (B, D, h_k, w_k) -> Correspondence at out_size.
+    """
+    confidence, index = attention.max(dim=2)
+    flat = values.flatten(2)
+    warped = torch.gather(flat, 2, index[:, None, :].expand(-1, flat.shape[1], -1))
+    shape = (values.shape[0], values.shape[1], *out_size)
+    return Correspondence(warped.view(shape), confidence.view(shape[0], 1, *out_size), index)
+
+
+class LatentMapPredictor(ModelMixin, ConfigMixin):
+    """P_W: source colour features, warped reference map and the global code w -> latent maps W1, W2, W3.
+
+    Args:
+        style_dim: D, channels of W0R and of the predicted maps.
+        color_channels: widths of C1, C2, C3 (source colour features at 1/4, 1/8, 1/16).
+        hidden_channels: widths of the ASPP1, ASPP2, ASPP3 outputs.
+        aspp_rates: dilation rates of the 3x3 branches of each ASPP.
+    """
+
+    @register_to_config
+    def __init__(self, style_dim: int = 512, color_channels: tuple[int, ...] = (24, 40, 112),
+                 hidden_channels: tuple[int, ...] = (512, 256, 128), aspp_rates: tuple[int, ...] = (1, 2, 4)):
+        super().__init__()
+        c1, c2, c3 = color_channels
+        h1, h2, h3 = hidden_channels
+        self.aspp = nn.ModuleList([
+            ASPPWithCode(style_dim + c3 + 1, h1, style_dim, tuple(aspp_rates)),
+            ASPPWithCode(h1 + c2, h2, style_dim, tuple(aspp_rates)),
+            ASPPWithCode(h2 + c1, h3, style_dim, tuple(aspp_rates)),
+        ])
+        self.heads = nn.ModuleList(EqualConv2d(h, style_dim, 1, activate=False) for h in hidden_channels)
+        for head in self.heads:  # start from W = W0S (the source's own look)
+            nn.init.zeros_(head.weight)
+
+    @staticmethod
+    def correspond(source_semantic: torch.Tensor, reference_semantic: torch.Tensor, reference_map: torch.Tensor,
+                   mask_ratio: float = 0.0, generator: torch.Generator | None = None) -> Correspondence:
+        """W~0R = Hard(A_C ⊙ M) W0R (main eqs. 4-5).
+
+        source_semantic F_S: (B, f, h_s, w_s); reference_semantic F_R: (B, f, h_r, w_r);
+        reference_map W0R: (B, D, h_r', w_r') (resized to F_R's grid); mask_ratio: share of reference patches
+        hidden from the match (training only).
+        """
+        attention = cosine_attention(source_semantic, reference_semantic)
+        if mask_ratio > 0:
+            keep = random_column_mask(attention.shape[0], attention.shape[2], mask_ratio, generator, attention.device)
+            attention = attention.masked_fill(keep[:, None, :] == 0, float("-inf"))
+        values = resize_map(reference_map, reference_semantic.shape[-2:])
+        return hard_warp(attention, values, tuple(source_semantic.shape[-2:]))
+
+    def forward(self, color_features: tuple[torch.Tensor, ...], correspondence: Correspondence, w: torch.Tensor,
+                base_map: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(C1, C2, C3), W~0R with its confidence, w (B, D), W0S (B, D, H/16, W/16) -> (W1, W2, W3).
+
+        W1 (B, D, H/16, W/16), W2 (B, D, H/8, W/8), W3 (B, D, H/4, W/4).
+        """
+        c1, c2, c3 = color_features
+        x = torch.cat([correspondence.warped, c3, correspondence.confidence], dim=1)
+        maps = []
+        for k, (aspp, head, skip) in enumerate(zip(self.aspp, self.heads, (None, c2, c1))):
+            if skip is not None:
+                x = torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False), skip], 1)
+            x = aspp(x, w)
+            maps.append(head(x) + resize_map(base_map, x.shape[-2:]))
+        return tuple(maps)

@@ -1,0 +1,245 @@
+"""RecolorPipeline: source photo + reference photo -> the source re-coloured like the reference.
+
+Networks run at a square working resolution (``config.resolution``); the colour change is carried back to the
+source's own size by ``recolor_hf.upsample.transfer_colour``. Steps (main Fig. 3):
+
+1. backbone features of source and reference (C1..C3, F_S, F_R); w = E_w(I_S, I_R); W0R = E_W(I_R, I_R);
+   W0S = E_W(I_S, I_S);
+2. correspondence W~0R = Hard(A_C) W0R (or the user's guided version), maps W = P_W(...);
+3. strength: W' = W0S + alpha (W - W0S) (supp. eq. 3); image = G'(I_S, W').
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import PIL.Image
+import torch
+import torch.nn.functional as F
+from diffusers import DiffusionPipeline
+from diffusers.utils import BaseOutput
+
+from .image_io import DEFAULT_MAX_PIXELS, image_to_tensor, load_image
+from .models.backbones import FeatureBackbone
+from .models.encoders import LatentEncoder, LatentMapEncoder
+from .models.generator import RecolorGenerator
+from .models.layers import resize_map
+from .models.predictor import Correspondence, LatentMapPredictor
+from .presets import PRESETS
+from .upsample import transfer_colour
+
+COMPONENTS = ("generator", "latent_encoder", "map_encoder", "predictor", "backbone")
+ALPHA_RANGE = (0.0, 2.0)
+OUTPUT_TYPES = ("pil", "np", "pt")
+
+
+@dataclass
+class RecolorPipelineOutput(BaseOutput):
+    """images: PIL images, (H, W, 3) float arrays in [0, 1] or (3, H, W) tensors, one per content."""
+
+    images: list
+
+
+@dataclass
+class RecolorLatents:
+    """Everything needed to re-render a result at another strength without re-running the predictor.
+
+    maps: predicted (W1, W2, W3); source_map: W0S (B, D, h, w); correspondence: the match used;
+    source_low: working-resolution sources (B, 3, r, r); contents: the full-resolution sources.
+    """
+
+    maps: tuple[torch.Tensor, ...]
+    source_map: torch.Tensor
+    correspondence: Correspondence
+    source_low: torch.Tensor
+    contents: list[PIL.Image.Image]
+
+
+def check_alpha(alpha) -> float:
+    """The strength must be a real number in [0, 2]."""
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)):
+        raise ValueError(f"alpha must be a number in [{ALPHA_RANGE[0]}, {ALPHA_RANGE[1]}], got {alpha!r}")
+    if not np.isfinite(alpha) or not ALPHA_RANGE[0] <= alpha <= ALPHA_RANGE[1]:
+        raise ValueError(f"alpha must be in [{ALPHA_RANGE[0]}, {ALPHA_RANGE[1]}], got {alpha}")
+    return float(alpha)
+
+
+def interpolate_maps(maps: tuple[torch.Tensor, ...], source_map: torch.Tensor, alpha: float) -> tuple:
+    """W' = W0S + alpha (W - W0S) (supp. eq. 3), W0S resized to each map."""
+    out = []
+    for m in maps:
+        base = resize_map(source_map, m.shape[-2:])
+        out.append(base + alpha * (m - base))
+    return tuple(out)
+
+
+def unsquare(images: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+    """(N, 3, r, r) working-resolution images -> (N, h, w, 3) arrays with the aspect ratio of ``size`` (W, H)."""
+    r = images.shape[-1]
+    scale = r / max(size)
+    low = (max(1, round(size[1] * scale)), max(1, round(size[0] * scale)))
+    images = F.interpolate(images.float(), size=low, mode="bilinear", align_corners=False, antialias=True)
+    return images.permute(0, 2, 3, 1).cpu().numpy()
+
+
+def check_checkpoint_folder(path: Path) -> None:
+    """Refuse a folder that is not a complete pipeline, naming what is missing."""
+    if not path.is_dir():
+        raise ValueError(f"no checkpoint folder at {path}")
+    if not (path / "model_index.json").is_file():
+        raise ValueError(f"{path} is not a pipeline folder: model_index.json is missing")
+    for name in COMPONENTS:
+        sub = path / name
+        if not (sub / "config.json").is_file():
+            raise ValueError(f"checkpoint {path} is missing component '{name}' ({name}/config.json)")
+        if not any(sub.glob("*.safetensors")) and not any(sub.glob("*.bin")):
+            raise ValueError(f"checkpoint {path} is missing the weights of component '{name}'")
+
+
+class RecolorPipeline(DiffusionPipeline):
+    """Exemplar-based re-colorization (Yang, Xu, Fan, WACV 2024) as a diffusers pipeline.
+
+    Components: ``generator`` G', ``latent_encoder`` E_w, ``map_encoder`` E_W, ``predictor`` P_W and the frozen
+    ``backbone``. Config: ``resolution`` (square working size of the networks), ``max_pixels`` (input limit).
+    """
+
+    def __init__(self, generator: RecolorGenerator, latent_encoder: LatentEncoder, map_encoder: LatentMapEncoder,
+                 predictor: LatentMapPredictor, backbone: FeatureBackbone, resolution: int = 256,
+                 max_pixels: int = DEFAULT_MAX_PIXELS):
+        super().__init__()
+        self.register_modules(generator=generator, latent_encoder=latent_encoder, map_encoder=map_encoder,
+                              predictor=predictor, backbone=backbone)
+        self.register_to_config(resolution=resolution, max_pixels=max_pixels)
+
+    @classmethod
+    def from_preset(cls, name: str, seed: int = 0) -> "RecolorPipeline":
+        """A randomly initialised pipeline of a named size ("paper", "small", "tiny"), seeded."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+        preset = PRESETS[name]
+        torch.manual_seed(seed)
+        backbone = FeatureBackbone(**preset["backbone"])
+        return cls(
+            generator=RecolorGenerator(**preset["generator"]),
+            latent_encoder=LatentEncoder(**preset["latent_encoder"]),
+            map_encoder=LatentMapEncoder(**preset["map_encoder"]),
+            predictor=LatentMapPredictor(color_channels=backbone.color_channels, **preset["predictor"]),
+            backbone=backbone,
+            resolution=preset["resolution"],
+        )
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> "RecolorPipeline":
+        """Load a local pipeline folder (never a hub download); a ValueError names any missing component."""
+        path = Path(pretrained_model_name_or_path)
+        check_checkpoint_folder(path)
+        return super().from_pretrained(path, **kwargs)
+
+    # ----- tensor-level building blocks (used by training, the app and the pipeline itself) -----
+
+    def self_code(self, image: torch.Tensor) -> torch.Tensor:
+        """w0(I) = E_w(I, I): (B, 3, H, W) -> (B, D), the image's global style (main §3.3)."""
+        return self.latent_encoder(image, image)
+
+    def self_map(self, image: torch.Tensor) -> torch.Tensor:
+        """W0(I) = E_W(I, I): (B, 3, H, W) -> (B, D, H/16, W/16), the image's local colour (main §3.3)."""
+        return self.map_encoder(image, image)
+
+    def w0_distance(self, image_a: torch.Tensor, image_b: torch.Tensor) -> torch.Tensor:
+        """L_w0 = ||w0(I_a) - w0(I_b)||_1 / D per image (main eq. 2): (B, 3, H, W) x2 -> (B,)."""
+        return (self.self_code(image_a) - self.self_code(image_b)).abs().mean(dim=1)
+
+    def predict_maps(self, source: torch.Tensor, reference: torch.Tensor, mask_ratio: float = 0.0,
+                     generator: torch.Generator | None = None, guide: Callable | None = None):
+        """P_W(I_S, I_R): (B, 3, r, r) x2 -> ((W1, W2, W3), W0S, Correspondence).
+
+        ``guide(source_semantic, reference_semantic, reference_map, source_map) -> Correspondence`` replaces
+        the automatic match (user clicks / masks, supp. C.5-C.6).
+        """
+        color_s, semantic_s = self.backbone(source)
+        _, semantic_r = self.backbone(reference)
+        w = self.latent_encoder(source, reference)
+        reference_map = self.self_map(reference)
+        source_map = self.self_map(source)
+        if guide is None:
+            match = self.predictor.correspond(semantic_s, semantic_r, reference_map, mask_ratio, generator)
+        else:
+            match = guide(semantic_s, semantic_r, reference_map, source_map)
+        maps = self.predictor(color_s, match, w, source_map)
+        return maps, source_map, match
+
+    def render(self, source: torch.Tensor, maps: tuple, source_map: torch.Tensor, alpha: float = 1.0):
+        """I_P = G'(I_S, W0S + alpha (W - W0S)): (B, 3, r, r) -> (B, 3, r, r)."""
+        return self.generator(source, maps=interpolate_maps(maps, source_map, alpha))
+
+    # ----- user-level API -----
+
+    def prepare(self, images, name: str) -> list[PIL.Image.Image]:
+        """A single image, a list of images or a (B, 3, H, W) tensor -> list of RGB PIL images."""
+        if torch.is_tensor(images) and images.dim() == 4:
+            images = list(images)
+        if not isinstance(images, (list, tuple)):
+            images = [images]
+        if len(images) == 0:
+            raise ValueError(f"{name}: got an empty list")
+        limit = self.config.max_pixels
+        return [load_image(im, f"{name}[{i}]" if len(images) > 1 else name, limit) for i, im in enumerate(images)]
+
+    def to_working(self, images: list[PIL.Image.Image]) -> torch.Tensor:
+        """Full-resolution PIL images -> (B, 3, r, r) at the working resolution."""
+        size = (self.config.resolution, self.config.resolution)
+        low = [image_to_tensor(im.resize(size, PIL.Image.BICUBIC, reducing_gap=3.0)) for im in images]
+        return torch.stack(low).to(self.device, self.dtype)
+
+    @torch.no_grad()
+    def encode(self, content, reference, guide: Callable | None = None) -> RecolorLatents:
+        """Run the predictor once; ``decode`` then renders any strength from the cached maps."""
+        contents = self.prepare(content, "content")
+        references = self.prepare(reference, "reference")
+        if len(references) == 1 and len(contents) > 1:
+            references = references * len(contents)
+        if len(references) != len(contents):
+            raise ValueError(f"got {len(contents)} contents but {len(references)} references (give 1 or as many)")
+        source_low, reference_low = self.to_working(contents), self.to_working(references)
+        maps, source_map, match = self.predict_maps(source_low, reference_low, guide=guide)
+        return RecolorLatents(maps, source_map, match, source_low, contents)
+
+    @torch.no_grad()
+    def decode(self, latents: RecolorLatents, alpha: float = 1.0, output_type: str = "pil") -> list:
+        """Render at strength ``alpha`` and carry the change to each content's full resolution."""
+        alpha = check_alpha(alpha)
+        if output_type not in OUTPUT_TYPES:
+            raise ValueError(f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}")
+        result_low = self.render(latents.source_low, latents.maps, latents.source_map, alpha).clamp(0, 1)
+        images = []
+        for content, src, out in zip(latents.contents, latents.source_low, result_low):
+            pair = unsquare(torch.stack([src, out]), content.size)
+            full = transfer_colour(np.asarray(content), pair[0], pair[1])
+            if output_type == "pil":
+                images.append(PIL.Image.fromarray(full))
+            elif output_type == "np":
+                images.append(full.astype(np.float32) / 255.0)
+            else:
+                images.append(torch.from_numpy(full).permute(2, 0, 1).float() / 255.0)
+        return images
+
+    def __call__(self, content, reference, alpha: float = 1.0, output_type: str = "pil", return_dict: bool = True,
+                 guide: Callable | None = None):
+        """Re-colour ``content`` like ``reference``.
+
+        Args:
+            content: image(s) to re-colour: path, PIL image, HWC numpy array, (B, 3, H, W) tensor in [0, 1], or a
+                list of them. Grayscale contents work (the paper's grayscale-source mode).
+            reference: one reference for all contents, or one per content.
+            alpha: strength in [0, 2]; 0 gives the source's self-reconstruction, 1 the prediction (supp. eq. 3).
+            output_type: "pil", "np" ((H, W, 3) float in [0, 1]) or "pt" ((3, H, W) tensor in [0, 1]).
+            guide: optional user correspondence (see ``predict_maps``).
+
+        Returns:
+            ``RecolorPipelineOutput(images=[...])`` (each at its content's own size), or a tuple when
+            ``return_dict`` is False.
+        """
+        check_alpha(alpha)
+        images = self.decode(self.encode(content, reference, guide=guide), alpha, output_type)
+        return RecolorPipelineOutput(images=images) if return_dict else (images,)

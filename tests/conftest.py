@@ -1,0 +1,28 @@
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def textured_image(height: int, width: int, seed: int = 0) -> Image.Image:
+    """A smooth random colour field with some texture: deterministic test content."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width] / max(height, width)
+    channels = [np.sin(xx * rng.uniform(2, 8) + rng.uniform(0, 6)) * np.cos(yy * rng.uniform(2, 8)) for _ in range(3)]
+    img = (np.stack(channels, -1) * 0.4 + 0.5 + rng.normal(0, 0.03, (height, width, 3))).clip(0, 1)
+    return Image.fromarray((img * 255).astype(np.uint8))
+
+
+@pytest.fixture(scope="session")
+def tiny_pipe():
+    from recolor_hf import RecolorPipeline
+
+    return RecolorPipeline.from_preset("tiny", seed=0)

@@ -1,0 +1,124 @@
+import pytest
+import torch
+
+from recolor_hf import PRESETS, RecolorPipeline
+from recolor_hf.models.backbones import FeatureBackbone
+from recolor_hf.models.encoders import LatentEncoder, LatentMapEncoder
+from recolor_hf.models.generator import RecolorGenerator
+from recolor_hf.models.layers import ModulatedConv2d
+from recolor_hf.models.predictor import LatentMapPredictor, cosine_attention, random_column_mask
+
+
+def test_modulated_conv_constant_map_equals_code():
+    torch.manual_seed(0)
+    conv = ModulatedConv2d(8, 4, 3, style_dim=6, upsample=True)
+    x, w = torch.randn(2, 8, 5, 7), torch.randn(2, 6)
+    constant = w[:, :, None, None].expand(-1, -1, 3, 3)
+    out_code, out_map = conv(x, w), conv(x, constant)
+    assert out_code.shape == (2, 4, 10, 14)
+    torch.testing.assert_close(out_code, out_map, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["tiny", "small"])
+def test_generator_constant_maps_equal_code(name):
+    torch.manual_seed(0)
+    gen = RecolorGenerator(**PRESETS[name]["generator"]).eval()
+    r, d = gen.config.resolution, gen.config.style_dim
+    image, w = torch.rand(2, 3, r, r), torch.randn(2, d)
+    maps = tuple(w[:, :, None, None].expand(-1, -1, r // s, r // s) for s in (16, 8, 4))
+    with torch.no_grad():
+        a, b = gen(image, w=w), gen(image, maps=maps)
+    assert a.shape == image.shape
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="exactly one"):
+        gen(image)
+
+
+def test_paper_generator_has_20_style_layers_and_paper_split():
+    gen = RecolorGenerator(**PRESETS["paper"]["generator"])
+    assert gen.config.num_style_layers == 20
+    # W1 -> layers 1-9, W2 -> 10-12, W3 -> 13-20 (main §3.4.3)
+    assert gen.layer_map_index == [0] * 9 + [1] * 3 + [2] * 8
+
+
+def test_maps_change_output_locally():
+    torch.manual_seed(0)
+    gen = RecolorGenerator(**PRESETS["tiny"]["generator"]).eval()
+    r, d = gen.config.resolution, gen.config.style_dim
+    image = torch.rand(1, 3, r, r)
+    base = torch.randn(1, d, 1, 1).expand(1, d, r // 4, r // 4).clone()
+    edited = base.clone()
+    edited[:, :, :, : r // 8] += 3.0  # change the left half of W3 only
+    with torch.no_grad():
+        a = gen(image, maps=(base[:, :, ::4, ::4], base[:, :, ::2, ::2], base))
+        b = gen(image, maps=(base[:, :, ::4, ::4], base[:, :, ::2, ::2], edited))
+    diff = (a - b).abs().mean(dim=(0, 1, 2))
+    assert diff[: r // 4].mean() > 10 * diff[-r // 4:].mean()
+
+
+@pytest.mark.parametrize("name", ["tiny", "small"])
+def test_encoder_shapes(name):
+    preset = PRESETS[name]
+    r, d = preset["resolution"], preset["generator"]["style_dim"]
+    a, b = torch.rand(2, 3, r, r), torch.rand(2, 3, r, r)
+    assert LatentEncoder(**preset["latent_encoder"])(a, b).shape == (2, d)
+    assert LatentMapEncoder(**preset["map_encoder"])(a, b).shape == (2, d, r // 16, r // 16)
+
+
+def test_backbone_shapes_frozen_and_pretrained():
+    backbone = FeatureBackbone()
+    (c1, c2, c3), semantic = backbone(torch.rand(1, 3, 128, 96))
+    assert c1.shape == (1, 24, 32, 24) and c2.shape == (1, 40, 16, 12) and c3.shape == (1, 112, 8, 6)
+    assert semantic.shape == (1, backbone.semantic_channels, 8, 6)
+    assert not any(p.requires_grad for p in backbone.parameters())
+    backbone.train()
+    assert not backbone.training
+    random = FeatureBackbone(pretrained=False)
+    assert not torch.equal(random.stem[0].weight, backbone.stem[0].weight)
+
+
+def test_vgg_backbone_refuses_to_download(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="never downloads"):
+        FeatureBackbone(name="vgg16")
+    (_, _, c3), semantic = FeatureBackbone(name="vgg16", pretrained=False)(torch.rand(1, 3, 64, 64))
+    assert c3.shape == (1, 512, 4, 4) and semantic.shape == (1, 512, 4, 4)
+
+
+def test_random_mask_ratio_and_hard_correspondence():
+    keep = random_column_mask(3, 40, 0.75, torch.Generator().manual_seed(0))
+    assert keep.shape == (3, 40) and torch.all(keep.sum(1) == 10)
+    assert random_column_mask(1, 5, 1.0).sum() == 1  # never masks every patch
+    feats = torch.randn(1, 8, 4, 4)
+    attention = cosine_attention(feats, feats)
+    assert torch.allclose(attention.diagonal(dim1=1, dim2=2), torch.ones(1, 16), atol=1e-5)
+    values = torch.arange(16.0).view(1, 1, 4, 4)
+    match = LatentMapPredictor.correspond(feats, feats, values)
+    assert torch.equal(match.index[0], torch.arange(16))  # every patch matches itself
+    assert torch.equal(match.warped, values)
+    masked = LatentMapPredictor.correspond(feats, feats, values, mask_ratio=0.5, generator=torch.Generator())
+    assert (masked.index[0] != torch.arange(16)).sum() == 8  # masked patches must match elsewhere
+
+
+def test_predictor_starts_from_source_map():
+    pipe = RecolorPipeline.from_preset("tiny")
+    r = pipe.config.resolution
+    source, reference = torch.rand(2, 3, r, r), torch.rand(2, 3, r, r)
+    with torch.no_grad():
+        maps, source_map, match = pipe.predict_maps(source, reference)
+    assert [m.shape[-1] for m in maps] == [r // 16, r // 8, r // 4]
+    torch.testing.assert_close(maps[0], source_map)  # zero-initialised heads: W = W0S
+    assert match.index.shape == (2, (r // 16) ** 2)
+
+
+@pytest.mark.parametrize("name", ["tiny", "small", "paper"])
+def test_preset_parameter_counts_and_one_pair(name, capsys):
+    pipe = RecolorPipeline.from_preset(name)
+    counts = {c: sum(p.numel() for p in getattr(pipe, c).parameters()) for c in
+              ("generator", "latent_encoder", "map_encoder", "predictor", "backbone")}
+    with capsys.disabled():
+        print(f"\n{name}: " + ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in counts.items()))
+    assert all(v > 0 for v in counts.values())
+    r = pipe.config.resolution
+    out = pipe(content=torch.rand(1, 3, r, r), reference=torch.rand(1, 3, r, r), output_type="pt").images[0]
+    assert out.shape == (3, r, r)

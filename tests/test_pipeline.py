@@ -1,0 +1,162 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import textured_image
+from recolor_hf import RecolorPipeline, RecolorPipelineOutput
+from recolor_hf.pipeline import COMPONENTS
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return textured_image(333, 517, seed=1), textured_image(200, 300, seed=2)
+
+
+@pytest.fixture(scope="module")
+def saved(tiny_pipe, tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "pipe"
+    tiny_pipe.save_pretrained(path)
+    return path
+
+
+def test_output_has_content_size(tiny_pipe, pair):
+    out = tiny_pipe(content=pair[0], reference=pair[1])
+    assert isinstance(out, RecolorPipelineOutput)
+    assert out.images[0].size == (517, 333) and out.images[0].mode == "RGB"
+
+
+def test_save_load_round_trip(tiny_pipe, saved, pair):
+    index = json.loads((saved / "model_index.json").read_text())
+    assert index["generator"] == ["recolor_hf.models.generator", "RecolorGenerator"]
+    assert index["resolution"] == tiny_pipe.config.resolution
+    assert all(any((saved / c).glob("*.safetensors")) for c in COMPONENTS)
+    loaded = RecolorPipeline.from_pretrained(saved)
+    for name in COMPONENTS:
+        a, b = getattr(tiny_pipe, name).state_dict(), getattr(loaded, name).state_dict()
+        assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-5
+    x = [tiny_pipe(content=pair[0], reference=pair[1], output_type="np").images[0],
+         loaded(content=pair[0], reference=pair[1], output_type="np").images[0]]
+    assert np.abs(x[0] - x[1]).max() <= 1e-5
+    assert loaded(content=pair[0], reference=pair[1]).images[0].size == (517, 333)
+
+
+def test_missing_component_is_named(saved, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(saved, broken)
+    shutil.rmtree(broken / "predictor")
+    with pytest.raises(ValueError, match="missing component 'predictor'"):
+        RecolorPipeline.from_pretrained(broken)
+    for f in (broken / "map_encoder").glob("*.safetensors"):
+        f.unlink()
+    with pytest.raises(ValueError, match="weights of component 'map_encoder'"):
+        RecolorPipeline.from_pretrained(broken)
+    with pytest.raises(ValueError, match="no checkpoint folder"):
+        RecolorPipeline.from_pretrained(tmp_path / "nothing-here")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="model_index.json"):
+        RecolorPipeline.from_pretrained(tmp_path / "empty")
+
+
+def test_batch_equals_single(tiny_pipe, pair):
+    other = textured_image(120, 90, seed=3)
+    batch = tiny_pipe(content=[pair[0], other], reference=pair[1], output_type="np").images
+    singles = [tiny_pipe(content=c, reference=pair[1], output_type="np").images[0] for c in (pair[0], other)]
+    for b, s in zip(batch, singles):
+        assert b.shape == s.shape and np.abs(b - s).max() <= 2 / 255
+    refs = tiny_pipe(content=[pair[0], other], reference=[pair[1], pair[0]], output_type="pt").images
+    assert refs[1].shape == (3, 120, 90)
+    with pytest.raises(ValueError, match="2 contents but 3 references"):
+        tiny_pipe(content=[pair[0], other], reference=[pair[1]] * 3)
+
+
+def test_input_kinds(tiny_pipe, pair):
+    arr = np.asarray(pair[0])
+    from_pil = tiny_pipe(content=pair[0], reference=pair[1], output_type="np").images[0]
+    from_np = tiny_pipe(content=arr, reference=pair[1], output_type="np").images[0]
+    from_float = tiny_pipe(content=arr / 255.0, reference=pair[1], output_type="np").images[0]
+    tensor = torch.from_numpy(arr).permute(2, 0, 1)[None].float() / 255
+    from_pt = tiny_pipe(content=tensor, reference=pair[1], output_type="np").images[0]
+    for other in (from_np, from_float, from_pt):
+        assert np.abs(other - from_pil).max() <= 1 / 255
+
+
+def test_modes_are_converted(tiny_pipe, pair, tmp_path):
+    content = pair[0]
+    gray = content.convert("L")
+    out = tiny_pipe(content=gray, reference=pair[1]).images[0]
+    assert out.size == content.size and out.mode == "RGB"
+    rgba = content.convert("RGBA")
+    palette = content.convert("P")
+    sixteen = Image.fromarray((np.asarray(gray).astype(np.uint16) * 257), mode="I;16")
+    for img in (rgba, palette, sixteen):
+        assert tiny_pipe(content=img, reference=pair[1]).images[0].size == content.size
+    # EXIF orientation 6 (rotate 90 deg) -> output has the displayed size
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "rotated.jpg"
+    content.save(path, exif=exif)
+    assert tiny_pipe(content=str(path), reference=pair[1]).images[0].size == (333, 517)
+
+
+def test_alpha_zero_is_self_reconstruction_and_alpha_is_checked(tiny_pipe, pair):
+    latents = tiny_pipe.encode(pair[0], pair[1])
+    low = tiny_pipe.render(latents.source_low, latents.maps, latents.source_map, 0.0)
+    rec = tiny_pipe.generator(latents.source_low, maps=latents.source_map)
+    torch.testing.assert_close(low, rec)
+    for bad in (-0.1, 2.5, float("nan"), "1", None, True):
+        with pytest.raises(ValueError, match="alpha"):
+            tiny_pipe(content=pair[0], reference=pair[1], alpha=bad)
+
+
+def test_self_code_map_and_w0_distance(tiny_pipe):
+    r = tiny_pipe.config.resolution
+    a, b = torch.rand(2, 3, r, r), torch.rand(2, 3, r, r)
+    assert tiny_pipe.self_code(a).shape == (2, tiny_pipe.generator.config.style_dim)
+    assert tiny_pipe.self_map(a).shape[-1] == r // 16
+    d = tiny_pipe.w0_distance(a, b)
+    assert d.shape == (2,) and torch.all(d > 0)
+    assert torch.all(tiny_pipe.w0_distance(a, a) == 0)
+
+
+def test_bad_inputs_are_refused(tiny_pipe, pair, tmp_path):
+    ref = pair[1]
+    truncated = tmp_path / "cut.jpg"
+    pair[0].save(tmp_path / "full.jpg", quality=95)
+    data = (tmp_path / "full.jpg").read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="truncated"):
+        tiny_pipe(content=Image.open(truncated), reference=ref)
+    with pytest.raises(ValueError, match="truncated"):
+        tiny_pipe(content=str(truncated), reference=ref)
+    (tmp_path / "junk.png").write_bytes(b"not an image at all")
+    with pytest.raises(ValueError, match="not a readable image"):
+        tiny_pipe(content=tmp_path / "junk.png", reference=ref)
+    with pytest.raises(ValueError, match="no such file"):
+        tiny_pipe(content=tmp_path / "missing.png", reference=ref)
+    with pytest.raises(ValueError, match="empty"):
+        tiny_pipe(content=np.zeros((0, 5, 3), np.uint8), reference=ref)
+    with pytest.raises(ValueError, match="must be a path"):
+        tiny_pipe(content={"not": "an image"}, reference=ref)
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        tiny_pipe(content=np.full((8, 8, 3), 2.0), reference=ref)
+
+def test_pixel_limit_is_configurable(saved):
+    limited = RecolorPipeline.from_pretrained(saved, max_pixels=10_000)
+    assert limited.config.max_pixels == 10_000
+    with pytest.raises(ValueError, match="reference has 200x100 = 0.0 MP, over the limit"):
+        limited(content=Image.new("RGB", (50, 50)), reference=Image.new("RGB", (200, 100)))
+
+
+def test_huge_and_bad_output_type(tiny_pipe, pair, tmp_path):
+    ref = pair[1]
+    with pytest.raises(ValueError, match="over the limit"):
+        # default limit 64 MP: a lazily opened huge PNG header is refused before decoding
+        big = tmp_path / "big.png"
+        Image.new("L", (9000, 8000)).save(big)
+        tiny_pipe(content=str(big), reference=ref)
+    with pytest.raises(ValueError, match="output_type"):
+        tiny_pipe(content=pair[0], reference=ref, output_type="jpeg")
