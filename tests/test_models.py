@@ -9,6 +9,21 @@ from recolor_hf.models.layers import ModulatedConv2d
 from recolor_hf.models.predictor import LatentMapPredictor, cosine_attention, random_column_mask
 
 
+def random_generator(name: str) -> RecolorGenerator:
+    """A generator whose (zero-initialised) ToRGB layers are random too, so every layer shows in the output."""
+    torch.manual_seed(0)
+    gen = RecolorGenerator(**PRESETS[name]["generator"]).eval()
+    for rgb in [gen.bottom_rgb, *gen.rgbs]:
+        torch.nn.init.normal_(rgb.conv.weight)
+    return gen
+
+
+def test_untrained_generator_is_identity():
+    gen = RecolorGenerator(**PRESETS["tiny"]["generator"])
+    image = torch.rand(1, 3, 64, 64)
+    assert torch.equal(gen(image, w=torch.randn(1, gen.config.style_dim)), image)
+
+
 def test_modulated_conv_constant_map_equals_code():
     torch.manual_seed(0)
     conv = ModulatedConv2d(8, 4, 3, style_dim=6, upsample=True)
@@ -21,8 +36,7 @@ def test_modulated_conv_constant_map_equals_code():
 
 @pytest.mark.parametrize("name", ["tiny", "small"])
 def test_generator_constant_maps_equal_code(name):
-    torch.manual_seed(0)
-    gen = RecolorGenerator(**PRESETS[name]["generator"]).eval()
+    gen = random_generator(name)
     r, d = gen.config.resolution, gen.config.style_dim
     image, w = torch.rand(2, 3, r, r), torch.randn(2, d)
     maps = tuple(w[:, :, None, None].expand(-1, -1, r // s, r // s) for s in (16, 8, 4))
@@ -42,8 +56,7 @@ def test_paper_generator_has_20_style_layers_and_paper_split():
 
 
 def test_maps_change_output_locally():
-    torch.manual_seed(0)
-    gen = RecolorGenerator(**PRESETS["tiny"]["generator"]).eval()
+    gen = random_generator("tiny")
     r, d = gen.config.resolution, gen.config.style_dim
     image = torch.rand(1, 3, r, r)
     base = torch.randn(1, d, 1, 1).expand(1, d, r // 4, r // 4).clone()

@@ -125,6 +125,7 @@ class ToRGB(nn.Module):
     def __init__(self, in_ch: int, style_dim: int, out_ch: int = 3):
         super().__init__()
         self.conv = ModulatedConv2d(in_ch, out_ch, 1, style_dim, demodulate=False)
+        nn.init.zeros_(self.conv.weight)  # the generator starts as the identity (its RGB output is a residual)
         self.bias = nn.Parameter(torch.zeros(1, out_ch, 1, 1))
 
     def forward(self, x: torch.Tensor, latent: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:

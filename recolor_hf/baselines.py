@@ -1,0 +1,63 @@
+"""Classical colour-transfer baselines (DESIGN §6).
+
+Each baseline is `fn(content, reference) -> result`: uint8 (H, W, 3) RGB in, uint8 RGB
+out at the content's size. The reference may have any size.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+from color_matcher import ColorMatcher
+from skimage.color import lab2rgb, rgb2lab
+from skimage.exposure import match_histograms
+
+Baseline = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def _to_uint8(image: np.ndarray, scale: float) -> np.ndarray:
+    """Round `image * scale` to uint8, clipping to 0–255."""
+    return np.clip(np.rint(image * scale), 0, 255).astype(np.uint8)
+
+
+def identity(content: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """No change: the content itself."""
+    return np.array(content, dtype=np.uint8)
+
+
+def reinhard(content: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Match per-channel mean and standard deviation in CIELAB (Reinhard et al. 2001)."""
+    lab_c = rgb2lab(content.astype(np.float32) / 255.0)
+    lab_r = rgb2lab(reference.astype(np.float32) / 255.0)
+    mean_c, std_c = lab_c.mean(axis=(0, 1)), lab_c.std(axis=(0, 1))
+    mean_r, std_r = lab_r.mean(axis=(0, 1)), lab_r.std(axis=(0, 1))
+    lab = (lab_c - mean_c) * (std_r / np.maximum(std_c, 1e-6)) + mean_r
+    return _to_uint8(lab2rgb(lab), 255.0)
+
+
+def histogram_matching(content: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Match each RGB channel's histogram to the reference's."""
+    return _to_uint8(match_histograms(content, reference, channel_axis=-1), 1.0)
+
+
+def mkl(content: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Monge-Kantorovich linear colour mapping (Pitié & Kokaram 2007) via color-matcher.
+
+    The mapping is affine in RGB, so it runs on floats in [0, 1]; out-of-gamut values are
+    clipped (not min-max stretched, which would shift every colour).
+    """
+    result = ColorMatcher().transfer(
+        src=content.astype(np.float64) / 255.0,
+        ref=reference.astype(np.float64) / 255.0,
+        method="mkl",
+    )
+    return _to_uint8(np.real(result), 255.0)
+
+
+BASELINES: dict[str, Baseline] = {
+    "identity": identity,
+    "reinhard": reinhard,
+    "histogram_matching": histogram_matching,
+    "mkl": mkl,
+}

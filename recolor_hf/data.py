@@ -1,0 +1,251 @@
+"""Training data: image listing / split, the three training stages' datasets and FiveK retouching pairs.
+
+Every sample is deterministic: sample `index` of epoch `epoch` draws all its randomness from
+np.random.default_rng([seed, epoch, index]). Images are float32 tensors (3, R, R) in [0, 1].
+
+- mode "jitter"     (stage 1) {"input", "target"}: two colour variants of the same crop.
+- mode "self"       (stage 2) {"image"}: one crop, optionally under a random look.
+- mode "reference"  (stage 3) {"source", "reference", "target"}: target = look(source); reference = target under a
+                    random crop / scale / flip / perspective warp, so it is not pixel-aligned with the target.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.data import Dataset
+
+from .looks import GRAY, Look, random_look
+
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
+MODES = ("jitter", "self", "reference")
+# Default probabilities of the look kinds (see looks.random_look) that turn the input / source into the target.
+JITTER_MIX = {"jitter": 0.5, "global": 0.25, "segment": 0.15, "local": 0.1}  # stage 1
+REFERENCE_MIX = {"global": 0.5, "segment": 0.25, "local": 0.25}  # stage 3
+
+
+def list_images(root: str | os.PathLike) -> list[Path]:
+    """All readable images under root (recursive), sorted by path. Unreadable or truncated files are skipped."""
+    paths = []
+    for p in sorted(Path(root).rglob("*")):
+        if p.suffix.lower() not in IMAGE_EXTS or not p.is_file():
+            continue
+        try:
+            with Image.open(p) as im:
+                im.draft("RGB", (1, 1))  # JPEG: decode at 1/8 scale, still reads the whole file
+                im.load()
+        except (OSError, SyntaxError, ValueError):
+            continue
+        paths.append(p)
+    return paths
+
+
+def split_train_val(paths: list[Path], val_fraction: float = 0.1, seed: int = 0,
+                    root: str | os.PathLike | None = None) -> tuple[list[Path], list[Path]]:
+    """Deterministic (train, val) split holding out val_fraction of EACH top-level subfolder (n_val rounded half up).
+
+    Subfolders are taken relative to root (default: the common parent of all paths); within each, the images with
+    the smallest md5(seed, relative path) go to val, so the split does not depend on the order of paths.
+    Both lists keep the order of paths.
+    """
+    paths = [Path(p) for p in paths]
+    if not paths:
+        return [], []
+    root = Path(root) if root is not None else Path(os.path.commonpath([p.parent for p in paths]))
+    groups: dict[str, list[tuple[str, Path]]] = {}
+    for p in paths:
+        rel = p.relative_to(root).as_posix()
+        key = hashlib.md5(f"{seed}:{rel}".encode()).hexdigest()
+        groups.setdefault(rel.split("/")[0] if "/" in rel else "", []).append((key, p))
+    val = set()
+    for group in groups.values():
+        val.update(p for _, p in sorted(group)[:math.floor(val_fraction * len(group) + 0.5)])
+    return [p for p in paths if p not in val], [p for p in paths if p in val]
+
+
+def load_image(path: str | os.PathLike, max_side: int | None = 512) -> np.ndarray:
+    """Decode with PIL -> (H, W, 3) uint8 RGB, downscaled (LANCZOS) so the long side is <= max_side."""
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        if max_side is not None and max(im.size) > max_side:
+            im.thumbnail((max_side, max_side), Image.LANCZOS)
+        return np.asarray(im)
+
+
+def to_tensor(img: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) float32 in [0, 1] -> (3, H, W) float32 tensor."""
+    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32))
+
+
+def to_gray(img: np.ndarray) -> np.ndarray:
+    """(H, W, 3) -> (H, W, 3) with the luma in all three channels."""
+    return np.repeat((img @ GRAY)[..., None], 3, -1).clip(0, 1)
+
+
+def random_box(h: int, w: int, rng: np.random.Generator, scale: tuple[float, float] = (0.25, 1.0),
+               ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> tuple[int, int, int, int]:
+    """RandomResizedCrop-style box (top, left, height, width): area fraction uniform in scale, log-uniform aspect."""
+    area = h * w * rng.uniform(*scale)
+    aspect = math.exp(rng.uniform(math.log(ratio[0]), math.log(ratio[1])))
+    bw = min(w, max(1, round(math.sqrt(area * aspect))))
+    bh = min(h, max(1, round(math.sqrt(area / aspect))))
+    return int(rng.integers(h - bh + 1)), int(rng.integers(w - bw + 1)), bh, bw
+
+
+def crop_resize(img: np.ndarray, box: tuple[int, int, int, int], size: int) -> np.ndarray:
+    """(H, W, 3) float32, box (top, left, height, width) -> (size, size, 3) float32 (antialiased bilinear)."""
+    top, left, bh, bw = box
+    x = to_tensor(img[top:top + bh, left:left + bw])[None]
+    x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return x[0].permute(1, 2, 0).clamp(0, 1).numpy()
+
+
+def _homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """3x3 projective map taking the 4 points src (4, 2) to dst (4, 2)."""
+    a, b = [], []
+    for (x, y), (u, v) in zip(src, dst):
+        a += [[x, y, 1, 0, 0, 0, -u * x, -u * y], [0, 0, 0, x, y, 1, -v * x, -v * y]]
+        b += [u, v]
+    return np.append(np.linalg.solve(np.array(a), np.array(b)), 1.0).reshape(3, 3)
+
+
+def random_warp(img: np.ndarray, rng: np.random.Generator, area: tuple[float, float] = (0.5, 1.0),
+                ratio: tuple[float, float] = (3 / 4, 4 / 3), perspective: float = 0.1,
+                flip_prob: float = 0.5) -> np.ndarray:
+    """Pixel-unaligned view of img (H, W, 3) float32 -> (H, W, 3) float32.
+
+    A random crop (area fraction uniform in `area`, log-uniform aspect in `ratio`) whose corners are each moved by
+    up to `perspective` x the crop size (a small perspective warp), mirrored with flip_prob, resampled to (H, W).
+    """
+    H, W = img.shape[:2]
+    a = rng.uniform(*area)
+    aspect = math.exp(rng.uniform(math.log(ratio[0]), math.log(ratio[1])))
+    sw, sh = min(1.0, math.sqrt(a * aspect)), min(1.0, math.sqrt(a / aspect))  # half-sizes in [-1, 1] coordinates
+    cx, cy = rng.uniform(sw - 1, 1 - sw), rng.uniform(sh - 1, 1 - sh)
+    out_corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], np.float64)
+    src = np.array([cx, cy]) + out_corners * [sw, sh]
+    src = np.clip(src + rng.uniform(-perspective, perspective, (4, 2)) * [2 * sw, 2 * sh], -1, 1)
+    if rng.random() < flip_prob:
+        src = src[[1, 0, 3, 2]]
+    hom = _homography(out_corners, src)
+    ys, xs = np.meshgrid((2 * np.arange(H) + 1) / H - 1, (2 * np.arange(W) + 1) / W - 1, indexing="ij")
+    pts = np.stack([xs, ys, np.ones_like(xs)], -1) @ hom.T
+    grid = torch.from_numpy((pts[..., :2] / pts[..., 2:]).astype(np.float32))[None]
+    out = F.grid_sample(to_tensor(img)[None], grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return out[0].permute(1, 2, 0).clamp(0, 1).numpy()
+
+
+class FiveKPairs:
+    """MIT-Adobe FiveK (input, expert) pairs from root/input/NAME.jpg and root/<expert>/NAME.jpg.
+
+    pairs[i] -> (input, expert): (H, W, 3) float32 in [0, 1], expert resized to the input's size (some pairs differ
+    by 1-2 px). Decoded images are cached in memory when cache=True.
+    """
+
+    def __init__(self, root: str | os.PathLike, expert: str = "expertC", max_side: int | None = 512,
+                 cache: bool = True):
+        root = Path(root)
+        self.inputs = [p for p in list_images(root / "input") if (root / expert / p.name).is_file()]
+        self.experts = [root / expert / p.name for p in self.inputs]
+        self.names = [p.stem for p in self.inputs]
+        self.max_side, self.cache = max_side, cache
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def _load(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        a = load_image(self.inputs[i], self.max_side)
+        b = Image.fromarray(load_image(self.experts[i], None)).resize((a.shape[1], a.shape[0]), Image.LANCZOS)
+        return a, np.asarray(b)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        pair = self._cache[i] if i in self._cache else self._load(i)
+        if self.cache:
+            self._cache[i] = pair
+        return pair[0].astype(np.float32) / 255, pair[1].astype(np.float32) / 255
+
+
+class ColorPairDataset(Dataset):
+    """Photos -> training samples for one stage (`mode`), float32 tensors (3, resolution, resolution) in [0, 1].
+
+    Args (defaults in brackets):
+        paths: image files; resolution: output side [256]; seed: base seed [0]; mode: "jitter" | "self" | "reference".
+        crop_scale, crop_ratio: random crop area fraction and aspect before resizing [(0.25, 1), (3/4, 4/3)].
+        source_look_prob, source_look_strength: chance of a mild global Look on the input / source [0.3, 0.5].
+        target_mix: {look kind: probability} turning input/source into target [JITTER_MIX / REFERENCE_MIX].
+        look_strength: strength of the target looks [1.0].
+        self_look_prob: stage 2, chance of a random global Look on the image [0.5].
+        ref_area, ref_perspective, flip_prob: stage 3 reference warp (see random_warp) [(0.5, 1), 0.1, 0.5].
+        gray_prob: stage 3, chance the source is grayscale (3 equal channels) [0.05].
+        fivek, fivek_prob: optional FiveKPairs used instead of a photo with this chance in stages 1 and 3 [None, 0.1]:
+            input/source = FiveK input, target = expert retouch (reference = warped expert).
+        max_side, cache: decode downscaled to this long side and keep decoded images in memory [512, True]
+            (each DataLoader worker keeps its own cache).
+    """
+
+    def __init__(self, paths: list[Path], resolution: int = 256, seed: int = 0, mode: str = "jitter", *,
+                 crop_scale: tuple[float, float] = (0.25, 1.0), crop_ratio: tuple[float, float] = (3 / 4, 4 / 3),
+                 source_look_prob: float = 0.3, source_look_strength: float = 0.5,
+                 target_mix: dict[str, float] | None = None, look_strength: float = 1.0,
+                 self_look_prob: float = 0.5, ref_area: tuple[float, float] = (0.5, 1.0),
+                 ref_perspective: float = 0.1, flip_prob: float = 0.5, gray_prob: float = 0.05,
+                 fivek: FiveKPairs | None = None, fivek_prob: float = 0.1,
+                 max_side: int | None = 512, cache: bool = True):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self.paths, self.resolution, self.seed, self.mode, self.epoch = list(paths), resolution, seed, mode, 0
+        self.crop_scale, self.crop_ratio = crop_scale, crop_ratio
+        self.source_look_prob, self.source_look_strength = source_look_prob, source_look_strength
+        mix = target_mix or (JITTER_MIX if mode == "jitter" else REFERENCE_MIX)
+        self.kinds, self.kind_probs = list(mix), np.array(list(mix.values())) / sum(mix.values())
+        self.look_strength, self.self_look_prob = look_strength, self_look_prob
+        self.ref_area, self.ref_perspective, self.flip_prob = ref_area, ref_perspective, flip_prob
+        self.gray_prob, self.fivek, self.fivek_prob = gray_prob, fivek, fivek_prob
+        self.max_side, self.cache = max_side, cache
+        self._cache: dict[int, np.ndarray] = {}
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw new random crops / looks for every index (call once per epoch)."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def _photo(self, i: int) -> np.ndarray:
+        """Photo i as (H, W, 3) float32 in [0, 1]."""
+        img = self._cache[i] if i in self._cache else load_image(self.paths[i], self.max_side)
+        if self.cache:
+            self._cache[i] = img
+        return img.astype(np.float32) / 255
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        R = self.resolution
+        if self.mode != "self" and self.fivek is not None and rng.random() < self.fivek_prob:
+            a, b = self.fivek[int(rng.integers(len(self.fivek)))]
+            box = random_box(*a.shape[:2], rng, self.crop_scale, self.crop_ratio)
+            source, target = crop_resize(a, box, R), crop_resize(b, box, R)
+        else:
+            img = self._photo(i)
+            source = crop_resize(img, random_box(*img.shape[:2], rng, self.crop_scale, self.crop_ratio), R)
+            if self.mode == "self":
+                if rng.random() < self.self_look_prob:
+                    source = Look.random(rng, self.look_strength).apply(source)
+                return {"image": to_tensor(source)}
+            if rng.random() < self.source_look_prob:
+                source = Look.random(rng, self.source_look_strength).apply(source)
+            kind = self.kinds[rng.choice(len(self.kinds), p=self.kind_probs)]
+            target = random_look(rng, kind, self.look_strength)(source)
+        if self.mode == "jitter":
+            return {"input": to_tensor(source), "target": to_tensor(target)}
+        reference = random_warp(target, rng, self.ref_area, self.crop_ratio, self.ref_perspective, self.flip_prob)
+        if rng.random() < self.gray_prob:
+            source = to_gray(source)
+        return {"source": to_tensor(source), "reference": to_tensor(reference), "target": to_tensor(target)}

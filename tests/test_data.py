@@ -1,0 +1,153 @@
+"""Datasets: listing, split, determinism, shapes / ranges of every stage, reference misalignment, FiveK pairs."""
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader
+
+from conftest import SHARED_DATA
+from recolor_hf.data import (MODES, ColorPairDataset, FiveKPairs, list_images, random_warp, split_train_val)
+
+KEYS = {"jitter": {"input", "target"}, "self": {"image"}, "reference": {"source", "reference", "target"}}
+
+
+def blocks(seed: int, size: tuple[int, int] = (72, 48)) -> Image.Image:
+    """Random colour blocks (sharp structure, so misalignment is measurable) with some noise."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    img = np.asarray(Image.fromarray(coarse).resize(size, Image.NEAREST)).astype(np.float32)
+    return Image.fromarray((img + rng.normal(0, 8, img.shape)).clip(0, 255).astype(np.uint8))
+
+
+@pytest.fixture(scope="module")
+def photo_dir(tmp_path_factory) -> Path:
+    """Two sources: a/ with 20 photos (some in a nested folder), b/ with 10; plus corrupt, truncated and text files."""
+    root = tmp_path_factory.mktemp("photos")
+    for i in range(30):
+        path = root / ("a" if i < 20 else "b") / ("deep" if i % 7 == 0 else "") / f"{i:02d}.{'png' if i % 3 else 'jpg'}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        blocks(i, (72 + i, 48 + 2 * i)).save(path)
+    (root / "a" / "broken.jpg").write_bytes(b"not an image")
+    jpeg = (root / "a" / "deep" / "00.jpg").read_bytes()
+    (root / "a" / "truncated.jpg").write_bytes(jpeg[: len(jpeg) // 2])
+    (root / "b" / "notes.txt").write_text("hello")
+    return root
+
+
+@pytest.fixture(scope="module")
+def fivek_dir(tmp_path_factory) -> Path:
+    """3 input/expertC pairs (one differing by 1 px in size) plus an expert without input."""
+    root = tmp_path_factory.mktemp("fivek")
+    (root / "input").mkdir()
+    (root / "expertC").mkdir()
+    for i in range(3):
+        blocks(100 + i).save(root / "input" / f"a{i:04d}.jpg")
+        blocks(100 + i).resize((73 if i == 1 else 72, 48)).save(root / "expertC" / f"a{i:04d}.jpg")
+    blocks(200).save(root / "expertC" / "a9999.jpg")
+    return root
+
+
+def test_list_images(photo_dir):
+    paths = list_images(photo_dir)
+    assert len(paths) == 30 and paths == sorted(paths)
+    assert not any(p.name in ("broken.jpg", "truncated.jpg", "notes.txt") for p in paths)
+
+
+def test_split_per_source_and_deterministic(photo_dir):
+    paths = list_images(photo_dir)
+    train, val = split_train_val(paths, 0.1, seed=0)
+    assert sorted(train + val) == paths and not set(train) & set(val)
+    assert Counter(p.relative_to(photo_dir).parts[0] for p in val) == {"a": 2, "b": 1}
+    assert split_train_val(list(reversed(paths)), 0.1, seed=0)[1] == sorted(val, reverse=True)
+    assert split_train_val(paths, 0.1, seed=0) == (train, val)
+    assert split_train_val(paths, 0.1, seed=1)[1] != val
+    assert split_train_val(paths, 0.1, seed=0, root=photo_dir) == (train, val)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_samples_shapes_ranges_determinism(photo_dir, mode):
+    paths = list_images(photo_dir)[:6]
+    ds = ColorPairDataset(paths, 32, seed=0, mode=mode)
+    other = ColorPairDataset(paths, 32, seed=1, mode=mode, cache=False)
+    for i in range(len(ds)):
+        sample = ds[i]
+        assert set(sample) == KEYS[mode]
+        for x in sample.values():
+            assert x.shape == (3, 32, 32) and x.dtype == torch.float32 and 0 <= x.min() and x.max() <= 1
+        again = ColorPairDataset(paths, 32, seed=0, mode=mode)[i]
+        assert all(torch.equal(sample[k], again[k]) for k in sample)
+        assert not torch.equal(sample[min(sample)], other[i][min(sample)])
+    ds.set_epoch(1)
+    assert not torch.equal(ds[0][min(KEYS[mode])], ColorPairDataset(paths, 32, seed=0, mode=mode)[0][min(KEYS[mode])])
+
+
+def test_targets_differ_from_inputs(photo_dir):
+    paths = list_images(photo_dir)[:6]
+    ds = ColorPairDataset(paths, 32, mode="jitter")
+    assert all((ds[i]["target"] - ds[i]["input"]).abs().mean() > 1e-3 for i in range(len(ds)))
+
+
+def test_reference_unaligned_with_similar_colours(photo_dir):
+    paths = list_images(photo_dir)
+    ds = ColorPairDataset(paths, 48, mode="reference", gray_prob=0.0)
+    pixel, stats = [], []
+    for i in range(len(ds)):
+        s = ds[i]
+        pixel.append((s["reference"] - s["target"]).abs().mean().item())
+        stats.append((s["reference"].mean((1, 2)) - s["target"].mean((1, 2))).abs().max().item())
+    assert np.median(pixel) > 3 * np.median(stats)
+    assert np.median(pixel) > 0.08 and np.median(stats) < 0.05
+
+
+def test_random_warp_identity_and_flip():
+    img = np.asarray(blocks(0, (40, 40))).astype(np.float32) / 255
+    same = random_warp(img, np.random.default_rng(0), area=(1, 1), ratio=(1, 1), perspective=0, flip_prob=0)
+    assert np.abs(same - img).max() < 1e-5
+    flipped = random_warp(img, np.random.default_rng(0), area=(1, 1), ratio=(1, 1), perspective=0, flip_prob=1)
+    assert np.abs(flipped - img[:, ::-1]).max() < 1e-5
+
+
+def test_gray_source(photo_dir):
+    ds = ColorPairDataset(list_images(photo_dir)[:4], 32, mode="reference", gray_prob=1.0)
+    for i in range(len(ds)):
+        s = ds[i]
+        assert torch.allclose(s["source"][0], s["source"][1]) and torch.allclose(s["source"][1], s["source"][2])
+        assert (s["target"][0] - s["target"][1]).abs().mean() > 0.01  # the target keeps its colours
+
+
+def test_fivek_pairs(fivek_dir, photo_dir):
+    pairs = FiveKPairs(fivek_dir)
+    assert pairs.names == ["a0000", "a0001", "a0002"]
+    for i in range(len(pairs)):
+        a, b = pairs[i]
+        assert a.shape == b.shape == (48, 72, 3) and a.dtype == b.dtype == np.float32
+        assert np.abs(a - b).mean() < 0.05  # same photo
+    for mode in ("jitter", "reference"):
+        ds = ColorPairDataset(list_images(photo_dir)[:3], 32, mode=mode, fivek=pairs, fivek_prob=1.0, gray_prob=0)
+        s = ds[0]
+        first, second = ("input", "target") if mode == "jitter" else ("source", "target")
+        assert (s[first] - s[second]).abs().mean() < 0.05  # FiveK input vs expert of the same crop
+
+
+def test_dataloader_batches(photo_dir):
+    ds = ColorPairDataset(list_images(photo_dir)[:4], 32, mode="reference")
+    batch = next(iter(DataLoader(ds, batch_size=4)))
+    assert {k: tuple(v.shape) for k, v in batch.items()} == {k: (4, 3, 32, 32) for k in KEYS["reference"]}
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "photos").is_dir(), reason=f"shared photos not found at {SHARED_DATA}")
+def test_shared_data():
+    paths = list_images(SHARED_DATA / "photos")
+    sources = Counter(p.relative_to(SHARED_DATA / "photos").parts[0] for p in paths)
+    _, val = split_train_val(paths)
+    held = Counter(p.relative_to(SHARED_DATA / "photos").parts[0] for p in val)
+    assert set(held) == set(sources)
+    assert all(abs(held[s] - 0.1 * n) <= 1 for s, n in sources.items())
+    pairs = FiveKPairs(SHARED_DATA / "fivek")
+    assert len(pairs) >= 1
+    for i in range(len(pairs)):
+        a, b = pairs[i]
+        assert a.shape == b.shape and max(a.shape) <= 512

@@ -1,0 +1,236 @@
+"""What the three training stages share: arguments, the Accelerate loop, checkpoints, validation, export.
+
+Shape of diffusers' ``examples/*/train_*.py``: argparse, ``Accelerator`` with ``ProjectConfiguration``,
+``checkpoint-N`` folders with ``save_state``/``load_state``, ``--resume_from_checkpoint latest``, tqdm on the main
+process, tensorboard logs, validation grids, EMA of the trained weights, a final ``save_pretrained``.
+
+A stage is a ``Stage`` module holding the pipeline's components (trained ones with gradients, the rest frozen);
+its ``forward(batch, step)`` returns the loss and a dict of logged values, so Accelerate/DDP wraps one module.
+"""
+
+import argparse
+import logging
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.logging import get_logger
+from accelerate.utils import ProjectConfiguration, set_seed
+from diffusers.training_utils import EMAModel
+from PIL import Image
+from torch import nn
+from tqdm.auto import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from recolor_hf import PRESETS, RecolorPipeline  # noqa: E402
+from recolor_hf.pipeline import COMPONENTS  # noqa: E402
+from recolor_hf.data import ColorPairDataset, FiveKPairs, list_images, split_train_val  # noqa: E402
+from recolor_hf.image_io import tensor_to_uint8  # noqa: E402
+
+logger = get_logger(__name__)
+VALIDATION_PAIRS = 4  # images in each validation grid
+
+
+def parse_args(description: str, defaults: dict, argv=None) -> argparse.Namespace:
+    """Common flags with diffusers' names; ``defaults`` overrides per stage."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--preset", default="small", choices=sorted(PRESETS), help="model size when starting fresh")
+    p.add_argument("--pretrained_model_name_or_path", default=None,
+                   help="pipeline folder written by the previous stage (or any pipeline folder)")
+    p.add_argument("--train_data_dir", default=str(Path(__file__).resolve().parents[2] / "shared/data/photos"))
+    p.add_argument("--fivek_dir", default=None,
+                   help="optional FiveK folder (input/ + expertC/) mixed into stages 1 and 3; off by default "
+                        "because the evaluation's FiveK benchmark uses these photos")
+    p.add_argument("--val_fraction", type=float, default=0.1, help="share of each photo source held out")
+    p.add_argument("--output_dir", required=True)
+    p.add_argument("--resolution", type=int, default=None, help="training size (default: the preset's)")
+    p.add_argument("--train_batch_size", type=int, default=8)
+    p.add_argument("--learning_rate", type=float, default=defaults.get("learning_rate", 0.002))
+    p.add_argument("--adam_beta1", type=float, default=0.0)
+    p.add_argument("--adam_beta2", type=float, default=0.99)
+    p.add_argument("--max_train_steps", type=int, default=defaults.get("max_train_steps", 1000))
+    p.add_argument("--max_train_minutes", type=float, default=None,
+                   help="stop (with a checkpoint and the pipeline saved) after this much wall time")
+    p.add_argument("--checkpointing_steps", type=int, default=500)
+    p.add_argument("--checkpoints_total_limit", type=int, default=2)
+    p.add_argument("--resume_from_checkpoint", default=None, help='a checkpoint folder or "latest"')
+    p.add_argument("--mixed_precision", default="no", choices=["no", "fp16", "bf16"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--validation_steps", type=int, default=250)
+    p.add_argument("--dataloader_num_workers", type=int, default=0)
+    p.add_argument("--use_ema", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--ema_decay", type=float, default=0.995)
+    p.add_argument("--report_to", default="tensorboard")
+    p.add_argument("--logging_dir", default="logs")
+    for name, (kind, value, helptext) in defaults.get("extra", {}).items():
+        p.add_argument(f"--{name}", type=kind, default=value, help=helptext)
+    return p.parse_args(argv)
+
+
+def load_pipeline(args) -> RecolorPipeline:
+    if args.pretrained_model_name_or_path:
+        return RecolorPipeline.from_pretrained(args.pretrained_model_name_or_path)
+    return RecolorPipeline.from_preset(args.preset, seed=args.seed)
+
+
+class Stage(nn.Module):
+    """Holds the components (as submodules, so DDP sees them) and computes one stage's loss."""
+
+    trained: tuple[str, ...] = ()
+    data_mode: str = ""
+
+    def __init__(self, pipe: RecolorPipeline, args):
+        super().__init__()
+        object.__setattr__(self, "pipe", pipe)  # plain attribute: the pipeline is not an nn.Module
+        self.args = args
+        for name in COMPONENTS:
+            module = getattr(pipe, name)
+            module.requires_grad_(name in self.trained and name != "backbone")
+            self.add_module(name, module)
+
+    def state_dict(self, *args, **kwargs) -> dict:
+        """Checkpoints hold the trained components only (the frozen ones come from the pipeline folder)."""
+        return {f"{name}.{key}": value for name in self.trained
+                for key, value in getattr(self, name).state_dict().items()}
+
+    def load_state_dict(self, state: dict, strict: bool = True, assign: bool = False):
+        for name in self.trained:
+            prefix = f"{name}."
+            getattr(self, name).load_state_dict(
+                {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}, strict=strict, assign=assign)
+        return nn.modules.module._IncompatibleKeys([], [])
+
+    def forward(self, batch: dict, step: int) -> tuple[torch.Tensor, dict]:
+        raise NotImplementedError
+
+    def validation_images(self, batch: dict) -> list[torch.Tensor]:
+        """Columns of the validation grid, each (B, 3, H, W)."""
+        raise NotImplementedError
+
+
+def latest_checkpoint(output_dir: Path) -> Path | None:
+    found = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    return found[-1] if found else None
+
+
+def prune_checkpoints(output_dir: Path, keep: int) -> None:
+    found = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    for old in found[: max(0, len(found) - keep)]:
+        shutil.rmtree(old)
+
+
+def save_grid(columns: list[torch.Tensor], path: Path) -> None:
+    """Rows = pairs, columns = e.g. source | reference | output | target."""
+    rows = [np.concatenate([tensor_to_uint8(col[i]) for col in columns], axis=1) for i in range(columns[0].shape[0])]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.concatenate(rows, axis=0)).save(path)
+
+
+def train(stage_cls: type[Stage], args) -> RecolorPipeline:
+    """The training loop shared by every stage; returns the pipeline with the (EMA) trained weights."""
+    output_dir = Path(args.output_dir)
+    accelerator = Accelerator(
+        mixed_precision=args.mixed_precision,
+        log_with=args.report_to if args.report_to != "none" else None,
+        project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / args.logging_dir)),
+    )
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    set_seed(args.seed)
+    pipe = load_pipeline(args)
+    resolution = args.resolution or pipe.config.resolution
+    stage = stage_cls(pipe, args)
+    params = [p for name in stage.trained for p in getattr(pipe, name).parameters()]
+    optimizer = torch.optim.Adam(params, lr=args.learning_rate, betas=(args.adam_beta1, args.adam_beta2))
+
+    train_paths, val_paths = split_train_val(list_images(args.train_data_dir), args.val_fraction, seed=0)
+    if not train_paths:
+        raise ValueError(f"no training photos under {args.train_data_dir}")
+    fivek = FiveKPairs(args.fivek_dir) if args.fivek_dir else None
+    dataset = ColorPairDataset(train_paths, resolution, seed=args.seed, mode=stage.data_mode, fivek=fivek)
+    val_set = ColorPairDataset(val_paths or train_paths, resolution, seed=args.seed + 1, mode=stage.data_mode)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=args.train_batch_size, shuffle=True, drop_last=True,
+                                         num_workers=args.dataloader_num_workers,
+                                         generator=torch.Generator().manual_seed(args.seed))
+    ema = EMAModel(params, decay=args.ema_decay, use_ema_warmup=True) if args.use_ema else None
+    if ema is not None:
+        accelerator.register_for_checkpointing(ema)
+    stage, optimizer, loader = accelerator.prepare(stage, optimizer, loader)
+    pipe.to(accelerator.device)
+    if ema is not None:
+        ema.to(accelerator.device)
+
+    global_step = 0
+    if args.resume_from_checkpoint:
+        path = (latest_checkpoint(output_dir) if args.resume_from_checkpoint == "latest"
+                else Path(args.resume_from_checkpoint))
+        if path is None:
+            logger.info("no checkpoint to resume from; starting fresh")
+        else:
+            accelerator.load_state(str(path))
+            global_step = int(path.name.split("-")[1])
+            logger.info(f"resumed from {path} at step {global_step}")
+    if accelerator.is_main_process:
+        accelerator.init_trackers(f"recolor-{stage_cls.__name__.lower()}", config={
+            k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))})
+        logger.info(f"training {stage_cls.trained} on {len(dataset)} photos, {len(val_set)} held out, "
+                    f"resolution {resolution}, batch {args.train_batch_size} x {accelerator.num_processes} processes")
+    val_batch = {k: torch.stack([val_set[i][k] for i in range(min(VALIDATION_PAIRS, len(val_set)))]).to(
+        accelerator.device) for k in val_set[0]}
+
+    progress = tqdm(range(args.max_train_steps), initial=global_step, desc="steps",
+                    disable=not accelerator.is_local_main_process)
+    epochs = math.ceil((args.max_train_steps - global_step) / max(1, len(loader))) + 1
+    deadline = time.monotonic() + 60 * args.max_train_minutes if args.max_train_minutes else float("inf")
+    for epoch in range(epochs):
+        if global_step >= args.max_train_steps:
+            break
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(epoch + global_step)
+        for batch in loader:
+            stage.train()
+            loss, logs = stage(batch, global_step)
+            accelerator.backward(loss)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            if ema is not None:
+                ema.step(params)
+            global_step += 1
+            progress.update(1)
+            out_of_time = accelerator.gather(torch.tensor([time.monotonic() > deadline], device=accelerator.device))
+            if out_of_time.any():
+                args.max_train_steps = global_step  # stop here, with a final checkpoint and validation
+            logs = {"loss": loss.detach().item(), **logs}
+            progress.set_postfix({k: f"{v:.4f}" for k, v in logs.items()})
+            accelerator.log(logs, step=global_step)
+            if global_step % args.checkpointing_steps == 0 or global_step == args.max_train_steps:
+                accelerator.wait_for_everyone()
+                if accelerator.is_main_process:
+                    accelerator.save_state(str(output_dir / f"checkpoint-{global_step}"))
+                    prune_checkpoints(output_dir, args.checkpoints_total_limit)
+            if accelerator.is_main_process and (global_step % args.validation_steps == 0
+                                                 or global_step == args.max_train_steps):
+                validate(accelerator.unwrap_model(stage), val_batch, global_step, output_dir, accelerator)
+            if global_step >= args.max_train_steps:
+                break
+    accelerator.wait_for_everyone()
+    if ema is not None:
+        ema.copy_to(params)
+    if accelerator.is_main_process:
+        pipe.save_pretrained(str(output_dir))
+        logger.info(f"saved pipeline to {output_dir}")
+    accelerator.end_training()
+    return pipe
+
+
+@torch.no_grad()
+def validate(stage: Stage, batch: dict, step: int, output_dir: Path, accelerator: Accelerator) -> None:
+    stage.eval()
+    loss, logs = stage(batch, step)
+    accelerator.log({f"val_{k}": v for k, v in {"loss": loss.item(), **logs}.items()}, step=step)
+    save_grid(stage.validation_images(batch), output_dir / "validation" / f"step-{step:06d}.png")

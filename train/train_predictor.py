@@ -1,0 +1,58 @@
+"""Stage 3 (main §3.4): train the W-predictor P_W with G', E_w, E_W and the backbone fixed.
+
+Loss (main eq. 6, all weights 1 by default): L1(I_P, I_T) + perceptual(I_P, I_T) + L_w0(I_P, I_R), where I_P =
+G'(I_S, P_W(I_S, I_R)), I_T is the re-coloured source and I_R a pixel-unaligned re-coloured view of it.
+Random semantic masking of A_C with a curriculum: the maximal ratio grows linearly from 0 to
+``--max_mask_ratio`` over ``--mask_curriculum_steps``; each step draws its ratio from [0, max].
+The perceptual loss is real LPIPS when its weights are on disk, else EfficientNet-Lite0 features (logged).
+
+    accelerate launch train/train_predictor.py --pretrained_model_name_or_path runs/stage2 --output_dir runs/stage3
+"""
+
+import torch
+import torch.nn.functional as F
+
+from common import Stage, logger, parse_args, train
+from recolor_hf.losses import PerceptualLoss
+
+
+class PredictorStage(Stage):
+    trained = ("predictor",)
+    data_mode = "reference"
+
+    def __init__(self, pipe, args):
+        super().__init__(pipe, args)
+        self.perceptual = PerceptualLoss(pipe.backbone)
+        logger.info(f"perceptual loss: {self.perceptual.name}")
+
+    def mask_ratio(self, step: int) -> float:
+        if not self.training:
+            return 0.0
+        top = self.args.max_mask_ratio * min(1.0, step / max(1, self.args.mask_curriculum_steps))
+        return float(torch.rand(()) * top)
+
+    def predict(self, batch, step):
+        maps, source_map, _ = self.pipe.predict_maps(batch["source"], batch["reference"], self.mask_ratio(step))
+        return self.generator(batch["source"], maps=maps)
+
+    def forward(self, batch, step):
+        pred, target = self.predict(batch, step), batch["target"]
+        l1 = F.l1_loss(pred, target)
+        perceptual = self.perceptual(pred, target)
+        w0 = self.pipe.w0_distance(pred, batch["reference"]).mean()
+        loss = self.args.lambda_l1 * l1 + self.args.lambda_perceptual * perceptual + self.args.lambda_w0 * w0
+        return loss, {"l1": l1.item(), "perceptual": perceptual.item(), "w0": w0.item()}
+
+    def validation_images(self, batch):
+        return [batch["source"], batch["reference"], self.predict(batch, 0).clamp(0, 1), batch["target"]]
+
+
+if __name__ == "__main__":
+    extra = {
+        "max_mask_ratio": (float, 0.95, "upper bound of the masking curriculum"),
+        "mask_curriculum_steps": (int, 5000, "steps over which the maximal mask ratio grows to its bound"),
+        "lambda_l1": (float, 1.0, "weight of L1(I_P, I_T)"),
+        "lambda_perceptual": (float, 1.0, "weight of the perceptual loss"),
+        "lambda_w0": (float, 1.0, "weight of the w0 loss"),
+    }
+    train(PredictorStage, parse_args(__doc__, {"learning_rate": 0.0025, "extra": extra}))
