@@ -24,7 +24,7 @@ def check_size(width: int, height: int, max_pixels: int, name: str) -> None:
     if width * height > max_pixels:
         raise ValueError(
             f"{name} has {width}x{height} = {width * height / 1e6:.1f} MP, over the limit of "
-            f"{max_pixels / 1e6:.1f} MP (raise `max_pixels` to allow it)"
+            f"{max_pixels / 1e6:.1f} MP (raise the pixel limit, `max_pixels`, to allow it)"
         )
 
 

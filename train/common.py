@@ -178,7 +178,7 @@ def train(stage_cls: type[Stage], args) -> RecolorPipeline:
     if accelerator.is_main_process:
         accelerator.init_trackers(f"recolor-{stage_cls.__name__.lower()}", config={
             k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))})
-        logger.info(f"training {stage_cls.trained} on {len(dataset)} photos, {len(val_set)} held out, "
+        logger.info(f"training {stage_cls.trained} on {len(dataset)} photos, {len(val_paths)} held out, "
                     f"resolution {resolution}, batch {args.train_batch_size} x {accelerator.num_processes} processes")
     val_batch = {k: torch.stack([val_set[i][k] for i in range(min(VALIDATION_PAIRS, len(val_set)))]).to(
         accelerator.device) for k in val_set[0]}

@@ -35,11 +35,12 @@ class RecolorGenerator(ModelMixin, ConfigMixin):
         min_resolution: resolution of the bottleneck at which the decoder starts.
         channel_base, channel_max: widths, ``min(channel_base / r, channel_max)`` at resolution r.
         style_dim: D, the size of the code w and the channels of the maps W.
+        num_style_layers: derived from the sizes (recorded in the config); a saved value must match.
     """
 
     @register_to_config
     def __init__(self, resolution: int = 256, min_resolution: int = 4, channel_base: int = 16384,
-                 channel_max: int = 512, style_dim: int = 512):
+                 channel_max: int = 512, style_dim: int = 512, num_style_layers: int | None = None):
         super().__init__()
         levels = int(math.log2(resolution // min_resolution)) + 1
         scales = [2**k for k in range(levels)]  # 1, 2, ..., R / min_resolution
@@ -55,6 +56,8 @@ class RecolorGenerator(ModelMixin, ConfigMixin):
         for k in reversed(range(levels - 1)):
             factors += [scales[k + 1], scales[k], scales[k]]
         self.layer_map_index = [0 if f >= MAP_SCALES[0] else 1 if f == MAP_SCALES[1] else 2 for f in factors]
+        if num_style_layers not in (None, len(factors)):
+            raise ValueError(f"these sizes give {len(factors)} style layers, not num_style_layers={num_style_layers}")
         self.register_to_config(num_style_layers=len(factors))
 
     def layer_latents(self, w: torch.Tensor | None, maps, size: tuple[int, int]) -> list[torch.Tensor]:

@@ -1,0 +1,261 @@
+"""The ``recolor`` command: re-colour photos like a reference photo with a trained ``RecolorPipeline``.
+
+Three modes: one SOURCE file -> OUT file; a SOURCE folder -> every image in it, re-coloured like the one
+reference, into the OUT folder; ``--pairs pairs.csv`` -> one (source, reference[, output]) job per row.
+Outputs are never written over an input, nor over an existing file without ``--overwrite``, and are written
+atomically. Exit status: 0 all written (or skipped because they exist), 1 some image failed, 2 usage error.
+"""
+
+import argparse
+import csv
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import numpy as np
+import PIL.Image
+import torch
+from diffusers.utils import logging as diffusers_logging
+from tqdm import tqdm
+
+import recolor_hf
+from .image_io import load_image
+from .pipeline import RecolorPipeline, check_alpha
+
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP",
+           ".bmp": "BMP"}
+SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 95}}
+
+
+class UsageError(Exception):
+    """A problem with the command line or its inputs, found before any image is processed (exit status 2)."""
+
+
+class Job(NamedTuple):
+    """One image to re-colour."""
+
+    source: Path
+    reference: Path
+    output: Path
+
+
+def alpha_arg(text: str) -> float:
+    """argparse type for --alpha: a number in [0, 2]."""
+    try:
+        return check_alpha(float(text))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def positive_int(text: str) -> int:
+    """argparse type for --max-pixels."""
+    if not text.isdigit() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(
+        prog="recolor",
+        description="Re-colour photos like a reference photo (exemplar-based re-colorization).",
+        epilog="examples:\n"
+               "  recolor photo.jpg --reference look.jpg -o out.jpg\n"
+               "  recolor photos/ --reference look.jpg -o recoloured/ --ext png\n"
+               "  recolor --pairs pairs.csv -o recoloured/\n"
+               "exit status: 0 all written or skipped, 1 some image failed, 2 usage error",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("source", nargs="?", type=Path, help="image file, or folder of images")
+    parser.add_argument("--reference", "-r", type=Path, help="reference image whose colours to take")
+    parser.add_argument("--output", "-o", type=Path,
+                        help="output file (single SOURCE file) or folder (folder / CSV mode)")
+    parser.add_argument("--pairs", type=Path,
+                        help="CSV with columns source,reference[,output]; paths relative to the CSV's folder")
+    parser.add_argument("--alpha", type=alpha_arg, default=1.0,
+                        help="strength in [0, 2]: 0 keeps the source, 1 is the prediction (default 1)")
+    parser.add_argument("--source-mask", type=Path, help="mask image of a source region (nonzero = region)")
+    parser.add_argument("--reference-mask", type=Path,
+                        help="mask image of the reference region whose colours that source region takes")
+    parser.add_argument("--checkpoint", type=Path, default=recolor_hf.DEFAULT_CHECKPOINT,
+                        help="pipeline folder (default: %(default)s)")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs (never an input)")
+    parser.add_argument("--recursive", action="store_true", help="folder mode: include sub-folders")
+    parser.add_argument("--ext", choices=sorted(f[1:] for f in FORMATS),
+                        help="extension of generated output names (folder / CSV mode; default: the input's)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available, else cpu")
+    parser.add_argument("--max-pixels", type=positive_int,
+                        help="refuse images larger than this (default: the checkpoint's limit)")
+    return parser
+
+
+def output_name(source: Path, ext: str | None) -> str:
+    """Input stem + the input's extension, or ``ext``."""
+    return source.stem + (f".{ext}" if ext else source.suffix)
+
+
+def folder_jobs(folder: Path, reference: Path, out: Path, ext: str | None, recursive: bool) -> list[Job]:
+    """One job per image in ``folder`` (sorted), keeping sub-folders; files inside ``out`` are left out."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} is a file; in folder mode -o must be a folder")
+    out_resolved = out.resolve()
+    sources = sorted(p for p in folder.glob("**/*" if recursive else "*")
+                     if p.is_file() and p.suffix.lower() in FORMATS and out_resolved not in p.resolve().parents)
+    if not sources:
+        raise UsageError(f"no images ({', '.join(FORMATS)}) in {folder}")
+    return [Job(p, reference, out / p.relative_to(folder).parent / output_name(p, ext)) for p in sources]
+
+
+def csv_jobs(pairs: Path, out: Path | None, ext: str | None) -> list[Job]:
+    """One job per CSV row; a row without an output goes to ``out`` / source stem + extension."""
+    if not pairs.is_file():
+        raise UsageError(f"no such CSV file: {pairs}")
+    base = pairs.parent
+    with open(pairs, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        columns = [c.strip() for c in reader.fieldnames or []]
+        if not {"source", "reference"} <= set(columns):
+            raise UsageError(f"{pairs} needs the columns source,reference[,output]; found {','.join(columns)}")
+        rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in reader]
+    jobs = []
+    for line, row in enumerate(rows, start=2):
+        if not row["source"] or not row["reference"]:
+            raise UsageError(f"{pairs} line {line}: empty source or reference")
+        source = base / row["source"]
+        if row.get("output"):
+            output = base / row["output"]
+        elif out is None:
+            raise UsageError(f"{pairs} line {line} has no output; pass -o FOLDER")
+        else:
+            output = out / output_name(source, ext)
+        jobs.append(Job(source, base / row["reference"], output))
+    if not jobs:
+        raise UsageError(f"{pairs} has no rows")
+    return jobs
+
+
+def plan_jobs(args: argparse.Namespace) -> list[Job]:
+    """The jobs the command line asks for, or a UsageError."""
+    if args.pairs:
+        if args.source or args.reference:
+            raise UsageError("give either SOURCE --reference REF or --pairs CSV, not both")
+        jobs = csv_jobs(args.pairs, args.output, args.ext)
+    else:
+        if args.source is None or args.reference is None or args.output is None:
+            raise UsageError("give SOURCE, --reference REF and -o OUT (or --pairs CSV)")
+        if not args.reference.is_file():
+            raise UsageError(f"no reference image at {args.reference}")
+        if args.source.is_dir():
+            jobs = folder_jobs(args.source, args.reference, args.output, args.ext, args.recursive)
+        elif args.source.is_file():
+            out = args.output / args.source.name if args.output.is_dir() else args.output
+            jobs = [Job(args.source, args.reference, out)]
+        else:
+            raise UsageError(f"no such file or folder: {args.source}")
+    for job in jobs:
+        if job.output.suffix.lower() not in FORMATS:
+            raise UsageError(f"cannot write {job.output}: use one of the extensions {', '.join(FORMATS)}")
+    if (args.source_mask is None) != (args.reference_mask is None):
+        raise UsageError("--source-mask and --reference-mask must be given together")
+    if args.source_mask and len(jobs) != 1:
+        raise UsageError("masks work with a single SOURCE file only")
+    return jobs
+
+
+def load_pipeline(checkpoint: Path, device: str | None, max_pixels: int | None) -> RecolorPipeline:
+    """Load the pipeline folder onto the device, with the optional input size limit."""
+    if not checkpoint.is_dir():
+        raise UsageError(f"no trained checkpoint at {checkpoint}; pass --checkpoint DIR")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: CUDA is not available")
+    pipe = RecolorPipeline.from_pretrained(checkpoint)
+    if max_pixels:
+        pipe.register_to_config(max_pixels=max_pixels)
+    return pipe.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def load_guide(job: Job, source_mask: Path, reference_mask: Path, max_pixels: int) -> Callable:
+    """The masks (nonzero = region) as a ``guide`` for ``job``: the source region takes the reference region's
+    colours; each mask must have its image's aspect ratio."""
+    from .guidance import Guidance  # only needed, and only imported, when masks are given
+
+    masks = [np.asarray(load_image(path, name, max_pixels)).any(axis=2)
+             for path, name in ((source_mask, "source mask"), (reference_mask, "reference mask"))]
+    sizes = [load_image(path, name, max_pixels).size for path, name in ((job.source, "source"),
+                                                                         (job.reference, "reference"))]
+    return Guidance(source_mask=masks[0], reference_mask=masks[1]).as_guide(*sizes)
+
+
+def save_atomic(image: PIL.Image.Image, path: Path) -> None:
+    """Write to a temporary file next to ``path``, then rename: a crash never leaves a half-written output."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image_format = FORMATS[path.suffix.lower()]
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            image.save(f, format=image_format, **SAVE_OPTIONS.get(image_format, {}))
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def run_jobs(pipe: RecolorPipeline, jobs: list[Job], alpha: float, overwrite: bool, guide: Callable | None,
+             protected: set[Path]) -> dict[str, int]:
+    """Re-colour every job, reporting each failure on stderr and going on; returns the counts."""
+    counts = {"written": 0, "failed": 0, "skipped (exists)": 0}
+    claimed: set[Path] = set()
+    references: dict[Path, PIL.Image.Image] = {}  # the last reference, decoded once for a run of jobs using it
+    limit = pipe.config.max_pixels
+    for job in tqdm(jobs, desc="recolor", unit="image", disable=len(jobs) == 1):
+        target = job.output.resolve()
+        try:
+            if target in protected:
+                raise ValueError(f"refusing to write {job.output}: it is one of the inputs")
+            if target in claimed:
+                raise ValueError(f"{job.output} is also the output of an earlier image in this batch")
+            claimed.add(target)
+            if job.output.exists() and not overwrite:
+                tqdm.write(f"skipped {job.source}: {job.output} exists (pass --overwrite to replace it)",
+                           file=sys.stderr)
+                counts["skipped (exists)"] += 1
+                continue
+            if job.reference not in references:
+                references = {job.reference: load_image(job.reference, f"reference {job.reference}", limit)}
+            content = load_image(job.source, "source", limit)
+            result = pipe(content=content, reference=references[job.reference], alpha=alpha, guide=guide).images[0]
+            save_atomic(result, job.output)
+            counts["written"] += 1
+        except (ValueError, OSError, MemoryError) as err:
+            tqdm.write(f"error: {job.source}: {err}", file=sys.stderr)
+            counts["failed"] += 1
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``recolor``; returns the exit status (0 all written or skipped, 1 some image failed, 2 usage error)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # argparse exits on --help and on bad arguments; return the status instead
+        return int(stop.code or 0)
+    diffusers_logging.disable_progress_bar()  # the component-loading bar is noise next to the batch's own
+    try:
+        jobs = plan_jobs(args)
+        pipe = load_pipeline(args.checkpoint, args.device, args.max_pixels)
+        guide = load_guide(jobs[0], args.source_mask, args.reference_mask, pipe.config.max_pixels) \
+            if args.source_mask else None
+    except (UsageError, ValueError) as err:
+        print(f"recolor: error: {err}", file=sys.stderr)
+        return 2
+    protected = {p.resolve() for job in jobs for p in (job.source, job.reference)}
+    protected |= {p.resolve() for p in (args.pairs, args.source_mask, args.reference_mask) if p}
+    counts = run_jobs(pipe, jobs, args.alpha, args.overwrite, guide, protected)
+    print(", ".join(f"{n} {what}" for what, n in counts.items()))
+    return 1 if counts["failed"] else 0

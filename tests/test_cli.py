@@ -1,0 +1,136 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, textured_image
+from recolor_hf import RecolorPipeline
+from recolor_hf.cli import main
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "pipe"
+    RecolorPipeline.from_preset("tiny").save_pretrained(path)
+    return path
+
+
+@pytest.fixture
+def files(tmp_path):
+    """A source (333x517), a reference and a folder for outputs."""
+    source, reference = tmp_path / "source.jpg", tmp_path / "reference.png"
+    textured_image(333, 517, seed=1).save(source, quality=95)
+    textured_image(60, 80, seed=2).save(reference)
+    return source, reference
+
+
+def recolor(checkpoint, *args) -> int:
+    return main([*map(str, args), "--checkpoint", str(checkpoint), "--device", "cpu"])
+
+
+def test_single_file(checkpoint, files, tmp_path, capsys):
+    source, reference = files
+    out = tmp_path / "out" / "result.png"
+    assert recolor(checkpoint, source, "--reference", reference, "-o", out, "--alpha", "0.5") == 0
+    with Image.open(out) as image:
+        assert image.size == (517, 333) and image.mode == "RGB"
+    assert "1 written, 0 failed, 0 skipped (exists)" in capsys.readouterr().out
+    assert [p.name for p in out.parent.iterdir()] == ["result.png"]  # no temporary file left
+
+
+def test_existing_output_kept_without_overwrite(checkpoint, files, tmp_path, capsys):
+    source, reference = files
+    out = tmp_path / "result.webp"
+    out.write_bytes(b"old")
+    assert recolor(checkpoint, source, "--reference", reference, "-o", out) == 0
+    assert out.read_bytes() == b"old"
+    captured = capsys.readouterr()
+    assert "pass --overwrite" in captured.err and "0 written, 0 failed, 1 skipped (exists)" in captured.out
+    assert recolor(checkpoint, source, "--reference", reference, "-o", out, "--overwrite") == 0
+    with Image.open(out) as image:
+        assert image.format == "WEBP" and image.size == (517, 333)
+
+
+def test_never_writes_onto_an_input(checkpoint, files, capsys):
+    source, reference = files
+    before = source.read_bytes(), reference.read_bytes()
+    for target in (source, reference, source.parent / "." / source.name):
+        assert recolor(checkpoint, source, "--reference", reference, "-o", target, "--overwrite") == 1
+        assert "it is one of the inputs" in capsys.readouterr().err
+    assert (source.read_bytes(), reference.read_bytes()) == before
+
+
+def test_folder_mode_goes_on_after_bad_files(checkpoint, files, tmp_path, capsys):
+    _, reference = files
+    folder, out = tmp_path / "photos", tmp_path / "recoloured"
+    folder.mkdir()
+    textured_image(48, 40, seed=3).save(folder / "a.png")
+    textured_image(40, 56, seed=4).save(folder / "c.jpg")
+    textured_image(64, 64, seed=5).save(folder / "b_truncated.jpg", quality=95)
+    data = (folder / "b_truncated.jpg").read_bytes()
+    (folder / "b_truncated.jpg").write_bytes(data[: len(data) // 2])
+    (folder / "d_text.png").write_text("not an image")
+    (folder / "notes.txt").write_text("ignored: not an image extension")
+    assert recolor(checkpoint, folder, "--reference", reference, "-o", out) == 1
+    captured = capsys.readouterr()
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "c.jpg"]
+    with Image.open(out / "c.jpg") as image:
+        assert image.size == (56, 40)
+    errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 2 and "b_truncated.jpg" in errors[0] and "d_text.png" in errors[1]
+    assert "2 written, 2 failed, 0 skipped (exists)" in captured.out
+
+
+def test_csv_mode(checkpoint, files, tmp_path, monkeypatch, capsys):
+    source, reference = files
+    work = tmp_path / "job"
+    work.mkdir()
+    textured_image(30, 50, seed=6).save(work / "small.png")
+    (work / "pairs.csv").write_text(
+        "source,reference,output\n"
+        "small.png,../reference.png,named/first.jpg\n"
+        "../source.jpg,small.png,\n"
+    )
+    monkeypatch.chdir(tmp_path)  # CSV paths are relative to the CSV's folder, -o to the working directory
+    assert recolor(checkpoint, "--pairs", work / "pairs.csv", "-o", "outs", "--ext", "png") == 0
+    with Image.open(work / "named" / "first.jpg") as first, Image.open(tmp_path / "outs" / "source.png") as second:
+        assert first.format == "JPEG" and first.size == (50, 30)
+        assert second.format == "PNG" and second.size == (517, 333)
+    assert "2 written" in capsys.readouterr().out
+
+
+def test_missing_checkpoint(files, tmp_path, capsys):
+    source, reference = files
+    missing = tmp_path / "no-such-checkpoint"
+    assert recolor(missing, source, "--reference", reference, "-o", tmp_path / "out.png") == 2
+    assert f"no trained checkpoint at {missing}; pass --checkpoint DIR" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [["--alpha", "3"], ["--source-mask", "m.png"], ["--ext", "gif"], []])
+def test_usage_errors(checkpoint, files, tmp_path, args):
+    source, reference = files
+    extra = [] if args == [] else ["--reference", reference]  # [] also leaves out --reference
+    assert recolor(checkpoint, source, *extra, "-o", tmp_path / "out.png", *args) == 2
+
+
+def test_masks(checkpoint, files, tmp_path):
+    pytest.importorskip("recolor_hf.guidance", reason="recolor_hf.guidance (mask guidance) is not written yet")
+    source, reference = files
+    masks = tmp_path / "source_mask.png", tmp_path / "reference_mask.png"
+    for path, (h, w) in zip(masks, ((333, 517), (60, 80))):
+        mask = np.zeros((h, w), np.uint8)
+        mask[: h // 2] = 255
+        Image.fromarray(mask).save(path)
+    out = tmp_path / "masked.png"
+    assert recolor(checkpoint, source, "--reference", reference, "-o", out,
+                   "--source-mask", masks[0], "--reference-mask", masks[1]) == 0
+    with Image.open(out) as image:
+        assert image.size == (517, 333)
+
+
+def test_python_m_help():
+    done = subprocess.run([sys.executable, "-m", "recolor_hf", "--help"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and "--reference" in done.stdout and "--pairs" in done.stdout

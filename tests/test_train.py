@@ -1,0 +1,69 @@
+"""Smoke tests of the three training stages: a few steps each with the tiny preset on tiny generated photos."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, textured_image
+from recolor_hf import RecolorPipeline
+
+COMMON = ["--train_batch_size", "2", "--checkpointing_steps", "2", "--validation_steps", "2", "--report_to",
+          "tensorboard", "--seed", "0"]
+
+
+def launch(script: str, *args: str, processes: int = 1) -> subprocess.CompletedProcess:
+    """``accelerate launch`` on CPU; several processes go through torchrun with the gloo backend."""
+    mode = ["--multi_gpu"] if processes > 1 else ["--cpu"]
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", *mode, "--num_processes", str(processes),
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+           str(ROOT / "train" / script), *args, *COMMON]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "true"}
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("photos")
+    for folder in ("a", "b"):
+        (root / folder).mkdir()
+        for i in range(4):
+            textured_image(72, 96, seed=hash((folder, i)) % 1000).save(root / folder / f"{i}.jpg")
+    return root
+
+
+def test_three_stages_chain_and_resume(photos, tmp_path):
+    data = ["--train_data_dir", str(photos)]
+    s1, s2, s3 = tmp_path / "s1", tmp_path / "s2", tmp_path / "s3"
+    launch("train_generator.py", "--preset", "tiny", "--output_dir", str(s1), "--max_train_steps", "2", *data)
+    assert (s1 / "checkpoint-2").is_dir() and (s1 / "validation" / "step-000002.png").is_file()
+    assert list((s1 / "logs").rglob("events.out.tfevents*")), "no tensorboard log"
+    # resume continues counting from the checkpoint
+    out = launch("train_generator.py", "--preset", "tiny", "--output_dir", str(s1), "--max_train_steps", "3",
+                 "--resume_from_checkpoint", "latest", *data)
+    assert "resumed from" in out.stderr and "at step 2" in out.stderr
+    assert (s1 / "checkpoint-3").is_dir()
+    launch("train_map_encoder.py", "--pretrained_model_name_or_path", str(s1), "--output_dir", str(s2),
+           "--max_train_steps", "2", *data)
+    out = launch("train_predictor.py", "--pretrained_model_name_or_path", str(s2), "--output_dir", str(s3),
+                 "--max_train_steps", "2", *data)
+    assert "perceptual loss: " in out.stderr
+    stage1, final = RecolorPipeline.from_pretrained(s1), RecolorPipeline.from_pretrained(s3)
+    # stage 3 trained only the predictor: the generator is stage 1's, the predictor moved
+    assert all((a == b).all() for a, b in zip(stage1.generator.parameters(), final.generator.parameters()))
+    assert any((a != b).any() for a, b in zip(stage1.predictor.parameters(), final.predictor.parameters()))
+    image = final(content=textured_image(50, 70, seed=5), reference=textured_image(40, 40, seed=6)).images[0]
+    assert image.size == (70, 50)
+
+
+def test_two_processes_train_and_checkpoint(photos, tmp_path):
+    out_dir = tmp_path / "ddp"
+    out = launch("train_generator.py", "--preset", "tiny", "--output_dir", str(out_dir), "--max_train_steps", "2",
+                 "--train_data_dir", str(photos), processes=2)
+    assert "x 2 processes" in out.stderr
+    assert (out_dir / "checkpoint-2").is_dir()
+    RecolorPipeline.from_pretrained(out_dir)
