@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,6 +20,24 @@ def textured_image(height: int, width: int, seed: int = 0) -> Image.Image:
     channels = [np.sin(xx * rng.uniform(2, 8) + rng.uniform(0, 6)) * np.cos(yy * rng.uniform(2, 8)) for _ in range(3)]
     img = (np.stack(channels, -1) * 0.4 + 0.5 + rng.normal(0, 0.03, (height, width, 3))).clip(0, 1)
     return Image.fromarray((img * 255).astype(np.uint8))
+
+
+def randomize_zero_init(*modules, std: float = 0.5) -> None:
+    """Give random weights to the zero-initialised output layers (ToRGB convs, predictor heads).
+
+    Untrained, the generator is the identity and the predictor returns W0S, so tests that need every input to
+    show in the output perturb these layers first.
+    """
+    from recolor_hf.models.layers import ToRGB
+    from recolor_hf.models.predictor import LatentMapPredictor
+
+    for module in modules:
+        for sub in module.modules():
+            if isinstance(sub, ToRGB):
+                torch.nn.init.normal_(sub.conv.weight, std=std)
+            elif isinstance(sub, LatentMapPredictor):
+                for head in sub.heads:
+                    torch.nn.init.normal_(head.weight, std=std)
 
 
 @pytest.fixture(scope="session")

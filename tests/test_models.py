@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from conftest import randomize_zero_init
 from recolor_hf import PRESETS, RecolorPipeline
 from recolor_hf.models.backbones import FeatureBackbone
 from recolor_hf.models.encoders import LatentEncoder, LatentMapEncoder
@@ -13,8 +14,7 @@ def random_generator(name: str) -> RecolorGenerator:
     """A generator whose (zero-initialised) ToRGB layers are random too, so every layer shows in the output."""
     torch.manual_seed(0)
     gen = RecolorGenerator(**PRESETS[name]["generator"]).eval()
-    for rgb in [gen.bottom_rgb, *gen.rgbs]:
-        torch.nn.init.normal_(rgb.conv.weight)
+    randomize_zero_init(gen, std=1.0)
     return gen
 
 

@@ -1,0 +1,99 @@
+"""Online stylization (supp. C.7): optimise the latent directly to minimise the w0 loss, networks frozen.
+
+Instead of predicting W with P_W, gradient descent (Adam) on either the 1-D code w (mode "code", starting from
+E_w(I_S, I_R)) or the latent maps W = (W1, W2, W3) (mode "maps", starting from the predictor's maps) minimises
+L_w0(I_R, G'(I_S, .)) = ||w0(I_R) - w0(G'(I_S, .))||_1 (main eq. 2). Only the latent receives gradients. The
+paper notes that "maps" shows artifacts: nothing keeps the optimised maps spatially smooth.
+"""
+
+from typing import Callable
+
+import PIL.Image
+import torch
+
+from .models.predictor import Correspondence
+from .pipeline import RecolorLatents, RecolorPipeline
+
+MODES = ("code", "maps")
+LEARNING_RATE = 0.05  # Adam; latents are O(1) in both modes
+
+
+class LatentOptimizer:
+    """One source / reference pair under optimisation; ``step()`` makes one Adam update and returns the loss
+    before it, ``latents()`` gives a ``RecolorLatents`` that ``pipe.decode`` renders at full resolution."""
+
+    def __init__(self, pipe: RecolorPipeline, content, reference, mode: str = "code", lr: float | None = None):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        contents, references = pipe.prepare(content, "content"), pipe.prepare(reference, "reference")
+        if len(contents) != 1 or len(references) != 1:
+            raise ValueError("online optimisation takes one content and one reference")
+        self.pipe, self.mode, self.contents = pipe, mode, contents
+        self.source, self.reference = pipe.to_working(contents), pipe.to_working(references)
+        with torch.no_grad():
+            if mode == "code":
+                self.source_map = pipe.self_map(self.source)
+                self.match = None
+                start = [pipe.latent_encoder(self.source, self.reference)]
+            else:
+                maps, self.source_map, self.match = pipe.predict_maps(self.source, self.reference)
+                start = list(maps)
+        self.params = [p.detach().clone().requires_grad_(True) for p in start]
+        self.optimizer = torch.optim.Adam(self.params, lr=LEARNING_RATE if lr is None else lr)
+
+    def render(self) -> torch.Tensor:
+        """G'(I_S, w) or G'(I_S, W) at the working resolution, clamped to [0, 1]."""
+        if self.mode == "code":
+            return self.pipe.generator(self.source, w=self.params[0]).clamp(0, 1)
+        return self.pipe.generator(self.source, maps=tuple(self.params)).clamp(0, 1)
+
+    def step(self) -> float:
+        """One Adam update of the latent on L_w0(I_R, G'(I_S, latent)); returns the loss before the update."""
+        with torch.enable_grad():
+            image = self.render()
+            loss = self.pipe.w0_distance(image, self.reference).mean()
+            self.optimizer.zero_grad()
+            loss.backward(inputs=self.params)
+        self.optimizer.step()
+        return loss.item()
+
+    def latents(self) -> RecolorLatents:
+        """The current result, ready for ``pipe.decode`` (alpha 1 renders exactly the optimised latent)."""
+        if self.mode == "code":  # a 1-D code is a constant (B, D, 1, 1) map at every level
+            maps = (self.params[0].detach()[:, :, None, None],) * 3
+        else:
+            maps = tuple(p.detach() for p in self.params)
+        match = self.match
+        if match is None:  # the code mode has no correspondence: mark every patch as the source's own
+            h, w = self.source_map.shape[-2:]
+            match = Correspondence(self.source_map, torch.ones_like(self.source_map[:, :1]),
+                                   torch.full((1, h * w), -1, dtype=torch.long))
+        return RecolorLatents(maps, self.source_map, match, self.source, self.contents)
+
+
+def optimize_latent(pipe: RecolorPipeline, content, reference, mode: str = "code", steps: int = 20,
+                    lr: float | None = None, callback: Callable[[int, float], None] | None = None,
+                    should_stop: Callable[[], bool] | None = None) -> tuple[PIL.Image.Image, list[float]]:
+    """Online stylization (supp. C.7): ``steps`` Adam updates of w or W on the w0 loss (main eq. 2).
+
+    Args:
+        content, reference: one image each (anything ``RecolorPipeline`` accepts).
+        mode: "code" (1-D w, from E_w(I_S, I_R)) or "maps" (W1..W3, from the predictor).
+        lr: Adam learning rate (default ``LEARNING_RATE``).
+        callback: called as ``callback(step, loss)`` after each update (loss before that update).
+        should_stop: polled before each update; returning True ends the run early with the current result.
+
+    Returns:
+        (the result at the content's full resolution, the loss before each update made).
+    """
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    optimizer = LatentOptimizer(pipe, content, reference, mode, lr)
+    losses = []
+    for step in range(steps):
+        if should_stop is not None and should_stop():
+            break
+        losses.append(optimizer.step())
+        if callback is not None:
+            callback(step, losses[-1])
+    return pipe.decode(optimizer.latents())[0], losses

@@ -1,0 +1,44 @@
+import pytest
+import torch
+
+from conftest import randomize_zero_init, textured_image
+from recolor_hf import RecolorPipeline
+from recolor_hf.optimize import optimize_latent
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    """A tiny pipeline whose generator is not the identity (untrained, its RGB output is zero whatever the latent)."""
+    pipe = RecolorPipeline.from_preset("tiny", seed=2)
+    randomize_zero_init(pipe.generator)
+    return pipe
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return textured_image(90, 120, seed=5), textured_image(64, 64, seed=6)
+
+
+@pytest.mark.parametrize("mode", ["code", "maps"])
+def test_w0_loss_decreases(pipe, pair, mode):
+    before = {k: v.clone() for k, v in pipe.generator.state_dict().items()}
+    seen = []
+    image, losses = optimize_latent(pipe, *pair, mode=mode, steps=4, callback=lambda s, l: seen.append((s, l)))
+    assert len(losses) == 4 and seen == list(enumerate(losses))
+    assert losses[-1] < losses[0]
+    assert image.size == (120, 90)
+    assert all(torch.equal(before[k], v) for k, v in pipe.generator.state_dict().items())  # networks frozen
+    assert all(p.grad is None for p in pipe.generator.parameters())
+
+
+def test_should_stop_ends_early(pipe, pair):
+    calls = []
+    image, losses = optimize_latent(pipe, *pair, steps=10, should_stop=lambda: calls.append(1) or len(calls) > 2)
+    assert len(losses) == 2 and image.size == (120, 90)
+
+
+def test_bad_arguments(pipe, pair):
+    with pytest.raises(ValueError, match="mode must be one of"):
+        optimize_latent(pipe, *pair, mode="pixels")
+    with pytest.raises(ValueError, match="one content"):
+        optimize_latent(pipe, [pair[0], pair[0]], pair[1])
