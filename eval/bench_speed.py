@@ -71,6 +71,28 @@ def measure(method: Method, content: np.ndarray, reference: np.ndarray, repeats:
     return {"seconds": statistics.median(times)} | row
 
 
+def pipeline_parts(checkpoint: str, device: str | None) -> dict[str, Method]:
+    """The pipeline's two halves as separately timed methods: the networks at the working resolution
+    (``pipe.encode``) and the strength render + full-resolution colour transfer (``pipe.decode``)."""
+    from recolor_hf import RecolorPipeline
+
+    pipe = RecolorPipeline.from_pretrained(checkpoint)
+    if device is not None:
+        pipe = pipe.to(device)
+    cache: dict = {}
+
+    def networks(content: np.ndarray, reference: np.ndarray) -> np.ndarray:
+        cache["latents"] = pipe.encode(Image.fromarray(content), Image.fromarray(reference))
+        return content
+
+    def transfer(content: np.ndarray, reference: np.ndarray) -> np.ndarray:
+        if "latents" not in cache or cache["latents"].contents[0].size != content.shape[1::-1]:
+            networks(content, reference)
+        return np.asarray(pipe.decode(cache["latents"])[0])
+
+    return {"ours: networks": networks, "ours: render + full-res transfer": transfer}
+
+
 def main(argv: list[str] | None = None) -> None:
     """Time every method at each size and print a markdown table."""
     parser = argparse.ArgumentParser(prog="python -m eval.bench_speed", description=__doc__)
@@ -84,6 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     methods = build_methods(args.methods, args.checkpoint, args.device)
+    if "ours" in methods:
+        methods |= pipeline_parts(args.checkpoint, args.device)
     reference = load_image(args.reference, 512) if args.reference else synthetic_photo(341, 512, seed=1)
     rows = []
     for megapixels in args.megapixels:

@@ -1,23 +1,13 @@
-"""Training losses: L1, a perceptual loss (real LPIPS when its weights are on disk) and the w0 loss (main eq. 2)."""
+"""The perceptual training loss: real LPIPS when its weights are on disk, else EfficientNet-Lite0 features.
+
+(The other losses of main eq. 6 are L1 and the w0 loss, ``RecolorPipeline.w0_distance``.)"""
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .metrics import real_lpips
 from .models.backbones import FeatureBackbone
-
-LPIPS_BACKBONE_FILE = "alexnet-owt-7be5be79.pth"  # torchvision's AlexNet, which lpips loads from the hub cache
-
-
-def real_lpips_available() -> bool:
-    """True when the lpips package imports and its AlexNet backbone weights are already cached (no download)."""
-    from .models.backbones import vgg16_weights_path
-
-    try:
-        import lpips  # noqa: F401
-    except Exception:  # lpips needs a working torchvision; any import failure means "not available"
-        return False
-    return (vgg16_weights_path().parent / LPIPS_BACKBONE_FILE).is_file()
 
 
 class PerceptualLoss(nn.Module):
@@ -30,10 +20,9 @@ class PerceptualLoss(nn.Module):
 
     def __init__(self, backbone: FeatureBackbone | None = None):
         super().__init__()
-        if real_lpips_available():
-            import lpips
-
-            self.name, self.net = "lpips-alex", lpips.LPIPS(net="alex", verbose=False).requires_grad_(False)
+        lpips = real_lpips()
+        if lpips is not None:
+            self.name, self.net = lpips[0], lpips[1].requires_grad_(False)
         else:
             self.name, self.net = "efficientnet-lite0-features", backbone or FeatureBackbone()
 

@@ -57,7 +57,7 @@ def ciede2000(pred: np.ndarray, gt: np.ndarray) -> float:
 
 
 @functools.lru_cache(maxsize=1)
-def _lpips_model() -> tuple[str, Any] | None:
+def real_lpips() -> tuple[str, Any] | None:
     """(name, model) of the first real LPIPS whose backbone weights are on disk, else None.
 
     Never downloads: a backbone is only built when its torchvision weights file is
@@ -66,7 +66,7 @@ def _lpips_model() -> tuple[str, Any] | None:
     try:
         import lpips
         import torch
-    except ImportError:
+    except Exception:  # lpips imports torchvision, which may be absent or broken beside this torch
         return None
     checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
     for net, filename in LPIPS_BACKBONE_FILES.items():
@@ -77,14 +77,14 @@ def _lpips_model() -> tuple[str, Any] | None:
 
 def lpips_name() -> str | None:
     """Name of the LPIPS variant `lpips_distance` uses (e.g. "lpips-alex"), or None."""
-    model = _lpips_model()
+    model = real_lpips()
     return None if model is None else model[0]
 
 
 def lpips_distance(pred: np.ndarray, gt: np.ndarray) -> float | None:
     """Real LPIPS distance, or None when `lpips` or its backbone weights are unavailable."""
     pred, gt = _pair(pred, gt)
-    model = _lpips_model()
+    model = real_lpips()
     if model is None:
         return None
     import torch

@@ -56,9 +56,9 @@ def test_evaluate_pair_keys(image):
 
 def test_lpips_none_without_package(image, monkeypatch):
     monkeypatch.setitem(sys.modules, "lpips", None)  # makes `import lpips` raise ImportError
-    metrics._lpips_model.cache_clear()
+    metrics.real_lpips.cache_clear()
     try:
         assert lpips_distance(image, image) is None
         assert metrics.lpips_name() is None
     finally:
-        metrics._lpips_model.cache_clear()
+        metrics.real_lpips.cache_clear()

@@ -92,15 +92,12 @@ class FeatureBackbone(ModelMixin, ConfigMixin):
                     "Use the default backbone 'efficientnet-lite0' or place torchvision's file there."
                 )
         self.color_idx, self.semantic_idx = color_idx, semantic_idx
-        if weights is not None and not self.stem_weight().is_meta:  # meta: from_pretrained fills it in
+        if weights is not None and not next(self.parameters()).is_meta:  # meta: from_pretrained loads them
             self.load_pretrained(weights)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.requires_grad_(False)
         self.eval()
-
-    def stem_weight(self) -> torch.Tensor:
-        return next(self.parameters())
 
     def load_pretrained(self, path) -> None:
         """Load ImageNet weights saved with the original module names (EfficientNet or torchvision VGG16)."""
