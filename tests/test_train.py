@@ -6,9 +6,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from conftest import ROOT, textured_image
 from recolor_hf import RecolorPipeline
+
+sys.path.insert(0, str(ROOT / "train"))
+from export import export  # noqa: E402
 
 COMMON = ["--train_batch_size", "2", "--checkpointing_steps", "2", "--validation_steps", "2", "--report_to",
           "tensorboard", "--seed", "0"]
@@ -58,6 +62,11 @@ def test_three_stages_chain_and_resume(photos, tmp_path):
     assert any((a != b).any() for a, b in zip(stage1.predictor.parameters(), final.predictor.parameters()))
     image = final(content=textured_image(50, 70, seed=5), reference=textured_image(40, 40, seed=6)).images[0]
     assert image.size == (70, 50)
+    # export.py rebuilds the same pipeline from stage 2's folder + the last checkpoint's EMA weights
+    exported = export(s2, s3 / "checkpoint-2", tmp_path / "exported", ema=True)
+    assert all(torch.equal(a, b) for a, b in zip(exported.predictor.parameters(), final.predictor.parameters()))
+    reloaded = RecolorPipeline.from_pretrained(tmp_path / "exported")
+    assert all(torch.equal(a, b) for a, b in zip(reloaded.predictor.parameters(), final.predictor.parameters()))
 
 
 def test_two_processes_train_and_checkpoint(photos, tmp_path):
