@@ -162,8 +162,9 @@ def train(stage_cls: type[Stage], args) -> RecolorPipeline:
         accelerator.register_for_checkpointing(ema)
     stage, optimizer, loader = accelerator.prepare(stage, optimizer, loader)
     pipe.to(accelerator.device)
-    if ema is not None:
-        ema.to(accelerator.device)
+    if len(loader) == 0:
+        raise ValueError(f"{len(dataset)} training photos are fewer than one batch "
+                         f"({args.train_batch_size} x {accelerator.num_processes} processes)")
 
     global_step = 0
     if args.resume_from_checkpoint:
@@ -175,6 +176,8 @@ def train(stage_cls: type[Stage], args) -> RecolorPipeline:
             accelerator.load_state(str(path))
             global_step = int(path.name.split("-")[1])
             logger.info(f"resumed from {path} at step {global_step}")
+    if ema is not None:
+        ema.to(accelerator.device)  # after load_state, which loads the EMA on the CPU
     if accelerator.is_main_process:
         accelerator.init_trackers(f"recolor-{stage_cls.__name__.lower()}", config={
             k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))})

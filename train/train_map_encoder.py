@@ -24,7 +24,8 @@ class MapEncoderStage(Stage):
     def forward(self, batch, step):
         image_in, image_out = self.pairs(batch)
         pred = self.generator(image_in, maps=self.map_encoder(image_in, image_out))
-        self_rec = self.generator(image_in, maps=self.map_encoder(image_in, image_in))
+        with torch.no_grad():
+            self_rec = self.generator(image_in, maps=self.map_encoder(image_in, image_in))
         return F.l1_loss(pred, image_out), {"self_l1": F.l1_loss(self_rec, image_in).item()}
 
     def validation_images(self, batch):
