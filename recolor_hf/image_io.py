@@ -36,9 +36,14 @@ def to_rgb(image: Image.Image) -> Image.Image:
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         data = np.asarray(image, dtype=np.float64)
-        peak = 1.0 if image.mode == "F" and data.max() <= 1.0 else 65535.0 if data.max() > 255 else 255.0
+        if image.mode.startswith("I;16"):
+            peak = 65535.0  # 16-bit modes are always scaled from their full range, dark images included
+        else:
+            peak = 1.0 if image.mode == "F" and data.max() <= 1.0 else 65535.0 if data.max() > 255 else 255.0
         image = Image.fromarray(np.clip(data / peak * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+    if image.mode in ("RGBa", "La"):  # premultiplied alpha: PIL converts these to their plain forms only
+        image = image.convert(image.mode.upper())
+    if image.mode in ("RGBA", "LA", "PA"):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, BACKGROUND + (255,))
         image = Image.alpha_composite(background, rgba)

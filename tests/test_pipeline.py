@@ -160,3 +160,12 @@ def test_huge_and_bad_output_type(tiny_pipe, pair, tmp_path):
         tiny_pipe(content=str(big), reference=ref)
     with pytest.raises(ValueError, match="output_type"):
         tiny_pipe(content=pair[0], reference=ref, output_type="jpeg")
+
+
+def test_dark_16_bit_and_premultiplied_modes(tiny_pipe, pair):
+    from recolor_hf.image_io import load_image
+
+    dark = Image.fromarray(np.full((8, 8), 200, np.uint16)).convert("I;16")
+    assert np.asarray(load_image(dark)).max() == 1  # 200 / 65535 of full scale, not 200 / 255
+    premultiplied = pair[0].convert("RGBA").convert("RGBa")
+    assert load_image(premultiplied).size == pair[0].size

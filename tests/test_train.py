@@ -76,3 +76,15 @@ def test_two_processes_train_and_checkpoint(photos, tmp_path):
     assert "x 2 processes" in out.stderr
     assert (out_dir / "checkpoint-2").is_dir()
     RecolorPipeline.from_pretrained(out_dir)
+
+
+def test_latest_checkpoint_ignores_partial_and_stray_folders(tmp_path):
+    from common import latest_checkpoint, prune_checkpoints
+
+    for name in ("checkpoint-2", "checkpoint-10", "checkpoint-12", "checkpoint-3.bak"):
+        (tmp_path / name).mkdir()
+    for name in ("checkpoint-2", "checkpoint-10", "checkpoint-3.bak"):
+        (tmp_path / name / "model.safetensors").write_bytes(b"")
+    assert latest_checkpoint(tmp_path).name == "checkpoint-10"  # checkpoint-12 was never completed
+    prune_checkpoints(tmp_path, 0)  # a limit below 1 still keeps the newest
+    assert latest_checkpoint(tmp_path).name == "checkpoint-10" and not (tmp_path / "checkpoint-2").exists()

@@ -114,14 +114,21 @@ class Stage(nn.Module):
         raise NotImplementedError
 
 
+def checkpoints(output_dir: Path) -> list[Path]:
+    """Complete ``checkpoint-<step>`` folders, oldest first (other names and half-written folders are ignored)."""
+    found = [p for p in output_dir.glob("checkpoint-*")
+             if p.name.split("-", 1)[1].isdigit() and (p / "model.safetensors").is_file()]
+    return sorted(found, key=lambda p: int(p.name.split("-", 1)[1]))
+
+
 def latest_checkpoint(output_dir: Path) -> Path | None:
-    found = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    found = checkpoints(output_dir)
     return found[-1] if found else None
 
 
 def prune_checkpoints(output_dir: Path, keep: int) -> None:
-    found = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    for old in found[: max(0, len(found) - keep)]:
+    found = checkpoints(output_dir)
+    for old in found[: max(0, len(found) - max(1, keep))]:
         shutil.rmtree(old)
 
 
