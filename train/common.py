@@ -114,6 +114,21 @@ class Stage(nn.Module):
         raise NotImplementedError
 
 
+class ReconstructionStage(Stage):
+    """Stages 1 and 2: G'(I_in, latent(I_in, I_out)) should reproduce I_out; ``reconstruct`` picks the latent."""
+
+    data_mode = "jitter"
+
+    def reconstruct(self, image_in: torch.Tensor, image_out: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def validation_images(self, batch: dict) -> list[torch.Tensor]:
+        """input | target | reconstruction of the target | self-reconstruction of the input."""
+        image_in, image_out = batch["input"], batch["target"]
+        return [image_in, image_out, self.reconstruct(image_in, image_out).clamp(0, 1),
+                self.reconstruct(image_in, image_in).clamp(0, 1)]
+
+
 def checkpoints(output_dir: Path) -> list[Path]:
     """Complete ``checkpoint-<step>`` folders, oldest first (other names and half-written folders are ignored)."""
     found = [p for p in output_dir.glob("checkpoint-*")

@@ -8,23 +8,17 @@ brightness = contrast = saturation = (0.5, 2), hue = (-0.2, 0.2), plus photograp
 
 import torch.nn.functional as F
 
-from common import Stage, parse_args, train
+from common import ReconstructionStage, parse_args, train
 
 
-class GeneratorStage(Stage):
+class GeneratorStage(ReconstructionStage):
     trained = ("generator", "latent_encoder")
-    data_mode = "jitter"
+
+    def reconstruct(self, image_in, image_out):
+        return self.generator(image_in, w=self.latent_encoder(image_in, image_out))
 
     def forward(self, batch, step):
-        image_in, image_out = batch["input"], batch["target"]
-        pred = self.generator(image_in, w=self.latent_encoder(image_in, image_out))
-        return F.l1_loss(pred, image_out), {}
-
-    def validation_images(self, batch):
-        image_in, image_out = batch["input"], batch["target"]
-        pred = self.generator(image_in, w=self.latent_encoder(image_in, image_out)).clamp(0, 1)
-        self_rec = self.generator(image_in, w=self.latent_encoder(image_in, image_in)).clamp(0, 1)
-        return [image_in, image_out, pred, self_rec]
+        return F.l1_loss(self.reconstruct(batch["input"], batch["target"]), batch["target"]), {}
 
 
 if __name__ == "__main__":

@@ -9,12 +9,14 @@ trains the self-reconstruction map W0(I) = E_W(I, I) that the predictor and the 
 import torch
 import torch.nn.functional as F
 
-from common import Stage, parse_args, train
+from common import ReconstructionStage, parse_args, train
 
 
-class MapEncoderStage(Stage):
+class MapEncoderStage(ReconstructionStage):
     trained = ("map_encoder",)
-    data_mode = "jitter"
+
+    def reconstruct(self, image_in, image_out):
+        return self.generator(image_in, maps=self.map_encoder(image_in, image_out))
 
     def pairs(self, batch):
         image_in, image_out = batch["input"], batch["target"]
@@ -23,16 +25,9 @@ class MapEncoderStage(Stage):
 
     def forward(self, batch, step):
         image_in, image_out = self.pairs(batch)
-        pred = self.generator(image_in, maps=self.map_encoder(image_in, image_out))
         with torch.no_grad():
-            self_rec = self.generator(image_in, maps=self.map_encoder(image_in, image_in))
-        return F.l1_loss(pred, image_out), {"self_l1": F.l1_loss(self_rec, image_in).item()}
-
-    def validation_images(self, batch):
-        image_in, image_out = batch["input"], batch["target"]
-        pred = self.generator(image_in, maps=self.map_encoder(image_in, image_out)).clamp(0, 1)
-        self_rec = self.generator(image_in, maps=self.map_encoder(image_in, image_in)).clamp(0, 1)
-        return [image_in, image_out, pred, self_rec]
+            self_l1 = F.l1_loss(self.reconstruct(image_in, image_in), image_in).item()
+        return F.l1_loss(self.reconstruct(image_in, image_out), image_out), {"self_l1": self_l1}
 
 
 if __name__ == "__main__":
