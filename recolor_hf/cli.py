@@ -233,7 +233,7 @@ def run_jobs(pipe: RecolorPipeline, jobs: list[Job], alpha: float, overwrite: bo
             result = pipe(content=content, reference=references[job.reference], alpha=alpha, guide=guide).images[0]
             save_atomic(result, job.output)
             counts["written"] += 1
-        except (ValueError, OSError, MemoryError) as err:
+        except (ValueError, OSError, MemoryError, RuntimeError) as err:  # RuntimeError: torch out of memory
             tqdm.write(f"error: {job.source}: {err}", file=sys.stderr)
             counts["failed"] += 1
     return counts

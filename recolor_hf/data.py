@@ -6,7 +6,9 @@ np.random.default_rng([seed, epoch, index]). Images are float32 tensors (3, R, R
 - mode "jitter"     (stage 1) {"input", "target"}: two colour variants of the same crop.
 - mode "self"       (stage 2) {"image"}: one crop, optionally under a random look.
 - mode "reference"  (stage 3) {"source", "reference", "target"}: target = look(source); reference = target under a
-                    random crop / scale / flip / perspective warp, so it is not pixel-aligned with the target.
+                    random crop / scale / flip / perspective warp, so it is not pixel-aligned with the target, or
+                    (with chance `cross_prob`) the same look applied to a crop of ANOTHER photo, so the model must
+                    transfer the look rather than copy the reference's content colours.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ MODES = ("jitter", "self", "reference")
 # Default probabilities of the look kinds (see looks.random_look) that turn the input / source into the target.
 JITTER_MIX = {"jitter": 0.5, "global": 0.25, "segment": 0.15, "local": 0.1}  # stage 1
 REFERENCE_MIX = {"global": 0.5, "segment": 0.25, "local": 0.25}  # stage 3
+CROSS_KINDS = ("global", "local", "jitter")  # look kinds that are the same edit on any photo (not "segment")
 
 
 def list_images(root: str | os.PathLike) -> list[Path]:
@@ -183,6 +186,8 @@ class ColorPairDataset(Dataset):
         look_strength: strength of the target looks [1.0].
         self_look_prob: stage 2, chance of a random global Look on the image [0.5].
         ref_area, ref_perspective, flip_prob: stage 3 reference warp (see random_warp) [(0.5, 1), 0.1, 0.5].
+        cross_prob: stage 3, chance that the reference is another photo under the same look, for looks of
+            CROSS_KINDS [0.0].
         gray_prob: stage 3, chance the source is grayscale (3 equal channels) [0.05].
         fivek, fivek_prob: optional FiveKPairs used instead of a photo with this chance in stages 1 and 3 [None, 0.1]:
             input/source = FiveK input, target = expert retouch (reference = warped expert).
@@ -195,7 +200,8 @@ class ColorPairDataset(Dataset):
                  source_look_prob: float = 0.3, source_look_strength: float = 0.5,
                  target_mix: dict[str, float] | None = None, look_strength: float = 1.0,
                  self_look_prob: float = 0.5, ref_area: tuple[float, float] = (0.5, 1.0),
-                 ref_perspective: float = 0.1, flip_prob: float = 0.5, gray_prob: float = 0.05,
+                 ref_perspective: float = 0.1, flip_prob: float = 0.5, cross_prob: float = 0.0,
+                 gray_prob: float = 0.05,
                  fivek: FiveKPairs | None = None, fivek_prob: float = 0.1,
                  max_side: int | None = 512, cache: bool = True):
         if mode not in MODES:
@@ -207,7 +213,7 @@ class ColorPairDataset(Dataset):
         self.kinds, self.kind_probs = list(mix), np.array(list(mix.values())) / sum(mix.values())
         self.look_strength, self.self_look_prob = look_strength, self_look_prob
         self.ref_area, self.ref_perspective, self.flip_prob = ref_area, ref_perspective, flip_prob
-        self.gray_prob, self.fivek, self.fivek_prob = gray_prob, fivek, fivek_prob
+        self.cross_prob, self.gray_prob, self.fivek, self.fivek_prob = cross_prob, gray_prob, fivek, fivek_prob
         self.max_side, self.cache = max_side, cache
         self._cache: dict[int, np.ndarray] = {}
 
@@ -227,14 +233,13 @@ class ColorPairDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.epoch, i])
-        R = self.resolution
+        look = None  # the target's look, kept when it is the same edit on any photo (CROSS_KINDS)
         if self.mode != "self" and self.fivek is not None and rng.random() < self.fivek_prob:
             a, b = self.fivek[int(rng.integers(len(self.fivek)))]
             box = random_box(*a.shape[:2], rng, self.crop_scale, self.crop_ratio)
-            source, target = crop_resize(a, box, R), crop_resize(b, box, R)
+            source, target = crop_resize(a, box, self.resolution), crop_resize(b, box, self.resolution)
         else:
-            img = self._photo(i)
-            source = crop_resize(img, random_box(*img.shape[:2], rng, self.crop_scale, self.crop_ratio), R)
+            source = self._crop(i, rng)
             if self.mode == "self":
                 if rng.random() < self.self_look_prob:
                     source = Look.random(rng, self.look_strength).apply(source)
@@ -242,10 +247,21 @@ class ColorPairDataset(Dataset):
             if rng.random() < self.source_look_prob:
                 source = Look.random(rng, self.source_look_strength).apply(source)
             kind = self.kinds[rng.choice(len(self.kinds), p=self.kind_probs)]
-            target = random_look(rng, kind, self.look_strength)(source)
+            edit = random_look(rng, kind, self.look_strength)
+            target = edit(source)
+            look = edit if kind in CROSS_KINDS else None
         if self.mode == "jitter":
             return {"input": to_tensor(source), "target": to_tensor(target)}
-        reference = random_warp(target, rng, self.ref_area, self.crop_ratio, self.ref_perspective, self.flip_prob)
+        if look is not None and len(self) > 1 and rng.random() < self.cross_prob:
+            other = (i + 1 + int(rng.integers(len(self) - 1))) % len(self)  # any photo but i
+            reference = look(self._crop(other, rng))
+        else:
+            reference = random_warp(target, rng, self.ref_area, self.crop_ratio, self.ref_perspective, self.flip_prob)
         if rng.random() < self.gray_prob:
             source = to_gray(source)
         return {"source": to_tensor(source), "reference": to_tensor(reference), "target": to_tensor(target)}
+
+    def _crop(self, i: int, rng: np.random.Generator) -> np.ndarray:
+        """A random crop of photo i, resized to (R, R, 3) float32 in [0, 1]."""
+        img = self._photo(i)
+        return crop_resize(img, random_box(*img.shape[:2], rng, self.crop_scale, self.crop_ratio), self.resolution)

@@ -128,7 +128,7 @@ class Guidance:
         cross = cosine_attention(source_semantic, reference_semantic)  # A_C: (B, Ns, Nr)
 
         sparse = torch.zeros_like(src_values)  # Ŵ0R
-        confidence = torch.zeros(b, hs * ws, device=device)
+        confidence = torch.zeros(b, hs * ws, device=device, dtype=cross.dtype)
         index = torch.full((b, hs * ws), -1, dtype=torch.long, device=device)
         assigned = torch.zeros(hs * ws, dtype=torch.bool, device=device)  # c
 

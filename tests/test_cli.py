@@ -83,6 +83,29 @@ def test_folder_mode_goes_on_after_bad_files(checkpoint, files, tmp_path, capsys
     assert "2 written, 2 failed, 0 skipped (exists)" in captured.out
 
 
+def test_out_of_memory_on_one_image_goes_on(checkpoint, files, tmp_path, monkeypatch, capsys):
+    """torch reports CPU/GPU out-of-memory as RuntimeError: that image fails with a message, the rest are written."""
+    _, reference = files
+    folder, out = tmp_path / "photos", tmp_path / "recoloured"
+    folder.mkdir()
+    for k, name in enumerate(("a.png", "b.png", "c.png")):
+        textured_image(40, 48, seed=10 + k).save(folder / name)
+    call = RecolorPipeline.__call__
+
+    def flaky(self, content, *args, **kwargs):
+        if content.size == (48, 40) and not hasattr(flaky, "raised"):
+            flaky.raised = True
+            raise RuntimeError("DefaultCPUAllocator: not enough memory")
+        return call(self, content, *args, **kwargs)
+
+    monkeypatch.setattr(RecolorPipeline, "__call__", flaky)
+    assert recolor(checkpoint, folder, "--reference", reference, "-o", out) == 1
+    captured = capsys.readouterr()
+    assert sorted(p.name for p in out.iterdir()) == ["b.png", "c.png"]
+    assert "error:" in captured.err and "a.png" in captured.err and "not enough memory" in captured.err
+    assert "2 written, 1 failed" in captured.out
+
+
 def test_csv_mode(checkpoint, files, tmp_path, monkeypatch, capsys):
     source, reference = files
     work = tmp_path / "job"

@@ -102,6 +102,25 @@ def test_reference_unaligned_with_similar_colours(photo_dir):
     assert np.median(pixel) > 0.08 and np.median(stats) < 0.05
 
 
+@pytest.mark.parametrize("kind", ["global", "local", "jitter", "segment"])
+def test_cross_photo_reference(tmp_path, kind):
+    """cross_prob=1: the reference is the OTHER photo under the target's look (only for looks that are the same edit
+    on any photo); cross_prob=0: the reference is a view of the target."""
+    colours = np.array([[200, 120, 60], [50, 90, 210]], np.uint8)  # orange, blue: uniform photos
+    for k, colour in enumerate(colours):
+        Image.fromarray(np.broadcast_to(colour, (40, 60, 3)).copy()).save(tmp_path / f"{k}.png")
+    options = dict(mode="reference", target_mix={kind: 1.0}, source_look_prob=0.0, gray_prob=0.0)
+    for i in range(2):
+        for seed in range(3):
+            same = ColorPairDataset(list_images(tmp_path), 16, seed=seed, cross_prob=0.0, **options)[i]
+            cross = ColorPairDataset(list_images(tmp_path), 16, seed=seed, cross_prob=1.0, **options)[i]
+            assert torch.equal(same["source"], cross["source"]) and torch.equal(same["target"], cross["target"])
+            def colour_gap(sample):  # largest per-channel difference of mean colours, reference vs target
+                return (sample["reference"].mean((1, 2)) - sample["target"].mean((1, 2))).abs().max()
+            assert colour_gap(same) < 0.1
+            assert colour_gap(cross) < 0.1 if kind == "segment" else colour_gap(cross) > 0.3
+
+
 def test_random_warp_identity_and_flip():
     img = np.asarray(blocks(0, (40, 40))).astype(np.float32) / 255
     same = random_warp(img, np.random.default_rng(0), area=(1, 1), ratio=(1, 1), perspective=0, flip_prob=0)

@@ -85,3 +85,12 @@ def test_pipeline_runs_with_a_guide():
     guided = pipe(content, reference, output_type="np", guide=guide).images[0]
     assert guided.shape == plain.shape == (96, 128, 3)
     assert np.abs(guided - plain).max() > 1e-3
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_guided_correspondence_keeps_the_dtype(inputs, dtype):
+    """Half-precision pipelines get a half-precision W~0R and confidence (the predictor concatenates them)."""
+    source, reference, reference_map, source_map = (x.to(dtype) for x in inputs)
+    guide = Guidance(pairs=[((0.1, 0.1), (0.9, 0.9))], keep=[(0.9, 0.1)])
+    match = guide.correspond(source, reference, reference_map, source_map)
+    assert match.warped.dtype == match.confidence.dtype == dtype

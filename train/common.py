@@ -106,6 +106,10 @@ class Stage(nn.Module):
                 {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}, strict=strict, assign=assign)
         return nn.modules.module._IncompatibleKeys([], [])
 
+    def dataset_options(self) -> dict:
+        """Extra ``ColorPairDataset`` arguments of this stage (training and validation sets)."""
+        return {}
+
     def forward(self, batch: dict, step: int) -> tuple[torch.Tensor, dict]:
         raise NotImplementedError
 
@@ -174,8 +178,10 @@ def train(stage_cls: type[Stage], args) -> RecolorPipeline:
     if not train_paths:
         raise ValueError(f"no training photos under {args.train_data_dir}")
     fivek = FiveKPairs(args.fivek_dir) if args.fivek_dir else None
-    dataset = ColorPairDataset(train_paths, resolution, seed=args.seed, mode=stage.data_mode, fivek=fivek)
-    val_set = ColorPairDataset(val_paths or train_paths, resolution, seed=args.seed + 1, mode=stage.data_mode)
+    options = stage.dataset_options()
+    dataset = ColorPairDataset(train_paths, resolution, seed=args.seed, mode=stage.data_mode, fivek=fivek, **options)
+    val_set = ColorPairDataset(val_paths or train_paths, resolution, seed=args.seed + 1, mode=stage.data_mode,
+                               **options)
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.train_batch_size, shuffle=True, drop_last=True,
                                          num_workers=args.dataloader_num_workers,
                                          generator=torch.Generator().manual_seed(args.seed))

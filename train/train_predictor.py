@@ -1,7 +1,10 @@
 """Stage 3 (main §3.4): train the W-predictor P_W with G', E_w, E_W and the backbone fixed.
 
 Loss (main eq. 6, all weights 1 by default): L1(I_P, I_T) + perceptual(I_P, I_T) + L_w0(I_P, I_R), where I_P =
-G'(I_S, P_W(I_S, I_R)), I_T is the re-coloured source and I_R a pixel-unaligned re-coloured view of it.
+G'(I_S, P_W(I_S, I_R)), I_T is the re-coloured source and I_R a pixel-unaligned re-coloured view of it or, with
+chance ``--cross_reference_prob`` (beyond the paper), ANOTHER photo under the same look: then only the look is
+shared, so P_W learns to transfer it instead of copying the reference's content colours. L_w0 pulls I_P's global
+code toward I_R's, which such a pair contradicts; ``--lambda_w0 0`` turns it off (a zero-weight loss is not computed).
 Random semantic masking of A_C with a curriculum: the maximal ratio grows linearly from 0 to
 ``--max_mask_ratio`` over ``--mask_curriculum_steps``; each step draws its ratio from [0, max].
 The perceptual loss is real LPIPS when its weights are on disk, else EfficientNet-Lite0 features (logged).
@@ -25,6 +28,9 @@ class PredictorStage(Stage):
         self.perceptual = PerceptualLoss(pipe.backbone)
         logger.info(f"perceptual loss: {self.perceptual.name}")
 
+    def dataset_options(self) -> dict:
+        return {"cross_prob": self.args.cross_reference_prob}
+
     def mask_ratio(self, step: int) -> float:
         if not self.training:
             return 0.0
@@ -37,11 +43,14 @@ class PredictorStage(Stage):
 
     def forward(self, batch, step):
         pred, target = self.predict(batch, step), batch["target"]
-        l1 = F.l1_loss(pred, target)
-        perceptual = self.perceptual(pred, target)
-        w0 = self.pipe.w0_distance(pred, batch["reference"]).mean()
-        loss = self.args.lambda_l1 * l1 + self.args.lambda_perceptual * perceptual + self.args.lambda_w0 * w0
-        return loss, {"l1": l1.item(), "perceptual": perceptual.item(), "w0": w0.item()}
+        terms = {
+            "l1": (self.args.lambda_l1, lambda: F.l1_loss(pred, target)),
+            "perceptual": (self.args.lambda_perceptual, lambda: self.perceptual(pred, target)),
+            "w0": (self.args.lambda_w0, lambda: self.pipe.w0_distance(pred, batch["reference"]).mean()),
+        }
+        values = {name: fn() for name, (weight, fn) in terms.items() if weight != 0}
+        loss = sum(terms[name][0] * value for name, value in values.items())
+        return loss, {name: value.item() for name, value in values.items()}
 
     def validation_images(self, batch):
         return [batch["source"], batch["reference"], self.predict(batch, 0).clamp(0, 1), batch["target"]]
@@ -54,5 +63,6 @@ if __name__ == "__main__":
         "lambda_l1": (float, 1.0, "weight of L1(I_P, I_T)"),
         "lambda_perceptual": (float, 1.0, "weight of the perceptual loss"),
         "lambda_w0": (float, 1.0, "weight of the w0 loss"),
+        "cross_reference_prob": (float, 0.5, "chance that the reference is another photo under the target's look"),
     }
     train(PredictorStage, parse_args(__doc__, {"learning_rate": 0.0025, "extra": extra}))
