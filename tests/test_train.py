@@ -1,5 +1,6 @@
 """Smoke tests of the three training stages: a few steps each with the tiny preset on tiny generated photos."""
 
+import argparse
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from recolor_hf import RecolorPipeline
 
 sys.path.insert(0, str(ROOT / "train"))
 from export import export  # noqa: E402
+from train_predictor import look_mix  # noqa: E402
 
 COMMON = ["--train_batch_size", "2", "--checkpointing_steps", "2", "--validation_steps", "2", "--report_to",
           "tensorboard", "--seed", "0"]
@@ -54,8 +56,10 @@ def test_three_stages_chain_and_resume(photos, tmp_path):
     launch("train_map_encoder.py", "--pretrained_model_name_or_path", str(s1), "--output_dir", str(s2),
            "--max_train_steps", "2", *data)
     out = launch("train_predictor.py", "--pretrained_model_name_or_path", str(s2), "--output_dir", str(s3),
-                 "--max_train_steps", "2", *data)
+                 "--max_train_steps", "2", "--cross_reference_prob", "1", "--target_mix", "global=1,local=1",
+                 "--lambda_w0", "0", *data)
     assert "perceptual loss: " in out.stderr
+    assert "l1=" in out.stderr and "perceptual=" in out.stderr and "w0=" not in out.stderr  # zero weight: skipped
     stage1, final = RecolorPipeline.from_pretrained(s1), RecolorPipeline.from_pretrained(s3)
     # stage 3 trained only the predictor: the generator is stage 1's, the predictor moved
     assert all((a == b).all() for a, b in zip(stage1.generator.parameters(), final.generator.parameters()))
@@ -88,3 +92,10 @@ def test_latest_checkpoint_ignores_partial_and_stray_folders(tmp_path):
     assert latest_checkpoint(tmp_path).name == "checkpoint-10"  # checkpoint-12 was never completed
     prune_checkpoints(tmp_path, 0)  # a limit below 1 still keeps the newest
     assert latest_checkpoint(tmp_path).name == "checkpoint-10" and not (tmp_path / "checkpoint-2").exists()
+
+
+def test_look_mix_argument():
+    assert look_mix("global=0.4,local=0.4,segment=0.2") == {"global": 0.4, "local": 0.4, "segment": 0.2}
+    for bad in ("sepia=1", "global", "global=-1,local=1", "global=0"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            look_mix(bad)

@@ -12,11 +12,27 @@ The perceptual loss is real LPIPS when its weights are on disk, else EfficientNe
     accelerate launch train/train_predictor.py --pretrained_model_name_or_path runs/stage2 --output_dir runs/stage3
 """
 
+import argparse
+
 import torch
 import torch.nn.functional as F
 
 from common import Stage, logger, parse_args, train
+from recolor_hf.looks import LOOK_KINDS
 from recolor_hf.losses import PerceptualLoss
+
+
+def look_mix(text: str) -> dict[str, float]:
+    """argparse type: "global=0.4,local=0.4,segment=0.2" -> {look kind: weight}."""
+    mix = {}
+    for item in text.split(","):
+        kind, _, weight = item.partition("=")
+        if kind not in LOOK_KINDS or not weight:
+            raise argparse.ArgumentTypeError(f"expected kind=weight with kind in {LOOK_KINDS}, got {item!r}")
+        mix[kind] = float(weight)
+    if min(mix.values()) < 0 or sum(mix.values()) <= 0:
+        raise argparse.ArgumentTypeError(f"weights must be >= 0 with a positive sum, got {text!r}")
+    return mix
 
 
 class PredictorStage(Stage):
@@ -29,7 +45,7 @@ class PredictorStage(Stage):
         logger.info(f"perceptual loss: {self.perceptual.name}")
 
     def dataset_options(self) -> dict:
-        return {"cross_prob": self.args.cross_reference_prob}
+        return {"cross_prob": self.args.cross_reference_prob, "target_mix": self.args.target_mix}
 
     def mask_ratio(self, step: int) -> float:
         if not self.training:
@@ -64,5 +80,7 @@ if __name__ == "__main__":
         "lambda_perceptual": (float, 1.0, "weight of the perceptual loss"),
         "lambda_w0": (float, 1.0, "weight of the w0 loss"),
         "cross_reference_prob": (float, 0.5, "chance that the reference is another photo under the target's look"),
+        "target_mix": (look_mix, None, "look kinds turning the source into the target with their weights, e.g. "
+                                       "global=0.4,local=0.4,segment=0.2 (default: recolor_hf.data.REFERENCE_MIX)"),
     }
     train(PredictorStage, parse_args(__doc__, {"learning_rate": 0.0025, "extra": extra}))
