@@ -16,8 +16,8 @@ mask means the whole image. The paper marks the source region to *exclude* from 
 painted region is the one to *include*, so that painting a region on each image says "these correspond".
 Clicks override mask matches.
 
-The guide returns a ``Correspondence``: confidence is the similarity of the chosen patch (cross-attention for
-pairs and mask matches, 1 for keep points, self-attention for propagated patches); index is the reference patch
+The guide returns a ``Correspondence``: confidence is the match certainty fed to P_W: 1 for clicked pairs
+(A_C(r, s) = 1) and keep points, the cross-attention for mask matches, the self-attention for propagated patches; index is the reference patch
 each source patch takes its colour from, or -1 where the value is the source's own W0S (keep points).
 """
 
@@ -141,7 +141,7 @@ class Guidance:
             assigned |= rows
         for source_xy, reference_xy in self.pairs:  # A_C W0R
             s, r = patch_of(source_xy, grid_s), patch_of(reference_xy, grid_r)
-            sparse[:, :, s], confidence[:, s], index[:, s] = ref_values[:, :, r], cross[:, s, r], r
+            sparse[:, :, s], confidence[:, s], index[:, s] = ref_values[:, :, r], 1.0, r
             assigned[s] = True
         for source_xy in self.keep:  # A_U W0S
             s = patch_of(source_xy, grid_s)

@@ -29,7 +29,7 @@ def test_pair_takes_the_clicked_reference_value(inputs):
     i, j = patch_of(s, GRID), patch_of(r, GRID)
     assert (i, j) == (0, 11)
     assert torch.equal(match.warped.flatten(2)[0, :, i], reference_map.flatten(2)[0, :, j])
-    assert match.index[0, i] == j
+    assert match.index[0, i] == j and match.confidence.flatten()[i] == 1  # the user's match is certain
     assert match.warped.shape == (1, 6, *GRID) and match.confidence.shape == (1, 1, *GRID)
 
 
