@@ -26,6 +26,10 @@ class PerceptualLoss(nn.Module):
         else:
             self.name, self.net = "efficientnet-lite0-features", backbone or FeatureBackbone()
 
+    def train(self, mode: bool = True) -> "PerceptualLoss":
+        """Always in eval mode: the loss network is frozen (no LPIPS dropout, fixed batch-norm statistics)."""
+        return super().train(False)
+
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if self.name.startswith("lpips"):
             return self.net(pred * 2 - 1, target * 2 - 1).mean()
