@@ -1,6 +1,8 @@
+import numpy as np
 import torch
+from skimage.color import rgb2lab
 
-from recolor_hf.losses import PerceptualLoss
+from recolor_hf.losses import PerceptualLoss, lab_l1, rgb_to_lab
 
 
 def test_perceptual_loss_is_zero_on_equal_images_and_has_gradients():
@@ -22,3 +24,16 @@ def test_perceptual_loss_stays_frozen_and_deterministic_in_train_mode():
     assert not any(module.training for module in loss.modules())
     a, b = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
     assert torch.equal(loss(a, b), loss(a, b))
+
+
+def test_lab_matches_skimage_and_has_gradients():
+    rgb = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    rgb[0, :, 0, 0] = 0.0  # black and values at the sRGB / CIELAB knees
+    rgb[0, :, 0, 1] = torch.tensor([0.04045, 0.01, 1.0])
+    expected = rgb2lab(rgb.permute(0, 2, 3, 1).numpy())
+    assert np.abs(rgb_to_lab(rgb).permute(0, 2, 3, 1).numpy() - expected).max() < 1e-3
+    pred = rgb.clone().requires_grad_(True)
+    value = lab_l1(pred, torch.rand_like(rgb))
+    value.backward()
+    assert value.item() > 0 and torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0
+    assert lab_l1(rgb, rgb).item() == 0

@@ -57,9 +57,9 @@ def test_three_stages_chain_and_resume(photos, tmp_path):
            "--max_train_steps", "2", *data)
     out = launch("train_predictor.py", "--pretrained_model_name_or_path", str(s2), "--output_dir", str(s3),
                  "--max_train_steps", "2", "--cross_reference_prob", "1", "--target_mix", "global=1,local=1",
-                 "--lambda_w0", "0", *data)
+                 "--lambda_w0", "0", "--lambda_lab", "0.01", *data)
     assert "perceptual loss: " in out.stderr
-    assert "l1=" in out.stderr and "perceptual=" in out.stderr and "w0=" not in out.stderr  # zero weight: skipped
+    assert "l1=" in out.stderr and "lab=" in out.stderr and "w0=" not in out.stderr  # zero weight: skipped
     stage1, final = RecolorPipeline.from_pretrained(s1), RecolorPipeline.from_pretrained(s3)
     # stage 3 trained only the predictor: the generator is stage 1's, the predictor moved
     assert all((a == b).all() for a, b in zip(stage1.generator.parameters(), final.generator.parameters()))

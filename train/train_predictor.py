@@ -5,6 +5,8 @@ G'(I_S, P_W(I_S, I_R)), I_T is the re-coloured source and I_R a pixel-unaligned 
 chance ``--cross_reference_prob`` (beyond the paper), ANOTHER photo under the same look: then only the look is
 shared, so P_W learns to transfer it instead of copying the reference's content colours. L_w0 pulls I_P's global
 code toward I_R's, which such a pair contradicts; ``--lambda_w0 0`` turns it off (a zero-weight loss is not computed).
+``--lambda_lab`` adds L1 in CIELAB (recolor_hf.losses.lab_l1), which weighs colour casts on near-neutral pixels
+as CIEDE2000 does.
 Random semantic masking of A_C with a curriculum: the maximal ratio grows linearly from 0 to
 ``--max_mask_ratio`` over ``--mask_curriculum_steps``; each step draws its ratio from [0, max].
 The perceptual loss is real LPIPS when its weights are on disk, else EfficientNet-Lite0 features (logged).
@@ -19,7 +21,7 @@ import torch.nn.functional as F
 
 from common import Stage, logger, parse_args, train
 from recolor_hf.looks import LOOK_KINDS
-from recolor_hf.losses import PerceptualLoss
+from recolor_hf.losses import PerceptualLoss, lab_l1
 
 
 def look_mix(text: str) -> dict[str, float]:
@@ -63,6 +65,7 @@ class PredictorStage(Stage):
             "l1": (self.args.lambda_l1, lambda: F.l1_loss(pred, target)),
             "perceptual": (self.args.lambda_perceptual, lambda: self.perceptual(pred, target)),
             "w0": (self.args.lambda_w0, lambda: self.pipe.w0_distance(pred, batch["reference"]).mean()),
+            "lab": (self.args.lambda_lab, lambda: lab_l1(pred, target)),
         }
         values = {name: fn() for name, (weight, fn) in terms.items() if weight != 0}
         loss = sum(terms[name][0] * value for name, value in values.items())
@@ -79,6 +82,7 @@ if __name__ == "__main__":
         "lambda_l1": (float, 1.0, "weight of L1(I_P, I_T)"),
         "lambda_perceptual": (float, 1.0, "weight of the perceptual loss"),
         "lambda_w0": (float, 1.0, "weight of the w0 loss"),
+        "lambda_lab": (float, 0.0, "weight of L1(Lab(I_P), Lab(I_T)) (beyond the paper; Lab units, so ~0.01)"),
         "cross_reference_prob": (float, 0.5, "chance that the reference is another photo under the target's look"),
         "target_mix": (look_mix, None, "look kinds turning the source into the target with their weights, e.g. "
                                        "global=0.4,local=0.4,segment=0.2 (default: recolor_hf.data.REFERENCE_MIX)"),
