@@ -248,8 +248,11 @@ def build_demo(pipe: RecolorPipeline, untrained: bool = False) -> gr.Blocks:
     h = Handlers(pipe)
     heavy = dict(concurrency_limit=1, concurrency_id="model")
     with gr.Blocks(title="recolor_hf — exemplar-based re-colorization") as demo:
-        gr.Markdown("# Exemplar-based photo re-colorization\nThe source takes the colours and global style of the "
-                    "reference (Yang, Xu, Fan, *Latent-Guided Exemplar-Based Image Re-Colorization*, WACV 2024).")
+        gr.Markdown("# Exemplar-based photo re-colorization\nThe source takes the look of the reference: its "
+                    "colour grading and global style and, for a reference of the same scene, its region colours "
+                    "(Yang, Xu, Fan, *Latent-Guided Exemplar-Based Image Re-Colorization*, WACV 2024). Strength "
+                    "above 1 exaggerates the change; clicks and masks steer the match; online optimisation pulls "
+                    "the whole image toward the reference's global style.")
         if untrained:
             gr.Markdown("**⚠ untrained model**: no trained checkpoint was found, so this demo runs a randomly "
                         "initialised pipeline. Results stay close to the unchanged source; the app itself works.")
