@@ -17,8 +17,9 @@ painted region is the one to *include*, so that painting a region on each image 
 Clicks override mask matches.
 
 The guide returns a ``Correspondence``: confidence is the match certainty fed to P_W: 1 for clicked pairs
-(A_C(r, s) = 1) and keep points, the cross-attention for mask matches, the self-attention for propagated patches; index is the reference patch
-each source patch takes its colour from, or -1 where the value is the source's own W0S (keep points).
+(A_C(r, s) = 1) and keep points, the cross-attention for mask matches, the self-attention for propagated
+patches; index is the reference patch each source patch takes its colour from, or -1 where the value is the
+source's own W0S (keep points).
 """
 
 from dataclasses import dataclass, field
