@@ -120,3 +120,12 @@ def test_build_methods():
         eval_methods.build_methods(["ours"])
     with pytest.raises(ValueError, match="unknown"):
         eval_methods.build_methods(["nope"])
+
+
+def test_figures_rank_pairs_by_loss_against_identity():
+    from eval.figures import ranked_pairs
+
+    rows = [("000_a_b", "identity", 5.0), ("000_a_b", "ours", 4.0), ("001_c_d", "identity", 5.0),
+            ("001_c_d", "ours", 9.0), ("002_e_f", "identity", 3.0), ("002_e_f", "ours", 3.5)]
+    results = pd.DataFrame(rows, columns=["pair", "method", "ciede2000"])
+    assert ranked_pairs(results) == [1, 2, 0]
