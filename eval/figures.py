@@ -35,7 +35,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--presets-out", type=Path, required=True,
-                   help="output folder of `python -m eval presets --split val` run with ours and identity")
+                   help="output folder of `python -m eval presets --split val` (default seed and size) run with "
+                        "ours and identity")
     p.add_argument("--results", type=int, default=4, help="rows of result.jpg")
     p.add_argument("--failures", type=int, default=4, help="rows of failure_cases.jpg")
     p.add_argument("--docs", type=Path, default=DOCS)
@@ -59,6 +60,7 @@ def main() -> None:
     sheet(worst, True, FAILURE_ROW_HEIGHT).save(args.docs / "failure_cases.jpg", quality=88)
     print(f"wrote {args.docs / 'result.jpg'} (preset pairs {best}) and {args.docs / 'failure_cases.jpg'} "
           f"(preset pairs {worst})")
+
 
 if __name__ == "__main__":
     main()
