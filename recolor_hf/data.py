@@ -30,7 +30,7 @@ MODES = ("jitter", "self", "reference")
 # Default probabilities of the look kinds (see looks.random_look) that turn the input / source into the target.
 JITTER_MIX = {"jitter": 0.5, "global": 0.25, "segment": 0.15, "local": 0.1}  # stage 1
 REFERENCE_MIX = {"global": 0.5, "segment": 0.25, "local": 0.25}  # stage 3
-CROSS_KINDS = ("global", "local", "jitter")  # look kinds that are the same edit on any photo (not "segment")
+CROSS_KINDS = ("global", "local", "jitter", "none")  # looks that are the same edit on any photo (not "segment")
 
 
 def list_images(root: str | os.PathLike) -> list[Path]:

@@ -349,7 +349,7 @@ def segment_local_augment(img: np.ndarray, rng: np.random.Generator, n_regions: 
     return _map_pixels(lambda x, w: _blend(x, w, edits), img, masks)
 
 
-LOOK_KINDS = ("global", "local", "segment", "jitter")
+LOOK_KINDS = ("global", "local", "segment", "jitter", "none")
 
 
 def random_look(rng: np.random.Generator, kind: str = "global",
@@ -358,8 +358,11 @@ def random_look(rng: np.random.Generator, kind: str = "global",
 
     kind: "global" (Look), "local" (colour-range LocalLook, transferable between photos), "segment"
     (segment_local_augment, not transferable), "jitter" (color_jitter with its ranges scaled by `strength`:
-    brightness / contrast / saturation in [2^-strength, 2^strength], hue in +-0.2 strength).
+    brightness / contrast / saturation in [2^-strength, 2^strength], hue in +-0.2 strength), "none" (the photo
+    as it is: teaches a model that a reference's own colours are not an edit).
     """
+    if kind == "none":
+        return lambda img: img
     if kind == "global":
         return Look.random(rng, strength).apply
     if kind == "local":

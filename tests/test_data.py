@@ -102,7 +102,7 @@ def test_reference_unaligned_with_similar_colours(photo_dir):
     assert np.median(pixel) > 0.08 and np.median(stats) < 0.05
 
 
-@pytest.mark.parametrize("kind", ["global", "local", "jitter", "segment"])
+@pytest.mark.parametrize("kind", ["global", "local", "jitter", "none", "segment"])
 def test_cross_photo_reference(tmp_path, kind):
     """cross_prob=1: the reference is the OTHER photo under the target's look (only for looks that are the same edit
     on any photo); cross_prob=0: the reference is a view of the target."""
