@@ -248,11 +248,12 @@ def build_demo(pipe: RecolorPipeline, untrained: bool = False) -> gr.Blocks:
     h = Handlers(pipe)
     heavy = dict(concurrency_limit=1, concurrency_id="model")
     with gr.Blocks(title="recolor_hf — exemplar-based re-colorization") as demo:
-        gr.Markdown("# Exemplar-based photo re-colorization\nThe source takes the look of the reference: its "
-                    "colour grading and global style and, for a reference of the same scene, its region colours "
-                    "(Yang, Xu, Fan, *Latent-Guided Exemplar-Based Image Re-Colorization*, WACV 2024). Strength "
-                    "above 1 exaggerates the change; clicks and masks steer the match; online optimisation pulls "
-                    "the whole image toward the reference's global style.")
+        gr.Markdown("# Exemplar-based photo re-colorization\nGive a source photo and a reference photo of a similar "
+                    "scene: each region of the source takes the colours of the matching region of the reference "
+                    "(sky to its sky, foliage to its foliage), and regions with no match take the reference's "
+                    "overall look (Yang, Xu, Fan, *Latent-Guided Exemplar-Based Image Re-Colorization*, WACV 2024). "
+                    "Strength below 1 softens the change, above 1 exaggerates it; when the automatic match is "
+                    "wrong, click or paint which source region takes which reference colour.")
         if untrained:
             gr.Markdown("**⚠ untrained model**: no trained checkpoint was found, so this demo runs a randomly "
                         "initialised pipeline. Results stay close to the unchanged source; the app itself works.")

@@ -1,4 +1,8 @@
-"""Command line: `python -m eval {presets,fivek,dpst} [options]` (see `--help`)."""
+"""Command line: `python -m eval COMMAND [options]` (see `--help`).
+
+No-harm checks: presets, fivek (and dpst: contact sheet only). Content-related references (DESIGN §6):
+dpst-oracle, halves, sensitivity, clicks.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,13 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+import pandas as pd
 
-from eval.benchmark import Pair, contact_sheet, dpst_pairs, fit_cell, fivek_pairs, preset_pairs, run_benchmark, summary_markdown
+from eval.benchmark import (
+    CLICK_METRICS, CLICK_RADIUS, METRICS, SENSITIVITY_METRICS, ClickCase, Pair, click_benchmark, contact_sheet,
+    dpst_labelled, dpst_oracle_pairs, dpst_pairs, fit_cell, fivek_pairs, halves_pairs, mark_points, preset_pairs,
+    reference_sensitivity, run_benchmark, summary_markdown, swapped_references,
+)
 from eval.methods import Method, build_methods
 from recolor_hf.data import list_images, split_train_val
 from recolor_hf.metrics import lpips_name
@@ -26,38 +35,55 @@ def lpips_note() -> str:
     return "LPIPS: n/a (needs the `lpips` package and its torchvision backbone weights in the torch hub cache; nothing is downloaded)"
 
 
-def evaluate(
-    pairs: Iterable[Pair], methods: dict[str, Method], args: argparse.Namespace, title: str, notes: list[str], total: int | None
+def add_row(args: argparse.Namespace, rows: list, name: str, labels: list[str], images: list[np.ndarray]) -> None:
+    """Keep a contact-sheet row (the first SHEET_ROWS pairs) and, with --save-images, save images/NAME.jpg."""
+    if args.save_images:
+        (args.out / "images").mkdir(exist_ok=True)
+        contact_sheet([images], labels, height=256).save(args.out / "images" / f"{name}.jpg", quality=92)
+    if len(rows) < SHEET_ROWS:
+        rows.append([fit_cell(image, args.row_height) for image in images])
+
+
+def write_results(
+    args: argparse.Namespace, results: pd.DataFrame, rows: list, labels: list[str], title: str, notes: list[str],
+    metrics: Iterable[str] = METRICS,
 ) -> None:
-    """Run the methods; write results.csv, summary.md, contact_sheet.jpg (one row per pair,
-    the first SHEET_ROWS pairs: source, reference, target if any, each method) and, with --save-images, images/PAIR.jpg;
-    print the summary."""
-    sheet_rows, labels = [], []
-
-    def on_pair(pair: Pair, outputs: dict[str, np.ndarray]) -> None:
-        has_target = pair.target is not None
-        labels[:] = ["source", "reference"] + (["target"] if has_target else []) + list(outputs)
-        images = [pair.source, pair.reference] + ([pair.target] if has_target else []) + list(outputs.values())
-        if args.save_images:
-            (args.out / "images").mkdir(exist_ok=True)
-            contact_sheet([images], labels, height=256).save(args.out / "images" / f"{pair.name}.jpg", quality=92)
-        if len(sheet_rows) < SHEET_ROWS:
-            sheet_rows.append([fit_cell(image, args.row_height) for image in images])
-
-    results = run_benchmark(pairs, methods, total=total, on_pair=on_pair)
+    """Write results.csv, summary.md (tables of `metrics`) and contact_sheet.jpg; print the summary."""
     results.to_csv(args.out / "results.csv", index=False)
-    contact_sheet(sheet_rows, labels, args.row_height).save(args.out / "contact_sheet.jpg", quality=90)
-    summary = summary_markdown(results, title, [*notes, lpips_note(), f"methods: {', '.join(methods)}"])
+    contact_sheet(rows, labels, args.row_height).save(args.out / "contact_sheet.jpg", quality=90)
+    summary = summary_markdown(results, title, notes, metrics)
     (args.out / "summary.md").write_text(summary)
     print(summary)
 
 
+def evaluate(
+    pairs: Iterable[Pair], methods: dict[str, Method], args: argparse.Namespace, title: str, notes: list[str], total: int | None
+) -> None:
+    """Run the methods and write the results (write_results); the contact sheet has one row per pair: source,
+    reference, target if any, each method."""
+    rows, labels = [], []
+
+    def on_pair(pair: Pair, outputs: dict[str, np.ndarray]) -> None:
+        target = [] if pair.target is None else [pair.target]
+        labels[:] = ["source", "reference"] + ["target"] * len(target) + list(outputs)
+        add_row(args, rows, pair.name, labels, [pair.source, pair.reference, *target, *outputs.values()])
+
+    results = run_benchmark(pairs, methods, total=total, on_pair=on_pair)
+    write_results(args, results, rows, labels, title, [*notes, lpips_note(), f"methods: {', '.join(methods)}"])
+
+
+def photo_paths(photos: Path, split: str) -> list[Path]:
+    """The photos of a split ("all", "train", "val": split_train_val(val_fraction=0.1, seed=0), as training uses)."""
+    paths = list_images(photos)
+    if split != "all":
+        train, val = split_train_val(paths, val_fraction=0.1, seed=0)
+        paths = val if split == "val" else train
+    return paths
+
+
 def run_presets(args: argparse.Namespace, methods: dict[str, Method]) -> None:
     """Preset benchmark over a folder of photos."""
-    paths = list_images(args.photos)
-    if args.split != "all":
-        train, val = split_train_val(paths, val_fraction=0.1, seed=0)
-        paths = val if args.split == "val" else train
+    paths = photo_paths(args.photos, args.split)
     notes = [
         f"photos: {args.photos} (split {args.split}: {len(paths)} photos), max side {args.max_side or 'as stored'}",
         f"{args.num_pairs} pairs (alternating global / local looks), seed {args.seed}",
@@ -80,8 +106,71 @@ def run_dpst(args: argparse.Namespace, methods: dict[str, Method]) -> None:
     evaluate(pairs, methods, args, "DPST pairs", notes, total=args.num_pairs)
 
 
+def run_dpst_oracle(args: argparse.Namespace, methods: dict[str, Method]) -> None:
+    """DPST pairs against the mask-oracle ground truth."""
+    pairs = itertools.islice(dpst_oracle_pairs(args.dpst, args.max_side), args.num_pairs)
+    notes = [f"DPST: {args.dpst}, max side {args.max_side}; target: per-class CIELAB mean/std transfer with the "
+             "semantic masks (eval.benchmark.mask_oracle)"]
+    evaluate(pairs, methods, args, "DPST mask-oracle benchmark", notes, total=args.num_pairs)
+
+
+def run_halves(args: argparse.Namespace, methods: dict[str, Method]) -> None:
+    """Halves of one photo under one look."""
+    paths = photo_paths(args.photos, args.split)[: args.num_pairs]
+    notes = [
+        f"photos: {args.photos} (split {args.split}), {len(paths)} pairs, max side {args.max_side or 'as stored'}",
+        f"source half A, reference P(half B), target P(half A); {args.strength} looks by kind, seed {args.seed}",
+    ]
+    pairs = halves_pairs(paths, args.seed, args.strength, args.max_side)
+    evaluate(pairs, methods, args, f"Halves benchmark ({args.strength} looks)", notes, total=len(paths))
+
+
+def run_sensitivity(args: argparse.Namespace, methods: dict[str, Method]) -> None:
+    """Reference sensitivity on DPST: each source with its own and another pair's reference."""
+    pairs = list(dpst_pairs(args.dpst, args.max_side))
+    cases = list(itertools.islice(swapped_references(pairs, args.seed), args.num_pairs))
+    labels = ["source", "reference", "other reference"] + [f"{name}{r}" for name in methods for r in ("", " (R')")]
+    rows = []
+
+    def on_pair(pair: Pair, other: Pair, outputs: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        images = [pair.source, pair.reference, other.reference, *itertools.chain(*outputs.values())]
+        add_row(args, rows, pair.name, labels, images)
+
+    results = reference_sensitivity(cases, methods, total=len(cases), on_pair=on_pair)
+    notes = [f"DPST: {args.dpst}, max side {args.max_side}; R' = the reference of another pair (seed {args.seed}), "
+             "never pixel-identical to R", f"methods: {', '.join(methods)}"]
+    write_results(args, results, rows, labels, "Reference sensitivity (DPST)", notes, SENSITIVITY_METRICS)
+
+
+def run_clicks(args: argparse.Namespace, methods: dict[str, Method]) -> None:
+    """Click effect of 'ours' on DPST, beside every method's automatic output."""
+    if "ours" not in methods:
+        raise SystemExit("clicks measures the model's guidance: give --checkpoint DIR (and 'ours' in --methods)")
+    labelled = itertools.islice(dpst_labelled(args.dpst, args.max_side), args.num_pairs)
+    labels = ["source (click, keep)", "reference (target)", *methods, "ours+click"]
+    rows = []
+
+    def on_pair(pair: Pair, case: ClickCase, outputs: dict[str, np.ndarray]) -> None:
+        (click, target), = case.guidance.pairs
+        source = mark_points(mark_points(pair.source, [click], (255, 0, 0)), case.guidance.keep, (0, 255, 0))
+        reference = mark_points(pair.reference, [target], (255, 0, 0))
+        add_row(args, rows, pair.name, labels, [source, reference, *outputs.values()])
+
+    results = click_benchmark(labelled, methods, total=args.num_pairs, on_pair=on_pair)
+    notes = [
+        f"DPST: {args.dpst}, max side {args.max_side}; one click from the centre of the largest source class to "
+        "the centre of the reference class of the most different mean colour; a keep point in the next largest "
+        "source class",
+        "moved: share of the way the clicked region's mean Lab colour moves toward the clicked colour (ΔE00); "
+        "keep / rest: mean ΔE00 change of the keep region / the rest of the image; regions: the class's pixels "
+        f"within {CLICK_RADIUS:.0%} of the image diagonal of the point",
+        "ours+click: with the clicks; every other row: the method's automatic output (ours = the same model, no click)",
+    ]
+    write_results(args, results, rows, labels, "Click effect (DPST)", notes, CLICK_METRICS)
+
+
 def parser() -> argparse.ArgumentParser:
-    """The argument parser with its three subcommands."""
+    """The argument parser with its subcommands."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--out", type=Path, help="output folder (default outputs/eval/<command>)")
     common.add_argument("--methods", type=lambda text: text.split(","), help="comma-separated methods (default: baselines [+ ours])")
@@ -105,9 +194,23 @@ def parser() -> argparse.ArgumentParser:
     fivek.add_argument("--num-pairs", type=int)
     fivek.set_defaults(run=run_fivek)
     dpst = commands.add_parser("dpst", parents=[common], help="DPST pairs: contact sheet, no ground truth")
-    dpst.add_argument("--dpst", type=Path, default=DATA / "dpst")
-    dpst.add_argument("--num-pairs", type=int)
     dpst.set_defaults(run=run_dpst)
+    oracle = commands.add_parser("dpst-oracle", parents=[common], help="DPST pairs against a mask-oracle ground truth")
+    oracle.set_defaults(run=run_dpst_oracle, max_side=512)
+    sensitivity = commands.add_parser("sensitivity", parents=[common], help="DPST: effect of another reference")
+    sensitivity.set_defaults(run=run_sensitivity, max_side=512)
+    clicks = commands.add_parser("clicks", parents=[common], help="DPST: click effect of 'ours' (needs --checkpoint)")
+    clicks.set_defaults(run=run_clicks, max_side=512)
+    for command in (dpst, oracle, sensitivity, clicks):
+        command.add_argument("--dpst", type=Path, default=DATA / "dpst")
+        command.add_argument("--num-pairs", type=int)
+    halves = commands.add_parser("halves", parents=[common], help="two halves of one photo under one look")
+    halves.add_argument("--photos", type=Path, default=DATA / "photos")
+    halves.add_argument("--split", choices=["all", "train", "val"], default="val")
+    halves.add_argument("--strength", choices=["strong", "mild"], default="strong",
+                        help="strong: DPST-like grades (eval.benchmark.strong_eval_look); mild: the preset looks")
+    halves.add_argument("--num-pairs", type=int, help="the first N photos of the split (default all)")
+    halves.set_defaults(run=run_halves, max_side=512)
     return main_parser
 
 

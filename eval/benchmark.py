@@ -1,4 +1,10 @@
-"""Benchmarks with ground truth by construction (DESIGN §6): pairs, runs, tables, sheets."""
+"""Benchmarks of DESIGN §6: pairs (with ground truth by construction where there is one), runs, tables, sheets.
+
+- preset_pairs, fivek_pairs, dpst_pairs: the no-harm checks and the DPST contact sheet;
+- dpst_oracle_pairs (mask_oracle), halves_pairs (strong_eval_look): ground truth for content-related references;
+- reference_sensitivity: how much the output depends on the reference;
+- click_benchmark (click_case, click_scores): how far a click moves a region toward the clicked colour.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +17,33 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
+from scipy.ndimage import distance_transform_edt, gaussian_filter
+from skimage.color import deltaE_ciede2000, lab2rgb, rgb2lab
 from tqdm import tqdm
 
 from eval.methods import Method
 from recolor_hf.data import FiveKPairs, load_image
-from recolor_hf.looks import random_look
-from recolor_hf.metrics import evaluate_pair
+from recolor_hf.guidance import Guidance
+from recolor_hf.looks import LocalLook, Look, random_look
+from recolor_hf.metrics import ciede2000, evaluate_pair
 
 METRICS = ("mae", "psnr", "ciede2000", "lpips")
+SENSITIVITY_METRICS = ("reference_change", "source_change")
+CLICK_METRICS = ("moved", "keep_change", "rest_change")
 HIGHER_IS_BETTER = {"psnr"}
-HEADERS = {"mae": "MAE ↓", "psnr": "PSNR ↑", "ciede2000": "ΔE00 ↓", "lpips": "LPIPS ↓", "seconds": "s/img"}
-FORMATS = {"mae": "{:.2f}", "psnr": "{:.2f}", "ciede2000": "{:.2f}", "lpips": "{:.4f}", "seconds": "{:.3f}"}
+LOWER_IS_BETTER = {"mae", "ciede2000", "lpips"}  # the best value of these and HIGHER_IS_BETTER is bold in tables
+HEADERS = {
+    "mae": "MAE ↓", "psnr": "PSNR ↑", "ciede2000": "ΔE00 ↓", "lpips": "LPIPS ↓", "seconds": "s/img",
+    "reference_change": "ΔE00 out(S, R) vs out(S, R')", "source_change": "ΔE00 out(S, R) vs S",
+    "moved": "share moved to clicked colour", "keep_change": "keep region ΔE00", "rest_change": "rest ΔE00",
+}
+FORMATS = {"lpips": "{:.4f}", "seconds": "{:.3f}"}  # others "{:.2f}"
+
+MIN_AREA = 0.005  # a mask class counts (oracle match, click region) when it covers this share of its image
+ORACLE_SIGMA = 2.0  # std (px) of the oracle's mask softening at a 512 px long side; scales with the image
+CLICK_RADIUS = 0.1  # click / keep regions: their class's pixels within this share of the image diagonal
+STRONG_KINDS = ("dusk", "warm", "cool", "saturated", "desaturated", "local")  # strong_eval_look kinds
+MILD_KINDS = ("global", "local")  # random_look kinds, as in the preset benchmark
 
 
 @dataclass
@@ -95,6 +117,123 @@ def dpst_pairs(root: Path, max_side: int | None = None) -> Iterator[Pair]:
             yield Pair(path.stem, "dpst", load_image(path, max_side), load_image(reference_path, max_side))
 
 
+def mask_labels(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """A colour-coded DPST mask -> (H, W) int class map, resized to PIL `size` (W, H) with NEAREST.
+
+    A class is a mask colour with each channel snapped to 0, 128 or 255: the masks hold thousands of distinct
+    colours (anti-aliased edges, near-duplicates such as (1, 1, 1) beside black or a ramp of near-whites), and
+    exact colours would split one painted class into many.
+    """
+    with Image.open(path) as mask:
+        rgb = np.asarray(mask.convert("RGB").resize(size, Image.NEAREST))
+    return np.rint(rgb / 127.5).astype(np.int64) @ np.array([9, 3, 1])
+
+
+def large_classes(labels: np.ndarray) -> list[int]:
+    """Classes of a class map covering at least MIN_AREA of it, largest first."""
+    values, counts = np.unique(labels, return_counts=True)
+    return [int(values[i]) for i in np.argsort(-counts, kind="stable") if counts[i] >= MIN_AREA * labels.size]
+
+
+def mask_oracle(
+    source: np.ndarray, reference: np.ndarray, source_mask: np.ndarray, reference_mask: np.ndarray
+) -> np.ndarray:
+    """What an editor with semantic masks produces (DESIGN §6): uint8 at the source's size.
+
+    Each class covering >= MIN_AREA of both images takes the reference region's CIELAB mean and std (per channel);
+    source pixels of the other classes take the global transfer (whole source -> whole reference). The transfers are
+    blended with one-hot class masks softened by a Gaussian (ORACLE_SIGMA px at a 512 px long side), normalised to
+    sum 1. Masks are (H, W) class maps at their image's size (see mask_labels).
+    """
+    lab_s, lab_r = rgb2lab(source), rgb2lab(reference)
+
+    def transfer(pixels_s: np.ndarray, pixels_r: np.ndarray) -> np.ndarray:  # (N, 3) Lab pixels of the two regions
+        scale = pixels_r.std(0) / np.maximum(pixels_s.std(0), 1e-6)
+        return (lab_s - pixels_s.mean(0)) * scale + pixels_r.mean(0)
+
+    reference_classes = large_classes(reference_mask)
+    shared = [c for c in large_classes(source_mask) if c in reference_classes]
+    regions = [source_mask == c for c in shared]
+    edits = [transfer(lab_s[region], lab_r[reference_mask == c]) for c, region in zip(shared, regions)]
+    regions.append(~np.isin(source_mask, shared))  # classes absent from the reference (or too small)
+    edits.append(transfer(lab_s.reshape(-1, 3), lab_r.reshape(-1, 3)))
+    sigma = ORACLE_SIGMA * max(source.shape[:2]) / 512
+    weights = np.stack([gaussian_filter(region.astype(np.float64), sigma) for region in regions])
+    weights /= np.maximum(weights.sum(0), 1e-12)
+    return to_uint8(lab2rgb(np.einsum("khw,khwc->hwc", weights, np.stack(edits))))
+
+
+def dpst_labelled(root: Path, max_side: int | None = 512) -> Iterator[tuple[Pair, np.ndarray, np.ndarray]]:
+    """DPST pairs with their class maps from masks/inN.png and masks/tarN.png (see mask_labels)."""
+    for pair in dpst_pairs(root, max_side):
+        number = pair.name[2:]
+        source_mask, reference_mask = (mask_labels(root / "masks" / f"{stem}{number}.png", image.shape[1::-1])
+                                       for stem, image in (("in", pair.source), ("tar", pair.reference)))
+        yield pair, source_mask, reference_mask
+
+
+def dpst_oracle_pairs(root: Path, max_side: int | None = 512) -> Iterator[Pair]:
+    """DPST pairs with the mask-oracle target (mask_oracle)."""
+    for pair, source_mask, reference_mask in dpst_labelled(root, max_side):
+        pair.target = mask_oracle(pair.source, pair.reference, source_mask, reference_mask)
+        yield pair
+
+
+def strong_grade(rng: np.random.Generator, kind: str) -> Look:
+    """A DPST-strength global grade of one kind (parameters drawn within the kind's ranges)."""
+    u = rng.uniform
+    if kind == "dusk":  # darker, blue shadows, orange highlights
+        return Look(tone=(0.0, -u(0.1, 0.18), -u(0.15, 0.25), -u(0.12, 0.22), -u(0.05, 0.2)),
+                    temperature=-u(0.1, 0.3), saturation=u(0, 0.3),
+                    shadow_tint=(u(0.58, 0.7), u(0.1, 0.2)), highlight_tint=(u(0.02, 0.1), u(0.15, 0.3)))
+    if kind in ("warm", "cool"):
+        return Look(temperature=(1 if kind == "warm" else -1) * u(0.35, 0.6), tint=u(-0.1, 0.1), saturation=u(0, 0.3))
+    if kind == "saturated":
+        return Look(tone=(0.0, -u(0.02, 0.06), 0.0, u(0.02, 0.06), 0.0), saturation=u(0.6, 1.0), vibrance=u(0.2, 0.6))
+    if kind == "desaturated":  # faded and muted, a faint highlight tint
+        return Look(tone=(u(0.04, 0.1), 0.0, 0.0, 0.0, -u(0.03, 0.08)), saturation=-u(0.55, 0.8),
+                    highlight_tint=(u(0, 1), u(0.02, 0.06)))
+    raise ValueError(f"unknown strong grade {kind!r}, expected one of {STRONG_KINDS[:-1]}")
+
+
+def strong_eval_look(rng: np.random.Generator, kind: str) -> Callable[[np.ndarray], np.ndarray]:
+    """A seeded DPST-strength look (day -> dusk, warm / cool grades, strongly (de)saturated) as float [0, 1] -> [0, 1].
+
+    A strong_grade of `kind`, or for "local" a LocalLook whose colour ranges (sky / foliage / warm tones / rest) get
+    strong grades of random kinds; then a mild random Look (strength 0.5) for variety. Built here, apart from the
+    training looks of recolor_hf.looks, so the benchmark does not test on the training distribution.
+    """
+    if kind == "local":
+        regions = LocalLook.random(rng).regions
+        kinds = rng.choice(STRONG_KINDS[:-1], len(regions) + 1)
+        grade = LocalLook(regions, tuple(strong_grade(rng, str(kind)) for kind in kinds))
+    else:
+        grade = strong_grade(rng, kind)
+    extra = Look.random(rng, 0.5)
+    return lambda image: extra.apply(grade.apply(image))
+
+
+def halves_pairs(
+    paths: list[Path], seed: int, strength: str = "strong", max_side: int | None = None
+) -> Iterator[Pair]:
+    """Seeded halves pairs: photo i cut into left / right halves (top / bottom if portrait), A and B in random order;
+    source A, reference P(B), target P(A) for one look P: strong_eval_look (strength "strong") or random_look ("mild"),
+    its kind cycling through STRONG_KINDS or MILD_KINDS. Pair i depends only on (seed, i)."""
+    kinds = STRONG_KINDS if strength == "strong" else MILD_KINDS
+    for i, path in enumerate(paths):
+        rng = np.random.default_rng([seed, i])
+        kind = kinds[i % len(kinds)]
+        look = strong_eval_look(rng, kind) if strength == "strong" else random_look(rng, kind)
+        photo = load_image(path, max_side)
+        height, width = photo.shape[:2]
+        if width >= height:
+            halves = photo[:, : width // 2], photo[:, width // 2 :]
+        else:
+            halves = photo[: height // 2], photo[height // 2 :]
+        a, b = halves if rng.random() < 0.5 else halves[::-1]
+        yield Pair(f"{i:03d}_{path.stem}", kind, a, apply_look(look, b), apply_look(look, a))
+
+
 def run_benchmark(
     pairs: Iterable[Pair],
     methods: dict[str, Method],
@@ -131,34 +270,157 @@ def run_benchmark(
     )
 
 
-def markdown_table(results: pd.DataFrame) -> str:
-    """Markdown table of per-method means (methods in first-seen order); best quality value in bold."""
-    means = results.groupby("method", sort=False)[[*METRICS, "seconds"]].mean()
+def swapped_references(pairs: list[Pair], seed: int) -> Iterator[tuple[Pair, Pair]]:
+    """Each pair with another pair whose reference is not pixel-identical to its own (drawn with (seed, i))."""
+    for i, pair in enumerate(pairs):
+        others = [other for other in pairs if not np.array_equal(other.reference, pair.reference)]
+        yield pair, others[np.random.default_rng([seed, i]).integers(len(others))]
+
+
+def reference_sensitivity(
+    cases: Iterable[tuple[Pair, Pair]],
+    methods: dict[str, Method],
+    total: int | None = None,
+    on_pair: Callable[[Pair, Pair, dict[str, tuple[np.ndarray, np.ndarray]]], None] | None = None,
+) -> pd.DataFrame:
+    """For each (pair, other) and method: mean ΔE00 between out(S, R) and out(S, R'), R' = other's reference
+    ("reference_change": ~0 for a method that ignores the reference) and between out(S, R) and S ("source_change").
+    `on_pair(pair, other, {method: (out(S, R), out(S, R'))})` is called after each case."""
+    rows = []
+    for pair, other in tqdm(cases, total=total, desc="pairs", unit="pair"):
+        outputs = {name: (method(pair.source, pair.reference), method(pair.source, other.reference))
+                   for name, method in methods.items()}
+        rows += [{"pair": f"{pair.name}_{other.name}", "part": pair.part, "method": name,
+                  "reference_change": ciede2000(own, swapped), "source_change": ciede2000(own, pair.source)}
+                 for name, (own, swapped) in outputs.items()]
+        if on_pair is not None:
+            on_pair(pair, other, outputs)
+    return pd.DataFrame(rows, columns=["pair", "part", "method", *SENSITIVITY_METRICS])
+
+
+def delta_e(lab_a: np.ndarray, lab_b: np.ndarray) -> float:
+    """ΔE00 between two Lab colours."""
+    return float(deltaE_ciede2000(lab_a, lab_b))
+
+
+def inner_point(region: np.ndarray) -> tuple[int, int]:
+    """(row, col) of the region's pixel farthest from its border (the image border counts as one)."""
+    distance = distance_transform_edt(np.pad(region, 1))[1:-1, 1:-1]
+    row, col = np.unravel_index(distance.argmax(), region.shape)
+    return int(row), int(col)
+
+
+def near(labels: np.ndarray, label: int, point: tuple[int, int]) -> np.ndarray:
+    """Pixels of class `label` within CLICK_RADIUS of the image diagonal from `point` (row, col)."""
+    rows, cols = np.ogrid[: labels.shape[0], : labels.shape[1]]
+    radius = CLICK_RADIUS * np.hypot(*labels.shape)
+    return (labels == label) & ((rows - point[0]) ** 2 + (cols - point[1]) ** 2 <= radius**2)
+
+
+def normalised(point: tuple[int, int], shape: tuple[int, ...]) -> tuple[float, float]:
+    """(row, col) pixel of an image of `shape` -> normalised (x, y) of its centre."""
+    return (point[1] + 0.5) / shape[1], (point[0] + 0.5) / shape[0]
+
+
+@dataclass
+class ClickCase:
+    """One click test (click_case): the clicks and what click_scores measures."""
+
+    guidance: Guidance  # one pair (click -> target) and at most one keep point, normalised (x, y)
+    source_lab: np.ndarray  # the source in CIELAB
+    region: np.ndarray  # (H, W) bool: the clicked class's pixels near the click
+    colour: np.ndarray  # the clicked Lab colour
+    keep_region: np.ndarray  # (H, W) bool: the kept class's pixels near the keep point (empty without one)
+
+
+def click_case(pair: Pair, source_mask: np.ndarray, reference_mask: np.ndarray) -> ClickCase:
+    """Clicks on a DPST pair: from a point well inside the largest source class (inner_point) to a point well inside
+    the reference class (>= MIN_AREA) whose mean Lab colour is farthest (ΔE00) from the clicked region's; the clicked
+    colour is that class's mean near that point; a keep point well inside the largest other source class, if any.
+    Regions are a class's pixels near its point (near)."""
+    source_lab, reference_lab = rgb2lab(pair.source), rgb2lab(pair.reference)
+    classes = large_classes(source_mask)
+    click = inner_point(source_mask == classes[0])
+    region = near(source_mask, classes[0], click)
+    mean = source_lab[region].mean(0)
+    label = max(large_classes(reference_mask), key=lambda c: delta_e(reference_lab[reference_mask == c].mean(0), mean))
+    target = inner_point(reference_mask == label)
+    keep = inner_point(source_mask == classes[1]) if len(classes) > 1 else None
+    guidance = Guidance(pairs=[(normalised(click, source_mask.shape), normalised(target, reference_mask.shape))],
+                        keep=[] if keep is None else [normalised(keep, source_mask.shape)])
+    return ClickCase(
+        guidance, source_lab, region,
+        colour=reference_lab[near(reference_mask, label, target)].mean(0),
+        keep_region=np.zeros_like(region) if keep is None else near(source_mask, classes[1], keep),
+    )
+
+
+def click_scores(case: ClickCase, output: np.ndarray) -> dict[str, float]:
+    """"moved": share of the way the clicked region's mean Lab colour moves toward the clicked colour,
+    1 - ΔE00(output mean, colour) / ΔE00(source mean, colour); "keep_change" / "rest_change": mean per-pixel ΔE00
+    between output and source over the keep region (NaN without one) / over the rest of the image."""
+    lab = rgb2lab(output)
+    change = deltaE_ciede2000(case.source_lab, lab)
+    before = delta_e(case.source_lab[case.region].mean(0), case.colour)
+    after = delta_e(lab[case.region].mean(0), case.colour)
+    return {
+        "moved": 1 - after / max(before, 1e-9),
+        "keep_change": float(change[case.keep_region].mean()) if case.keep_region.any() else math.nan,
+        "rest_change": float(change[~(case.region | case.keep_region)].mean()),
+    }
+
+
+def click_benchmark(
+    labelled: Iterable[tuple[Pair, np.ndarray, np.ndarray]],
+    methods: dict[str, Method],
+    total: int | None = None,
+    on_pair: Callable[[Pair, ClickCase, dict[str, np.ndarray]], None] | None = None,
+) -> pd.DataFrame:
+    """Click effect on labelled DPST pairs (dpst_labelled): one row per pair × output with CLICK_METRICS: each
+    method's automatic output, then "ours+click", methods["ours"] called with the click_case guidance.
+    `on_pair(pair, case, outputs)` is called after each pair."""
+    rows = []
+    for pair, source_mask, reference_mask in tqdm(labelled, total=total, desc="pairs", unit="pair"):
+        case = click_case(pair, source_mask, reference_mask)
+        outputs = {name: method(pair.source, pair.reference) for name, method in methods.items()}
+        outputs["ours+click"] = methods["ours"](pair.source, pair.reference, guidance=case.guidance)
+        rows += [{"pair": pair.name, "part": pair.part, "method": name} | click_scores(case, output)
+                 for name, output in outputs.items()]
+        if on_pair is not None:
+            on_pair(pair, case, outputs)
+    return pd.DataFrame(rows, columns=["pair", "part", "method", *CLICK_METRICS])
+
+
+def markdown_table(results: pd.DataFrame, metrics: Iterable[str] = METRICS) -> str:
+    """Markdown table of per-method means of `metrics` (+ seconds if there) in first-seen method order;
+    the best value of each ranked metric (HIGHER_IS_BETTER, LOWER_IS_BETTER) in bold."""
+    columns = [*metrics] + (["seconds"] if "seconds" in results else [])
+    means = results.groupby("method", sort=False)[columns].mean()
     lines = [
         "| method | " + " | ".join(HEADERS[column] for column in means.columns) + " |",
         "|---|" + "---:|" * len(means.columns),
     ]
     best = {
         metric: (means[metric].max() if metric in HIGHER_IS_BETTER else means[metric].min())
-        for metric in METRICS
-        if means[metric].notna().any()
+        for metric in columns
+        if metric in HIGHER_IS_BETTER | LOWER_IS_BETTER and means[metric].notna().any()
     }
     for method, row in means.iterrows():
         cells = []
         for column, value in row.items():
-            text = "n/a" if math.isnan(value) else FORMATS[column].format(value)
+            text = "n/a" if math.isnan(value) else FORMATS.get(column, "{:.2f}").format(value)
             cells.append(f"**{text}**" if column in best and value == best[column] else text)
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def summary_markdown(results: pd.DataFrame, title: str, notes: list[str]) -> str:
-    """Summary document: title, notes, then one table for all pairs and one per part (if several)."""
+def summary_markdown(results: pd.DataFrame, title: str, notes: list[str], metrics: Iterable[str] = METRICS) -> str:
+    """Summary document: title, notes, then one table of `metrics` for all pairs and one per part (if several)."""
     parts = list(dict.fromkeys(results["part"]))
     sections = [("all", results)] + ([(part, results[results["part"] == part]) for part in parts] if len(parts) > 1 else [])
     text = [f"# {title}", "", *[f"- {note}" for note in notes], ""]
     for part, frame in sections:
-        text += [f"## {part} ({frame['pair'].nunique()} pairs)", "", markdown_table(frame), ""]
+        text += [f"## {part} ({frame['pair'].nunique()} pairs)", "", markdown_table(frame, metrics), ""]
     return "\n".join(text)
 
 
@@ -184,3 +446,14 @@ def contact_sheet(rows: list[list[np.ndarray]], labels: list[str], height: int =
             y = header + r * height + (height - cell.shape[0]) // 2
             sheet.paste(Image.fromarray(cell), (x, y))
     return sheet
+
+
+def mark_points(image: np.ndarray, points: list[tuple[float, float]], colour: tuple[int, int, int]) -> np.ndarray:
+    """A copy of the image with a ring at each normalised (x, y) point (contact sheets of the clicks benchmark)."""
+    marked = Image.fromarray(image)
+    draw, radius = ImageDraw.Draw(marked), max(4, max(marked.size) // 40)
+    for x, y in points:
+        centre = (x * marked.width, y * marked.height)
+        draw.ellipse([centre[0] - radius, centre[1] - radius, centre[0] + radius, centre[1] + radius],
+                     outline=colour, width=max(2, radius // 3))
+    return np.asarray(marked)

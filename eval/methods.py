@@ -13,17 +13,23 @@ Method = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def pipeline_method(checkpoint: str, device: str | None = None) -> Method:
-    """Wrap `RecolorPipeline.from_pretrained(checkpoint)` as a method (optionally moved to `device`)."""
+    """Wrap `RecolorPipeline.from_pretrained(checkpoint)` as a method (optionally moved to `device`).
+
+    The method also takes an optional `guidance` (a recolor_hf.guidance.Guidance: clicks / masks), and exposes the
+    loaded pipeline as its attribute `pipe`.
+    """
     from recolor_hf import RecolorPipeline
 
     pipe = RecolorPipeline.from_pretrained(checkpoint)
     if device is not None:
         pipe = pipe.to(device)
 
-    def ours(content: np.ndarray, reference: np.ndarray) -> np.ndarray:
-        result = pipe(content=Image.fromarray(content), reference=Image.fromarray(reference)).images[0]
-        return np.asarray(result.convert("RGB"))
+    def ours(content: np.ndarray, reference: np.ndarray, guidance=None) -> np.ndarray:
+        content, reference = Image.fromarray(content), Image.fromarray(reference)
+        guide = None if guidance is None else guidance.as_guide(content.size, reference.size)
+        return np.asarray(pipe(content=content, reference=reference, guide=guide).images[0].convert("RGB"))
 
+    ours.pipe = pipe
     return ours
 
 

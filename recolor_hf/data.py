@@ -8,7 +8,9 @@ np.random.default_rng([seed, epoch, index]). Images are float32 tensors (3, R, R
 - mode "reference"  (stage 3) {"source", "reference", "target"}: target = look(source); reference = target under a
                     random crop / scale / flip / perspective warp, so it is not pixel-aligned with the target, or
                     (with chance `cross_prob`) the same look applied to a crop of ANOTHER photo, so the model must
-                    transfer the look rather than copy the reference's content colours.
+                    transfer the look rather than copy the reference's content colours, or (with chance
+                    `pair_prob`) the look applied to a second, low-overlap crop of the SAME photo: content-related
+                    but not aligned, as in exemplar pairs of similar scenes.
 """
 from __future__ import annotations
 
@@ -29,8 +31,8 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 MODES = ("jitter", "self", "reference")
 # Default probabilities of the look kinds (see looks.random_look) that turn the input / source into the target.
 JITTER_MIX = {"jitter": 0.5, "global": 0.25, "segment": 0.15, "local": 0.1}  # stage 1
-REFERENCE_MIX = {"global": 0.5, "segment": 0.25, "local": 0.25}  # stage 3
-CROSS_KINDS = ("global", "local", "jitter", "none")  # looks that are the same edit on any photo (not "segment")
+REFERENCE_MIX = {"strong": 0.45, "global": 0.25, "local": 0.2, "segment": 0.1}  # stage 3
+CROSS_KINDS = ("global", "local", "jitter", "strong", "none")  # looks that are the same edit on any photo (not "segment")
 
 
 def list_images(root: str | os.PathLike) -> list[Path]:
@@ -99,6 +101,27 @@ def random_box(h: int, w: int, rng: np.random.Generator, scale: tuple[float, flo
     bw = min(w, max(1, round(math.sqrt(area * aspect))))
     bh = min(h, max(1, round(math.sqrt(area / aspect))))
     return int(rng.integers(h - bh + 1)), int(rng.integers(w - bw + 1)), bh, bw
+
+
+def box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Intersection over union of two (top, left, height, width) boxes."""
+    dy = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    dx = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = dy * dx
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+def low_overlap_boxes(h: int, w: int, rng: np.random.Generator, max_iou: float = 0.2,
+                      scale: tuple[float, float] = (0.2, 0.5), ratio: tuple[float, float] = (3 / 4, 4 / 3),
+                      tries: int = 20) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
+    """Two random boxes of one image with IoU <= max_iou; after ``tries`` misses, its two halves (long side)."""
+    for _ in range(tries):
+        a, b = random_box(h, w, rng, scale, ratio), random_box(h, w, rng, scale, ratio)
+        if box_iou(a, b) <= max_iou:
+            return a, b
+    if w >= h:
+        return (0, 0, h, w // 2), (0, w // 2, h, w - w // 2)
+    return (0, 0, h // 2, w), (h // 2, 0, h - h // 2, w)
 
 
 def crop_resize(img: np.ndarray, box: tuple[int, int, int, int], size: int) -> np.ndarray:
@@ -188,6 +211,8 @@ class ColorPairDataset(Dataset):
         ref_area, ref_perspective, flip_prob: stage 3 reference warp (see random_warp) [(0.5, 1), 0.1, 0.5].
         cross_prob: stage 3, chance that the reference is another photo under the same look, for looks of
             CROSS_KINDS [0.0].
+        pair_prob, pair_iou: stage 3, chance that source and reference are two crops of one photo with IoU <=
+            pair_iou (reference flipped with flip_prob), for looks of CROSS_KINDS [0.0, 0.2].
         gray_prob: stage 3, chance the source is grayscale (3 equal channels) [0.05].
         fivek, fivek_prob: optional FiveKPairs used instead of a photo with this chance in stages 1 and 3 [None, 0.1]:
             input/source = FiveK input, target = expert retouch (reference = warped expert).
@@ -201,6 +226,7 @@ class ColorPairDataset(Dataset):
                  target_mix: dict[str, float] | None = None, look_strength: float = 1.0,
                  self_look_prob: float = 0.5, ref_area: tuple[float, float] = (0.5, 1.0),
                  ref_perspective: float = 0.1, flip_prob: float = 0.5, cross_prob: float = 0.0,
+                 pair_prob: float = 0.0, pair_iou: float = 0.2,
                  gray_prob: float = 0.05,
                  fivek: FiveKPairs | None = None, fivek_prob: float = 0.1,
                  max_side: int | None = 512, cache: bool = True):
@@ -214,6 +240,7 @@ class ColorPairDataset(Dataset):
         self.look_strength, self.self_look_prob = look_strength, self_look_prob
         self.ref_area, self.ref_perspective, self.flip_prob = ref_area, ref_perspective, flip_prob
         self.cross_prob, self.gray_prob, self.fivek, self.fivek_prob = cross_prob, gray_prob, fivek, fivek_prob
+        self.pair_prob, self.pair_iou = pair_prob, pair_iou
         self.max_side, self.cache = max_side, cache
         self._cache: dict[int, np.ndarray] = {}
 
@@ -234,17 +261,24 @@ class ColorPairDataset(Dataset):
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.epoch, i])
         look = None  # the target's look, kept when it is the same edit on any photo (CROSS_KINDS)
+        pair = False  # source and reference are two crops of one photo
         if self.mode != "self" and self.fivek is not None and rng.random() < self.fivek_prob:
             a, b = self.fivek[int(rng.integers(len(self.fivek)))]
             box = random_box(*a.shape[:2], rng, self.crop_scale, self.crop_ratio)
             source, target = crop_resize(a, box, self.resolution), crop_resize(b, box, self.resolution)
         else:
-            source = self._crop(i, rng)
+            pair = self.mode == "reference" and rng.random() < self.pair_prob
+            if pair:
+                photo = self._photo(i)
+                box, other_box = low_overlap_boxes(*photo.shape[:2], rng, self.pair_iou, ratio=self.crop_ratio)
+                source, other = (crop_resize(photo, b, self.resolution) for b in (box, other_box))
+            else:
+                source = self._crop(i, rng)
             if self.mode == "self":
                 if rng.random() < self.self_look_prob:
                     source = Look.random(rng, self.look_strength).apply(source)
                 return {"image": to_tensor(source)}
-            if rng.random() < self.source_look_prob:
+            if rng.random() < self.source_look_prob and not pair:
                 source = Look.random(rng, self.source_look_strength).apply(source)
             kind = self.kinds[rng.choice(len(self.kinds), p=self.kind_probs)]
             edit = random_look(rng, kind, self.look_strength)
@@ -252,7 +286,9 @@ class ColorPairDataset(Dataset):
             look = edit if kind in CROSS_KINDS else None
         if self.mode == "jitter":
             return {"input": to_tensor(source), "target": to_tensor(target)}
-        if look is not None and len(self) > 1 and rng.random() < self.cross_prob:
+        if look is not None and pair:
+            reference = look(np.ascontiguousarray(other[:, ::-1]) if rng.random() < self.flip_prob else other)
+        elif look is not None and len(self) > 1 and rng.random() < self.cross_prob:
             other = (i + 1 + int(rng.integers(len(self) - 1))) % len(self)  # any photo but i
             reference = look(self._crop(other, rng))
         else:

@@ -9,11 +9,13 @@ Every function takes and returns float32 (H, W, 3) RGB images in [0, 1] and uses
                           different photos (source A and reference B) consistently.
 - segment_local_augment   different random Looks per superpixel region (SLIC / Felzenszwalb); training variety only,
                           not transferable between photos.
+- strong_look             a DPST-strength grade (dusk, night, warm, cool, vivid, faded) over a random Look, and
+                          half the time a strong LocalLook on top: the changes of real exemplar pairs.
 - random_look             one seeded callable img -> img of any of the kinds above.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -349,7 +351,42 @@ def segment_local_augment(img: np.ndarray, rng: np.random.Generator, n_regions: 
     return _map_pixels(lambda x, w: _blend(x, w, edits), img, masks)
 
 
-LOOK_KINDS = ("global", "local", "segment", "jitter", "none")
+# Strong grades: Look fields added to a random Look. tone = offsets at TONE_KNOTS; tints are (hue, amount).
+GRADES = {
+    "dusk": dict(tone=(0.0, -0.12, -0.2, -0.15, -0.05), temperature=0.35, saturation=0.3,
+                 shadow_tint=(0.62, 0.18), highlight_tint=(0.07, 0.2)),
+    "night": dict(tone=(0.0, -0.15, -0.3, -0.3, -0.15), temperature=-0.6, saturation=-0.2,
+                  shadow_tint=(0.64, 0.15)),
+    "warm": dict(tone=(0.0, 0.0, 0.03, 0.0, 0.0), temperature=0.6, tint=0.1, saturation=0.3),
+    "cool": dict(tone=(0.0, -0.03, -0.05, 0.0, 0.0), temperature=-0.6, tint=-0.05, highlight_tint=(0.55, 0.1)),
+    "vivid": dict(tone=(0.0, -0.06, 0.0, 0.06, 0.0), saturation=0.9, vibrance=0.4),
+    "faded": dict(tone=(0.15, 0.05, 0.0, -0.03, -0.1), saturation=-0.7),
+}
+GRADE_JITTER = 0.3  # each grade's numbers are scaled by a factor uniform in [1 - j, 1 + j]
+
+
+def strong_look(rng: np.random.Generator) -> Callable[[np.ndarray], np.ndarray]:
+    """A DPST-strength edit: a random Look plus one of GRADES, then with chance 1/2 a stronger
+    colour-range LocalLook (strength 1.25). A pure per-pixel colour function, so it transfers between photos."""
+    name = str(rng.choice(sorted(GRADES)))
+    base = Look.random(rng, 1.0)
+    fields = {}
+    for key, value in GRADES[name].items():
+        scale = rng.uniform(1 - GRADE_JITTER, 1 + GRADE_JITTER)
+        if key.endswith("_tint"):
+            fields[key] = (value[0], value[1] * scale)
+        elif key == "tone":
+            fields[key] = tuple(b + v * scale for b, v in zip(base.tone, value))
+        else:
+            fields[key] = float(np.clip(getattr(base, key) + value * scale, -0.9, 1.5))
+    grade = replace(base, **fields).apply
+    if rng.random() < 0.5:
+        return grade
+    local = LocalLook.random(rng, strength=1.25).apply
+    return lambda img: local(grade(img))
+
+
+LOOK_KINDS = ("global", "local", "segment", "jitter", "strong", "none")
 
 
 def random_look(rng: np.random.Generator, kind: str = "global",
@@ -359,7 +396,8 @@ def random_look(rng: np.random.Generator, kind: str = "global",
     kind: "global" (Look), "local" (colour-range LocalLook, transferable between photos), "segment"
     (segment_local_augment, not transferable), "jitter" (color_jitter with its ranges scaled by `strength`:
     brightness / contrast / saturation in [2^-strength, 2^strength], hue in +-0.2 strength), "none" (the photo
-    as it is: teaches a model that a reference's own colours are not an edit).
+    as it is: teaches a model that a reference's own colours are not an edit), "strong" (``strong_look``, which
+    ignores ``strength``).
     """
     if kind == "none":
         return lambda img: img
@@ -367,6 +405,8 @@ def random_look(rng: np.random.Generator, kind: str = "global",
         return Look.random(rng, strength).apply
     if kind == "local":
         return LocalLook.random(rng, strength=strength).apply
+    if kind == "strong":
+        return strong_look(rng)
     seed = int(rng.integers(2 ** 63))  # the callable replays the same random draws on every call
     if kind == "segment":
         return lambda img: segment_local_augment(img, np.random.default_rng(seed), strength=strength)

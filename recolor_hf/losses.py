@@ -10,24 +10,7 @@ from torch import nn
 
 from .metrics import real_lpips
 from .models.backbones import FeatureBackbone
-
-# sRGB (D65) -> CIE XYZ, normalised by the D65 white so that white maps to (1, 1, 1)
-RGB_TO_XYZ = torch.tensor([[0.412453, 0.357580, 0.180423],
-                           [0.212671, 0.715160, 0.072169],
-                           [0.019334, 0.119193, 0.950227]]) / torch.tensor([0.95047, 1.0, 1.08883])[:, None]
-LAB_DELTA = 6 / 29  # CIELAB's f(t) is linear below t = LAB_DELTA ** 3
-
-
-def rgb_to_lab(image: torch.Tensor) -> torch.Tensor:
-    """Differentiable sRGB -> CIELAB (D65), as skimage.color.rgb2lab: (B, 3, H, W) in [0, 1] -> (B, 3, H, W)
-    with L in [0, 100] and a, b roughly in [-128, 127]. Inputs are clamped to [0, 1]."""
-    rgb = image.clamp(0, 1)
-    linear = torch.where(rgb > 0.04045, ((rgb + 0.055) / 1.055).clamp_min(1e-8) ** 2.4, rgb / 12.92)
-    xyz = torch.einsum("ij,bjhw->bihw", RGB_TO_XYZ.to(image), linear)
-    f = torch.where(xyz > LAB_DELTA ** 3, xyz.clamp_min(1e-8) ** (1 / 3), xyz / (3 * LAB_DELTA ** 2) + 4 / 29)
-    fx, fy, fz = f.unbind(1)
-    return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], dim=1)
-
+from .models.colour import rgb_to_lab
 
 def lab_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean |Lab(pred) - Lab(target)| over pixels and the L, a, b channels: (B, 3, H, W) x2 -> scalar."""

@@ -1,9 +1,10 @@
 """Online stylization (supp. C.7): optimise the latent directly to minimise the w0 loss, networks frozen.
 
 Instead of predicting W with P_W, gradient descent (Adam) on either the 1-D code w (mode "code", starting from
-E_w(I_S, I_R)) or the latent maps W = (W1, W2, W3) (mode "maps", starting from the predictor's maps) minimises
-L_w0(I_R, G'(I_S, .)) = ||w0(I_R) - w0(G'(I_S, .))||_1 (main eq. 2). Only the latent receives gradients. The
-paper notes that "maps" shows artifacts: nothing keeps the optimised maps spatially smooth.
+E_w(I_S, I_R), rendering G'(I_S, w)) or the latent maps W = (W1, W2, W3) (mode "maps", starting from the
+predictor's maps, rendering G'(base, W) on the predictor's base image) minimises
+L_w0(I_R, G'(., .)) = ||w0(I_R) - w0(G'(., .))||_1 (main eq. 2). Only the latent receives gradients. The paper
+notes that "maps" shows artifacts: nothing keeps the optimised maps spatially smooth.
 """
 
 from typing import Callable
@@ -11,6 +12,7 @@ from typing import Callable
 import PIL.Image
 import torch
 
+from .models.colour import local_transfer, patch_statistics, rgb_to_lab
 from .models.predictor import Correspondence
 from .pipeline import RecolorLatents, RecolorPipeline
 
@@ -32,20 +34,28 @@ class LatentOptimizer:
         self.source, self.reference = pipe.to_working(contents), pipe.to_working(references)
         with torch.no_grad():
             if mode == "code":
-                self.source_map = pipe.self_map(self.source)
-                self.match = None
+                self.start = self.identity_latents(pipe.self_map(self.source))
                 start = [pipe.latent_encoder(self.source, self.reference)]
             else:
-                maps, self.source_map, self.match = pipe.predict_maps(self.source, self.reference)
-                start = list(maps)
+                self.start = pipe.predict(self.source, self.reference)
+                start = list(self.start.maps)
+            self.base = local_transfer(self.source, self.start.source_stats, self.start.target_stats)
         self.params = [p.detach().clone().requires_grad_(True) for p in start]
         self.optimizer = torch.optim.Adam(self.params, lr=LEARNING_RATE if lr is None else lr)
 
+    def identity_latents(self, source_map: torch.Tensor) -> RecolorLatents:
+        """Latents whose base is the source itself: statistics S_S -> S_S, every patch its own (index -1)."""
+        h, w = source_map.shape[-2:]
+        stats = patch_statistics(rgb_to_lab(self.source), (h, w))
+        match = Correspondence(source_map, torch.ones_like(source_map[:, :1]),
+                               torch.full((1, h * w), -1, dtype=torch.long, device=source_map.device))
+        return RecolorLatents((source_map,) * 3, source_map, match, stats, stats, self.source)
+
     def render(self) -> torch.Tensor:
-        """G'(I_S, w) or G'(I_S, W) at the working resolution, clamped to [0, 1]."""
+        """G'(I_S, w) or G'(base, W) at the working resolution, clamped to [0, 1]."""
         if self.mode == "code":
             return self.pipe.generator(self.source, w=self.params[0]).clamp(0, 1)
-        return self.pipe.generator(self.source, maps=tuple(self.params)).clamp(0, 1)
+        return self.pipe.generator(self.base, maps=tuple(self.params)).clamp(0, 1)
 
     def step(self) -> float:
         """One Adam update of the latent on L_w0(I_R, G'(I_S, latent)); returns the loss before the update."""
@@ -63,12 +73,9 @@ class LatentOptimizer:
             maps = (self.params[0].detach()[:, :, None, None],) * 3
         else:
             maps = tuple(p.detach() for p in self.params)
-        match = self.match
-        if match is None:  # the code mode has no correspondence: mark every patch as the source's own
-            h, w = self.source_map.shape[-2:]
-            match = Correspondence(self.source_map, torch.ones_like(self.source_map[:, :1]),
-                                   torch.full((1, h * w), -1, dtype=torch.long))
-        return RecolorLatents(maps, self.source_map, match, self.source, self.contents)
+        start = self.start
+        return RecolorLatents(maps, start.base_map, start.correspondence, start.source_stats, start.target_stats,
+                              self.source, self.contents)
 
 
 def optimize_latent(pipe: RecolorPipeline, content, reference, mode: str = "code", steps: int = 20,

@@ -4,12 +4,15 @@ Networks run at a square working resolution (``config.resolution``); the colour 
 source's own size by ``recolor_hf.upsample.transfer_colour``. Steps (main Fig. 3):
 
 1. backbone features of source and reference (C1..C3, F_S, F_R); w = E_w(I_S, I_R); W0R = E_W(I_R, I_R);
-   W0S = E_W(I_S, I_S);
-2. correspondence W~0R = Hard(A_C) W0R (or the user's guided version), maps W = P_W(...);
-3. strength: W' = W0S + alpha (W - W0S) (supp. eq. 3); image = G'(I_S, W').
+2. correspondence W~0R = Hard(A_C) W0R (or the user's guided version); the same match gathers the reference's
+   per-patch Lab statistics into target statistics T (``models.colour``), and the source moved to T is the
+   "base" image; maps W = P_W(...) as residuals on W0(base);
+3. strength: statistics S_S + alpha (T - S_S) give base_alpha, W' = W0(base_alpha) + alpha (W - W0(base))
+   (supp. eq. 3); image = G'(base_alpha, W').
 """
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -22,6 +25,7 @@ from diffusers.utils import BaseOutput
 
 from .image_io import DEFAULT_MAX_PIXELS, image_to_tensor, load_image
 from .models.backbones import FeatureBackbone
+from .models.colour import interpolate_statistics, local_transfer, rgb_to_lab
 from .models.encoders import LatentEncoder, LatentMapEncoder
 from .models.generator import RecolorGenerator
 from .models.layers import resize_map
@@ -45,15 +49,18 @@ class RecolorPipelineOutput(BaseOutput):
 class RecolorLatents:
     """Everything needed to re-render a result at another strength without re-running the predictor.
 
-    maps: predicted (W1, W2, W3); source_map: W0S (B, D, h, w); correspondence: the match used;
-    source_low: working-resolution sources (B, 3, r, r); contents: the full-resolution sources.
+    maps: predicted (W1, W2, W3); base_map: W0(base) (B, D, h, w), the maps' starting point; correspondence: the
+    match used; source_stats, target_stats: S_S and T (B, 6, h, w); source_low: working-resolution sources
+    (B, 3, r, r); contents: the full-resolution sources (empty for tensor-level use).
     """
 
     maps: tuple[torch.Tensor, ...]
-    source_map: torch.Tensor
+    base_map: torch.Tensor
     correspondence: Correspondence
+    source_stats: torch.Tensor
+    target_stats: torch.Tensor
     source_low: torch.Tensor
-    contents: list[PIL.Image.Image]
+    contents: list[PIL.Image.Image] = field(default_factory=list)
 
 
 def check_alpha(alpha) -> float:
@@ -65,13 +72,12 @@ def check_alpha(alpha) -> float:
     return float(alpha)
 
 
-def interpolate_maps(maps: tuple[torch.Tensor, ...], source_map: torch.Tensor, alpha: float) -> tuple:
-    """W' = W0S + alpha (W - W0S) (supp. eq. 3), W0S resized to each map."""
-    out = []
-    for m in maps:
-        base = resize_map(source_map, m.shape[-2:])
-        out.append(base + alpha * (m - base))
-    return tuple(out)
+def interpolate_maps(maps: tuple[torch.Tensor, ...], base_map: torch.Tensor, alpha: float,
+                     start_map: torch.Tensor | None = None) -> tuple:
+    """W' = W0 + alpha (W - W0(base)) (supp. eq. 3 with W0 = ``start_map``, default W0(base)), maps resized."""
+    start_map = base_map if start_map is None else start_map
+    return tuple(resize_map(start_map, m.shape[-2:]) + alpha * (m - resize_map(base_map, m.shape[-2:]))
+                 for m in maps)
 
 
 def unsquare(images: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
@@ -136,6 +142,14 @@ class RecolorPipeline(DiffusionPipeline):
         check_checkpoint_folder(path)
         return super().from_pretrained(path, **kwargs)
 
+    def save_pretrained(self, save_directory, **kwargs) -> None:
+        """diffusers' save, then drop ``_name_or_path`` from every config: a shipped folder names no local path."""
+        super().save_pretrained(save_directory, **kwargs)
+        for path in [Path(save_directory) / "model_index.json", *Path(save_directory).glob("*/config.json")]:
+            config = json.loads(path.read_text())
+            if config.pop("_name_or_path", None) is not None:
+                path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
     # ----- tensor-level building blocks (used by training, the app and the pipeline itself) -----
 
     def self_code(self, image: torch.Tensor) -> torch.Tensor:
@@ -150,9 +164,9 @@ class RecolorPipeline(DiffusionPipeline):
         """L_w0 = ||w0(I_a) - w0(I_b)||_1 / D per image (main eq. 2): (B, 3, H, W) x2 -> (B,)."""
         return (self.self_code(image_a) - self.self_code(image_b)).abs().mean(dim=1)
 
-    def predict_maps(self, source: torch.Tensor, reference: torch.Tensor, mask_ratio: float = 0.0,
-                     generator: torch.Generator | None = None, guide: Callable | None = None):
-        """P_W(I_S, I_R): (B, 3, r, r) x2 -> ((W1, W2, W3), W0S, Correspondence).
+    def predict(self, source: torch.Tensor, reference: torch.Tensor, mask_ratio: float = 0.0,
+                generator: torch.Generator | None = None, guide: Callable | None = None) -> RecolorLatents:
+        """P_W(I_S, I_R): (B, 3, r, r) x2 -> ``RecolorLatents`` (maps, W0(base), match, S_S, T; no contents).
 
         ``guide(source_semantic, reference_semantic, reference_map, source_map) -> Correspondence`` replaces
         the automatic match (user clicks / masks, supp. C.5-C.6).
@@ -161,17 +175,26 @@ class RecolorPipeline(DiffusionPipeline):
         _, semantic_r = self.backbone(reference)
         w = self.latent_encoder(source, reference)
         reference_map = self.self_map(reference)
-        source_map = self.self_map(source)
         if guide is None:
             match = self.predictor.correspond(semantic_s, semantic_r, reference_map, mask_ratio, generator)
         else:
-            match = guide(semantic_s, semantic_r, reference_map, source_map)
-        maps = self.predictor(color_s, match, w, source_map)
-        return maps, source_map, match
+            match = guide(semantic_s, semantic_r, reference_map, self.self_map(source))
+        stats = self.predictor.colour_statistics(rgb_to_lab(source), rgb_to_lab(reference), match,
+                                                 tuple(semantic_r.shape[-2:]))
+        base_map = self.self_map(local_transfer(source, *stats))
+        maps = self.predictor(color_s, match, stats, w, base_map)
+        return RecolorLatents(maps, base_map, match, *stats, source)
 
-    def render(self, source: torch.Tensor, maps: tuple, source_map: torch.Tensor, alpha: float = 1.0):
-        """I_P = G'(I_S, W0S + alpha (W - W0S)): (B, 3, r, r) -> (B, 3, r, r)."""
-        return self.generator(source, maps=interpolate_maps(maps, source_map, alpha))
+    def render(self, latents: RecolorLatents, alpha: float = 1.0) -> torch.Tensor:
+        """I_P = G'(base_alpha, W0(base_alpha) + alpha (W - W0(base))): -> (B, 3, r, r) at the working size.
+
+        base_alpha is the source moved to the statistics S_S + alpha (T - S_S); alpha 0 is the source's
+        self-reconstruction G'(I_S, W0S), alpha 1 the prediction G'(base, W).
+        """
+        stats = interpolate_statistics(latents.source_stats, latents.target_stats, alpha)
+        base = local_transfer(latents.source_low, latents.source_stats, stats)
+        start_map = latents.base_map if alpha == 1 else self.self_map(base)
+        return self.generator(base, maps=interpolate_maps(latents.maps, latents.base_map, alpha, start_map))
 
     # ----- user-level API -----
 
@@ -201,9 +224,9 @@ class RecolorPipeline(DiffusionPipeline):
             references = references * len(contents)
         if len(references) != len(contents):
             raise ValueError(f"got {len(contents)} contents but {len(references)} references (give 1 or as many)")
-        source_low, reference_low = self.to_working(contents), self.to_working(references)
-        maps, source_map, match = self.predict_maps(source_low, reference_low, guide=guide)
-        return RecolorLatents(maps, source_map, match, source_low, contents)
+        latents = self.predict(self.to_working(contents), self.to_working(references), guide=guide)
+        latents.contents = contents
+        return latents
 
     @torch.no_grad()
     def decode(self, latents: RecolorLatents, alpha: float = 1.0, output_type: str = "pil") -> list:
@@ -211,7 +234,7 @@ class RecolorPipeline(DiffusionPipeline):
         alpha = check_alpha(alpha)
         if output_type not in OUTPUT_TYPES:
             raise ValueError(f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}")
-        result_low = self.render(latents.source_low, latents.maps, latents.source_map, alpha).clamp(0, 1)
+        result_low = self.render(latents, alpha).clamp(0, 1)
         images = []
         for content, src, out in zip(latents.contents, latents.source_low, result_low):
             pair = unsquare(torch.stack([src, out]), content.size)
@@ -232,9 +255,10 @@ class RecolorPipeline(DiffusionPipeline):
             content: image(s) to re-colour: path, PIL image, HWC numpy array, (B, 3, H, W) tensor in [0, 1], or a
                 list of them. Grayscale contents work (the paper's grayscale-source mode).
             reference: one reference for all contents, or one per content.
-            alpha: strength in [0, 2]; 0 gives the source's self-reconstruction, 1 the prediction (supp. eq. 3).
+            alpha: strength in [0, 2]; 0 gives the source's self-reconstruction, 1 the prediction, 2 twice the
+                change (supp. eq. 3).
             output_type: "pil", "np" ((H, W, 3) float in [0, 1]) or "pt" ((3, H, W) tensor in [0, 1]).
-            guide: optional user correspondence (see ``predict_maps``).
+            guide: optional user correspondence (see ``predict``).
 
         Returns:
             ``RecolorPipelineOutput(images=[...])`` (each at its content's own size), or a tuple when

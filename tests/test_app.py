@@ -31,7 +31,7 @@ def test_recolour_then_strength_reuses_the_latents(handlers, pair, tiny_pipe, mo
     assert Image.open(path).size == pair[0].size == after.size == before.size  # 640 px: preview is full size
     assert "Predicted" in status
     calls = []
-    monkeypatch.setattr(tiny_pipe, "predict_maps", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr(tiny_pipe, "predict", lambda *a, **k: calls.append(1))
     (_, weaker), path, status = handlers.set_strength(latents, 0.5)
     assert calls == [] and weaker.size == pair[0].size and "strength 0.5" in status
 

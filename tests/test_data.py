@@ -9,7 +9,8 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from conftest import SHARED_DATA
-from recolor_hf.data import (MODES, ColorPairDataset, FiveKPairs, list_images, random_warp, split_train_val)
+from recolor_hf.data import (MODES, ColorPairDataset, FiveKPairs, box_iou, list_images, low_overlap_boxes,
+                             random_warp, split_train_val)
 
 KEYS = {"jitter": {"input", "target"}, "self": {"image"}, "reference": {"source", "reference", "target"}}
 
@@ -119,6 +120,27 @@ def test_cross_photo_reference(tmp_path, kind):
                 return (sample["reference"].mean((1, 2)) - sample["target"].mean((1, 2))).abs().max()
             assert colour_gap(same) < 0.1
             assert colour_gap(cross) < 0.1 if kind == "segment" else colour_gap(cross) > 0.3
+
+
+def test_low_overlap_boxes():
+    assert box_iou((0, 0, 10, 10), (0, 5, 10, 10)) == 50 / 150
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        a, b = low_overlap_boxes(48, 72, rng, max_iou=0.2)
+        assert box_iou(a, b) <= 0.2 and all(x >= 0 for x in a + b)
+    assert low_overlap_boxes(48, 72, rng, max_iou=-1.0) == ((0, 0, 48, 36), (0, 36, 48, 36))  # halves fallback
+
+
+def test_pair_reference_is_another_crop_under_the_same_look(tmp_path):
+    """pair_prob=1: source and reference are two crops of one photo, the reference under the target's look."""
+    blocks(0, (80, 40)).save(tmp_path / "0.png")
+    options = dict(mode="reference", source_look_prob=0.0, gray_prob=0.0, pair_prob=1.0, pair_iou=0.0)
+    for seed in range(4):
+        same = ColorPairDataset(list_images(tmp_path), 16, seed=seed, target_mix={"none": 1.0}, **options)[0]
+        assert torch.equal(same["source"], same["target"])
+        assert not torch.equal(same["source"], same["reference"])  # a different crop
+        strong = ColorPairDataset(list_images(tmp_path), 16, seed=seed, target_mix={"strong": 1.0}, **options)[0]
+        assert torch.equal(strong["source"], same["source"]) and not torch.equal(strong["target"], same["target"])
 
 
 def test_random_warp_identity_and_flip():

@@ -6,14 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from skimage.color import rgb2lab
 
 from eval import methods as eval_methods
 from eval.__main__ import main
-from eval.benchmark import Pair, markdown_table, run_benchmark
+from eval.benchmark import MILD_KINDS, STRONG_KINDS, Pair, markdown_table, mask_labels, mask_oracle, run_benchmark
 from recolor_hf.baselines import BASELINES
 
 METHODS = [*BASELINES, "ours"]
 COLUMNS = ["pair", "part", "method", "mae", "psnr", "ciede2000", "lpips", "seconds"]
+REAL_PIPELINE_METHOD = eval_methods.pipeline_method
 
 
 def fake_ours(content: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -27,6 +29,19 @@ def write_photo(path: Path, seed: int, size: tuple[int, int] = (56, 40)) -> None
     path.parent.mkdir(parents=True, exist_ok=True)
     coarse = np.random.default_rng(seed).integers(0, 256, (3, 4, 3), dtype=np.uint8)
     Image.fromarray(coarse).resize(size, Image.BILINEAR).save(path)
+
+
+def write_dpst(root: Path, count: int = 3) -> None:
+    """Tiny DPST-like pairs with colour-coded masks: blue top / white bottom, the white drawn as (254, 254, 254) in
+    the reference masks (near-duplicate colours as in the real masks); masks/in1.png is a pixel short (as in7)."""
+    for i in range(1, count + 1):
+        write_photo(root / "content" / f"in{i}.png", seed=20 + i)
+        write_photo(root / "reference" / f"tar{i}.png", seed=30 + i, size=(30, 44))
+        for stem, (width, height), white in (("in", (56, 39 if i == 1 else 40), 255), ("tar", (30, 44), 254)):
+            mask = np.full((height, width, 3), white, np.uint8)
+            mask[: height // 2] = (0, 0, 255)
+            (root / "masks").mkdir(parents=True, exist_ok=True)
+            Image.fromarray(mask).save(root / "masks" / f"{stem}{i}.png")
 
 
 @pytest.fixture(autouse=True)
@@ -129,3 +144,77 @@ def test_figures_rank_pairs_by_loss_against_identity():
             ("001_c_d", "ours", 9.0), ("002_e_f", "identity", 3.0), ("002_e_f", "ours", 3.5)]
     results = pd.DataFrame(rows, columns=["pair", "method", "ciede2000"])
     assert ranked_pairs(results) == [1, 2, 0]
+
+
+def test_mask_oracle_transfers_each_region_mean():
+    """Two classes swap places between source and reference, a third (absent from the reference) takes the global
+    transfer: each region of the output gets its matched region's mean Lab colour."""
+    rng = np.random.default_rng(0)
+    source = np.empty((40, 60, 3))
+    source[:, :30], source[:, 30:], source[30:, 50:] = (200, 90, 70), (70, 120, 190), (120, 110, 110)
+    reference = np.empty((30, 50, 3))
+    reference[:15], reference[15:] = (220, 190, 100), (50, 150, 80)
+    source, reference = (np.clip(x + rng.normal(0, 8, x.shape), 0, 255).astype(np.uint8) for x in (source, reference))
+    source_mask = np.where(np.arange(60) < 30, 1, 2)[None].repeat(40, 0)
+    source_mask[30:, 50:] = 3
+    reference_mask = np.where(np.arange(30) < 15, 2, 1)[:, None].repeat(50, 1)
+
+    output = mask_oracle(source, reference, source_mask, reference_mask)
+    lab_s, lab_r, lab_out = rgb2lab(source), rgb2lab(reference), rgb2lab(output)
+    np.testing.assert_allclose(lab_out[:, :27].mean((0, 1)), lab_r[15:].mean((0, 1)), atol=1.0)  # class 1
+    np.testing.assert_allclose(lab_out[:27, 33:].mean((0, 1)), lab_r[:15].mean((0, 1)), atol=1.0)  # class 2
+    flat_s, flat_r = lab_s.reshape(-1, 3), lab_r.reshape(-1, 3)
+    global_transfer = (lab_s[32:, 52:].mean((0, 1)) - flat_s.mean(0)) * flat_r.std(0) / flat_s.std(0) + flat_r.mean(0)
+    np.testing.assert_allclose(lab_out[32:, 52:].mean((0, 1)), global_transfer, atol=1.0)  # class 3
+
+
+def test_mask_labels_merge_near_duplicate_colours(tmp_path):
+    colours = np.array([[(255, 255, 255), (254, 254, 254), (0, 0, 0), (1, 1, 1), (0, 0, 255), (2, 1, 250)]], np.uint8)
+    Image.fromarray(colours).save(tmp_path / "mask.png")
+    labels = mask_labels(tmp_path / "mask.png", (12, 2))  # resized with NEAREST to 12 x 2
+    assert labels.shape == (2, 12) and len(np.unique(labels)) == 3
+    assert (labels[:, 0] == labels[:, 3]).all() and (labels[:, 4] == labels[:, 7]).all()  # whites, blacks
+    assert (labels[:, 8] == labels[:, 11]).all()  # blues
+
+
+def test_dpst_oracle_and_sensitivity(tmp_path):
+    write_dpst(tmp_path / "dpst")
+    main(["dpst-oracle", "--dpst", str(tmp_path / "dpst"), "--out", str(tmp_path / "o"), "--checkpoint", "fake"])
+    results = pd.read_csv(tmp_path / "o" / "results.csv")
+    assert list(results["method"].unique()) == METHODS and len(results) == 3 * len(METHODS)
+    assert results[["mae", "psnr", "ciede2000"]].notna().all().all()
+    assert (results[results["method"] == "identity"]["mae"] > 0).all()
+
+    main(["sensitivity", "--dpst", str(tmp_path / "dpst"), "--out", str(tmp_path / "s"), "--checkpoint", "fake",
+          "--methods", "identity,reinhard,ours"])
+    results = pd.read_csv(tmp_path / "s" / "results.csv").set_index("method")
+    assert len(results) == 9 and all(pair.split("_")[0] != "in" + pair.split("_")[1][2:] for pair in results["pair"])
+    assert (results.loc["identity", ["reference_change", "source_change"]] == 0).all().all()
+    assert (results.loc["reinhard", "reference_change"] > 1).all()
+    assert "ΔE00 out(S, R) vs out(S, R')" in (tmp_path / "s" / "summary.md").read_text()
+
+
+@pytest.mark.parametrize("strength, kinds", [("strong", STRONG_KINDS[:4]), ("mild", MILD_KINDS)])
+def test_halves(photos, tmp_path, strength, kinds):
+    main(["halves", "--photos", str(photos), "--split", "all", "--strength", strength, "--out", str(tmp_path / "h"),
+          "--methods", "identity,mkl,ours", "--checkpoint", "fake"])
+    results = pd.read_csv(tmp_path / "h" / "results.csv")
+    assert len(results) == 4 * 3 and set(results["part"]) == set(kinds)
+    assert (results[results["method"] == "identity"]["mae"] > 0).all()  # the look changed the target
+    image = Image.open(tmp_path / "h" / "contact_sheet.jpg")
+    assert image.size == (240 * 6, 20 + 4 * 160)
+
+
+def test_clicks_with_tiny_pipeline(tmp_path, monkeypatch, tiny_pipe):
+    monkeypatch.setattr(eval_methods, "pipeline_method", REAL_PIPELINE_METHOD)
+    tiny_pipe.save_pretrained(tmp_path / "tiny")
+    write_dpst(tmp_path / "dpst", count=2)
+    with pytest.raises(SystemExit, match="checkpoint"):
+        main(["clicks", "--dpst", str(tmp_path / "dpst"), "--out", str(tmp_path / "c")])
+    main(["clicks", "--dpst", str(tmp_path / "dpst"), "--out", str(tmp_path / "c"), "--checkpoint",
+          str(tmp_path / "tiny"), "--methods", "identity,ours"])
+    results = pd.read_csv(tmp_path / "c" / "results.csv")
+    assert list(results["method"]) == ["identity", "ours", "ours+click"] * 2
+    assert results[["moved", "keep_change", "rest_change"]].notna().all().all()
+    assert (results[results["method"] == "identity"][["moved", "keep_change", "rest_change"]] == 0).all().all()
+    assert "share moved to clicked colour" in (tmp_path / "c" / "summary.md").read_text()

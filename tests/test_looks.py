@@ -137,6 +137,18 @@ def test_random_look_kinds(kind):
         assert not np.array_equal(out, random_look(np.random.default_rng(1), kind)(img))
 
 
+def test_strong_looks_are_strong_and_transferable():
+    """Strong looks move colours several times more than the default global looks, and stay per-pixel functions."""
+    img = photo()
+    def shift(kind: str) -> float:
+        return float(np.mean([np.abs(random_look(np.random.default_rng(s), kind)(img) - img).mean()
+                              for s in range(12)]))
+    assert shift("strong") > 2 * shift("global")
+    look = random_look(np.random.default_rng(3), "strong")
+    left, whole = img[:, :40], look(img)
+    np.testing.assert_allclose(look(left), whole[:, :40], atol=1e-6)  # the same edit on any crop
+
+
 def test_unknown_kind():
     with pytest.raises(ValueError):
         random_look(np.random.default_rng(0), "sepia")

@@ -2,7 +2,8 @@ import numpy as np
 import torch
 from skimage.color import rgb2lab
 
-from recolor_hf.losses import PerceptualLoss, lab_l1, rgb_to_lab
+from recolor_hf.losses import PerceptualLoss, lab_l1
+from recolor_hf.models.colour import rgb_to_lab
 
 
 def test_perceptual_loss_is_zero_on_equal_images_and_has_gradients():

@@ -113,15 +113,16 @@ def test_random_mask_ratio_and_hard_correspondence():
     assert (masked.index[0] != torch.arange(16)).sum() == 8  # masked patches must match elsewhere
 
 
-def test_predictor_starts_from_source_map():
+def test_predictor_starts_from_base_map():
     pipe = RecolorPipeline.from_preset("tiny")
     r = pipe.config.resolution
     source, reference = torch.rand(2, 3, r, r), torch.rand(2, 3, r, r)
     with torch.no_grad():
-        maps, source_map, match = pipe.predict_maps(source, reference)
-    assert [m.shape[-1] for m in maps] == [r // 16, r // 8, r // 4]
-    torch.testing.assert_close(maps[0], source_map)  # zero-initialised heads: W = W0S
-    assert match.index.shape == (2, (r // 16) ** 2)
+        latents = pipe.predict(source, reference)
+    assert [m.shape[-1] for m in latents.maps] == [r // 16, r // 8, r // 4]
+    torch.testing.assert_close(latents.maps[0], latents.base_map)  # zero-initialised heads: W = W0(base)
+    assert latents.correspondence.index.shape == (2, (r // 16) ** 2)
+    assert latents.target_stats.shape == latents.source_stats.shape == (2, 6, r // 16, r // 16)
 
 
 @pytest.mark.parametrize("name", ["tiny", "small", "paper"])

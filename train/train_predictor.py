@@ -1,10 +1,12 @@
 """Stage 3 (main §3.4): train the W-predictor P_W with G', E_w, E_W and the backbone fixed.
 
 Loss (main eq. 6, all weights 1 by default): L1(I_P, I_T) + perceptual(I_P, I_T) + L_w0(I_P, I_R), where I_P =
-G'(I_S, P_W(I_S, I_R)), I_T is the re-coloured source and I_R a pixel-unaligned re-coloured view of it or, with
-chance ``--cross_reference_prob`` (beyond the paper), ANOTHER photo under the same look: then only the look is
-shared, so P_W learns to transfer it instead of copying the reference's content colours. L_w0 pulls I_P's global
-code toward I_R's, which such a pair contradicts; ``--lambda_w0 0`` turns it off (a zero-weight loss is not computed).
+G'(base, P_W(I_S, I_R)) (base: the source moved to the reference's matched Lab statistics, see
+recolor_hf.models.colour), I_T is the re-coloured source and I_R, beyond the paper, with chance
+``--pair_reference_prob`` a second, low-overlap crop of the same photo under the same look (content-related, not
+aligned: the exemplar setting), with chance ``--cross_reference_prob`` ANOTHER photo under the look, else (as in the
+paper) a pixel-unaligned re-coloured view of the target. ``--lambda_w0 0`` turns the w0 loss off (a zero-weight
+loss is not computed).
 ``--lambda_lab`` adds L1 in CIELAB (recolor_hf.losses.lab_l1), which weighs colour casts on near-neutral pixels
 as CIEDE2000 does.
 Random semantic masking of A_C with a curriculum: the maximal ratio grows linearly from 0 to
@@ -47,7 +49,8 @@ class PredictorStage(Stage):
         logger.info(f"perceptual loss: {self.perceptual.name}")
 
     def dataset_options(self) -> dict:
-        return {"cross_prob": self.args.cross_reference_prob, "target_mix": self.args.target_mix}
+        return {"cross_prob": self.args.cross_reference_prob, "pair_prob": self.args.pair_reference_prob,
+                "target_mix": self.args.target_mix}
 
     def mask_ratio(self, step: int) -> float:
         if not self.training:
@@ -56,8 +59,8 @@ class PredictorStage(Stage):
         return float(torch.rand(()) * top)
 
     def predict(self, batch, step):
-        maps, source_map, _ = self.pipe.predict_maps(batch["source"], batch["reference"], self.mask_ratio(step))
-        return self.generator(batch["source"], maps=maps)
+        latents = self.pipe.predict(batch["source"], batch["reference"], self.mask_ratio(step))
+        return self.pipe.render(latents)
 
     def forward(self, batch, step):
         pred, target = self.predict(batch, step), batch["target"]
@@ -83,7 +86,8 @@ if __name__ == "__main__":
         "lambda_perceptual": (float, 1.0, "weight of the perceptual loss"),
         "lambda_w0": (float, 1.0, "weight of the w0 loss"),
         "lambda_lab": (float, 0.0, "weight of L1(Lab(I_P), Lab(I_T)) (beyond the paper; Lab units, so ~0.01)"),
-        "cross_reference_prob": (float, 0.5, "chance that the reference is another photo under the target's look"),
+        "pair_reference_prob": (float, 0.6, "chance that the reference is another crop of the photo under the look"),
+        "cross_reference_prob": (float, 0.05, "chance that the reference is another photo under the target's look"),
         "target_mix": (look_mix, None, "look kinds turning the source into the target with their weights, e.g. "
                                        "global=0.4,local=0.4,segment=0.2 (default: recolor_hf.data.REFERENCE_MIX)"),
     }

@@ -3,11 +3,15 @@
 Correspondence (``correspond``): cosine cross-attention A_C(i, j) = <F_S(i), F_R(j)> (main eq. 4), random
 semantic masking of A_C's columns during training, hard argmax activation (main eq. 5) and the warped reference
 colour feature W~0R = Hard(A_C ⊙ M) W0R. Prediction (``forward``): three ASPP modules whose pooling branch is
-the global code w: ASPP1([W~0R, C3, conf], w) -> W1, ASPP2([up(out1), C2], w) -> W2, ASPP3([up(out2), C1], w)
--> W3. ``conf`` is the similarity of the chosen match (our reading of the mask channel M fed to ASPP1).
+the global code w: ASPP1([W~0R, C3, T, S_S, conf], w) -> W1, ASPP2([up(out1), C2], w) -> W2,
+ASPP3([up(out2), C1], w) -> W3. ``conf`` is the similarity of the chosen match (our reading of the mask channel M
+fed to ASPP1).
 
-Beyond the paper: each map is predicted as a residual on the source's self-reconstruction map W0S, so an
-untrained head reproduces the source and the strength interpolation of supp. eq. 3 starts from there.
+Beyond the paper (see ``colour``): the same hard match gathers the reference's per-patch Lab statistics, with a
+confidence fallback to the global transfer, into target statistics T (``colour_statistics``); the generator
+re-renders the source moved to T (the "base" image), and each map is predicted as a residual on the base's
+self-reconstruction map W0(base), so an untrained head reproduces the base. ASPP1's inputs are normalised per
+group (W~0R, C3: layer norm; statistics: fixed Lab scales) so that none swamps the others.
 """
 
 from dataclasses import dataclass
@@ -18,6 +22,7 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
+from .colour import STATS_CHANNELS, normalize_statistics, patch_statistics, target_statistics
 from .layers import ASPPWithCode, EqualConv2d, resize_map
 
 
@@ -70,21 +75,24 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
         color_channels: widths of C1, C2, C3 (source colour features at 1/4, 1/8, 1/16).
         hidden_channels: widths of the ASPP1, ASPP2, ASPP3 outputs.
         aspp_rates: dilation rates of the 3x3 branches of each ASPP.
+        confidence_range: match scores (cosine) below the first value use the global colour transfer, above the
+            second the matched reference patch's colour, linearly in between.
     """
 
     @register_to_config
     def __init__(self, style_dim: int = 512, color_channels: tuple[int, ...] = (24, 40, 112),
-                 hidden_channels: tuple[int, ...] = (512, 256, 128), aspp_rates: tuple[int, ...] = (1, 2, 4)):
+                 hidden_channels: tuple[int, ...] = (512, 256, 128), aspp_rates: tuple[int, ...] = (1, 2, 4),
+                 confidence_range: tuple[float, float] = (0.3, 0.6)):
         super().__init__()
         c1, c2, c3 = color_channels
         h1, h2, h3 = hidden_channels
         self.aspp = nn.ModuleList([
-            ASPPWithCode(style_dim + c3 + 1, h1, style_dim, tuple(aspp_rates)),
+            ASPPWithCode(style_dim + c3 + 2 * STATS_CHANNELS + 1, h1, style_dim, tuple(aspp_rates)),
             ASPPWithCode(h1 + c2, h2, style_dim, tuple(aspp_rates)),
             ASPPWithCode(h2 + c1, h3, style_dim, tuple(aspp_rates)),
         ])
         self.heads = nn.ModuleList(EqualConv2d(h, style_dim, 1, activate=False) for h in hidden_channels)
-        for head in self.heads:  # start from W = W0S (the source's own look)
+        for head in self.heads:  # start from W = W0(base)
             nn.init.zeros_(head.weight)
 
     @staticmethod
@@ -103,14 +111,32 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
         values = resize_map(reference_map, reference_semantic.shape[-2:])
         return hard_warp(attention, values, tuple(source_semantic.shape[-2:]))
 
-    def forward(self, color_features: tuple[torch.Tensor, ...], correspondence: Correspondence, w: torch.Tensor,
+    def colour_statistics(self, source_lab: torch.Tensor, reference_lab: torch.Tensor, match: Correspondence,
+                          reference_grid: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Source patch statistics S_S and target statistics T = c Hard(A_C) S_R + (1 - c) Reinhard(S_S).
+
+        source_lab, reference_lab: (B, 3, H, W) CIELAB images; match: the correspondence (its index points into
+        the reference's ``reference_grid``) -> S_S, T each (B, 6, h_s, w_s) on the match's grid.
+        """
+        source = patch_statistics(source_lab, tuple(match.confidence.shape[-2:]))
+        reference = patch_statistics(reference_lab, reference_grid)
+        target = target_statistics(source, reference, match.index, match.confidence,
+                                   tuple(self.config.confidence_range), source_lab, reference_lab)
+        return source, target
+
+    def forward(self, color_features: tuple[torch.Tensor, ...], correspondence: Correspondence,
+                statistics: tuple[torch.Tensor, torch.Tensor], w: torch.Tensor,
                 base_map: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(C1, C2, C3), W~0R with its confidence, w (B, D), W0S (B, D, H/16, W/16) -> (W1, W2, W3).
+        """(C1, C2, C3), W~0R with its confidence, (S_S, T) each (B, 6, h, w), w (B, D), W0(base) (B, D, h, w)
+        -> (W1, W2, W3) with h, w = H/16, W/16.
 
         W1 (B, D, H/16, W/16), W2 (B, D, H/8, W/8), W3 (B, D, H/4, W/4).
         """
         c1, c2, c3 = color_features
-        x = torch.cat([correspondence.warped, c3, correspondence.confidence], dim=1)
+        source_stats, target_stats = statistics
+        warped = F.layer_norm(correspondence.warped, correspondence.warped.shape[1:])
+        x = torch.cat([warped, F.layer_norm(c3, c3.shape[1:]), normalize_statistics(target_stats),
+                       normalize_statistics(source_stats), correspondence.confidence], dim=1)
         maps = []
         for k, (aspp, head, skip) in enumerate(zip(self.aspp, self.heads, (None, c2, c1))):
             if skip is not None:

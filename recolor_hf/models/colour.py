@@ -1,0 +1,118 @@
+"""Absolute colour on the reference path: CIELAB conversions and per-patch Lab statistics (beyond the paper).
+
+With a residual generator and self-reconstruction pairs, the self-map W0R = E_W(I_R, I_R) learns an "identity"
+code and stops describing the reference's colours (DESIGN §2, "colour must be absolute somewhere"). So the
+reference's colour also travels as plain numbers: the per-patch CIELAB mean and standard deviation S_R (6 values
+per patch of the correspondence grid), gathered with the same hard correspondence as W~0R:
+
+    S~R = Hard(A_C ⊙ M) S_R                                   (as main eq. 5, on statistics)
+    T = c S~R + (1 - c) Reinhard(S_S)                         (confidence fallback, c from A_C's best score)
+
+where Reinhard(S_S) moves the source patch's statistics by the global Lab mean/std transfer (source -> reference)
+and c ramps from 0 to 1 over the predictor's ``confidence_range``. The "base" image is the source with every
+pixel's Lab value moved from its patch statistics S_S to T (a local Reinhard transfer); G' re-renders it under
+the predicted maps. Patches whose correspondence index is -1 (user "keep" points) keep S_S.
+All statistics are (B, 6, h, w): channels L, a, b means then L, a, b standard deviations, in Lab units.
+"""
+
+import torch
+import torch.nn.functional as F
+
+# sRGB (D65) -> CIE XYZ, normalised by the D65 white so that white maps to (1, 1, 1)
+RGB_TO_XYZ = torch.tensor([[0.412453, 0.357580, 0.180423],
+                           [0.212671, 0.715160, 0.072169],
+                           [0.019334, 0.119193, 0.950227]]) / torch.tensor([0.95047, 1.0, 1.08883])[:, None]
+LAB_DELTA = 6 / 29  # CIELAB's f(t) is linear below t = LAB_DELTA ** 3
+STATS_CHANNELS = 6
+STD_FLOOR = 2.0  # Lab units added to both standard deviations of a gain, so flat patches do not explode
+GAIN_RANGE = (0.25, 4.0)  # limits of the per-patch contrast gain T_std / S_std
+# Fixed affine normalisation of statistics fed to networks: (stats - STATS_OFFSET) / STATS_SCALE is O(1).
+STATS_OFFSET = (50.0, 0.0, 0.0, 10.0, 5.0, 5.0)
+STATS_SCALE = (25.0, 20.0, 20.0, 10.0, 5.0, 5.0)
+
+
+def rgb_to_lab(image: torch.Tensor) -> torch.Tensor:
+    """Differentiable sRGB -> CIELAB (D65), as skimage.color.rgb2lab: (B, 3, H, W) in [0, 1] -> (B, 3, H, W)
+    with L in [0, 100] and a, b roughly in [-128, 127]. Inputs are clamped to [0, 1]."""
+    rgb = image.clamp(0, 1)
+    linear = torch.where(rgb > 0.04045, ((rgb + 0.055) / 1.055).clamp_min(1e-8) ** 2.4, rgb / 12.92)
+    xyz = torch.einsum("ij,bjhw->bihw", RGB_TO_XYZ.to(image), linear)
+    f = torch.where(xyz > LAB_DELTA ** 3, xyz.clamp_min(1e-8) ** (1 / 3), xyz / (3 * LAB_DELTA ** 2) + 4 / 29)
+    fx, fy, fz = f.unbind(1)
+    return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], dim=1)
+
+
+def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """CIELAB (D65) -> sRGB, the inverse of ``rgb_to_lab``: (B, 3, H, W) -> (B, 3, H, W) clamped to [0, 1]."""
+    fy = (lab[:, 0] + 16) / 116
+    f = torch.stack([fy + lab[:, 1] / 500, fy, fy - lab[:, 2] / 200], dim=1)
+    xyz = torch.where(f > LAB_DELTA, f ** 3, 3 * LAB_DELTA ** 2 * (f - 4 / 29))
+    linear = torch.einsum("ij,bjhw->bihw", torch.linalg.inv(RGB_TO_XYZ).to(lab), xyz).clamp(0, 1)
+    rgb = torch.where(linear > 0.0031308, 1.055 * linear.clamp_min(1e-8) ** (1 / 2.4) - 0.055, 12.92 * linear)
+    return rgb.clamp(0, 1)
+
+
+def patch_statistics(lab: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """Per-patch Lab mean and std: (B, 3, H, W) -> (B, 6, h, w) on a (h, w) grid of equal patches."""
+    mean = F.adaptive_avg_pool2d(lab, grid)
+    var = F.adaptive_avg_pool2d(lab * lab, grid) - mean * mean
+    return torch.cat([mean, var.clamp_min(0).sqrt()], dim=1)
+
+
+def global_transfer(stats: torch.Tensor, source: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Reinhard(S_S): patch statistics (B, 6, h, w) moved by the whole-image transfer source -> reference, each
+    given as (B, 6, 1, 1) image statistics."""
+    gain = (reference[:, 3:] + STD_FLOOR) / (source[:, 3:] + STD_FLOOR)
+    mean = (stats[:, :3] - source[:, :3]) * gain + reference[:, :3]
+    return torch.cat([mean, stats[:, 3:] * gain], dim=1)
+
+
+def gather_statistics(reference: torch.Tensor, source: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """S~R = Hard(A_C) S_R: reference statistics (B, 6, hr, wr) gathered by a correspondence index (B, hs*ws) onto
+    the source grid of ``source`` (B, 6, hs, ws); index -1 takes the source patch's own statistics."""
+    flat = reference.flatten(2)
+    safe = index.clamp_min(0)[:, None].expand(-1, flat.shape[1], -1)
+    warped = torch.gather(flat, 2, safe).view_as(source)
+    return torch.where((index < 0).view(index.shape[0], 1, *source.shape[-2:]), source, warped)
+
+
+def target_statistics(source: torch.Tensor, reference: torch.Tensor, index: torch.Tensor,
+                      confidence: torch.Tensor, confidence_range: tuple[float, float],
+                      source_lab: torch.Tensor, reference_lab: torch.Tensor) -> torch.Tensor:
+    """T = c S~R + (1 - c) Reinhard(S_S) (module docstring); c = 1 where the index is -1 (kept patches).
+
+    source (B, 6, hs, ws), reference (B, 6, hr, wr): patch statistics; index (B, hs*ws); confidence
+    (B, 1, hs, ws) the match scores; source_lab, reference_lab (B, 3, H, W): the images, for the global transfer.
+    """
+    low, high = confidence_range
+    weight = ((confidence - low) / max(high - low, 1e-6)).clamp(0, 1)
+    weight = torch.where((index < 0).view_as(weight), torch.ones_like(weight), weight)
+    whole_s, whole_r = (patch_statistics(lab, (1, 1)) for lab in (source_lab, reference_lab))
+    fallback = global_transfer(source, whole_s, whole_r)
+    return weight * gather_statistics(reference, source, index) + (1 - weight) * fallback
+
+
+def interpolate_statistics(source: torch.Tensor, target: torch.Tensor, alpha: float) -> torch.Tensor:
+    """Strength on statistics, as supp. eq. 3 on maps: means S + alpha (T - S), stds geometrically."""
+    mean = source[:, :3] + alpha * (target[:, :3] - source[:, :3])
+    std = (source[:, 3:] + STD_FLOOR) * ((target[:, 3:] + STD_FLOOR) / (source[:, 3:] + STD_FLOOR)) ** alpha - STD_FLOOR
+    return torch.cat([mean, std.clamp_min(0)], dim=1)
+
+
+def local_transfer(image: torch.Tensor, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The base image: each pixel's Lab value moved from its patch statistics to the target's.
+
+    image (B, 3, H, W) in [0, 1]; source, target (B, 6, h, w) -> (B, 3, H, W) in [0, 1]. Statistics are
+    bilinearly interpolated to pixels; the gain (T_std + f) / (S_std + f) is clamped to GAIN_RANGE.
+    """
+    size = image.shape[-2:]
+    s, t = (F.interpolate(x, size=size, mode="bilinear", align_corners=False) for x in (source, target))
+    gain = ((t[:, 3:] + STD_FLOOR) / (s[:, 3:] + STD_FLOOR)).clamp(*GAIN_RANGE)
+    lab = (rgb_to_lab(image) - s[:, :3]) * gain + t[:, :3]
+    return lab_to_rgb(lab)
+
+
+def normalize_statistics(stats: torch.Tensor) -> torch.Tensor:
+    """(B, 6, h, w) Lab statistics -> O(1) network inputs (fixed STATS_OFFSET / STATS_SCALE)."""
+    offset = stats.new_tensor(STATS_OFFSET).view(1, -1, 1, 1)
+    return (stats - offset) / stats.new_tensor(STATS_SCALE).view(1, -1, 1, 1)

@@ -1,0 +1,83 @@
+import numpy as np
+import torch
+from PIL import Image
+from skimage.color import deltaE_ciede2000, rgb2lab
+
+from recolor_hf import RecolorPipeline
+from recolor_hf.guidance import Guidance
+from recolor_hf.models.colour import (gather_statistics, interpolate_statistics, lab_to_rgb, local_transfer,
+                                      patch_statistics, rgb_to_lab, target_statistics)
+
+
+def test_lab_round_trip():
+    rgb = torch.rand(2, 3, 16, 16)
+    torch.testing.assert_close(lab_to_rgb(rgb_to_lab(rgb)), rgb, atol=1e-4, rtol=0)
+
+
+def test_target_statistics_follow_confidence_and_keep():
+    source = torch.zeros(1, 6, 1, 3)
+    source[:, 3:] = 5.0
+    reference = torch.zeros(1, 6, 1, 2)
+    reference[:, 0], reference[:, 1], reference[:, 3:] = torch.tensor([20.0, 80.0]), 30.0, 10.0
+    index = torch.tensor([[1, 0, -1]])
+    confidence = torch.tensor([0.9, 0.1, 1.0]).view(1, 1, 1, 3)
+    source_lab, reference_lab = torch.full((1, 3, 4, 4), 50.0), torch.full((1, 3, 4, 4), 10.0)
+    target = target_statistics(source, reference, index, confidence, (0.3, 0.6), source_lab, reference_lab)
+    torch.testing.assert_close(target[0, :, 0, 0], reference[0, :, 0, 1])  # confident: the matched patch
+    whole = patch_statistics(reference_lab, (1, 1))
+    torch.testing.assert_close(target[0, :3, 0, 1], whole[0, :3, 0, 0] - 50.0 + source[0, :3, 0, 1])  # global
+    torch.testing.assert_close(target[0, :, 0, 2], source[0, :, 0, 2])  # kept (index -1)
+    torch.testing.assert_close(gather_statistics(reference, source, index)[0, :, 0, 0], reference[0, :, 0, 1])
+
+
+def test_local_transfer_moves_patch_means_and_alpha_interpolates():
+    image = torch.rand(1, 3, 32, 32) * 0.5 + 0.25
+    lab = rgb_to_lab(image)
+    source = patch_statistics(lab, (2, 2))
+    torch.testing.assert_close(local_transfer(image, source, source), image, atol=1e-4, rtol=0)
+    target = source.clone()
+    target[:, 1] += 20.0  # every patch redder
+    moved = rgb_to_lab(local_transfer(image, source, target)) - lab
+    assert 15.0 < moved[:, 1].mean() < 25.0 and moved[:, 0].abs().mean() < 2.0
+    half = interpolate_statistics(source, target, 0.5)
+    torch.testing.assert_close(half[:, 1], source[:, 1] + 10.0)
+    torch.testing.assert_close(interpolate_statistics(source, target, 0.0), source)
+
+
+def flat(colour, size=(96, 64)) -> Image.Image:
+    return Image.fromarray(np.full((size[1], size[0], 3), colour, np.uint8))
+
+
+def region_delta_e(a: Image.Image, b: Image.Image) -> float:
+    return float(deltaE_ciede2000(rgb2lab(np.asarray(a)), rgb2lab(np.asarray(b))).mean())
+
+
+def test_the_reference_colour_reaches_the_output():
+    """Untrained networks (identity generator, zero predictor heads): the colour path alone must re-colour."""
+    pipe = RecolorPipeline.from_preset("tiny", seed=0)
+    rng = np.random.default_rng(0)
+    texture = (np.clip(rng.normal(0.5, 0.05, (64, 96, 1)) * [1.0, 1.0, 1.0], 0, 1) * 255).astype(np.uint8)
+    source = Image.fromarray(texture)
+    red, blue = flat((200, 40, 30)), flat((30, 60, 200))
+    out_red, out_blue = (pipe(content=source, reference=r).images[0] for r in (red, blue))
+    assert region_delta_e(out_red, out_blue) > 30  # reference sensitivity
+    assert region_delta_e(out_red, red) < 10 and region_delta_e(out_blue, blue) < 10
+
+
+def test_a_click_moves_its_region_to_the_clicked_colour_and_keep_stays():
+    pipe = RecolorPipeline.from_preset("tiny", seed=0)
+    rng = np.random.default_rng(1)
+    source = np.zeros((64, 128, 3), np.uint8)
+    source[:, :64], source[:, 64:] = (120, 120, 120), (40, 140, 60)  # gray left, green right
+    source = np.clip(source + rng.normal(0, 4, source.shape), 0, 255).astype(np.uint8)
+    reference = np.zeros((64, 128, 3), np.uint8)
+    reference[:, :64], reference[:, 64:] = (230, 120, 20), (20, 40, 160)  # orange left, blue right
+    guidance = Guidance(pairs=[((0.25, 0.5), (0.25, 0.5))], keep=[(0.75, 0.5)])
+    out = np.asarray(pipe(content=Image.fromarray(source), reference=Image.fromarray(reference),
+                          guide=guidance.as_guide()).images[0])
+    clicked, kept = (slice(8, 56), slice(8, 48)), (slice(8, 56), slice(80, 120))
+    lab_out, lab_src, lab_ref = (rgb2lab(x) for x in (out, source, reference))
+    before = deltaE_ciede2000(lab_src[clicked].mean((0, 1)), lab_ref[clicked].mean((0, 1)))
+    after = deltaE_ciede2000(lab_out[clicked].mean((0, 1)), lab_ref[clicked].mean((0, 1)))
+    assert after < 0.5 * before
+    assert deltaE_ciede2000(lab_out[kept].mean((0, 1)), lab_src[kept].mean((0, 1))) < 3
