@@ -137,13 +137,14 @@ def test_build_methods():
         eval_methods.build_methods(["nope"])
 
 
-def test_figures_rank_pairs_by_loss_against_identity():
+def test_figures_rank_pairs_by_error_or_loss_against_a_baseline():
     from eval.figures import ranked_pairs
 
-    rows = [("000_a_b", "identity", 5.0), ("000_a_b", "ours", 4.0), ("001_c_d", "identity", 5.0),
-            ("001_c_d", "ours", 9.0), ("002_e_f", "identity", 3.0), ("002_e_f", "ours", 3.5)]
+    rows = [("in1", "reinhard", 5.0), ("in1", "ours", 4.0), ("in2", "reinhard", 5.0),
+            ("in2", "ours", 9.0), ("in3", "reinhard", 1.0), ("in3", "ours", 6.5)]
     results = pd.DataFrame(rows, columns=["pair", "method", "ciede2000"])
-    assert ranked_pairs(results) == [1, 2, 0]
+    assert ranked_pairs(results) == ["in2", "in3", "in1"]
+    assert ranked_pairs(results, "reinhard") == ["in3", "in2", "in1"]
 
 
 def test_mask_oracle_transfers_each_region_mean():
