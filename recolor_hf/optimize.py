@@ -39,7 +39,7 @@ class LatentOptimizer:
             else:
                 self.start = pipe.predict(self.source, self.reference)
                 start = list(self.start.maps)
-            self.base = local_transfer(self.source, self.start.source_stats, self.start.target_stats)
+                self.base = local_transfer(self.source, self.start.source_stats, self.start.target_stats)
         self.params = [p.detach().clone().requires_grad_(True) for p in start]
         self.optimizer = torch.optim.Adam(self.params, lr=LEARNING_RATE if lr is None else lr)
 

@@ -59,10 +59,15 @@ def patch_statistics(lab: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
     return torch.cat([mean, var.clamp_min(0).sqrt()], dim=1)
 
 
+def std_gain(target_std: torch.Tensor, source_std: torch.Tensor) -> torch.Tensor:
+    """Contrast gain (T_std + STD_FLOOR) / (S_std + STD_FLOOR), per Lab channel."""
+    return (target_std + STD_FLOOR) / (source_std + STD_FLOOR)
+
+
 def global_transfer(stats: torch.Tensor, source: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """Reinhard(S_S): patch statistics (B, 6, h, w) moved by the whole-image transfer source -> reference, each
     given as (B, 6, 1, 1) image statistics."""
-    gain = (reference[:, 3:] + STD_FLOOR) / (source[:, 3:] + STD_FLOOR)
+    gain = std_gain(reference[:, 3:], source[:, 3:])
     mean = (stats[:, :3] - source[:, :3]) * gain + reference[:, :3]
     return torch.cat([mean, stats[:, 3:] * gain], dim=1)
 
@@ -95,7 +100,7 @@ def target_statistics(source: torch.Tensor, reference: torch.Tensor, index: torc
 def interpolate_statistics(source: torch.Tensor, target: torch.Tensor, alpha: float) -> torch.Tensor:
     """Strength on statistics, as supp. eq. 3 on maps: means S + alpha (T - S), stds geometrically."""
     mean = source[:, :3] + alpha * (target[:, :3] - source[:, :3])
-    std = (source[:, 3:] + STD_FLOOR) * ((target[:, 3:] + STD_FLOOR) / (source[:, 3:] + STD_FLOOR)) ** alpha - STD_FLOOR
+    std = (source[:, 3:] + STD_FLOOR) * std_gain(target[:, 3:], source[:, 3:]) ** alpha - STD_FLOOR
     return torch.cat([mean, std.clamp_min(0)], dim=1)
 
 
@@ -107,7 +112,7 @@ def local_transfer(image: torch.Tensor, source: torch.Tensor, target: torch.Tens
     """
     size = image.shape[-2:]
     s, t = (F.interpolate(x, size=size, mode="bilinear", align_corners=False) for x in (source, target))
-    gain = ((t[:, 3:] + STD_FLOOR) / (s[:, 3:] + STD_FLOOR)).clamp(*GAIN_RANGE)
+    gain = std_gain(t[:, 3:], s[:, 3:]).clamp(*GAIN_RANGE)
     lab = (rgb_to_lab(image) - s[:, :3]) * gain + t[:, :3]
     return lab_to_rgb(lab)
 
