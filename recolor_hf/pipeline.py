@@ -25,7 +25,7 @@ from diffusers.utils import BaseOutput
 
 from .image_io import DEFAULT_MAX_PIXELS, image_to_tensor, load_image
 from .models.backbones import FeatureBackbone
-from .models.colour import interpolate_statistics, local_transfer, rgb_to_lab
+from .models.colour import interpolate_statistics, local_transfer, patch_statistics, rgb_to_lab
 from .models.encoders import LatentEncoder, LatentMapEncoder
 from .models.generator import RecolorGenerator
 from .models.layers import resize_map
@@ -175,12 +175,16 @@ class RecolorPipeline(DiffusionPipeline):
         _, semantic_r = self.backbone(reference)
         w = self.latent_encoder(source, reference)
         reference_map = self.self_map(reference)
+        source_lab, reference_lab = rgb_to_lab(source), rgb_to_lab(reference)
+        source_stats = patch_statistics(source_lab, tuple(semantic_s.shape[-2:]))
+        reference_stats = patch_statistics(reference_lab, tuple(semantic_r.shape[-2:]))
         if guide is None:
-            match = self.predictor.correspond(semantic_s, semantic_r, reference_map, mask_ratio, generator)
+            prior = self.predictor.match_prior(source_stats, reference_stats)
+            match = self.predictor.correspond(semantic_s, semantic_r, reference_map, mask_ratio, generator, prior)
         else:
             match = guide(semantic_s, semantic_r, reference_map, self.self_map(source))
-        stats = self.predictor.colour_statistics(rgb_to_lab(source), rgb_to_lab(reference), match,
-                                                 tuple(semantic_r.shape[-2:]))
+        target_stats = self.predictor.colour_target(source_stats, reference_stats, match, source_lab, reference_lab)
+        stats = (source_stats, target_stats)
         base_map = self.self_map(local_transfer(source, *stats))
         maps = self.predictor(color_s, match, stats, w, base_map)
         return RecolorLatents(maps, base_map, match, *stats, source)

@@ -1,12 +1,17 @@
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 from skimage.color import deltaE_ciede2000, rgb2lab
 
 from recolor_hf import RecolorPipeline
 from recolor_hf.guidance import Guidance
-from recolor_hf.models.colour import (gather_statistics, interpolate_statistics, lab_to_rgb, local_transfer,
-                                      patch_statistics, rgb_to_lab, target_statistics)
+from recolor_hf.models.colour import (colour_prior, gather_statistics, interpolate_statistics, lab_to_rgb,
+                                      local_transfer, patch_statistics, rgb_to_lab, smooth_transfer,
+                                      target_statistics)
+from recolor_hf.models.predictor import hard_warp
+
+NO_SMOOTHING = (1e-3, 1e-3)  # spatial and colour sigmas far below the patch spacing: each patch alone
 
 
 def test_lab_round_trip():
@@ -22,12 +27,45 @@ def test_target_statistics_follow_confidence_and_keep():
     index = torch.tensor([[1, 0, -1]])
     confidence = torch.tensor([0.9, 0.1, 1.0]).view(1, 1, 1, 3)
     source_lab, reference_lab = torch.full((1, 3, 4, 4), 50.0), torch.full((1, 3, 4, 4), 10.0)
-    target = target_statistics(source, reference, index, confidence, (0.3, 0.6), source_lab, reference_lab)
+    target = target_statistics(source, reference, index, confidence, (0.3, 0.6), source_lab, reference_lab,
+                                NO_SMOOTHING)
     torch.testing.assert_close(target[0, :, 0, 0], reference[0, :, 0, 1])  # confident: the matched patch
     whole = patch_statistics(reference_lab, (1, 1))
     torch.testing.assert_close(target[0, :3, 0, 1], whole[0, :3, 0, 0] - 50.0 + source[0, :3, 0, 1])  # global
     torch.testing.assert_close(target[0, :, 0, 2], source[0, :, 0, 2])  # kept (index -1)
     torch.testing.assert_close(gather_statistics(reference, source, index)[0, :, 0, 0], reference[0, :, 0, 1])
+
+
+def test_smoothing_shares_the_transfer_within_a_colour_not_across():
+    """Two materials (L 30 and L 70), each patch's matched target offset noisy: smoothing gives each material the
+    confidence-weighted mean of its own patches' offsets, an unmatched patch takes its material's, kept stay."""
+    source = torch.zeros(1, 6, 2, 4)
+    source[:, 0, :, :2], source[:, 0, :, 2:], source[:, 3:] = 30.0, 70.0, 5.0
+    offset = torch.tensor([[[10.0, 14.0, -20.0, -24.0], [12.0, 0.0, -22.0, -22.0]]])
+    target = source.clone()
+    target[:, 0] += offset
+    weight = torch.tensor([[[1.0, 1.0, 1.0, 1.0], [1.0, 0.0, 1.0, 1.0]]])[:, None]
+    keep = torch.zeros(1, 1, 2, 4, dtype=torch.bool)
+    keep[0, 0, 1, 3] = True
+    smooth = smooth_transfer(source, target, weight, keep, sigmas=(10.0, 5.0))
+    change = smooth[0, 0] - source[0, 0]
+    torch.testing.assert_close(change[:, :2], torch.full((2, 2), 12.0), atol=0.05, rtol=0)  # (10 + 14 + 12) / 3
+    torch.testing.assert_close(change[:, 2:].flatten()[:3], torch.full((3,), -22.0), atol=0.05, rtol=0)
+    assert change[1, 3] == 0  # kept
+    torch.testing.assert_close(smooth[:, 1:], source[:, 1:])  # a, b and stds: no change asked
+
+
+def test_colour_prior_breaks_semantic_ties_but_keeps_the_confidence():
+    """Two reference patches equally similar in meaning: the match takes the one closer in colour, and reports
+    the semantic score as its confidence."""
+    source = torch.zeros(1, 6, 1, 1)
+    reference = torch.zeros(1, 6, 1, 2)
+    reference[0, 0, 0] = torch.tensor([60.0, 5.0])  # L far, L near
+    attention = torch.full((1, 1, 2), 0.7)
+    prior = colour_prior(source, reference, weight=0.1, sigma=20.0)
+    match = hard_warp(attention, torch.eye(2).view(1, 2, 1, 2), (1, 1), prior)
+    assert match.index.item() == 1 and match.confidence.item() == pytest.approx(0.7)
+    assert hard_warp(attention, torch.eye(2).view(1, 2, 1, 2), (1, 1)).index.item() == 0  # without: the first
 
 
 def test_local_transfer_moves_patch_means_and_alpha_interpolates():

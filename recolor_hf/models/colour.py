@@ -7,9 +7,14 @@ per patch of the correspondence grid), gathered with the same hard correspondenc
 
     S~R = Hard(A_C ⊙ M) S_R                                   (as main eq. 5, on statistics)
     T = c S~R + (1 - c) Reinhard(S_S)                         (confidence fallback, c from A_C's best score)
+    T <- S_S moved by Smooth(T - S_S)                         (joint bilateral smoothing of the transfer)
 
 where Reinhard(S_S) moves the source patch's statistics by the global Lab mean/std transfer (source -> reference)
-and c ramps from 0 to 1 over the predictor's ``confidence_range``. The "base" image is the source with every
+and c ramps from 0 to 1 over the predictor's ``confidence_range``. A hard match makes neighbouring patches of one
+material take different reference patches (blotches); so the per-patch transfer (mean offset, log contrast gain)
+is averaged over patches that are near in the image and in source colour, weighted by c (``smooth_transfer``).
+The match itself prefers, among semantically similar reference patches, those of similar colour
+(``colour_prior``). The "base" image is the source with every
 pixel's Lab value moved from its patch statistics S_S to T (a local Reinhard transfer); G' re-renders it under
 the predicted maps. Patches whose correspondence index is -1 (user "keep" points) keep S_S.
 All statistics are (B, 6, h, w): channels L, a, b means then L, a, b standard deviations, in Lab units.
@@ -24,6 +29,7 @@ RGB_TO_XYZ = torch.tensor([[0.412453, 0.357580, 0.180423],
                            [0.019334, 0.119193, 0.950227]]) / torch.tensor([0.95047, 1.0, 1.08883])[:, None]
 LAB_DELTA = 6 / 29  # CIELAB's f(t) is linear below t = LAB_DELTA ** 3
 STATS_CHANNELS = 6
+SMOOTHING_WEIGHT_FLOOR = 1e-3  # weight of an unmatched patch in the smoothing (its own transfer when alone)
 STD_FLOOR = 2.0  # Lab units added to both standard deviations of a gain, so flat patches do not explode
 GAIN_RANGE = (0.25, 4.0)  # limits of the per-patch contrast gain T_std / S_std
 # Fixed affine normalisation of statistics fed to networks: (stats - STATS_OFFSET) / STATS_SCALE is O(1).
@@ -81,20 +87,60 @@ def gather_statistics(reference: torch.Tensor, source: torch.Tensor, index: torc
     return torch.where((index < 0).view(index.shape[0], 1, *source.shape[-2:]), source, warped)
 
 
+def colour_prior(source: torch.Tensor, reference: torch.Tensor, weight: float, sigma: float) -> torch.Tensor:
+    """Colour affinity added to the match scores: weight exp(-|mu_S,i - mu_R,j|^2 / (2 sigma^2)).
+
+    source (B, 6, hs, ws), reference (B, 6, hr, wr): patch statistics -> (B, hs*ws, hr*wr); Lab means only.
+    """
+    distance = torch.cdist(source[:, :3].flatten(2).transpose(1, 2), reference[:, :3].flatten(2).transpose(1, 2))
+    return weight * torch.exp(-distance.square() / (2 * sigma ** 2))
+
+
+def smooth_transfer(source: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, keep: torch.Tensor,
+                    sigmas: tuple[float, float]) -> torch.Tensor:
+    """Joint bilateral smoothing of the per-patch transfer S_S -> T, guided by the source (module docstring).
+
+    The transfer of patch i, t_i = (mu_T - mu_S, log std_gain), becomes sum_j K_ij c_j t_j / sum_j K_ij c_j with
+    K_ij = exp(-|p_i - p_j|^2 / (2 s_p^2) - |mu_S,i - mu_S,j|^2 / (2 s_c^2)), p the patch centre in image-side
+    units and (s_p, s_c) = ``sigmas`` (spatial, Lab). Kept patches (``keep``) neither give nor take: T = S_S.
+
+    source, target (B, 6, h, w); weight c (B, 1, h, w) in [0, 1]; keep (B, 1, h, w) bool -> T (B, 6, h, w).
+    """
+    spatial, colour = sigmas
+    h, w = source.shape[-2:]
+    ys, xs = torch.meshgrid(torch.linspace(0, 1, h, device=source.device),
+                            torch.linspace(0, 1, w, device=source.device), indexing="ij")
+    position = torch.stack([ys.flatten(), xs.flatten()], dim=1).to(source)  # (N, 2)
+    s, t = source.flatten(2).transpose(1, 2), target.flatten(2).transpose(1, 2)  # (B, N, 6)
+    transfer = torch.cat([t[..., :3] - s[..., :3], std_gain(t[..., 3:], s[..., 3:]).log()], dim=-1)
+    kernel = torch.exp(-torch.cdist(position, position).square() / (2 * spatial ** 2)
+                       - torch.cdist(s[..., :3], s[..., :3]).square() / (2 * colour ** 2))  # (B, N, N)
+    kept = keep.flatten(1)[:, None, :]
+    kernel = kernel * torch.where(kept, 0.0, weight.flatten(1)[:, None, :] + SMOOTHING_WEIGHT_FLOOR)
+    smooth = (kernel @ transfer) / kernel.sum(dim=-1, keepdim=True).clamp_min(SMOOTHING_WEIGHT_FLOOR)
+    smooth = torch.where(keep.flatten(1)[..., None], 0.0, smooth)
+    std = (s[..., 3:] + STD_FLOOR) * smooth[..., 3:].exp() - STD_FLOOR
+    return torch.cat([s[..., :3] + smooth[..., :3], std.clamp_min(0)], dim=-1).transpose(1, 2).view_as(source)
+
+
 def target_statistics(source: torch.Tensor, reference: torch.Tensor, index: torch.Tensor,
                       confidence: torch.Tensor, confidence_range: tuple[float, float],
-                      source_lab: torch.Tensor, reference_lab: torch.Tensor) -> torch.Tensor:
-    """T = c S~R + (1 - c) Reinhard(S_S) (module docstring); c = 1 where the index is -1 (kept patches).
+                      source_lab: torch.Tensor, reference_lab: torch.Tensor,
+                      smoothing: tuple[float, float]) -> torch.Tensor:
+    """T = c S~R + (1 - c) Reinhard(S_S), then ``smooth_transfer`` (module docstring); kept patches (index -1)
+    keep S_S.
 
     source (B, 6, hs, ws), reference (B, 6, hr, wr): patch statistics; index (B, hs*ws); confidence
-    (B, 1, hs, ws) the match scores; source_lab, reference_lab (B, 3, H, W): the images, for the global transfer.
+    (B, 1, hs, ws) the match scores; source_lab, reference_lab (B, 3, H, W): the images, for the global transfer;
+    smoothing: ``smooth_transfer``'s (spatial, colour) sigmas.
     """
     low, high = confidence_range
     weight = ((confidence - low) / max(high - low, 1e-6)).clamp(0, 1)
-    weight = torch.where((index < 0).view_as(weight), torch.ones_like(weight), weight)
+    keep = (index < 0).view_as(weight)
     whole_s, whole_r = (patch_statistics(lab, (1, 1)) for lab in (source_lab, reference_lab))
     fallback = global_transfer(source, whole_s, whole_r)
-    return weight * gather_statistics(reference, source, index) + (1 - weight) * fallback
+    target = weight * gather_statistics(reference, source, index) + (1 - weight) * fallback
+    return smooth_transfer(source, target, weight, keep, smoothing)
 
 
 def interpolate_statistics(source: torch.Tensor, target: torch.Tensor, alpha: float) -> torch.Tensor:

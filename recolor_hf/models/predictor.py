@@ -7,8 +7,10 @@ the global code w: ASPP1([W~0R, C3, T, S_S, conf], w) -> W1, ASPP2([up(out1), C2
 ASPP3([up(out2), C1], w) -> W3. ``conf`` is the similarity of the chosen match (our reading of the mask channel M
 fed to ASPP1).
 
-Beyond the paper (see ``colour``): the same hard match gathers the reference's per-patch Lab statistics, with a
-confidence fallback to the global transfer, into target statistics T (``colour_statistics``); the generator
+Beyond the paper (see ``colour``): the match prefers, among semantically similar reference patches, those of
+similar colour (``colour_prior``); the same hard match gathers the reference's per-patch Lab statistics, with a
+confidence fallback to the global transfer and a joint bilateral smoothing, into target statistics T
+(``colour_target``); the generator
 re-renders the source moved to T (the "base" image), and each map is predicted as a residual on the base's
 self-reconstruction map W0(base), so an untrained head reproduces the base. ASPP1's inputs are normalised per
 group (W~0R, C3: layer norm; statistics: fixed Lab scales) so that none swamps the others.
@@ -22,7 +24,7 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
-from .colour import STATS_CHANNELS, normalize_statistics, patch_statistics, target_statistics
+from .colour import STATS_CHANNELS, colour_prior, normalize_statistics, target_statistics
 from .layers import ASPPWithCode, EqualConv2d, resize_map
 
 
@@ -55,12 +57,16 @@ def random_column_mask(batch: int, columns: int, ratio: float, generator: torch.
     return (ranks >= n_masked).float()
 
 
-def hard_warp(attention: torch.Tensor, values: torch.Tensor, out_size: tuple[int, int]) -> Correspondence:
+def hard_warp(attention: torch.Tensor, values: torch.Tensor, out_size: tuple[int, int],
+              prior: torch.Tensor | None = None) -> Correspondence:
     """Hard(A) V: every query takes the value of its best key (main eq. 5).
 
-    attention: (B, N_q, N_k) with -inf where masked; values: (B, D, h_k, w_k) -> Correspondence at out_size.
+    attention: (B, N_q, N_k) with -inf where masked; values: (B, D, h_k, w_k); prior: optional (B, N_q, N_k)
+    added to the attention to choose the key (the confidence stays the attention of the chosen key)
+    -> Correspondence at out_size.
     """
-    confidence, index = attention.max(dim=2)
+    index = (attention if prior is None else attention + prior).argmax(dim=2)
+    confidence = attention.gather(2, index[..., None])[..., 0]
     flat = values.flatten(2)
     warped = torch.gather(flat, 2, index[:, None, :].expand(-1, flat.shape[1], -1))
     shape = (values.shape[0], values.shape[1], *out_size)
@@ -77,12 +83,16 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
         aspp_rates: dilation rates of the 3x3 branches of each ASPP.
         confidence_range: match scores (cosine) below the first value use the global colour transfer, above the
             second the matched reference patch's colour, linearly in between.
+        colour_prior: (weight, Lab sigma) of the colour affinity added to the match scores.
+        transfer_smoothing: (spatial sigma as a share of the image side, Lab sigma) of the joint bilateral
+            smoothing of the per-patch colour transfer.
     """
 
     @register_to_config
     def __init__(self, style_dim: int = 512, color_channels: tuple[int, ...] = (24, 40, 112),
                  hidden_channels: tuple[int, ...] = (512, 256, 128), aspp_rates: tuple[int, ...] = (1, 2, 4),
-                 confidence_range: tuple[float, float] = (0.3, 0.6)):
+                 confidence_range: tuple[float, float] = (0.3, 0.6), colour_prior: tuple[float, float] = (0.1, 20.0),
+                 transfer_smoothing: tuple[float, float] = (0.5, 10.0)):
         super().__init__()
         c1, c2, c3 = color_channels
         h1, h2, h3 = hidden_channels
@@ -97,32 +107,37 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
 
     @staticmethod
     def correspond(source_semantic: torch.Tensor, reference_semantic: torch.Tensor, reference_map: torch.Tensor,
-                   mask_ratio: float = 0.0, generator: torch.Generator | None = None) -> Correspondence:
+                   mask_ratio: float = 0.0, generator: torch.Generator | None = None,
+                   prior: torch.Tensor | None = None) -> Correspondence:
         """W~0R = Hard(A_C ⊙ M) W0R (main eqs. 4-5).
 
         source_semantic F_S: (B, f, h_s, w_s); reference_semantic F_R: (B, f, h_r, w_r);
         reference_map W0R: (B, D, h_r', w_r') (resized to F_R's grid); mask_ratio: share of reference patches
-        hidden from the match (training only).
+        hidden from the match (training only); prior: optional (B, h_s*w_s, h_r*w_r) added to A_C to choose the
+        match (``match_prior``).
         """
         attention = cosine_attention(source_semantic, reference_semantic)
         if mask_ratio > 0:
             keep = random_column_mask(attention.shape[0], attention.shape[2], mask_ratio, generator, attention.device)
             attention = attention.masked_fill(keep[:, None, :] == 0, float("-inf"))
         values = resize_map(reference_map, reference_semantic.shape[-2:])
-        return hard_warp(attention, values, tuple(source_semantic.shape[-2:]))
+        return hard_warp(attention, values, tuple(source_semantic.shape[-2:]), prior)
 
-    def colour_statistics(self, source_lab: torch.Tensor, reference_lab: torch.Tensor, match: Correspondence,
-                          reference_grid: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Source patch statistics S_S and target statistics T = c Hard(A_C) S_R + (1 - c) Reinhard(S_S).
+    def match_prior(self, source_stats: torch.Tensor, reference_stats: torch.Tensor) -> torch.Tensor:
+        """The colour affinity added to A_C (``colour.colour_prior`` with the config's ``colour_prior``):
+        S_S (B, 6, h_s, w_s), S_R (B, 6, h_r, w_r) -> (B, h_s*w_s, h_r*w_r)."""
+        return colour_prior(source_stats, reference_stats, *self.config.colour_prior)
 
-        source_lab, reference_lab: (B, 3, H, W) CIELAB images; match: the correspondence (its index points into
-        the reference's ``reference_grid``) -> S_S, T each (B, 6, h_s, w_s) on the match's grid.
+    def colour_target(self, source_stats: torch.Tensor, reference_stats: torch.Tensor, match: Correspondence,
+                      source_lab: torch.Tensor, reference_lab: torch.Tensor) -> torch.Tensor:
+        """Target statistics T = Smooth(c Hard(A_C) S_R + (1 - c) Reinhard(S_S)) (``colour.target_statistics``).
+
+        S_S (B, 6, h_s, w_s), S_R (B, 6, h_r, w_r): patch statistics on the match's grids; source_lab,
+        reference_lab: (B, 3, H, W) CIELAB images -> T (B, 6, h_s, w_s).
         """
-        source = patch_statistics(source_lab, tuple(match.confidence.shape[-2:]))
-        reference = patch_statistics(reference_lab, reference_grid)
-        target = target_statistics(source, reference, match.index, match.confidence,
-                                   tuple(self.config.confidence_range), source_lab, reference_lab)
-        return source, target
+        return target_statistics(source_stats, reference_stats, match.index, match.confidence,
+                                 tuple(self.config.confidence_range), source_lab, reference_lab,
+                                 tuple(self.config.transfer_smoothing))
 
     def forward(self, color_features: tuple[torch.Tensor, ...], correspondence: Correspondence,
                 statistics: tuple[torch.Tensor, torch.Tensor], w: torch.Tensor,
