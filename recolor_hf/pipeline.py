@@ -34,6 +34,9 @@ from .presets import PRESETS
 from .upsample import transfer_colour
 
 COMPONENTS = ("generator", "latent_encoder", "map_encoder", "predictor", "backbone")
+# The shipped checkpoint lives in the repository, beside the package: found from a clone or an editable install,
+# absent from a plain `pip install .` (then `from_pretrained` says so).
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "recolor-small"
 ALPHA_RANGE = (0.0, 2.0)
 OUTPUT_TYPES = ("pil", "np", "pt")
 
@@ -92,7 +95,12 @@ def unsquare(images: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
 def check_checkpoint_folder(path: Path) -> None:
     """Refuse a folder that is not a complete pipeline, naming what is missing."""
     if not path.is_dir():
-        raise ValueError(f"no checkpoint folder at {path}")
+        shipped = (" (the shipped checkpoint is the repository's checkpoints/recolor-small, which a package "
+                   "installed without the repository does not carry: clone the repository, or install the clone "
+                   "with `pip install -e .`)" if path.resolve() == DEFAULT_CHECKPOINT else "")
+        raise ValueError(f"no checkpoint folder at {path}{shipped}; pass a saved pipeline folder: "
+                         "RecolorPipeline.from_pretrained(path) in Python, --checkpoint DIR to the recolor "
+                         "command or app.py")
     if not (path / "model_index.json").is_file():
         raise ValueError(f"{path} is not a pipeline folder: model_index.json is missing")
     for name in COMPONENTS:
