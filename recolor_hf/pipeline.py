@@ -21,7 +21,7 @@ import PIL.Image
 import torch
 import torch.nn.functional as F
 from diffusers import DiffusionPipeline
-from diffusers.utils import BaseOutput
+from diffusers.utils import BaseOutput, is_accelerate_available
 
 from .image_io import DEFAULT_MAX_PIXELS, image_to_tensor, load_image
 from .models.backbones import FeatureBackbone
@@ -145,9 +145,13 @@ class RecolorPipeline(DiffusionPipeline):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> "RecolorPipeline":
-        """Load a local pipeline folder (never a hub download); a ValueError names any missing component."""
+        """Load a local pipeline folder (never a hub download); a ValueError names any missing component.
+
+        Without accelerate (an install without the [train] extra) the components load the plain way, quietly.
+        """
         path = Path(pretrained_model_name_or_path)
         check_checkpoint_folder(path)
+        kwargs.setdefault("low_cpu_mem_usage", is_accelerate_available())
         return super().from_pretrained(path, **kwargs)
 
     def save_pretrained(self, save_directory, **kwargs) -> None:
