@@ -1,6 +1,8 @@
 """recolor_hf installs as a library: its wheel (built offline from pyproject.toml) carries every module, declares
-the packages the code imports (core, or the extra of the part that imports them) and the ``recolor`` command, and
-an installed copy away from the repository says where the shipped checkpoint is and how to pass another."""
+the packages the code imports (core, or the extra of the part that imports them) and the ``recolor`` command;
+requirements.txt pins exactly those bounds and installs on a Space; the README is a complete Space config; an
+installed copy away from the repository says where the shipped checkpoint is and how to pass another.
+"""
 
 import ast
 import configparser
@@ -23,6 +25,9 @@ WHEEL_SOURCES = ("pyproject.toml", "README.md", "recolor_hf")
 LOCAL_MODULE_DIRS = (ROOT, ROOT / "train", ROOT / "eval", ROOT / "tests")
 LIBRARY_ENTRIES = (ROOT / "recolor_hf" / "__init__.py", ROOT / "recolor_hf" / "cli.py")
 TRAINING_SOURCES = ("train/*.py", "eval/*.py", "recolor_hf/**/*.py")
+REQUIREMENT = re.compile(r"([A-Za-z0-9._-]+)\s*(?:[<>=!~]=?\s*([\w.+]+))?")
+SPACE_KEYS = ("title", "short_description", "sdk", "sdk_version", "python_version", "app_file")
+SHORT_DESCRIPTION_MAX = 60  # characters, Hugging Face Spaces' limit
 
 
 def normalize(name: str) -> str:
@@ -53,14 +58,31 @@ def dist_info(wheel: Path, name: str) -> str:
         return archive.read(member).decode()
 
 
-def declared_requirements(wheel: Path) -> dict[str | None, set[str]]:
-    """Normalized distribution names of Requires-Dist by extra (None = core dependencies)."""
-    by_extra: dict[str | None, set[str]] = {None: set()}
+def parse_requirement(line: str) -> tuple[str, str | None]:
+    """(normalized name, version of its first bound) of a requirement such as ``torch>=2.13.0; extra == "x"``."""
+    match = REQUIREMENT.match(line.strip())
+    return normalize(match.group(1)), match.group(2)
+
+
+def requirement_lines(name: str) -> list[str]:
+    """The requirement lines of the file ``name`` at the repository root, comments and blank lines left out."""
+    lines = (line.split("#", 1)[0].strip() for line in (ROOT / name).read_text().splitlines())
+    return [line for line in lines if line]
+
+
+def declared_requirements(wheel: Path) -> dict[str | None, dict[str, str | None]]:
+    """{extra (None = core dependencies): {normalized name: lower bound}} of the wheel's Requires-Dist."""
+    by_extra: dict[str | None, dict[str, str | None]] = {None: {}}
     for line in Parser().parsestr(dist_info(wheel, "METADATA")).get_all("Requires-Dist", []):
-        name = re.match(r"[A-Za-z0-9._-]+", line).group()
+        name, version = parse_requirement(line)
         extra = re.search(r"""extra\s*==\s*["']([\w-]+)["']""", line)
-        by_extra.setdefault(extra and extra.group(1), set()).add(normalize(name))
+        by_extra.setdefault(extra and extra.group(1), {})[name] = version
     return by_extra
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """"6.31.0" -> (6, 31, 0)."""
+    return tuple(int(part) for part in version.split("."))
 
 
 def parse_imports(path: Path) -> tuple[set[str], set[Path]]:
@@ -132,7 +154,7 @@ def test_wheel_declares_version_command_and_modules(wheel):
 
 
 def test_wheel_declares_what_the_code_imports(wheel):
-    declared = declared_requirements(wheel)
+    declared = {extra: set(names) for extra, names in declared_requirements(wheel).items()}
     core = declared[None]
     assert {"torch", "diffusers", "huggingface-hub", "safetensors", "numpy", "pillow"} <= core
     parts = {  # who imports, and what may provide it
@@ -146,6 +168,28 @@ def test_wheel_declares_what_the_code_imports(wheel):
     for part, (modules, allowed) in parts.items():
         undeclared = distributions(modules) - allowed
         assert not undeclared, f"{part} imports {sorted(undeclared)}, not declared in pyproject.toml"
+
+
+def test_requirements_txt_pins_what_pyproject_declares(wheel):
+    declared = declared_requirements(wheel)
+    runtime = {**declared[None], **declared["app"], **declared["train"]}
+    lines = requirement_lines("requirements.txt")
+    # A Space installs requirements.txt alone, before the repository is there: no local paths, no options.
+    assert not [line for line in lines if line.startswith(("-", ".", "/", "file:"))]
+    assert dict(map(parse_requirement, lines)) == runtime  # each lower bound is the tested version
+
+
+def test_readme_front_matter_is_a_space_config():
+    _, block, _ = (ROOT / "README.md").read_text().split("---\n", 2)
+    config = dict(line.split(":", 1) for line in block.splitlines())
+    config = {key.strip(): value.strip().strip('"') for key, value in config.items()}
+    assert set(SPACE_KEYS) <= config.keys()
+    assert config["sdk"] == "gradio" and (ROOT / config["app_file"]).is_file()
+    assert 0 < len(config["short_description"]) <= SHORT_DESCRIPTION_MAX
+    gradio_floor = dict(map(parse_requirement, requirement_lines("requirements.txt")))["gradio"]
+    assert version_tuple(config["sdk_version"]) >= version_tuple(gradio_floor)
+    python_floor = re.search(r'requires-python = ">=([\d.]+)"', (ROOT / "pyproject.toml").read_text()).group(1)
+    assert version_tuple(config["python_version"]) >= version_tuple(python_floor)
 
 
 def test_installed_without_repository_names_the_missing_checkpoint(wheel, tmp_path):
