@@ -1,14 +1,16 @@
 """Gradio demo of recolor_hf: re-colour a source photo like a reference photo (Yang, Xu, Fan, WACV 2024).
 
 ``build_demo(pipe)`` builds the app; ``Handlers`` holds its event functions (tests call them directly).
-Run ``python app.py``: it serves the shipped checkpoint (or an untrained ``small`` pipeline, with a banner, when
-the checkpoint is missing) on Gradio's usual host / port (GRADIO_SERVER_NAME, GRADIO_SERVER_PORT).
+Run ``python app.py [--checkpoint DIR]``: it serves the shipped checkpoint or DIR (or an untrained ``small``
+pipeline, with a banner, when the folder is missing) on Gradio's usual host / port (GRADIO_SERVER_NAME,
+GRADIO_SERVER_PORT).
 
 Tabs: automatic re-colouring, guided clicks (supp. C.6), masks (supp. C.5), online optimisation (supp. C.7),
 inspection of the latent maps (supp. C.9). Every result lands in the shared result panel, whose strength slider
 re-renders from the cached latents (supp. eq. 3) without running the predictor again.
 """
 
+import argparse
 import tempfile
 import time
 from pathlib import Path
@@ -338,14 +340,17 @@ def build_demo(pipe: RecolorPipeline, untrained: bool = False) -> gr.Blocks:
     return demo.queue(default_concurrency_limit=1)
 
 
-def load_pipe() -> tuple[RecolorPipeline, bool]:
-    """The shipped checkpoint, or an untrained ``small`` pipeline (second value True) when it is missing."""
+def load_pipe(checkpoint: Path = DEFAULT_CHECKPOINT) -> tuple[RecolorPipeline, bool]:
+    """The pipeline folder ``checkpoint``, or an untrained ``small`` one (second value True) when it is missing."""
     try:
-        return RecolorPipeline.from_pretrained(DEFAULT_CHECKPOINT), False
+        return RecolorPipeline.from_pretrained(checkpoint), False
     except ValueError as err:
-        print(f"{err}; falling back to an untrained 'small' pipeline")
+        print(f"{err}\nFalling back to an untrained 'small' pipeline.")
         return RecolorPipeline.from_preset("small"), True
 
 
 if __name__ == "__main__":
-    build_demo(*load_pipe()).launch(max_file_size="50mb")
+    parser = argparse.ArgumentParser(description="Serve the recolor_hf Gradio demo.")
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
+                        help="pipeline folder (default: %(default)s)")
+    build_demo(*load_pipe(parser.parse_args().checkpoint)).launch(max_file_size="50mb")

@@ -1,10 +1,9 @@
 """recolor_hf: latent-guided exemplar-based photo re-colorization (Yang, Xu, Fan, WACV 2024)."""
 
-from pathlib import Path
+__version__ = "0.1.0"
 
-from .pipeline import RecolorLatents, RecolorPipeline, RecolorPipelineOutput
+from .pipeline import DEFAULT_CHECKPOINT, RecolorLatents, RecolorPipeline, RecolorPipelineOutput
 from .presets import PRESETS
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "recolor-small"
-
-__all__ = ["DEFAULT_CHECKPOINT", "PRESETS", "RecolorLatents", "RecolorPipeline", "RecolorPipelineOutput"]
+__all__ = ["DEFAULT_CHECKPOINT", "PRESETS", "RecolorLatents", "RecolorPipeline", "RecolorPipelineOutput",
+           "__version__"]

@@ -166,8 +166,6 @@ def plan_jobs(args: argparse.Namespace) -> list[Job]:
 
 def load_pipeline(checkpoint: Path, device: str | None, max_pixels: int | None) -> RecolorPipeline:
     """Load the pipeline folder onto the device, with the optional input size limit."""
-    if not checkpoint.is_dir():
-        raise UsageError(f"no trained checkpoint at {checkpoint}; pass --checkpoint DIR")
     if device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: CUDA is not available")
     pipe = RecolorPipeline.from_pretrained(checkpoint)

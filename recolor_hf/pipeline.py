@@ -21,7 +21,7 @@ import PIL.Image
 import torch
 import torch.nn.functional as F
 from diffusers import DiffusionPipeline
-from diffusers.utils import BaseOutput
+from diffusers.utils import BaseOutput, is_accelerate_available
 
 from .image_io import DEFAULT_MAX_PIXELS, image_to_tensor, load_image
 from .models.backbones import FeatureBackbone
@@ -34,6 +34,9 @@ from .presets import PRESETS
 from .upsample import transfer_colour
 
 COMPONENTS = ("generator", "latent_encoder", "map_encoder", "predictor", "backbone")
+# The shipped checkpoint lives in the repository, beside the package: found from a clone or an editable install,
+# absent from a plain `pip install .` (then `from_pretrained` says so).
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "recolor-small"
 ALPHA_RANGE = (0.0, 2.0)
 OUTPUT_TYPES = ("pil", "np", "pt")
 
@@ -92,7 +95,12 @@ def unsquare(images: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
 def check_checkpoint_folder(path: Path) -> None:
     """Refuse a folder that is not a complete pipeline, naming what is missing."""
     if not path.is_dir():
-        raise ValueError(f"no checkpoint folder at {path}")
+        shipped = (" (the shipped checkpoint is the repository's checkpoints/recolor-small, which a package "
+                   "installed without the repository does not carry: clone the repository, or install the clone "
+                   "with `pip install -e .`)" if path.resolve() == DEFAULT_CHECKPOINT else "")
+        raise ValueError(f"no checkpoint folder at {path}{shipped}; pass a saved pipeline folder: "
+                         "RecolorPipeline.from_pretrained(path) in Python, --checkpoint DIR to the recolor "
+                         "command or app.py")
     if not (path / "model_index.json").is_file():
         raise ValueError(f"{path} is not a pipeline folder: model_index.json is missing")
     for name in COMPONENTS:
@@ -137,9 +145,13 @@ class RecolorPipeline(DiffusionPipeline):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> "RecolorPipeline":
-        """Load a local pipeline folder (never a hub download); a ValueError names any missing component."""
+        """Load a local pipeline folder (never a hub download); a ValueError names any missing component.
+
+        Without accelerate (an install without the [train] extra) the components load the plain way, quietly.
+        """
         path = Path(pretrained_model_name_or_path)
         check_checkpoint_folder(path)
+        kwargs.setdefault("low_cpu_mem_usage", is_accelerate_available())
         return super().from_pretrained(path, **kwargs)
 
     def save_pretrained(self, save_directory, **kwargs) -> None:

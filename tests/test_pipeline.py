@@ -61,6 +61,14 @@ def test_missing_component_is_named(saved, tmp_path):
         RecolorPipeline.from_pretrained(tmp_path / "empty")
 
 
+def test_loads_quietly_without_accelerate(saved, pair, monkeypatch, capfd):
+    for module in ("diffusers.models.modeling_utils", "diffusers.pipelines.pipeline_utils", "recolor_hf.pipeline"):
+        monkeypatch.setattr(f"{module}.is_accelerate_available", lambda: False)
+    loaded = RecolorPipeline.from_pretrained(saved)
+    assert loaded(content=pair[0], reference=pair[1]).images[0].size == (517, 333)
+    assert "accelerate" not in capfd.readouterr().err
+
+
 def test_batch_equals_single(tiny_pipe, pair):
     other = textured_image(120, 90, seed=3)
     batch = tiny_pipe(content=[pair[0], other], reference=pair[1], output_type="np").images
