@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="extension of generated output names (folder / CSV mode; default: the input's)")
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available, else cpu")
     parser.add_argument("--max-pixels", type=positive_int,
-                        help="refuse images larger than this (default: the checkpoint's limit)")
+                        help="refuse images of more than this many pixels, checked on the file's header before "
+                             "decoding (the pipeline's max_pixels; default: the checkpoint's)")
     return parser
 
 
