@@ -3,12 +3,16 @@
 Three modes: one SOURCE file -> OUT file; a SOURCE folder -> every image in it, re-coloured like the one
 reference, into the OUT folder; ``--pairs pairs.csv`` -> one (source, reference[, output]) job per row.
 Outputs are never written over an input, nor over an existing file without ``--overwrite``, and are written
-atomically. Exit status: 0 all written (or skipped because they exist), 1 some image failed, 2 usage error.
+atomically (temporary files a killed run left behind are removed when the same output is next written). In CSV
+mode every output stays inside the ``-o`` folder unless ``--allow-outside-output`` is given. Outputs keep the
+source's ICC profile and EXIF (minus the orientation, which is applied). Exit status: 0 all written (or skipped
+because they exist), 1 some image failed, 2 usage error.
 """
 
 import argparse
 import csv
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -21,12 +25,14 @@ from diffusers.utils import logging as diffusers_logging
 from tqdm import tqdm
 
 import recolor_hf
-from .image_io import load_image
+from .image_io import load_image, load_mask
 from .pipeline import RecolorPipeline, check_alpha
 
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP",
            ".bmp": "BMP"}
 SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 95}}
+TEMP_SUFFIX = ".tmp"
+TEMP_NAME_CHARS = 8  # length of the random part of tempfile.mkstemp names
 
 
 class UsageError(Exception):
@@ -73,10 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", "-o", type=Path,
                         help="output file (single SOURCE file) or folder (folder / CSV mode)")
     parser.add_argument("--pairs", type=Path,
-                        help="CSV with columns source,reference[,output]; paths relative to the CSV's folder")
+                        help="CSV with columns source,reference[,output]: inputs relative to the CSV's folder, "
+                             "outputs relative to the -o folder")
+    parser.add_argument("--allow-outside-output", action="store_true",
+                        help="CSV mode: allow output paths outside the -o folder (absolute or with ..)")
     parser.add_argument("--alpha", type=alpha_arg, default=1.0,
                         help="strength in [0, 2]: 0 keeps the source, 1 is the prediction (default 1)")
-    parser.add_argument("--source-mask", type=Path, help="mask image of a source region (nonzero = region)")
+    parser.add_argument("--source-mask", type=Path,
+                        help="mask image of a source region (alpha > 0 when it has alpha, else non-black)")
     parser.add_argument("--reference-mask", type=Path,
                         help="mask image of the reference region whose colours that source region takes")
     parser.add_argument("--checkpoint", type=Path, default=recolor_hf.DEFAULT_CHECKPOINT,
@@ -87,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="extension of generated output names (folder / CSV mode; default: the input's)")
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available, else cpu")
     parser.add_argument("--max-pixels", type=positive_int,
-                        help="refuse images larger than this (default: the checkpoint's limit)")
+                        help="refuse images of more than this many pixels, checked on the file's header before "
+                             "decoding (the pipeline's max_pixels; default: the checkpoint's)")
     return parser
 
 
@@ -108,8 +119,10 @@ def folder_jobs(folder: Path, reference: Path, out: Path, ext: str | None, recur
     return [Job(p, reference, out / p.relative_to(folder).parent / output_name(p, ext)) for p in sources]
 
 
-def csv_jobs(pairs: Path, out: Path | None, ext: str | None) -> list[Job]:
-    """One job per CSV row; a row without an output goes to ``out`` / source stem + extension."""
+def csv_jobs(pairs: Path, out: Path, ext: str | None, allow_outside: bool = False) -> list[Job]:
+    """One job per CSV row: inputs are relative to the CSV's folder, an output to ``out`` (a row without one goes
+    to ``out`` / source stem + extension). An output that resolves outside ``out`` is refused unless
+    ``allow_outside``."""
     if not pairs.is_file():
         raise UsageError(f"no such CSV file: {pairs}")
     base = pairs.parent
@@ -119,17 +132,16 @@ def csv_jobs(pairs: Path, out: Path | None, ext: str | None) -> list[Job]:
         if not {"source", "reference"} <= set(columns):
             raise UsageError(f"{pairs} needs the columns source,reference[,output]; found {','.join(columns)}")
         rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in reader]
+    out_resolved = out.resolve()
     jobs = []
     for line, row in enumerate(rows, start=2):
         if not row["source"] or not row["reference"]:
             raise UsageError(f"{pairs} line {line}: empty source or reference")
         source = base / row["source"]
-        if row.get("output"):
-            output = base / row["output"]
-        elif out is None:
-            raise UsageError(f"{pairs} line {line} has no output; pass -o FOLDER")
-        else:
-            output = out / output_name(source, ext)
+        output = out / row["output"] if row.get("output") else out / output_name(source, ext)
+        if not allow_outside and out_resolved not in output.resolve().parents:
+            raise UsageError(f"{pairs} line {line}: output {row['output']!r} is outside the output folder {out}; "
+                             f"pass --allow-outside-output to write there")
         jobs.append(Job(source, base / row["reference"], output))
     if not jobs:
         raise UsageError(f"{pairs} has no rows")
@@ -141,7 +153,9 @@ def plan_jobs(args: argparse.Namespace) -> list[Job]:
     if args.pairs:
         if args.source or args.reference:
             raise UsageError("give either SOURCE --reference REF or --pairs CSV, not both")
-        jobs = csv_jobs(args.pairs, args.output, args.ext)
+        if args.output is None:
+            raise UsageError("--pairs needs -o FOLDER: the outputs are written inside it")
+        jobs = csv_jobs(args.pairs, args.output, args.ext, args.allow_outside_output)
     else:
         if args.source is None or args.reference is None or args.output is None:
             raise UsageError("give SOURCE, --reference REF and -o OUT (or --pairs CSV)")
@@ -175,25 +189,43 @@ def load_pipeline(checkpoint: Path, device: str | None, max_pixels: int | None) 
 
 
 def load_guide(job: Job, source_mask: Path, reference_mask: Path, max_pixels: int) -> Callable:
-    """The masks (nonzero = region) as a ``guide`` for ``job``: the source region takes the reference region's
-    colours; each mask must have its image's aspect ratio."""
+    """The masks (``image_io.mask_from_image``: alpha > 0 when present, else non-black) as a ``guide`` for
+    ``job``: the source region takes the reference region's colours; each mask must have its image's aspect
+    ratio."""
     from .guidance import Guidance  # only needed, and only imported, when masks are given
 
-    masks = [np.asarray(load_image(path, name, max_pixels)).any(axis=2)
-             for path, name in ((source_mask, "source mask"), (reference_mask, "reference mask"))]
+    masks = [load_mask(path, name, max_pixels) for path, name in ((source_mask, "source mask"), (reference_mask, "reference mask"))]
     sizes = [load_image(path, name, max_pixels).size for path, name in ((job.source, "source"),
                                                                          (job.reference, "reference"))]
     return Guidance(source_mask=masks[0], reference_mask=masks[1]).as_guide(*sizes)
 
 
-def save_atomic(image: PIL.Image.Image, path: Path) -> None:
-    """Write to a temporary file next to ``path``, then rename: a crash never leaves a half-written output."""
+def temporary_prefix(path: Path) -> str:
+    """Name prefix of ``save_atomic``'s temporary files for ``path``."""
+    return f".{path.name}."
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Delete the temporary files a killed run left next to ``path`` (only names ``save_atomic`` makes for it)."""
+    pattern = re.compile(re.escape(temporary_prefix(path)) + rf"[a-z0-9_]{{{TEMP_NAME_CHARS}}}"
+                         + re.escape(TEMP_SUFFIX))
+    if path.parent.is_dir():
+        for stale in path.parent.iterdir():
+            if pattern.fullmatch(stale.name) and stale.is_file():
+                stale.unlink(missing_ok=True)
+
+
+def save_atomic(image: PIL.Image.Image, path: Path, metadata: dict | None = None) -> None:
+    """Write to a temporary file next to ``path``, then rename: a crash never leaves a half-written output.
+
+    ``metadata``: extra save arguments, e.g. ``icc_profile`` and ``exif`` (formats without them ignore them).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     image_format = FORMATS[path.suffix.lower()]
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path), suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as f:
-            image.save(f, format=image_format, **SAVE_OPTIONS.get(image_format, {}))
+            image.save(f, format=image_format, **SAVE_OPTIONS.get(image_format, {}), **(metadata or {}))
             f.flush()
             os.fsync(f.fileno())
         umask = os.umask(0)
@@ -220,6 +252,7 @@ def run_jobs(pipe: RecolorPipeline, jobs: list[Job], alpha: float, overwrite: bo
             if target in claimed:
                 raise ValueError(f"{job.output} is also the output of an earlier image in this batch")
             claimed.add(target)
+            remove_stale_temporaries(job.output)
             if job.output.exists() and not overwrite:
                 tqdm.write(f"skipped {job.source}: {job.output} exists (pass --overwrite to replace it)",
                            file=sys.stderr)
@@ -229,7 +262,7 @@ def run_jobs(pipe: RecolorPipeline, jobs: list[Job], alpha: float, overwrite: bo
                 references = {job.reference: load_image(job.reference, f"reference {job.reference}", limit)}
             content = load_image(job.source, "source", limit)
             result = pipe(content=content, reference=references[job.reference], alpha=alpha, guide=guide).images[0]
-            save_atomic(result, job.output)
+            save_atomic(result, job.output, content.info)  # the source's ICC profile and EXIF
             counts["written"] += 1
         except (ValueError, OSError, MemoryError, RuntimeError) as err:  # RuntimeError: torch out of memory
             tqdm.write(f"error: {job.source}: {err}", file=sys.stderr)

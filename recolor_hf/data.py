@@ -15,6 +15,7 @@ np.random.default_rng([seed, epoch, index]). Images are float32 tensors (3, R, R
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
 from pathlib import Path
@@ -25,7 +26,10 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import Dataset
 
+from .image_io import DEFAULT_MAX_PIXELS, check_size, open_image
 from .looks import GRAY, Look, random_look
+
+logger = logging.getLogger(__name__)
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 MODES = ("jitter", "self", "reference")
@@ -35,20 +39,42 @@ REFERENCE_MIX = {"strong": 0.45, "global": 0.25, "local": 0.2, "segment": 0.1}  
 CROSS_KINDS = ("global", "local", "jitter", "strong", "none")  # looks that are the same edit on any photo (not "segment")
 
 
-def list_images(root: str | os.PathLike) -> list[Path]:
-    """All readable images under root (recursive), sorted by path. Unreadable or truncated files are skipped."""
-    paths = []
+def unreadable(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> str | None:
+    """Why an image file cannot be used for training, or None when it decodes and is at most ``max_pixels``."""
+    try:
+        with open_image(path, "photo") as im:
+            check_size(im.width, im.height, max_pixels, "photo")  # before decoding: refuses decompression bombs
+            im.draft("RGB", (1, 1))  # JPEG: decode at 1/8 scale, still reads the whole file
+            im.load()
+    except ValueError as err:
+        return str(err)
+    except (OSError, SyntaxError) as err:
+        return f"photo could not be decoded, the file may be truncated or corrupt ({err})"
+    return None
+
+
+def scan_images(root: str | os.PathLike,
+                max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[list[Path], dict[Path, str]]:
+    """Image files under root (recursive), sorted by path -> (usable ones, {skipped file: why}).
+
+    Corrupt, truncated and over-``max_pixels`` files are skipped (see ``unreadable``), each logged once.
+    """
+    paths, skipped = [], {}
     for p in sorted(Path(root).rglob("*")):
         if p.suffix.lower() not in IMAGE_EXTS or not p.is_file():
             continue
-        try:
-            with Image.open(p) as im:
-                im.draft("RGB", (1, 1))  # JPEG: decode at 1/8 scale, still reads the whole file
-                im.load()
-        except (OSError, SyntaxError, ValueError):
-            continue
-        paths.append(p)
-    return paths
+        reason = unreadable(p, max_pixels)
+        if reason is None:
+            paths.append(p)
+        else:
+            skipped[p] = reason
+            logger.warning(f"skipped {p}: {reason}")
+    return paths, skipped
+
+
+def list_images(root: str | os.PathLike) -> list[Path]:
+    """All readable images under root (recursive), sorted by path; the others are skipped (see ``scan_images``)."""
+    return scan_images(root)[0]
 
 
 def split_train_val(paths: list[Path], val_fraction: float = 0.1, seed: int = 0,

@@ -3,7 +3,15 @@
 Accepted: a path, a PIL image (opened lazily or not), an HWC / HW numpy array (uint8, uint16 or float in
 [0, 1]) and a (3, H, W) or (1, 3, H, W) tensor in [0, 1]. Modes are converted to RGB: RGBA / LA and palette
 images with transparency are composited on white, 16-bit and float images are scaled, CMYK / grayscale /
-bilevel are converted; the EXIF orientation is applied.
+bilevel are converted; the EXIF orientation is applied. Float images holding NaN or infinity are refused.
+
+The pixel limit ``max_pixels`` (the CLI's ``--max-pixels``) is checked on the size a file's header declares,
+before anything is decoded. Decoded images keep the source's ICC profile (RGB profiles only) and its EXIF
+(orientation removed, since it is applied) in ``image.info`` under the keys ``KEPT_METADATA``, so that a writer
+can pass them on to the output.
+
+Masks follow one rule (``mask_from_image``): the alpha channel when the image has one (alpha > 0 = painted),
+else every pixel that is not black.
 """
 
 import os
@@ -15,27 +23,32 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 DEFAULT_MAX_PIXELS = 64_000_000
 BACKGROUND = (255, 255, 255)  # transparent pixels are composited on white
+KEPT_METADATA = ("icc_profile", "exif")  # ``image.info`` keys that outputs inherit from their source
+ICC_COLOUR_SPACE = slice(16, 20)  # bytes of an ICC profile's header naming its colour space
+ICC_RGB = b"RGB "
 
 
 def check_size(width: int, height: int, max_pixels: int, name: str) -> None:
-    """Refuse empty images and images over ``max_pixels``."""
+    """Refuse empty images and images over ``max_pixels`` pixels (the CLI's ``--max-pixels``)."""
     if width <= 0 or height <= 0:
         raise ValueError(f"{name} is empty ({width}x{height} pixels)")
     if width * height > max_pixels:
         raise ValueError(
-            f"{name} has {width}x{height} = {width * height / 1e6:.1f} MP, over the limit of "
-            f"{max_pixels / 1e6:.1f} MP (raise the pixel limit, `max_pixels`, to allow it)"
+            f"{name} is {width}x{height} = {width * height:,} pixels, over the pixel limit of {max_pixels:,} "
+            f"(max_pixels; --max-pixels on the command line raises it)"
         )
 
 
-def to_rgb(image: Image.Image) -> Image.Image:
-    """Convert any PIL mode to 8-bit RGB (see module docstring)."""
+def to_rgb(image: Image.Image, name: str = "image") -> Image.Image:
+    """Convert any PIL mode to 8-bit RGB (see module docstring); ``name`` is used in errors."""
     if image.mode == "RGB":
         return image
     if image.mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         data = np.asarray(image, dtype=np.float64)
+        if not np.isfinite(data).all():
+            raise ValueError(f"{name} holds NaN or infinite pixel values; it cannot be shown as a photo")
         if image.mode.startswith("I;16"):
             peak = 65535.0  # 16-bit modes are always scaled from their full range, dark images included
         else:
@@ -67,7 +80,7 @@ def array_to_image(array: np.ndarray, name: str) -> Image.Image:
         data = (array * 255.0 + 0.5).astype(np.uint8)
     else:
         raise ValueError(f"{name}: unsupported array dtype {array.dtype} (use uint8, uint16 or float in [0, 1])")
-    return to_rgb(Image.fromarray(data))
+    return to_rgb(Image.fromarray(data), name)
 
 
 def tensor_to_image(tensor: torch.Tensor, name: str) -> Image.Image:
@@ -79,34 +92,77 @@ def tensor_to_image(tensor: torch.Tensor, name: str) -> Image.Image:
     return array_to_image(tensor.detach().float().cpu().permute(1, 2, 0).numpy(), name)
 
 
+def open_image(path: str | os.PathLike, name: str = "image") -> Image.Image:
+    """Open a file lazily (header only) -> PIL image, or a ValueError naming the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{name}: no such file {path}")
+    try:
+        return Image.open(path)
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"{name}: {path} is not a readable image ({err})") from None
+    except Image.DecompressionBombError as err:
+        raise ValueError(f"{name}: {path} is refused as a decompression bomb by Pillow's own limit, "
+                         f"whatever max_pixels says ({err})") from None
+
+
+def decode(image: Image.Image, name: str, max_pixels: int) -> Image.Image:
+    """Check the declared size against ``max_pixels``, then decode and apply the EXIF orientation.
+
+    Returns the image in its own mode; the EXIF kept in ``info`` has no orientation tag any more.
+    """
+    check_size(image.width, image.height, max_pixels, name)
+    try:
+        image.load()
+        return ImageOps.exif_transpose(image)
+    except (OSError, SyntaxError, ValueError) as err:
+        raise ValueError(f"{name} could not be decoded, the file may be truncated or corrupt ({err})") from None
+
+
+def kept_metadata(image: Image.Image) -> dict:
+    """The ``KEPT_METADATA`` entries of a decoded image's ``info`` that stay valid for its RGB conversion."""
+    kept = {key: image.info[key] for key in KEPT_METADATA if image.info.get(key)}
+    if "icc_profile" in kept and kept["icc_profile"][ICC_COLOUR_SPACE] != ICC_RGB:
+        del kept["icc_profile"]  # a grayscale or CMYK profile does not describe the RGB output
+    return kept
+
+
 def load_image(source, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Any accepted input -> a fully decoded 8-bit RGB PIL image, or a ValueError naming the problem."""
+    """Any accepted input -> a fully decoded 8-bit RGB PIL image, or a ValueError naming the problem.
+
+    From a file or PIL image, ``info`` holds only the source's ICC profile and EXIF (see ``kept_metadata``).
+    """
     if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.is_file():
-            raise ValueError(f"{name}: no such file {path}")
-        try:
-            source = Image.open(path)
-        except (UnidentifiedImageError, OSError) as err:
-            raise ValueError(f"{name}: {path} is not a readable image ({err})") from None
-        except Image.DecompressionBombError:
-            raise ValueError(f"{name}: {path} is too large to open safely") from None
+        source = open_image(source, name)
     if isinstance(source, np.ndarray):
         image = array_to_image(source, name)
     elif torch.is_tensor(source):
         image = tensor_to_image(source, name)
     elif isinstance(source, Image.Image):
-        check_size(source.width, source.height, max_pixels, name)
-        try:
-            source.load()
-            image = ImageOps.exif_transpose(source)
-        except (OSError, SyntaxError, ValueError) as err:
-            raise ValueError(f"{name} could not be decoded, the file may be truncated or corrupt ({err})") from None
-        image = to_rgb(image)
+        decoded = decode(source, name, max_pixels)
+        image = to_rgb(decoded, name)
+        image.info = kept_metadata(decoded)
     else:
         raise ValueError(f"{name} must be a path, PIL image, numpy array or tensor, got {type(source).__name__}")
     check_size(image.width, image.height, max_pixels, name)
     return image
+
+
+def mask_from_image(image: Image.Image) -> np.ndarray:
+    """The one mask rule, PIL image -> (H, W) bool: alpha > 0 when the image has an alpha channel (or a palette
+    transparency), else every pixel that is not black."""
+    if "A" in image.getbands():
+        return np.asarray(image.getchannel("A")) > 0
+    if "transparency" in image.info:
+        return np.asarray(image.convert("RGBA").getchannel("A")) > 0
+    return np.asarray(to_rgb(image, "mask")).any(axis=2)
+
+
+def load_mask(source: str | os.PathLike | Image.Image, name: str = "mask",
+              max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """A mask file or PIL image -> (H, W) bool by ``mask_from_image``, with ``load_image``'s checks."""
+    image = open_image(source, name) if isinstance(source, (str, os.PathLike)) else source
+    return mask_from_image(decode(image, name, max_pixels))
 
 
 def image_to_tensor(image: Image.Image) -> torch.Tensor:

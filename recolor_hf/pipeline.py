@@ -115,7 +115,8 @@ class RecolorPipeline(DiffusionPipeline):
     """Exemplar-based re-colorization (Yang, Xu, Fan, WACV 2024) as a diffusers pipeline.
 
     Components: ``generator`` G', ``latent_encoder`` E_w, ``map_encoder`` E_W, ``predictor`` P_W and the frozen
-    ``backbone``. Config: ``resolution`` (square working size of the networks), ``max_pixels`` (input limit).
+    ``backbone``. Config: ``resolution`` (square working size of the networks), ``max_pixels`` (input limit in
+    pixels, checked on a file's header before decoding; the CLI's ``--max-pixels``).
     """
 
     def __init__(self, generator: RecolorGenerator, latent_encoder: LatentEncoder, map_encoder: LatentMapEncoder,

@@ -1,5 +1,7 @@
 import os
+import struct
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,15 @@ def textured_image(height: int, width: int, seed: int = 0) -> Image.Image:
     channels = [np.sin(xx * rng.uniform(2, 8) + rng.uniform(0, 6)) * np.cos(yy * rng.uniform(2, 8)) for _ in range(3)]
     img = (np.stack(channels, -1) * 0.4 + 0.5 + rng.normal(0, 0.03, (height, width, 3))).clip(0, 1)
     return Image.fromarray((img * 255).astype(np.uint8))
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A PNG file of a few bytes whose header declares width x height RGB pixels (and that holds no pixel data)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
 
 
 def randomize_zero_init(*modules, std: float = 0.5) -> None:

@@ -3,7 +3,7 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
 from conftest import ROOT, textured_image
 from recolor_hf import RecolorPipeline
@@ -116,12 +116,107 @@ def test_csv_mode(checkpoint, files, tmp_path, monkeypatch, capsys):
         "small.png,../reference.png,named/first.jpg\n"
         "../source.jpg,small.png,\n"
     )
-    monkeypatch.chdir(tmp_path)  # CSV paths are relative to the CSV's folder, -o to the working directory
+    monkeypatch.chdir(tmp_path)  # CSV inputs are relative to the CSV's folder, outputs to -o
     assert recolor(checkpoint, "--pairs", work / "pairs.csv", "-o", "outs", "--ext", "png") == 0
-    with Image.open(work / "named" / "first.jpg") as first, Image.open(tmp_path / "outs" / "source.png") as second:
+    outs = tmp_path / "outs"
+    with Image.open(outs / "named" / "first.jpg") as first, Image.open(outs / "source.png") as second:
         assert first.format == "JPEG" and first.size == (50, 30)
         assert second.format == "PNG" and second.size == (517, 333)
     assert "2 written" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("escape", ["../../x.png", "ABSOLUTE", "sub/../../../x.png"])
+def test_csv_outputs_stay_inside_the_output_folder(checkpoint, files, tmp_path, capsys, escape):
+    source, reference = files
+    victim = tmp_path / "x.png"
+    victim.write_bytes(b"keep me")
+    out = tmp_path / "job" / "outs"
+    out.mkdir(parents=True)
+    row = str(victim) if escape == "ABSOLUTE" else escape
+    (tmp_path / "pairs.csv").write_text(f"source,reference,output\nsource.jpg,reference.png,{row}\n")
+    assert recolor(checkpoint, "--pairs", tmp_path / "pairs.csv", "-o", out, "--overwrite") == 2
+    err = capsys.readouterr().err
+    assert "line 2: output" in err and "is outside the output folder" in err and "--allow-outside-output" in err
+    assert victim.read_bytes() == b"keep me" and not any(out.iterdir())
+    assert recolor(checkpoint, "--pairs", tmp_path / "pairs.csv", "-o", out, "--overwrite",
+                   "--allow-outside-output") == 0
+    with Image.open(victim) as written:  # the explicit flag lets it through
+        assert written.size == (517, 333)
+
+
+def test_csv_mode_needs_an_output_folder(files, checkpoint, tmp_path, capsys):
+    (tmp_path / "pairs.csv").write_text("source,reference,output\nsource.jpg,reference.png,a.png\n")
+    assert recolor(checkpoint, "--pairs", tmp_path / "pairs.csv") == 2
+    assert "--pairs needs -o FOLDER" in capsys.readouterr().err
+
+
+def test_nan_float_tiff_is_refused(checkpoint, files, tmp_path, capsys):
+    _, reference = files
+    data = np.full((20, 30), 0.5, np.float32)
+    data[4, 4] = np.nan
+    Image.fromarray(data, "F").save(tmp_path / "nan.tif")
+    assert recolor(checkpoint, tmp_path / "nan.tif", "--reference", reference, "-o", tmp_path / "out.png") == 1
+    assert "holds NaN or infinite pixel values" in capsys.readouterr().err
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_pixel_limit_names_the_flag(checkpoint, files, tmp_path, capsys):
+    source, reference = files
+    assert recolor(checkpoint, source, "--reference", reference, "-o", tmp_path / "out.png",
+                   "--max-pixels", "100000") == 1
+    assert "517x333 = 172,161 pixels, over the pixel limit of 100,000 (max_pixels; --max-pixels" \
+        in capsys.readouterr().err
+
+
+def test_outputs_keep_the_icc_profile_and_exif(checkpoint, tmp_path, files):
+    _, reference = files
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x0112], exif[0x010F] = 6, "Camera"  # orientation: rotate 90 degrees; make
+    textured_image(40, 60, seed=7).save(tmp_path / "tagged.jpg", exif=exif.tobytes(), icc_profile=icc)
+    for name in ("out.jpg", "out.png", "out.webp", "out.tif"):
+        assert recolor(checkpoint, tmp_path / "tagged.jpg", "--reference", reference, "-o", tmp_path / name) == 0
+        with Image.open(tmp_path / name) as out:
+            assert out.size == (40, 60), name  # the orientation was applied ...
+            assert out.info.get("icc_profile") == icc, name
+            kept = out.getexif()
+            assert kept.get(0x010F) == "Camera" and 0x0112 not in kept, name  # ... and is not applied twice
+
+
+def test_stale_temporary_files_of_a_killed_run_are_removed(checkpoint, files, tmp_path):
+    source, reference = files
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / ".result.png.k2j_x9ab.tmp"  # what save_atomic leaves when the process is killed mid-write
+    others = [out / ".other.png.k2j_x9ab.tmp", out / ".result.png.notes.tmp", out / "result.png.tmp"]
+    for path in (stale, *others):
+        path.write_bytes(b"partial")
+    assert recolor(checkpoint, source, "--reference", reference, "-o", out / "result.png") == 0
+    assert not stale.exists() and all(p.exists() for p in others)  # only this output's own temporaries go
+
+
+def test_masks_follow_the_alpha_rule(checkpoint, files, tmp_path, monkeypatch):
+    """An RGBA mask with a transparent background is its painted (alpha > 0) part, as in the demo."""
+    import recolor_hf.guidance
+
+    source, reference = files
+    seen = []
+
+    class Recording(recolor_hf.guidance.Guidance):
+        def __init__(self, **masks):
+            seen.append(masks)
+            super().__init__(**masks)
+
+    monkeypatch.setattr(recolor_hf.guidance, "Guidance", Recording)
+    painted = np.zeros((333, 517, 4), np.uint8)  # transparent black background
+    painted[:100, :200] = (255, 0, 0, 255)
+    Image.fromarray(painted, "RGBA").save(tmp_path / "source_mask.png")
+    Image.fromarray(np.full((60, 80), 255, np.uint8)).save(tmp_path / "reference_mask.png")
+    assert recolor(checkpoint, source, "--reference", reference, "-o", tmp_path / "out.png",
+                   "--source-mask", tmp_path / "source_mask.png", "--reference-mask", tmp_path / "reference_mask.png") == 0
+    source_mask = seen[0]["source_mask"]
+    assert source_mask.sum() == 100 * 200 and source_mask[:100, :200].all()
+    assert seen[0]["reference_mask"].all()
 
 
 def test_missing_checkpoint(files, tmp_path, capsys):

@@ -8,9 +8,9 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, bomb_png
 from recolor_hf.data import (MODES, ColorPairDataset, FiveKPairs, box_iou, list_images, low_overlap_boxes,
-                             random_warp, split_train_val)
+                             random_warp, scan_images, split_train_val)
 
 KEYS = {"jitter": {"input", "target"}, "self": {"image"}, "reference": {"source", "reference", "target"}}
 
@@ -55,6 +55,21 @@ def test_list_images(photo_dir):
     paths = list_images(photo_dir)
     assert len(paths) == 30 and paths == sorted(paths)
     assert not any(p.name in ("broken.jpg", "truncated.jpg", "notes.txt") for p in paths)
+
+
+def test_scan_images_skips_bombs_and_logs_each_bad_file_once(photo_dir, tmp_path, caplog):
+    (tmp_path / "bomb.png").write_bytes(bomb_png(15000, 15000))  # Pillow refuses it when opening
+    (tmp_path / "big.png").write_bytes(bomb_png(9000, 8000))  # 72 MP: over the default pixel limit
+    blocks(1).save(tmp_path / "fine.png")
+    (tmp_path / "cut.jpg").write_bytes((photo_dir / "a" / "truncated.jpg").read_bytes())
+    with caplog.at_level("WARNING", logger="recolor_hf.data"):
+        paths, skipped = scan_images(tmp_path)
+    assert paths == [tmp_path / "fine.png"]
+    assert "decompression bomb" in skipped[tmp_path / "bomb.png"]
+    assert "9000x8000 = 72,000,000 pixels, over the pixel limit" in skipped[tmp_path / "big.png"]
+    assert "truncated" in skipped[tmp_path / "cut.jpg"]
+    for path in skipped:
+        assert sum(f"skipped {path}: " in record.message for record in caplog.records) == 1
 
 
 def test_split_per_source_and_deterministic(photo_dir):

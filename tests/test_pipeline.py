@@ -156,13 +156,13 @@ def test_bad_inputs_are_refused(tiny_pipe, pair, tmp_path):
 def test_pixel_limit_is_configurable(saved):
     limited = RecolorPipeline.from_pretrained(saved, max_pixels=10_000)
     assert limited.config.max_pixels == 10_000
-    with pytest.raises(ValueError, match="reference has 200x100 = 0.0 MP, over the limit"):
+    with pytest.raises(ValueError, match="reference is 200x100 = 20,000 pixels, over the pixel limit of 10,000"):
         limited(content=Image.new("RGB", (50, 50)), reference=Image.new("RGB", (200, 100)))
 
 
 def test_huge_and_bad_output_type(tiny_pipe, pair, tmp_path):
     ref = pair[1]
-    with pytest.raises(ValueError, match="over the limit"):
+    with pytest.raises(ValueError, match="over the pixel limit"):
         # default limit 64 MP: a lazily opened huge PNG header is refused before decoding
         big = tmp_path / "big.png"
         Image.new("L", (9000, 8000)).save(big)

@@ -1,6 +1,7 @@
 """Smoke tests of the three training stages: a few steps each with the tiny preset on tiny generated photos."""
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import ROOT, textured_image
+from conftest import ROOT, bomb_png, textured_image
 from recolor_hf import RecolorPipeline
 
 sys.path.insert(0, str(ROOT / "train"))
@@ -25,7 +26,7 @@ def launch(script: str, *args: str, processes: int = 1) -> subprocess.CompletedP
     mode = ["--multi_gpu"] if processes > 1 else ["--cpu"]
     cmd = [sys.executable, "-m", "accelerate.commands.launch", *mode, "--num_processes", str(processes),
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-           str(ROOT / "train" / script), *args, *COMMON]
+           str(ROOT / "train" / script), *COMMON, *args]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "true"}
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -39,7 +40,22 @@ def photos(tmp_path_factory) -> Path:
         (root / folder).mkdir()
         for i in range(4):
             textured_image(72, 96, seed=hash((folder, i)) % 1000).save(root / folder / f"{i}.jpg")
+    (root / "a" / "bomb.png").write_bytes(bomb_png(15000, 15000))  # a tiny file declaring 225 MP
+    (root / "b" / "cut.jpg").write_bytes((root / "b" / "0.jpg").read_bytes()[:300])  # truncated
     return root
+
+
+def logged_losses(output_dir: Path) -> dict[int, float]:
+    """step -> training loss in the tensorboard logs; a step logged by several runs keeps the latest run's value."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    losses = {}
+    for events in sorted((output_dir / "logs").rglob("events.out.tfevents*"), key=lambda p: p.stat().st_mtime_ns):
+        accumulator = EventAccumulator(str(events))
+        accumulator.Reload()
+        if "loss" in accumulator.Tags()["scalars"]:
+            losses.update({event.step: event.value for event in accumulator.Scalars("loss")})
+    return losses
 
 
 def test_three_stages_chain_and_resume(photos, tmp_path):
@@ -82,16 +98,58 @@ def test_two_processes_train_and_checkpoint(photos, tmp_path):
     RecolorPipeline.from_pretrained(out_dir)
 
 
-def test_latest_checkpoint_ignores_partial_and_stray_folders(tmp_path):
-    from common import latest_checkpoint, prune_checkpoints
+def test_killed_run_resumes_exactly_from_the_newest_checkpoint_that_loads(photos, tmp_path):
+    """A kill while checkpoint-3 is written, and a damaged checkpoint-2: resuming takes checkpoint-1 and the
+    losses of steps 2-6 (same batches, same random draws) equal those of an uninterrupted run; bad photos are
+    skipped and logged once."""
+    data = ["--preset", "tiny", "--train_data_dir", str(photos)]
+    full, killed = tmp_path / "full", tmp_path / "killed"
+    out = launch("train_generator.py", *data, "--output_dir", str(full), "--max_train_steps", "6")
+    assert out.stderr.count(f"skipped {photos / 'a' / 'bomb.png'}: ") == 1 and "decompression bomb" in out.stderr
+    assert out.stderr.count(f"skipped {photos / 'b' / 'cut.jpg'}: ") == 1
+    assert "8 training photos, 2 unreadable photos skipped" in out.stderr
+    launch("train_generator.py", *data, "--output_dir", str(killed), "--max_train_steps", "3",
+           "--checkpointing_steps", "1", "--checkpoints_total_limit", "3")
+    # what a kill while writing checkpoint-3 leaves: its EMA state 0 bytes and no completion marker
+    (killed / "checkpoint-3" / "custom_checkpoint_0.pkl").write_bytes(b"")
+    (killed / "checkpoint-3" / "checkpoint_complete.json").unlink()
+    # and checkpoint-2 damaged on disk after it was written: the optimizer state is garbage of the same size
+    optimizer = killed / "checkpoint-2" / "optimizer.bin"
+    optimizer.write_bytes(b"x" * optimizer.stat().st_size)
+    out = launch("train_generator.py", *data, "--output_dir", str(killed), "--max_train_steps", "6",
+                 "--resume_from_checkpoint", "latest")
+    assert f"skipping {killed / 'checkpoint-3'}: no checkpoint_complete.json" in out.stderr
+    assert f"skipping {killed / 'checkpoint-2'}: it does not load" in out.stderr
+    assert f"resumed from {killed / 'checkpoint-1'} at step 1" in out.stderr
+    expected, resumed = logged_losses(full), logged_losses(killed)
+    assert sorted(expected) == sorted(resumed) == [1, 2, 3, 4, 5, 6]
+    assert resumed == expected  # exactly: the same batches at every step
+    a, b = RecolorPipeline.from_pretrained(full), RecolorPipeline.from_pretrained(killed)
+    assert all(torch.equal(x, y) for x, y in zip(a.generator.parameters(), b.generator.parameters()))
 
-    for name in ("checkpoint-2", "checkpoint-10", "checkpoint-12", "checkpoint-3.bak"):
+
+def test_latest_checkpoint_needs_the_marker_and_the_recorded_sizes(tmp_path):
+    from accelerate import PartialState
+    from common import CHECKPOINT_MARKER, latest_checkpoint, prune_checkpoints
+
+    PartialState()  # accelerate's logger, which reports the skipped folders, needs it
+
+    for name in ("checkpoint-2", "checkpoint-10", "checkpoint-12", "checkpoint-14", "checkpoint-3.bak"):
         (tmp_path / name).mkdir()
-    for name in ("checkpoint-2", "checkpoint-10", "checkpoint-3.bak"):
-        (tmp_path / name / "model.safetensors").write_bytes(b"")
-    assert latest_checkpoint(tmp_path).name == "checkpoint-10"  # checkpoint-12 was never completed
-    prune_checkpoints(tmp_path, 0)  # a limit below 1 still keeps the newest
+        (tmp_path / name / "model.safetensors").write_bytes(b"weights")
+    for name in ("checkpoint-2", "checkpoint-10", "checkpoint-12", "checkpoint-3.bak"):
+        (tmp_path / name / CHECKPOINT_MARKER).write_text(json.dumps({"files": {"model.safetensors": 7}}))
+    (tmp_path / "checkpoint-12" / "model.safetensors").write_bytes(b"wei")  # truncated after it was recorded
+    assert latest_checkpoint(tmp_path).name == "checkpoint-10"  # 14: never completed, 12: truncated
+    prune_checkpoints(tmp_path, 0)  # a limit below 1 still keeps the newest complete one
     assert latest_checkpoint(tmp_path).name == "checkpoint-10" and not (tmp_path / "checkpoint-2").exists()
+    assert (tmp_path / "checkpoint-12").is_dir() and (tmp_path / "checkpoint-14").is_dir()  # left for inspection
+
+
+def test_export_refuses_an_incomplete_checkpoint(tmp_path):
+    (tmp_path / "checkpoint-4").mkdir()
+    with pytest.raises(ValueError, match="checkpoint-4 is not a complete checkpoint: no checkpoint_complete.json"):
+        export(tmp_path, tmp_path / "checkpoint-4", tmp_path / "out")
 
 
 def test_look_mix_argument():

@@ -4,25 +4,36 @@ Shape of diffusers' ``examples/*/train_*.py``: argparse, ``Accelerator`` with ``
 ``checkpoint-N`` folders with ``save_state``/``load_state``, ``--resume_from_checkpoint latest``, tqdm on the main
 process, tensorboard logs, validation grids, EMA of the trained weights, a final ``save_pretrained``.
 
+Checkpoints survive a kill: a ``checkpoint-N`` folder counts as complete only once its marker
+(``CHECKPOINT_MARKER``, listing every file and its size) is written, last; ``latest`` takes the newest complete one
+that loads and logs which newer ones it skipped and why. Resuming is exact: epoch e visits the photos in an order
+seeded by seed + e (and the dataset draws its crops and looks for epoch e), and a resumed run skips the batches of
+its epoch already trained on, so steps N+1... see the same batches, and the same random draws, as an
+uninterrupted run. Unreadable training photos are skipped, logged once and counted in the run summary.
+
 A stage is a ``Stage`` module holding the pipeline's components (trained ones with gradients, the rest frozen);
 its ``forward(batch, step)`` returns the loss and a dict of logged values, so Accelerate/DDP wraps one module.
 """
 
 import argparse
+import json
 import logging
-import math
+import os
+import pickle
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.logging import get_logger
-from accelerate.utils import ProjectConfiguration, set_seed
+from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
 from diffusers.training_utils import EMAModel
 from PIL import Image
+from safetensors import SafetensorError
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -30,11 +41,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from recolor_hf import PRESETS, RecolorPipeline  # noqa: E402
 from recolor_hf.pipeline import COMPONENTS  # noqa: E402
-from recolor_hf.data import ColorPairDataset, FiveKPairs, list_images, split_train_val  # noqa: E402
+from recolor_hf.data import ColorPairDataset, FiveKPairs, scan_images, split_train_val  # noqa: E402
 from recolor_hf.image_io import tensor_to_uint8  # noqa: E402
 
 logger = get_logger(__name__)
 VALIDATION_PAIRS = 4  # images in each validation grid
+CHECKPOINT_MARKER = "checkpoint_complete.json"  # written last: {"files": {name: size in bytes}}
+# what a damaged checkpoint file raises when accelerate loads it
+LOAD_ERRORS = (EOFError, OSError, RuntimeError, ValueError, KeyError, pickle.UnpicklingError, SafetensorError)
 
 
 def parse_args(description: str, defaults: dict, argv=None) -> argparse.Namespace:
@@ -133,19 +147,92 @@ class ReconstructionStage(Stage):
                 self.reconstruct(image_in, image_in).clamp(0, 1)]
 
 
+def checkpoint_step(path: Path) -> int:
+    return int(path.name.split("-", 1)[1])
+
+
+def checkpoint_folders(output_dir: Path) -> list[Path]:
+    """``checkpoint-<step>`` folders, complete or not, oldest first (other names are ignored)."""
+    found = [p for p in output_dir.glob("checkpoint-*") if p.name.split("-", 1)[1].isdigit() and p.is_dir()]
+    return sorted(found, key=checkpoint_step)
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """Why the checkpoint folder ``path`` cannot be resumed from, or None when its marker lists every file with
+    the size it has."""
+    try:
+        files = json.loads((path / CHECKPOINT_MARKER).read_text())["files"]
+    except FileNotFoundError:
+        return f"no {CHECKPOINT_MARKER}: it was never finished (or predates completion markers)"
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        return f"unreadable {CHECKPOINT_MARKER} ({err})"
+    for name, size in files.items():
+        if not (path / name).is_file():
+            return f"{name} is missing"
+        if (path / name).stat().st_size != size:
+            return f"{name} is truncated ({(path / name).stat().st_size} of {size} bytes)"
+    return None
+
+
+def save_checkpoint(accelerator: Accelerator, path: Path) -> None:
+    """``save_state`` into ``path`` (replacing a stale folder of that name), then the completion marker, last."""
+    if path.exists():
+        shutil.rmtree(path)
+    accelerator.save_state(str(path))
+    files = {f.relative_to(path).as_posix(): f.stat().st_size for f in sorted(path.rglob("*")) if f.is_file()}
+    tmp = path / f"{CHECKPOINT_MARKER}.tmp"
+    tmp.write_text(json.dumps({"files": files}, indent=1))
+    os.replace(tmp, path / CHECKPOINT_MARKER)
+
+
 def checkpoints(output_dir: Path) -> list[Path]:
-    """Complete ``checkpoint-<step>`` folders, oldest first (other names and half-written folders are ignored)."""
-    found = [p for p in output_dir.glob("checkpoint-*")
-             if p.name.split("-", 1)[1].isdigit() and (p / "model.safetensors").is_file()]
-    return sorted(found, key=lambda p: int(p.name.split("-", 1)[1]))
+    """Complete checkpoint folders whose files all have their recorded sizes, oldest first."""
+    return [p for p in checkpoint_folders(output_dir) if checkpoint_problem(p) is None]
+
+
+def resumable_checkpoints(output_dir: Path) -> Iterator[Path]:
+    """Complete checkpoint folders whose files all have their recorded sizes, newest first; the folders passed
+    over are logged with the reason."""
+    for path in reversed(checkpoint_folders(output_dir)):
+        problem = checkpoint_problem(path)
+        if problem is None:
+            yield path
+        else:
+            logger.warning(f"skipping {path}: {problem}")
 
 
 def latest_checkpoint(output_dir: Path) -> Path | None:
-    found = checkpoints(output_dir)
-    return found[-1] if found else None
+    return next(resumable_checkpoints(output_dir), None)
+
+
+def resume(accelerator: Accelerator, output_dir: Path, choice: str) -> int:
+    """Load the checkpoint ``choice`` names (a folder, or "latest": the newest complete one that loads) -> its
+    step, 0 when there is none."""
+    if choice != "latest":
+        path = Path(choice)
+        if not path.is_dir():
+            raise ValueError(f"--resume_from_checkpoint: no checkpoint folder at {path}")
+        problem = checkpoint_problem(path)
+        if problem is not None:
+            logger.warning(f"{path}: {problem}; loading it anyway, as asked")
+        accelerator.load_state(str(path))
+        logger.info(f"resumed from {path} at step {checkpoint_step(path)}")
+        return checkpoint_step(path)
+    for path in resumable_checkpoints(output_dir):
+        try:
+            accelerator.load_state(str(path))  # a later success overwrites whatever a failed load had set
+        except LOAD_ERRORS as err:
+            logger.warning(f"skipping {path}: it does not load ({type(err).__name__}: {err})")
+            continue
+        logger.info(f"resumed from {path} at step {checkpoint_step(path)}")
+        return checkpoint_step(path)
+    logger.info("no complete checkpoint to resume from; starting fresh")
+    return 0
 
 
 def prune_checkpoints(output_dir: Path, keep: int) -> None:
+    """Delete the oldest complete checkpoints beyond ``keep`` (at least one is kept); damaged or incomplete
+    folders are left alone (the step that wrote one replaces it)."""
     found = checkpoints(output_dir)
     for old in found[: max(0, len(found) - max(1, keep))]:
         shutil.rmtree(old)
@@ -165,6 +252,7 @@ def train(stage_cls: type[Stage], args) -> RecolorPipeline:
         mixed_precision=args.mixed_precision,
         log_with=args.report_to if args.report_to != "none" else None,
         project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / args.logging_dir)),
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=args.seed),  # order: seed + epoch
     )
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     set_seed(args.seed)
@@ -174,7 +262,8 @@ def train(stage_cls: type[Stage], args) -> RecolorPipeline:
     params = [p for name in stage.trained for p in getattr(pipe, name).parameters()]
     optimizer = torch.optim.Adam(params, lr=args.learning_rate, betas=(args.adam_beta1, args.adam_beta2))
 
-    train_paths, val_paths = split_train_val(list_images(args.train_data_dir), args.val_fraction, seed=0)
+    photos, skipped = scan_images(args.train_data_dir)  # logs each skipped file
+    train_paths, val_paths = split_train_val(photos, args.val_fraction, seed=0)
     if not train_paths:
         raise ValueError(f"no training photos under {args.train_data_dir}")
     fivek = FiveKPairs(args.fivek_dir) if args.fivek_dir else None
@@ -194,36 +283,28 @@ def train(stage_cls: type[Stage], args) -> RecolorPipeline:
         raise ValueError(f"{len(dataset)} training photos are fewer than one batch "
                          f"({args.train_batch_size} x {accelerator.num_processes} processes)")
 
-    global_step = 0
-    if args.resume_from_checkpoint:
-        path = (latest_checkpoint(output_dir) if args.resume_from_checkpoint == "latest"
-                else Path(args.resume_from_checkpoint))
-        if path is None:
-            logger.info("no checkpoint to resume from; starting fresh")
-        else:
-            accelerator.load_state(str(path))
-            global_step = int(path.name.split("-")[1])
-            logger.info(f"resumed from {path} at step {global_step}")
+    global_step = resume(accelerator, output_dir, args.resume_from_checkpoint) if args.resume_from_checkpoint else 0
     if ema is not None:
         ema.to(accelerator.device)  # after load_state, which loads the EMA on the CPU
     if accelerator.is_main_process:
         accelerator.init_trackers(f"recolor-{stage_cls.__name__.lower()}", config={
             k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))})
         logger.info(f"training {stage_cls.trained} on {len(dataset)} photos, {len(val_paths)} held out, "
-                    f"resolution {resolution}, batch {args.train_batch_size} x {accelerator.num_processes} processes")
+                    f"{len(skipped)} unreadable skipped, resolution {resolution}, "
+                    f"batch {args.train_batch_size} x {accelerator.num_processes} processes")
     val_batch = {k: torch.stack([val_set[i][k] for i in range(min(VALIDATION_PAIRS, len(val_set)))]).to(
         accelerator.device) for k in val_set[0]}
 
     progress = tqdm(range(args.max_train_steps), initial=global_step, desc="steps",
                     disable=not accelerator.is_local_main_process)
-    epochs = math.ceil((args.max_train_steps - global_step) / max(1, len(loader))) + 1
     deadline = time.monotonic() + 60 * args.max_train_minutes if args.max_train_minutes else float("inf")
-    for epoch in range(epochs):
-        if global_step >= args.max_train_steps:
-            break
-        if hasattr(dataset, "set_epoch"):
-            dataset.set_epoch(epoch + global_step)
-        for batch in loader:
+    epoch, done_in_epoch = divmod(global_step, len(loader))
+    while global_step < args.max_train_steps:
+        loader.set_epoch(epoch)  # the sampler's order is seeded with seed + epoch
+        dataset.set_epoch(epoch)  # crops and looks of epoch `epoch`
+        batches = accelerator.skip_first_batches(loader, done_in_epoch) if done_in_epoch else loader
+        done_in_epoch = 0
+        for batch in batches:
             stage.train()
             loss, logs = stage(batch, global_step)
             accelerator.backward(loss)
@@ -239,22 +320,25 @@ def train(stage_cls: type[Stage], args) -> RecolorPipeline:
             logs = {"loss": loss.detach().item(), **logs}
             progress.set_postfix({k: f"{v:.4f}" for k, v in logs.items()})
             accelerator.log(logs, step=global_step)
-            if global_step % args.checkpointing_steps == 0 or global_step == args.max_train_steps:
-                accelerator.wait_for_everyone()
-                if accelerator.is_main_process:
-                    accelerator.save_state(str(output_dir / f"checkpoint-{global_step}"))
-                    prune_checkpoints(output_dir, args.checkpoints_total_limit)
+            # validation before the checkpoint, so that the random state saved is the one step N+1 starts from
             if accelerator.is_main_process and (global_step % args.validation_steps == 0
                                                  or global_step == args.max_train_steps):
                 validate(accelerator.unwrap_model(stage), val_batch, global_step, output_dir, accelerator)
+            if global_step % args.checkpointing_steps == 0 or global_step == args.max_train_steps:
+                accelerator.wait_for_everyone()
+                if accelerator.is_main_process:
+                    save_checkpoint(accelerator, output_dir / f"checkpoint-{global_step}")
+                    prune_checkpoints(output_dir, args.checkpoints_total_limit)
             if global_step >= args.max_train_steps:
                 break
+        epoch += 1
     accelerator.wait_for_everyone()
     if ema is not None:
         ema.copy_to(params)
     if accelerator.is_main_process:
         pipe.save_pretrained(str(output_dir))
-        logger.info(f"saved pipeline to {output_dir}")
+        logger.info(f"saved pipeline to {output_dir}; summary: {global_step} steps, {len(dataset)} training photos, "
+                    f"{len(skipped)} unreadable photos skipped")
     accelerator.end_training()
     return pipe
 

@@ -17,11 +17,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from recolor_hf import RecolorPipeline  # noqa: E402
 from recolor_hf.pipeline import COMPONENTS  # noqa: E402
+from common import checkpoint_problem  # noqa: E402
 
 EMA_FILE = "custom_checkpoint_0.pkl"  # accelerate's name for the first registered custom object (the EMA)
 
 
 def export(pipeline: Path, checkpoint: Path, output: Path, ema: bool = False) -> RecolorPipeline:
+    problem = checkpoint_problem(checkpoint)
+    if problem is not None:
+        raise ValueError(f"{checkpoint} is not a complete checkpoint: {problem}")
     pipe = RecolorPipeline.from_pretrained(pipeline)
     state = load_file(checkpoint / "model.safetensors")
     trained = [name for name in COMPONENTS if any(k.startswith(f"{name}.") for k in state)]
