@@ -1,10 +1,24 @@
-"""recolor_hf: latent-guided exemplar-based photo re-colorization (Yang, Xu, Fan, WACV 2024)."""
+"""recolor_hf: latent-guided exemplar-based photo re-colorization (Yang, Xu, Fan, WACV 2024).
 
+The pipeline classes are imported on first use (PEP 562), as diffusers does: ``import recolor_hf`` and the
+``recolor`` command's argument parsing do not load torch or diffusers.
+"""
+
+import importlib
 from pathlib import Path
 
-from .pipeline import RecolorLatents, RecolorPipeline, RecolorPipelineOutput
 from .presets import PRESETS
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "recolor-small"
+LAZY = {"RecolorLatents": ".pipeline", "RecolorPipeline": ".pipeline", "RecolorPipelineOutput": ".pipeline"}
 
-__all__ = ["DEFAULT_CHECKPOINT", "PRESETS", "RecolorLatents", "RecolorPipeline", "RecolorPipelineOutput"]
+__all__ = ["DEFAULT_CHECKPOINT", "PRESETS", *LAZY]
+
+
+def __getattr__(name: str):
+    """Import the pipeline classes on first access."""
+    if name not in LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(LAZY[name], __name__), name)
+    globals()[name] = value
+    return value

@@ -4,14 +4,22 @@ Accepted: a path, a PIL image (opened lazily or not), an HWC / HW numpy array (u
 [0, 1]) and a (3, H, W) or (1, 3, H, W) tensor in [0, 1]. Modes are converted to RGB: RGBA / LA and palette
 images with transparency are composited on white, 16-bit and float images are scaled, CMYK / grayscale /
 bilevel are converted; the EXIF orientation is applied.
+
+torch is imported only by the functions that make tensors, so that reading images (the CLI, LUTs) does not load it.
 """
 
+from __future__ import annotations
+
 import os
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_MAX_PIXELS = 64_000_000
 BACKGROUND = (255, 255, 255)  # transparent pixels are composited on white
@@ -79,6 +87,12 @@ def tensor_to_image(tensor: torch.Tensor, name: str) -> Image.Image:
     return array_to_image(tensor.detach().float().cpu().permute(1, 2, 0).numpy(), name)
 
 
+def is_tensor(value) -> bool:
+    """Whether ``value`` is a torch tensor; a tensor exists only once torch is imported, so this never imports it."""
+    torch = sys.modules.get("torch")
+    return torch is not None and torch.is_tensor(value)
+
+
 def load_image(source, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """Any accepted input -> a fully decoded 8-bit RGB PIL image, or a ValueError naming the problem."""
     if isinstance(source, (str, os.PathLike)):
@@ -93,7 +107,7 @@ def load_image(source, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS
             raise ValueError(f"{name}: {path} is too large to open safely") from None
     if isinstance(source, np.ndarray):
         image = array_to_image(source, name)
-    elif torch.is_tensor(source):
+    elif is_tensor(source):
         image = tensor_to_image(source, name)
     elif isinstance(source, Image.Image):
         check_size(source.width, source.height, max_pixels, name)
@@ -111,6 +125,8 @@ def load_image(source, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS
 
 def image_to_tensor(image: Image.Image) -> torch.Tensor:
     """PIL RGB image -> (3, H, W) float tensor in [0, 1]."""
+    import torch
+
     return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()
 
 

@@ -31,10 +31,10 @@ from .models.generator import RecolorGenerator
 from .models.layers import resize_map
 from .models.predictor import Correspondence, LatentMapPredictor
 from .presets import PRESETS
+from .strength import check_alpha
 from .upsample import transfer_colour
 
 COMPONENTS = ("generator", "latent_encoder", "map_encoder", "predictor", "backbone")
-ALPHA_RANGE = (0.0, 2.0)
 OUTPUT_TYPES = ("pil", "np", "pt")
 
 
@@ -61,15 +61,6 @@ class RecolorLatents:
     target_stats: torch.Tensor
     source_low: torch.Tensor
     contents: list[PIL.Image.Image] = field(default_factory=list)
-
-
-def check_alpha(alpha) -> float:
-    """The strength must be a real number in [0, 2]."""
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)):
-        raise ValueError(f"alpha must be a number in [{ALPHA_RANGE[0]}, {ALPHA_RANGE[1]}], got {alpha!r}")
-    if not np.isfinite(alpha) or not ALPHA_RANGE[0] <= alpha <= ALPHA_RANGE[1]:
-        raise ValueError(f"alpha must be in [{ALPHA_RANGE[0]}, {ALPHA_RANGE[1]}], got {alpha}")
-    return float(alpha)
 
 
 def interpolate_maps(maps: tuple[torch.Tensor, ...], base_map: torch.Tensor, alpha: float,
