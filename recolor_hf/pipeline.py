@@ -36,6 +36,7 @@ from .upsample import transfer_colour
 
 COMPONENTS = ("generator", "latent_encoder", "map_encoder", "predictor", "backbone")
 OUTPUT_TYPES = ("pil", "np", "pt")
+HUB_KWARGS = ("repo_id", "token", "private", "commit_message", "create_pr")  # diffusers' save_pretrained -> hub
 
 
 @dataclass
@@ -133,13 +134,23 @@ class RecolorPipeline(DiffusionPipeline):
         check_checkpoint_folder(path)
         return super().from_pretrained(path, **kwargs)
 
-    def save_pretrained(self, save_directory, **kwargs) -> None:
-        """diffusers' save, then drop ``_name_or_path`` from every config: a shipped folder names no local path."""
+    def save_pretrained(self, save_directory, push_to_hub: bool = False, **kwargs) -> None:
+        """diffusers' save, then drop ``_name_or_path`` from every config: a shipped folder names no local path.
+
+        ``push_to_hub=True`` then uploads through diffusers' ``push_to_hub`` (which saves through this method, so
+        the upload names no local path either), with diffusers' keywords ``repo_id`` (default: the folder's name),
+        ``token``, ``private``, ``commit_message``, ``create_pr``.
+        """
+        hub_kwargs = {key: kwargs.pop(key) for key in HUB_KWARGS if key in kwargs}
         super().save_pretrained(save_directory, **kwargs)
         for path in [Path(save_directory) / "model_index.json", *Path(save_directory).glob("*/config.json")]:
             config = json.loads(path.read_text())
             if config.pop("_name_or_path", None) is not None:
                 path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        if push_to_hub:
+            repo_id = hub_kwargs.pop("repo_id", Path(save_directory).name)
+            self.push_to_hub(repo_id, safe_serialization=kwargs.get("safe_serialization", True),
+                             variant=kwargs.get("variant"), **hub_kwargs)
 
     # ----- tensor-level building blocks (used by training, the app and the pipeline itself) -----
 
