@@ -1,18 +1,27 @@
-"""Speed benchmark: seconds per image and peak memory at 1 MP and 12 MP.
+"""Speed benchmark: seconds per image and peak memory at 1 MP and 12 MP, and the `recolor` command's start-up.
 
 Usage: `python -m eval.bench_speed [--checkpoint DIR] [--device cuda] [--source PHOTO]`.
 Sources are a synthetic smooth colour field, or `--source` upscaled, at 3:2 aspect; the
 reference is 512 px. Peak memory is the rise of the process's peak resident set size
 (Linux VmHWM, reset before each method) and, when CUDA is in use, torch's peak CUDA memory.
+
+With a checkpoint, a second table compares process start-up with in-process work for one image of the largest
+size: `python -c "import torch"`, `recolor --help`, a whole `recolor SOURCE --reference REF -o OUT` process,
+the same work (read, re-colour, write) in a process that has the pipeline loaded, and MKL's in-process time
+(medians of `--startup-repeats` runs). The target: the process costs at most `import torch` + 1 s more.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PIL import Image
@@ -52,6 +61,24 @@ def _cuda() -> object | None:
     return torch if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized() else None
 
 
+def cpu_seconds() -> float:
+    """CPU seconds (user + system) used so far by this process and its finished children."""
+    return sum(usage.ru_utime + usage.ru_stime
+               for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
+def median_costs(run: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median wall-clock and CPU seconds of ``repeats`` calls of ``run`` (CPU time is less sensitive to other
+    jobs sharing the machine)."""
+    walls, cpus = [], []
+    for _ in range(repeats):
+        cpu, start = cpu_seconds(), time.perf_counter()
+        run()
+        walls.append(time.perf_counter() - start)
+        cpus.append(cpu_seconds() - cpu)
+    return statistics.median(walls), statistics.median(cpus)
+
+
 def measure(method: Method, content: np.ndarray, reference: np.ndarray, repeats: int) -> dict[str, float]:
     """Median seconds over `repeats` timed runs, after one untimed run that measures peak memory (MiB)."""
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
@@ -63,12 +90,7 @@ def measure(method: Method, content: np.ndarray, reference: np.ndarray, repeats:
     row = {"peak_rss_mib": (_status_kib("VmHWM") - rss_before) / 1024}
     if torch is not None:
         row["peak_cuda_mib"] = torch.cuda.max_memory_allocated() / 2**20
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        method(content, reference)
-        times.append(time.perf_counter() - start)
-    return {"seconds": statistics.median(times)} | row
+    return {"seconds": median_costs(lambda: method(content, reference), repeats)[0]} | row
 
 
 def pipeline_parts(checkpoint: str, device: str | None) -> dict[str, Method]:
@@ -93,6 +115,39 @@ def pipeline_parts(checkpoint: str, device: str | None) -> dict[str, Method]:
     return {"ours: networks": networks, "ours: render + full-res transfer": transfer}
 
 
+def startup_rows(checkpoint: str, device: str | None, content: np.ndarray, reference: np.ndarray,
+                 repeats: int) -> list[tuple[str, float, float]]:
+    """(measurement, wall s, CPU s) rows: process start-up against the same work in-process (module docstring)."""
+    from recolor_hf.cli import load_pipeline, model_recolor, save_atomic
+    from recolor_hf.image_io import load_image as read_image
+
+    def process(*args: str) -> Callable[[], object]:
+        return lambda: subprocess.run([sys.executable, *args], check=True, capture_output=True)
+
+    with tempfile.TemporaryDirectory() as folder:
+        source, ref, out = Path(folder) / "source.jpg", Path(folder) / "reference.png", Path(folder) / "out.jpg"
+        Image.fromarray(content).save(source, quality=95)
+        Image.fromarray(reference).save(ref)
+        command = ["-m", "recolor_hf", str(source), "--reference", str(ref), "-o", str(out), "--overwrite",
+                   "--checkpoint", checkpoint] + (["--device", device] if device else [])
+        recolor = model_recolor(load_pipeline(Path(checkpoint), device, None), 1.0, None)
+        mkl = build_methods(["mkl"])["mkl"]
+        rows = [
+            ('python -c "import torch"', *median_costs(process("-c", "import torch"), repeats)),
+            ("recolor --help", *median_costs(process("-m", "recolor_hf", "--help"), repeats)),
+            (f"recolor, one {content.shape[1]}x{content.shape[0]} image (whole process)",
+             *median_costs(process(*command), repeats)),
+            ("the same in-process (read, re-colour, write)",
+             *median_costs(lambda: save_atomic(recolor(read_image(source), ref), out), repeats)),
+            ("MKL in-process (read, transfer, write)",
+             *median_costs(lambda: save_atomic(Image.fromarray(mkl(np.asarray(read_image(source)), reference)), out),
+                           repeats)),
+        ]
+    overhead = [process_cost - work_cost for process_cost, work_cost in zip(rows[2][1:], rows[3][1:])]
+    return rows + [("start-up overhead (process - in-process)", *overhead),
+                   ("overhead - import torch (target <= 1 s)", *(o - t for o, t in zip(overhead, rows[0][1:])))]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Time every method at each size and print a markdown table."""
     parser = argparse.ArgumentParser(prog="python -m eval.bench_speed", description=__doc__)
@@ -103,6 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--source", type=Path, help="photo to upscale as the source (default synthetic)")
     parser.add_argument("--reference", type=Path, help="reference photo (default synthetic, 512 px)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--startup-repeats", type=int, default=3, help="runs per start-up measurement (0: skip)")
     args = parser.parse_args(argv)
 
     methods = build_methods(args.methods, args.checkpoint, args.device)
@@ -122,6 +178,10 @@ def main(argv: list[str] | None = None) -> None:
     for row in rows:
         cells = [f"{row['seconds']:.3f}"] + [f"{row.get(column, float('nan')):.0f}" for column in columns[1:]]
         print(f"| {row['method']} | {row['size']} | " + " | ".join(cells) + " |")
+    if args.checkpoint and args.startup_repeats > 0:
+        print(f"\n| start-up, median of {args.startup_repeats} | wall s | CPU s |\n|---|---:|---:|")
+        for name, wall, cpu in startup_rows(args.checkpoint, args.device, content, reference, args.startup_repeats):
+            print(f"| {name} | {wall:.2f} | {cpu:.2f} |")
 
 if __name__ == "__main__":
     main()

@@ -1,9 +1,27 @@
-"""recolor_hf: latent-guided exemplar-based photo re-colorization (Yang, Xu, Fan, WACV 2024)."""
+"""recolor_hf: latent-guided exemplar-based photo re-colorization (Yang, Xu, Fan, WACV 2024).
 
-__version__ = "0.1.0"
+The pipeline classes are imported on first use (PEP 562), as diffusers does: ``import recolor_hf`` and the
+``recolor`` command's argument parsing do not load torch or diffusers.
+"""
 
-from .pipeline import DEFAULT_CHECKPOINT, RecolorLatents, RecolorPipeline, RecolorPipelineOutput
+import importlib
+from pathlib import Path
+
 from .presets import PRESETS
 
-__all__ = ["DEFAULT_CHECKPOINT", "PRESETS", "RecolorLatents", "RecolorPipeline", "RecolorPipelineOutput",
-           "__version__"]
+__version__ = "0.1.0"
+# The shipped checkpoint lives in the repository, beside the package: found from a clone or an editable install,
+# absent from a plain `pip install .` (then `from_pretrained` says so).
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "recolor-small"
+LAZY = {"RecolorLatents": ".pipeline", "RecolorPipeline": ".pipeline", "RecolorPipelineOutput": ".pipeline"}
+
+__all__ = ["DEFAULT_CHECKPOINT", "PRESETS", "__version__", *LAZY]
+
+
+def __getattr__(name: str):
+    """Import the pipeline classes on first access."""
+    if name not in LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(LAZY[name], __name__), name)
+    globals()[name] = value
+    return value

@@ -2,12 +2,18 @@
 
 Three modes: one SOURCE file -> OUT file; a SOURCE folder -> every image in it, re-coloured like the one
 reference, into the OUT folder; ``--pairs pairs.csv`` -> one (source, reference[, output]) job per row.
+``--lut look.cube`` applies a 3D LUT instead of the model (file or folder mode); ``--export-lut look.cube``
+also fits a LUT to a single file's transfer (``recolor_hf.lut``).
 Outputs are never written over an input, nor over an existing file without ``--overwrite``, and are written
 atomically (temporary files a killed run left behind are removed when the same output is next written). In CSV
 mode every output stays inside the ``-o`` folder unless ``--allow-outside-output`` is given. Outputs keep the
 source's ICC profile and EXIF (minus the orientation, which is applied). Exit status: 0 all written (or skipped
 because they exist), 1 some image failed, 2 usage error.
+torch, diffusers and colour-science are imported only when a command needs them, so ``--help`` and usage errors
+answer at once.
 """
+
+from __future__ import annotations
 
 import argparse
 import csv
@@ -16,17 +22,17 @@ import re
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable, NamedTuple
-
-import numpy as np
-import PIL.Image
-import torch
-from diffusers.utils import logging as diffusers_logging
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 import recolor_hf
-from .image_io import load_image, load_mask
-from .pipeline import RecolorPipeline, check_alpha
+from .strength import check_alpha
+
+if TYPE_CHECKING:
+    import PIL.Image
+
+    from .pipeline import RecolorPipeline
+
+Recolor = Callable[["PIL.Image.Image", Path], "PIL.Image.Image"]  # (source image, reference or LUT path) -> result
 
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP",
            ".bmp": "BMP"}
@@ -43,8 +49,8 @@ class Job(NamedTuple):
     """One image to re-colour."""
 
     source: Path
-    reference: Path
-    output: Path
+    reference: Path  # reference image, or the .cube file with --lut
+    output: Path | None  # None: --export-lut without -o writes only the LUT
 
 
 def alpha_arg(text: str) -> float:
@@ -71,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
                "  recolor photo.jpg --reference look.jpg -o out.jpg\n"
                "  recolor photos/ --reference look.jpg -o recoloured/ --ext png\n"
                "  recolor --pairs pairs.csv -o recoloured/\n"
+               "  recolor photo.jpg --reference look.jpg --export-lut look.cube\n"
+               "  recolor photos/ --lut look.cube -o graded/\n"
                "exit status: 0 all written or skipped, 1 some image failed, 2 usage error",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -83,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "outputs relative to the -o folder")
     parser.add_argument("--allow-outside-output", action="store_true",
                         help="CSV mode: allow output paths outside the -o folder (absolute or with ..)")
+    parser.add_argument("--lut", type=Path, help="apply this .cube 3D LUT instead of a reference (no model)")
+    parser.add_argument("--export-lut", type=Path, metavar="FILE.cube",
+                        help="single SOURCE file: also fit a 33x33x33 3D LUT to the transfer and write it "
+                             "(-o is then optional); prints the fit error")
     parser.add_argument("--alpha", type=alpha_arg, default=1.0,
                         help="strength in [0, 2]: 0 keeps the source, 1 is the prediction (default 1)")
     parser.add_argument("--source-mask", type=Path,
@@ -150,6 +162,10 @@ def csv_jobs(pairs: Path, out: Path, ext: str | None, allow_outside: bool = Fals
 
 def plan_jobs(args: argparse.Namespace) -> list[Job]:
     """The jobs the command line asks for, or a UsageError."""
+    if args.lut and (args.reference or args.pairs or args.source_mask or args.reference_mask or args.export_lut):
+        raise UsageError("--lut replaces the reference: give SOURCE --lut FILE.cube -o OUT, without --reference, "
+                         "--pairs, masks or --export-lut")
+    look = args.lut or args.reference  # where the colours come from
     if args.pairs:
         if args.source or args.reference:
             raise UsageError("give either SOURCE --reference REF or --pairs CSV, not both")
@@ -157,29 +173,49 @@ def plan_jobs(args: argparse.Namespace) -> list[Job]:
             raise UsageError("--pairs needs -o FOLDER: the outputs are written inside it")
         jobs = csv_jobs(args.pairs, args.output, args.ext, args.allow_outside_output)
     else:
-        if args.source is None or args.reference is None or args.output is None:
-            raise UsageError("give SOURCE, --reference REF and -o OUT (or --pairs CSV)")
-        if not args.reference.is_file():
-            raise UsageError(f"no reference image at {args.reference}")
+        if args.source is None or look is None or (args.output is None and args.export_lut is None):
+            raise UsageError("give SOURCE, --reference REF (or --lut FILE.cube) and -o OUT (or --pairs CSV)")
+        if not look.is_file():
+            raise UsageError(f"no {'LUT file' if args.lut else 'reference image'} at {look}")
         if args.source.is_dir():
-            jobs = folder_jobs(args.source, args.reference, args.output, args.ext, args.recursive)
+            if args.output is None:
+                raise UsageError("folder mode needs -o FOLDER")
+            jobs = folder_jobs(args.source, look, args.output, args.ext, args.recursive)
         elif args.source.is_file():
-            out = args.output / args.source.name if args.output.is_dir() else args.output
-            jobs = [Job(args.source, args.reference, out)]
+            out = args.output / args.source.name if args.output is not None and args.output.is_dir() else args.output
+            jobs = [Job(args.source, look, out)]
         else:
             raise UsageError(f"no such file or folder: {args.source}")
     for job in jobs:
-        if job.output.suffix.lower() not in FORMATS:
+        if job.output is not None and job.output.suffix.lower() not in FORMATS:
             raise UsageError(f"cannot write {job.output}: use one of the extensions {', '.join(FORMATS)}")
     if (args.source_mask is None) != (args.reference_mask is None):
         raise UsageError("--source-mask and --reference-mask must be given together")
     if args.source_mask and len(jobs) != 1:
         raise UsageError("masks work with a single SOURCE file only")
+    if args.export_lut:
+        check_export_path(args.export_lut, args.pairs is None and args.source.is_file(), args.overwrite)
     return jobs
+
+
+def check_export_path(path: Path, single_file: bool, overwrite: bool) -> None:
+    """--export-lut: one transfer, a .cube name, and no existing file replaced without --overwrite."""
+    if not single_file:
+        raise UsageError("--export-lut works with a single SOURCE file and --reference REF")
+    if path.suffix.lower() != ".cube":
+        raise UsageError(f"cannot write {path}: a LUT file must end in .cube")
+    if path.exists() and not overwrite:
+        raise UsageError(f"{path} exists (pass --overwrite to replace it)")
 
 
 def load_pipeline(checkpoint: Path, device: str | None, max_pixels: int | None) -> RecolorPipeline:
     """Load the pipeline folder onto the device, with the optional input size limit."""
+    import torch
+    from diffusers.utils import logging as diffusers_logging
+
+    from .pipeline import RecolorPipeline
+
+    diffusers_logging.disable_progress_bar()  # the component-loading bar is noise next to the batch's own
     if device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: CUDA is not available")
     pipe = RecolorPipeline.from_pretrained(checkpoint)
@@ -193,6 +229,7 @@ def load_guide(job: Job, source_mask: Path, reference_mask: Path, max_pixels: in
     ``job``: the source region takes the reference region's colours; each mask must have its image's aspect
     ratio."""
     from .guidance import Guidance  # only needed, and only imported, when masks are given
+    from .image_io import load_image, load_mask
 
     masks = [load_mask(path, name, max_pixels) for path, name in ((source_mask, "source mask"), (reference_mask, "reference mask"))]
     sizes = [load_image(path, name, max_pixels).size for path, name in ((job.source, "source"),
@@ -237,32 +274,73 @@ def save_atomic(image: PIL.Image.Image, path: Path, metadata: dict | None = None
         raise
 
 
-def run_jobs(pipe: RecolorPipeline, jobs: list[Job], alpha: float, overwrite: bool, guide: Callable | None,
-             protected: set[Path]) -> dict[str, int]:
-    """Re-colour every job, reporting each failure on stderr and going on; returns the counts."""
+def model_recolor(pipe: RecolorPipeline, alpha: float, guide: Callable | None) -> Recolor:
+    """The pipeline as a ``Recolor``; the last reference is decoded once for a run of jobs using it."""
+    from .image_io import load_image
+
+    references: dict[Path, PIL.Image.Image] = {}
+
+    def recolor(content: PIL.Image.Image, reference: Path) -> PIL.Image.Image:
+        if reference not in references:
+            references.clear()
+            references[reference] = load_image(reference, f"reference {reference}", pipe.config.max_pixels)
+        return pipe(content=content, reference=references[reference], alpha=alpha, guide=guide).images[0]
+
+    return recolor
+
+
+def lut_recolor(path: Path) -> Recolor:
+    """The .cube file at ``path`` as a ``Recolor`` (read once; a ValueError if it is not a LUT)."""
+    from .lut import apply_lut, read_cube
+
+    look = read_cube(path)
+    return lambda content, _: apply_lut(content, look)
+
+
+def exporting(recolor: Recolor, path: Path) -> Recolor:
+    """``recolor``, then fit a 3D LUT to its source -> result transfer, write it to ``path`` and print its fit
+    error (mean ΔE00 between the LUT applied to the source and the result)."""
+    from .lut import LUT_SIZE, export_cube
+
+    def recolor_and_export(content: PIL.Image.Image, reference: Path) -> PIL.Image.Image:
+        result = recolor(content, reference)
+        error = export_cube(content, result, path)
+        print(f"wrote {path}: {LUT_SIZE}x{LUT_SIZE}x{LUT_SIZE} 3D LUT; fit error {error:.2f} mean ΔE00 "
+              "(the LUT applied to the source vs the model's output)")
+        return result
+
+    return recolor_and_export
+
+
+def run_jobs(recolor: Recolor, jobs: list[Job], overwrite: bool, protected: set[Path],
+             limit: int) -> dict[str, int]:
+    """Re-colour every job (sources up to ``limit`` pixels), reporting each failure on stderr and going on;
+    returns the counts."""
+    from tqdm import tqdm
+
+    from .image_io import load_image
+
     counts = {"written": 0, "failed": 0, "skipped (exists)": 0}
     claimed: set[Path] = set()
-    references: dict[Path, PIL.Image.Image] = {}  # the last reference, decoded once for a run of jobs using it
-    limit = pipe.config.max_pixels
     for job in tqdm(jobs, desc="recolor", unit="image", disable=len(jobs) == 1):
-        target = job.output.resolve()
+        target = job.output.resolve() if job.output is not None else None
         try:
             if target in protected:
                 raise ValueError(f"refusing to write {job.output}: it is one of the inputs")
             if target in claimed:
                 raise ValueError(f"{job.output} is also the output of an earlier image in this batch")
             claimed.add(target)
-            remove_stale_temporaries(job.output)
-            if job.output.exists() and not overwrite:
+            if job.output is not None:
+                remove_stale_temporaries(job.output)
+            if job.output is not None and job.output.exists() and not overwrite:
                 tqdm.write(f"skipped {job.source}: {job.output} exists (pass --overwrite to replace it)",
                            file=sys.stderr)
                 counts["skipped (exists)"] += 1
                 continue
-            if job.reference not in references:
-                references = {job.reference: load_image(job.reference, f"reference {job.reference}", limit)}
             content = load_image(job.source, "source", limit)
-            result = pipe(content=content, reference=references[job.reference], alpha=alpha, guide=guide).images[0]
-            save_atomic(result, job.output, content.info)  # the source's ICC profile and EXIF
+            result = recolor(content, job.reference)
+            if job.output is not None:
+                save_atomic(result, job.output, content.info)  # the source's ICC profile and EXIF
             counts["written"] += 1
         except (ValueError, OSError, MemoryError, RuntimeError) as err:  # RuntimeError: torch out of memory
             tqdm.write(f"error: {job.source}: {err}", file=sys.stderr)
@@ -276,17 +354,24 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as stop:  # argparse exits on --help and on bad arguments; return the status instead
         return int(stop.code or 0)
-    diffusers_logging.disable_progress_bar()  # the component-loading bar is noise next to the batch's own
     try:
         jobs = plan_jobs(args)
-        pipe = load_pipeline(args.checkpoint, args.device, args.max_pixels)
-        guide = load_guide(jobs[0], args.source_mask, args.reference_mask, pipe.config.max_pixels) \
-            if args.source_mask else None
+        if args.lut:
+            from .image_io import DEFAULT_MAX_PIXELS
+
+            recolor, limit = lut_recolor(args.lut), args.max_pixels or DEFAULT_MAX_PIXELS
+        else:
+            pipe = load_pipeline(args.checkpoint, args.device, args.max_pixels)
+            limit = pipe.config.max_pixels
+            guide = load_guide(jobs[0], args.source_mask, args.reference_mask, limit) if args.source_mask else None
+            recolor = model_recolor(pipe, args.alpha, guide)
+        if args.export_lut:
+            recolor = exporting(recolor, args.export_lut)
     except (UsageError, ValueError) as err:
         print(f"recolor: error: {err}", file=sys.stderr)
         return 2
     protected = {p.resolve() for job in jobs for p in (job.source, job.reference)}
     protected |= {p.resolve() for p in (args.pairs, args.source_mask, args.reference_mask) if p}
-    counts = run_jobs(pipe, jobs, args.alpha, args.overwrite, guide, protected)
+    counts = run_jobs(recolor, jobs, args.overwrite, protected, limit)
     print(", ".join(f"{n} {what}" for what, n in counts.items()))
     return 1 if counts["failed"] else 0

@@ -12,14 +12,22 @@ can pass them on to the output.
 
 Masks follow one rule (``mask_from_image``): the alpha channel when the image has one (alpha > 0 = painted),
 else every pixel that is not black.
+
+torch is imported only by the functions that make tensors, so that reading images (the CLI, LUTs) does not load it.
 """
 
+from __future__ import annotations
+
 import os
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_MAX_PIXELS = 64_000_000
 BACKGROUND = (255, 255, 255)  # transparent pixels are composited on white
@@ -127,6 +135,12 @@ def kept_metadata(image: Image.Image) -> dict:
     return kept
 
 
+def is_tensor(value) -> bool:
+    """Whether ``value`` is a torch tensor; a tensor exists only once torch is imported, so this never imports it."""
+    torch = sys.modules.get("torch")
+    return torch is not None and torch.is_tensor(value)
+
+
 def load_image(source, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """Any accepted input -> a fully decoded 8-bit RGB PIL image, or a ValueError naming the problem.
 
@@ -136,7 +150,7 @@ def load_image(source, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS
         source = open_image(source, name)
     if isinstance(source, np.ndarray):
         image = array_to_image(source, name)
-    elif torch.is_tensor(source):
+    elif is_tensor(source):
         image = tensor_to_image(source, name)
     elif isinstance(source, Image.Image):
         decoded = decode(source, name, max_pixels)
@@ -167,6 +181,8 @@ def load_mask(source: str | os.PathLike | Image.Image, name: str = "mask",
 
 def image_to_tensor(image: Image.Image) -> torch.Tensor:
     """PIL RGB image -> (3, H, W) float tensor in [0, 1]."""
+    import torch
+
     return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()
 
 

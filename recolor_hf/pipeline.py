@@ -30,15 +30,14 @@ from .models.encoders import LatentEncoder, LatentMapEncoder
 from .models.generator import RecolorGenerator
 from .models.layers import resize_map
 from .models.predictor import Correspondence, LatentMapPredictor
+from . import DEFAULT_CHECKPOINT
 from .presets import PRESETS
+from .strength import check_alpha
 from .upsample import transfer_colour
 
 COMPONENTS = ("generator", "latent_encoder", "map_encoder", "predictor", "backbone")
-# The shipped checkpoint lives in the repository, beside the package: found from a clone or an editable install,
-# absent from a plain `pip install .` (then `from_pretrained` says so).
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "recolor-small"
-ALPHA_RANGE = (0.0, 2.0)
 OUTPUT_TYPES = ("pil", "np", "pt")
+HUB_KWARGS = ("repo_id", "token", "private", "commit_message", "create_pr")  # diffusers' save_pretrained -> hub
 
 
 @dataclass
@@ -64,15 +63,6 @@ class RecolorLatents:
     target_stats: torch.Tensor
     source_low: torch.Tensor
     contents: list[PIL.Image.Image] = field(default_factory=list)
-
-
-def check_alpha(alpha) -> float:
-    """The strength must be a real number in [0, 2]."""
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)):
-        raise ValueError(f"alpha must be a number in [{ALPHA_RANGE[0]}, {ALPHA_RANGE[1]}], got {alpha!r}")
-    if not np.isfinite(alpha) or not ALPHA_RANGE[0] <= alpha <= ALPHA_RANGE[1]:
-        raise ValueError(f"alpha must be in [{ALPHA_RANGE[0]}, {ALPHA_RANGE[1]}], got {alpha}")
-    return float(alpha)
 
 
 def interpolate_maps(maps: tuple[torch.Tensor, ...], base_map: torch.Tensor, alpha: float,
@@ -155,13 +145,23 @@ class RecolorPipeline(DiffusionPipeline):
         kwargs.setdefault("low_cpu_mem_usage", is_accelerate_available())
         return super().from_pretrained(path, **kwargs)
 
-    def save_pretrained(self, save_directory, **kwargs) -> None:
-        """diffusers' save, then drop ``_name_or_path`` from every config: a shipped folder names no local path."""
+    def save_pretrained(self, save_directory, push_to_hub: bool = False, **kwargs) -> None:
+        """diffusers' save, then drop ``_name_or_path`` from every config: a shipped folder names no local path.
+
+        ``push_to_hub=True`` then uploads through diffusers' ``push_to_hub`` (which saves through this method, so
+        the upload names no local path either), with diffusers' keywords ``repo_id`` (default: the folder's name),
+        ``token``, ``private``, ``commit_message``, ``create_pr``.
+        """
+        hub_kwargs = {key: kwargs.pop(key) for key in HUB_KWARGS if key in kwargs}
         super().save_pretrained(save_directory, **kwargs)
         for path in [Path(save_directory) / "model_index.json", *Path(save_directory).glob("*/config.json")]:
             config = json.loads(path.read_text())
             if config.pop("_name_or_path", None) is not None:
                 path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        if push_to_hub:
+            repo_id = hub_kwargs.pop("repo_id", Path(save_directory).name)
+            self.push_to_hub(repo_id, safe_serialization=kwargs.get("safe_serialization", True),
+                             variant=kwargs.get("variant"), **hub_kwargs)
 
     # ----- tensor-level building blocks (used by training, the app and the pipeline itself) -----
 

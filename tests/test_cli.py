@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 
@@ -8,6 +9,7 @@ from PIL import Image, ImageCms
 from conftest import ROOT, textured_image
 from recolor_hf import RecolorPipeline
 from recolor_hf.cli import main
+from recolor_hf.metrics import ciede2000
 
 
 @pytest.fixture(scope="module")
@@ -253,3 +255,85 @@ def test_python_m_help():
     done = subprocess.run([sys.executable, "-m", "recolor_hf", "--help"], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0 and "--reference" in done.stdout and "--pairs" in done.stdout
+
+
+def test_export_lut_then_apply_it(checkpoint, files, tmp_path, capsys):
+    """--export-lut writes the .cube and reports its fit error; --lut applies it: the round trip gives the
+    reported error against the model's output."""
+    source, reference = files
+    cube, out, graded = tmp_path / "look.cube", tmp_path / "out.png", tmp_path / "graded.png"
+    assert recolor(checkpoint, source, "--reference", reference, "-o", out, "--export-lut", cube) == 0
+    printed = capsys.readouterr().out
+    match = re.search(r"wrote .*look\.cube: 33x33x33 3D LUT; fit error (\d+\.\d+) mean ΔE00", printed)
+    assert match and "1 written" in printed
+    assert recolor(checkpoint, source, "--lut", cube, "-o", graded) == 0
+    with Image.open(out) as model, Image.open(graded) as lut:
+        assert ciede2000(np.asarray(lut), np.asarray(model)) == pytest.approx(float(match[1]), abs=0.01)
+
+
+def test_export_lut_alone_and_existing_lut_kept(checkpoint, files, tmp_path, capsys):
+    source, reference = files
+    folder = tmp_path / "looks"
+    assert recolor(checkpoint, source, "--reference", reference, "--export-lut", folder / "look.cube") == 0
+    assert [p.name for p in folder.iterdir()] == ["look.cube"]  # only the LUT: no image without -o
+    before = (folder / "look.cube").read_bytes()
+    assert recolor(checkpoint, source, "--reference", reference, "--export-lut", folder / "look.cube",
+                   "--alpha", "0.3") == 2
+    assert "look.cube exists (pass --overwrite to replace it)" in capsys.readouterr().err
+    assert (folder / "look.cube").read_bytes() == before
+    assert recolor(checkpoint, source, "--reference", reference, "--export-lut", folder / "look.cube",
+                   "--alpha", "0.3", "--overwrite") == 0
+    assert (folder / "look.cube").read_bytes() != before
+
+
+def test_lut_folder_mode_without_torch(files, tmp_path):
+    """--lut needs neither the model nor torch: a folder is graded in a process that never imports torch."""
+    _, reference = files
+    folder, out, cube = tmp_path / "photos", tmp_path / "graded", tmp_path / "invert.cube"
+    folder.mkdir()
+    for k, name in enumerate(("a.png", "b.jpg")):
+        textured_image(30, 40, seed=20 + k).save(folder / name)
+    cube.write_text("LUT_1D_SIZE 2\n1 1 1\n0 0 0\n")
+    code = ("import sys; from recolor_hf.cli import main; code = main(sys.argv[1:]); "
+            "print('torch imported' if 'torch' in sys.modules else 'no torch'); raise SystemExit(code)")
+    done = subprocess.run([sys.executable, "-c", code, str(folder), "--lut", str(cube), "-o", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "no torch" in done.stdout and "2 written" in done.stdout
+    with Image.open(folder / "a.png") as source, Image.open(out / "a.png") as graded:
+        assert np.abs(np.asarray(graded).astype(int) - (255 - np.asarray(source).astype(int))).max() <= 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--reference", "REF", "--lut", "LUT"], "--lut replaces the reference"),
+    (["--lut", "missing.cube"], "no LUT file at"),
+    (["--lut", "LUT"], "is not a readable .cube LUT"),
+    (["--reference", "REF", "--export-lut", "look.png"], "a LUT file must end in .cube"),
+])
+def test_lut_usage_errors(checkpoint, files, tmp_path, capsys, args, message):
+    source, reference = files
+    bad_cube = tmp_path / "bad.cube"
+    bad_cube.write_text("not a LUT")
+    args = [{"REF": reference, "LUT": bad_cube}.get(a, a) for a in args]
+    assert recolor(checkpoint, source, "-o", tmp_path / "out.png", *args) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_export_lut_needs_a_single_file(checkpoint, files, tmp_path, capsys):
+    source, reference = files
+    assert recolor(checkpoint, source.parent, "--reference", reference, "-o", tmp_path / "outs",
+                   "--export-lut", tmp_path / "look.cube") == 2
+    assert "--export-lut works with a single SOURCE file" in capsys.readouterr().err
+
+
+def test_help_and_usage_errors_load_no_heavy_module():
+    """`recolor --help` and argument errors answer before torch, diffusers or numpy are imported (start-up time
+    is shown by eval/bench_speed.py); `recolor_hf.RecolorPipeline` still imports on first use."""
+    code = ("import sys; from recolor_hf.cli import main; import recolor_hf; "
+            "codes = [main(['--help']), main(['x.jpg', '--alpha', '3'])]; "
+            "heavy = [m for m in ('torch', 'diffusers', 'numpy') if m in sys.modules]; "
+            "print(codes, heavy); recolor_hf.RecolorPipeline; print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-2:] == ["[0, 2] []", "True"]

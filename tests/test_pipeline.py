@@ -1,12 +1,17 @@
 import json
+import os
 import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from conftest import textured_image
+from conftest import ROOT, textured_image
 from recolor_hf import RecolorPipeline, RecolorPipelineOutput
 from recolor_hf.pipeline import COMPONENTS
 
@@ -21,6 +26,64 @@ def saved(tiny_pipe, tmp_path_factory):
     path = tmp_path_factory.mktemp("ckpt") / "pipe"
     tiny_pipe.save_pretrained(path)
     return path
+
+
+HUB_CALLS = """
+import huggingface_hub, tempfile
+from recolor_hf import RecolorPipeline
+
+def error_of(call):
+    try:
+        call()
+    except Exception as err:
+        return type(err).__module__ + "." + type(err).__name__
+    return "no error"
+
+pipe = RecolorPipeline.from_preset("tiny")
+print(error_of(lambda: huggingface_hub.create_repo("someone/recolor-test", token="hf_test")))
+print(error_of(lambda: pipe.push_to_hub("someone/recolor-test", token="hf_test")))
+print(error_of(lambda: pipe.save_pretrained(tempfile.mkdtemp(), push_to_hub=True, repo_id="someone/recolor-test",
+                                            token="hf_test")))
+"""
+
+
+def test_push_to_hub_is_the_diffusers_call(tmp_path):
+    """With the hub client pointed at a closed local port, both diffusers hub calls fail exactly as the hub
+    client itself does (its connection error), never with an error of ours (AttributeError, TypeError...)."""
+    with socket.socket() as probe:  # a port nothing listens on once the socket is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    env |= {"HF_ENDPOINT": f"http://127.0.0.1:{port}", "HF_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", HUB_CALLS], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    hub, push, save = done.stdout.splitlines()[-3:]
+    assert hub != "no error" and "AttributeError" not in hub
+    assert push == hub and save == hub
+
+
+def test_save_pretrained_pushes_the_cleaned_folder(saved, tmp_path, monkeypatch):
+    """save_pretrained(push_to_hub=True) uploads through diffusers' push_to_hub a folder whose configs name no
+    local path (the hub calls are replaced by recorders)."""
+    from diffusers.utils import hub_utils
+    from huggingface_hub import ModelCard
+
+    uploaded = {}
+
+    def upload(self, folder, repo_id, **kwargs):
+        uploaded["repo_id"] = repo_id
+        uploaded["files"] = {str(p.relative_to(folder)): p.read_text() for p in Path(folder).rglob("*.json")}
+
+    monkeypatch.setattr(hub_utils, "create_repo", lambda repo_id, **kwargs: type("Repo", (), {"repo_id": repo_id}))
+    monkeypatch.setattr(hub_utils, "load_or_create_model_card", lambda *args, **kwargs: ModelCard("---\n---\n"))
+    monkeypatch.setattr(RecolorPipeline, "_upload_folder", upload)
+    loaded = RecolorPipeline.from_pretrained(saved)  # configs now carry _name_or_path = the local folder
+    loaded.save_pretrained(tmp_path / "out", push_to_hub=True, repo_id="someone/recolor-test", token="hf_test")
+    assert uploaded["repo_id"] == "someone/recolor-test"
+    assert {"model_index.json", "generator/config.json", "predictor/config.json"} <= set(uploaded["files"])
+    assert not any("_name_or_path" in text or str(saved) in text for text in uploaded["files"].values())
+    assert not any("_name_or_path" in p.read_text() for p in (tmp_path / "out").rglob("*.json"))
 
 
 def test_output_has_content_size(tiny_pipe, pair):
