@@ -23,6 +23,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 import PIL.Image
+import PIL.ImageOps
 from gradio.utils import get_upload_folder
 
 from recolor_hf import DEFAULT_CHECKPOINT, RecolorLatents, RecolorPipeline
@@ -44,13 +45,14 @@ MAX_SESSIONS = 32  # sessions whose result files are kept on disk
 SESSION_TTL_S = 3600  # a session's result is forgotten after an hour unused (or an hour after its tab closed)
 DELETE_CACHE = (3600, 86400)  # Gradio's cached uploads and views: every hour, delete those older than a day
 LOCAL_SESSION = "local"  # the session of direct calls (no Gradio request)
-INPUT_HEIGHT, VIEW_HEIGHT, RESULT_HEIGHT, THUMB_HEIGHT = 220, 300, 480, 72
+INPUT_HEIGHT, VIEW_HEIGHT, RESULT_HEIGHT, EXAMPLES_HEIGHT, THUMB_SIDE = 220, 240, 480, 120, 160
+EXAMPLE_COLUMNS = 5  # thumbnail width: a fifth of the column
 OPTIMISE_MODES = [("The whole look at once", "code"), ("Region by region (may show artifacts)", "maps")]
 
-INTRO = ("# Re-colour a photo like a reference photo\nEach region of your photo takes the colours of the matching "
-         "region of the reference (sky to its sky, foliage to its foliage); regions with no match take the "
-         "reference's overall look. Upload both or pick an example, then press **Re-colour**. When the match is "
-         "wrong, say which region takes which colour in **Point and click** or **Paint regions**.")
+INTRO = ("## Re-colour a photo like a reference photo\nEach region of your photo takes the colours of the matching "
+         "region of the reference (sky to its sky, foliage to its foliage), the rest its overall look. Upload both "
+         "or pick an example and press **Re-colour**; if the match is wrong, use **Point and click** or **Paint "
+         "regions**.")
 UNTRAINED = ("**⚠ untrained model**: no trained checkpoint was found, so this demo runs a randomly initialised "
              "pipeline. Results stay close to the unchanged photo; the app itself works.")
 ABOUT = """*Latent-Guided Exemplar-Based Image Re-Colorization* (Yang, Xu, Fan, WACV 2024); "supp." is its
@@ -365,14 +367,13 @@ class Handlers:
 
 
 def example_thumbnails() -> list[tuple[PIL.Image.Image, str]]:
-    """Each example pair as one "photo | reference" thumbnail, captioned with its name."""
+    """Each example pair as one square thumbnail, the photo above its reference, captioned with its name."""
     thumbnails = []
     for source, reference in EXAMPLES:
-        images = [PIL.Image.open(path).convert("RGB") for path in (source, reference)]
-        images = [im.resize((round(im.width * THUMB_HEIGHT / im.height), THUMB_HEIGHT)) for im in images]
-        sheet = PIL.Image.new("RGB", (images[0].width + images[1].width, THUMB_HEIGHT))
-        sheet.paste(images[0], (0, 0))
-        sheet.paste(images[1], (images[0].width, 0))
+        sheet = PIL.Image.new("RGB", (THUMB_SIDE, THUMB_SIDE))
+        for row, path in enumerate((source, reference)):
+            half = PIL.ImageOps.fit(PIL.Image.open(path).convert("RGB"), (THUMB_SIDE, THUMB_SIDE // 2))
+            sheet.paste(half, (0, row * THUMB_SIDE // 2))
         thumbnails.append((sheet, Path(source).stem.removesuffix("_source")))
     return thumbnails
 
@@ -387,17 +388,20 @@ def build_demo(pipe: RecolorPipeline, untrained: bool = False, handlers: Handler
         gr.Markdown(INTRO)
         if untrained:
             gr.Markdown(UNTRAINED)
-        shown = gr.State(None, time_to_live=session_ttl, delete_callback=h.forget)
+        # a function, not the bound method: Gradio deep-copies the app's config (the pipeline with it) per page load
+        shown = gr.State(None, time_to_live=session_ttl, delete_callback=lambda value: h.forget(value))
         clicks = gr.JSON(Clicks().to_json(), visible=False, label="Clicks")
         with gr.Row(equal_height=False):
             with gr.Column(scale=1):
                 with gr.Row():
-                    source = gr.Image(type="filepath", image_mode=None, height=INPUT_HEIGHT, label="Source photo")
+                    source = gr.Image(type="filepath", image_mode=None, height=INPUT_HEIGHT, label="Source photo",
+                                      elem_id="source")
                     reference = gr.Image(type="filepath", image_mode=None, height=INPUT_HEIGHT,
-                                         label="Reference photo")
-                examples = gr.Gallery(example_thumbnails(), columns=len(EXAMPLES), height=THUMB_HEIGHT + 48,
-                                      allow_preview=False, object_fit="contain", elem_id="examples",
-                                      label="Examples (DPST, research use only): click one to load it")
+                                         label="Reference photo", elem_id="reference")
+                gr.Markdown("**Examples** (DPST pairs, research use only): click one to load it.")
+                examples = gr.Gallery(example_thumbnails(), columns=EXAMPLE_COLUMNS, height=EXAMPLES_HEIGHT,
+                                      fit_columns=False, allow_preview=False, object_fit="contain", elem_id="examples",
+                                      show_label=False, label="Examples")
                 with gr.Tabs():
                     with gr.Tab("Re-colour"):
                         run = gr.Button("Re-colour", variant="primary")
@@ -405,17 +409,18 @@ def build_demo(pipe: RecolorPipeline, untrained: bool = False, handlers: Handler
                         gr.Markdown("**Pair**: click a region of the photo, then the reference region whose colour "
                                     "it should take. **Keep**: click regions that must keep their colour. Similar "
                                     "regions follow the clicked ones.")
-                        mode = gr.Radio([("Pair", "pair"), ("Keep", "keep")], value="pair", label="Click mode")
                         with gr.Row():
                             source_view = gr.Image(type="pil", interactive=False, show_label=False, buttons=[],
                                                    height=VIEW_HEIGHT, elem_id="source_view")
                             reference_view = gr.Image(type="pil", interactive=False, show_label=False, buttons=[],
                                                       height=VIEW_HEIGHT, elem_id="reference_view")
+                        with gr.Row(equal_height=True):
+                            mode = gr.Radio([("Pair", "pair"), ("Keep", "keep")], value="pair", show_label=False,
+                                            scale=2, container=False)
+                            undo = gr.Button("Undo", scale=1)
+                            clear = gr.Button("Clear", scale=1)
+                            run_guided = gr.Button("Re-colour with clicks", variant="primary", scale=2)
                         clicks_text = gr.Markdown(Clicks().summary())
-                        with gr.Row():
-                            undo = gr.Button("Undo")
-                            clear = gr.Button("Clear")
-                            run_guided = gr.Button("Re-colour with clicks", variant="primary")
                     with gr.Tab("Paint regions"):
                         gr.Markdown("Paint a region of the photo and the region of the reference whose colours it "
                                     "should take; the rest of the photo follows the most similar painted parts. "
@@ -423,9 +428,9 @@ def build_demo(pipe: RecolorPipeline, untrained: bool = False, handlers: Handler
                         brush = gr.Brush(colors=["#ff3b30"], color_mode="fixed")
                         with gr.Row():
                             source_region = gr.ImageEditor(type="pil", sources=(), transforms=(), layers=False,
-                                                           brush=brush, label="Photo region")
+                                                           brush=brush, height=VIEW_HEIGHT, label="Photo region")
                             reference_region = gr.ImageEditor(type="pil", sources=(), transforms=(), layers=False,
-                                                              brush=brush, label="Reference region")
+                                                              brush=brush, height=VIEW_HEIGHT, label="Reference region")
                         run_masks = gr.Button("Re-colour with regions", variant="primary")
                     with gr.Tab("Match the overall look"):
                         gr.Markdown("No matching of regions: the model adjusts the whole photo, step by step, "
@@ -436,7 +441,7 @@ def build_demo(pipe: RecolorPipeline, untrained: bool = False, handlers: Handler
                         with gr.Row():
                             optimise = gr.Button("Match the look", variant="primary")
                             stop = gr.Button("Stop", variant="stop")
-                        curve = gr.LinePlot(x="step", y="difference", height=200,
+                        curve = gr.LinePlot(x="step", y="difference", height=200, elem_id="curve",
                                             label="Difference to the reference's look (lower is closer)")
                     with gr.Tab("Inspect"):
                         gr.Markdown("What the model sees: its colour maps at three scales (similar colours = "
@@ -447,7 +452,7 @@ def build_demo(pipe: RecolorPipeline, untrained: bool = False, handlers: Handler
             with gr.Column(scale=1):
                 compare = gr.ImageSlider(type="filepath", height=RESULT_HEIGHT, label="Before and after",
                                          elem_id="result")
-                strength = gr.Slider(0, 2, value=1.0, step=0.05, label="Strength",
+                strength = gr.Slider(0, 2, value=1.0, step=0.05, label="Strength", elem_id="strength",
                                      info="0 keeps the photo's colours, 1 is the full re-colouring, 2 exaggerates it")
                 status = gr.Markdown(label="Status", elem_id="status")
                 with gr.Row(elem_id="downloads"):

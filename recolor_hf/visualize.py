@@ -20,7 +20,7 @@ from .models.predictor import Correspondence
 DISPLAY_SIZE = 256  # long side of the returned images (nearest-neighbour, so patches stay visible)
 MARKER_COLOURS = ("#ff3b30", "#34c759", "#007aff", "#ff9500", "#af52de", "#00c7be", "#ffcc00", "#ff2d55")
 KEEP_COLOUR, PENDING_COLOUR = "white", "#ff3b30"
-MARKER_SHARE = 1 / 60  # marker radius as a share of the image's long side ...
+MARKER_SHARE = 1 / 30  # marker radius as a share of the image's long side ...
 MIN_MARKER_RADIUS = 6  # ... and at least this many pixels
 
 
