@@ -94,6 +94,8 @@ def test_new_photos_clear_the_result_and_the_clicks(handlers):
                                                                                                  REFERENCE_SIZE)
     assert editors[1]["background"] is reference_view
     assert handlers.new_photos(SOURCE, None)[6] is None  # a removed photo: no view
+    source, reference, shown, *_ = handlers.use_example(gr.SelectData(None, {"index": 1, "value": None}))
+    assert [source, reference] == app.EXAMPLES[1] and shown is None
 
 
 def test_clicks_keep_undo_and_guided_run(handlers):
