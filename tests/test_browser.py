@@ -79,7 +79,7 @@ def upload(page, index: int, path: str) -> None:
 def recolour(page) -> None:
     page.get_by_role("button", name="Re-colour", exact=True).click()
     expect(page.locator("#status")).to_contain_text("Rendered", timeout=RUN_TIMEOUT_MS)  # predicted or reused
-    expect(page.locator("#result img")).to_have_count(2)  # before and after
+    expect(page.locator("#result img")).to_have_count(2, timeout=MESSAGE_TIMEOUT_MS)  # before and after
     expect(page.locator("#downloads a[download='recoloured.png']")).to_be_visible()
 
 
@@ -110,7 +110,7 @@ def test_result_beside_inputs_and_new_upload_clears_it(page, tmp_path):
     screenshot(page, "app_screenshot.png", tmp_path)
 
     upload(page, 0, OTHER_SOURCE)  # a new photo: the old result goes
-    expect(page.locator("#result img")).to_have_count(0)
+    expect(page.locator("#result img")).to_have_count(0, timeout=MESSAGE_TIMEOUT_MS)
     expect(page.locator("#downloads a[download]")).to_have_count(0)
     page.locator("#strength input[type=number]").fill("0.5")
     page.locator("#strength input[type=number]").press("Enter")
@@ -128,7 +128,8 @@ def test_corrupt_upload_names_the_problem_and_keeps_the_result(page, tmp_path, n
     page.get_by_role("button", name="Re-colour", exact=True).click()
     expect(page.get_by_text(f"source photo: {name} is not a readable image").first).to_be_visible(
         timeout=MESSAGE_TIMEOUT_MS)
-    expect(page.locator("#result img")).to_have_count(2)  # the last good result stays, with its download
+    # the last good result stays, with its download
+    expect(page.locator("#result img")).to_have_count(2, timeout=MESSAGE_TIMEOUT_MS)
     expect(page.locator("#result img").first).to_be_visible()
     expect(page.locator("#downloads a[download='recoloured.png']")).to_be_visible()
 
@@ -165,6 +166,6 @@ def test_stop_keeps_the_best_result_so_far(page, tmp_path):
     expect(page.locator("#curve")).to_be_visible()
     page.get_by_role("button", name="Stop").click()
     expect(page.locator("#status")).to_contain_text("Stopped at step", timeout=RUN_TIMEOUT_MS)
-    expect(page.locator("#result img")).to_have_count(2)
+    expect(page.locator("#result img")).to_have_count(2, timeout=MESSAGE_TIMEOUT_MS)
     expect(page.locator("#downloads a[download='recoloured.png']")).to_be_visible()
     screenshot(page, "app_optimise.png", tmp_path)
