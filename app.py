@@ -421,7 +421,7 @@ def build_demo(pipe: RecolorPipeline, untrained: bool = False, handlers: Handler
                             clear = gr.Button("Clear", scale=1)
                             run_guided = gr.Button("Re-colour with clicks", variant="primary", scale=2)
                         clicks_text = gr.Markdown(Clicks().summary())
-                    with gr.Tab("Paint regions"):
+                    with gr.Tab("Paint regions", render_children=True):  # editors take new photos while hidden
                         gr.Markdown("Paint a region of the photo and the region of the reference whose colours it "
                                     "should take; the rest of the photo follows the most similar painted parts. "
                                     "Clicks from *Point and click* apply too.")
