@@ -1,41 +1,98 @@
-"""Gradio demo of recolor_hf: re-colour a source photo like a reference photo (Yang, Xu, Fan, WACV 2024).
+"""Gradio demo of recolor_hf: re-colour a photo like a reference photo (Yang, Xu, Fan, WACV 2024).
 
-``build_demo(pipe)`` builds the app; ``Handlers`` holds its event functions (tests call them directly).
-Run ``python app.py [--checkpoint DIR]``: it serves the shipped checkpoint or DIR (or an untrained ``small``
-pipeline, with a banner, when the folder is missing) on Gradio's usual host / port (GRADIO_SERVER_NAME,
+``build_demo(pipe)`` lays out the app and wires its events to ``Handlers``, the event functions (tests call them
+directly). Run ``python app.py [--checkpoint DIR]``: it serves the shipped checkpoint or DIR (or an untrained
+``small`` pipeline, with a banner, when the folder is missing) on Gradio's usual host / port (GRADIO_SERVER_NAME,
 GRADIO_SERVER_PORT).
 
-Tabs: automatic re-colouring, guided clicks (supp. C.6), masks (supp. C.5), online optimisation (supp. C.7),
-inspection of the latent maps (supp. C.9). Every result lands in the shared result panel, whose strength slider
-re-renders from the cached latents (supp. eq. 3) without running the predictor again.
+Every tab's action is an API endpoint (``/recolour``, ``/guided``, ``/masks``, ``/optimise`` with ``/stop``,
+``/inspect``, and ``/strength`` to re-render the session's result). Events get the raw uploads
+(``preprocess=False``) so that an unreadable file reaches ``Handlers.load`` and its message reaches the user.
+Memory and disk stay bounded: the encodings live in an LRU cache keyed by the inputs' hash (the session state
+holds only the key), result files are written into Gradio's cache by ``SessionFiles`` and deleted with their
+session, and Gradio's own cached files are aged out (``DELETE_CACHE``).
 """
 
 import argparse
-import tempfile
+import functools
+import inspect
 import time
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 import pandas as pd
 import PIL.Image
-import PIL.ImageDraw
+import PIL.ImageOps
+from gradio.utils import get_upload_folder
 
 from recolor_hf import DEFAULT_CHECKPOINT, RecolorLatents, RecolorPipeline
+from recolor_hf.demo_state import Clicks, LRUCache, SessionFiles, content_key
 from recolor_hf.guidance import Guidance
-from recolor_hf.optimize import MODES, LatentOptimizer
-from recolor_hf.visualize import correspondence_image, pca_images
+from recolor_hf.image_io import mask_from_image
+from recolor_hf.lut import LUT_SIZE, export_cube
+from recolor_hf.optimize import LatentOptimizer
+from recolor_hf.visualize import correspondence_image, draw_clicks, pca_images
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 EXAMPLES = [[str(EXAMPLES_DIR / f"{name}_source.jpg"), str(EXAMPLES_DIR / f"{name}_reference.jpg")]
             for name in ("city", "mountain", "bedroom")]
 PREVIEW_SIDE = 1024  # long side of on-screen images; the download keeps the full resolution
-MARKER_COLOURS = ("#ff3b30", "#34c759", "#007aff", "#ff9500", "#af52de", "#00c7be", "#ffcc00", "#ff2d55")
-NO_CLICKS = {"actions": [], "pending": None}  # actions: ["pair", source_xy, reference_xy] or ["keep", source_xy]
+PREVIEW_OPTIONS = {"quality": 92}  # on-screen JPEGs
+DOWNLOAD_NAME, DOWNLOAD_OPTIONS = "recoloured.png", {"compress_level": 1}
+LUT_NAME = "look.cube"
 MAX_STEPS = 200
+MAX_ENCODINGS = 4  # predictions kept for the strength slider and Inspect (each holds its full-resolution photo)
+MAX_PREVIEWS = 8  # downscaled photos kept for the click views
+MAX_SESSIONS = 32  # sessions whose result files are kept on disk
+SESSION_TTL_S = 3600  # a session's result is forgotten after an hour unused (or an hour after its tab closed)
+DELETE_CACHE = (3600, 86400)  # Gradio's cached uploads and views: every hour, delete those older than a day
+LOCAL_SESSION = "local"  # the session of direct calls (no Gradio request)
+INPUT_HEIGHT, VIEW_HEIGHT, RESULT_HEIGHT, EXAMPLES_HEIGHT, THUMB_SIDE = 220, 240, 480, 120, 160
+EXAMPLE_COLUMNS = 5  # thumbnail width: a fifth of the column
+OPTIMISE_MODES = [("The whole look at once", "code"), ("Region by region (may show artifacts)", "maps")]
+
+INTRO = ("## Re-colour a photo like a reference photo\nEach region of your photo takes the colours of the matching "
+         "region of the reference (sky to its sky, foliage to its foliage), the rest its overall look. Upload both "
+         "or pick an example and press **Re-colour**; if the match is wrong, use **Point and click** or **Paint "
+         "regions**.")
+UNTRAINED = ("**⚠ untrained model**: no trained checkpoint was found, so this demo runs a randomly initialised "
+             "pipeline. Results stay close to the unchanged photo; the app itself works.")
+ABOUT = """*Latent-Guided Exemplar-Based Image Re-Colorization* (Yang, Xu, Fan, WACV 2024); "supp." is its
+supplementary material.
+- **Re-colour**: the W-predictor P_W maps source and reference to latent maps W = (W1, W2, W3) that modulate the
+  generator G'; the hard cross-attention A_C matches source and reference patches.
+- **Strength** is α in W' = W0S + α (W − W0S) (supp. eq. 3): 0 = the source's look, 1 = the prediction.
+- **Point and click** is the user-guided correspondence of supp. C.6 (eq. 2): a pair sets A_C(r, s) = 1, a keep point
+  A_U(s, s) = 1, and the hard-masked self-attention A_S spreads them to similar regions.
+- **Paint regions** is the two-step correspondence of supp. C.5 (eq. 1).
+- **Match the overall look** is online stylization (supp. C.7): Adam on the 1-D code w ("the whole look at once")
+  or on the maps W ("region by region") to minimise the w0 loss (main eq. 2), the distance between the
+  self-reconstruction codes w0 of the result and the reference ("difference to the reference's look").
+- **Inspect** shows the PCA of W1, W2, W3 (three principal components as RGB, supp. C.9) and the correspondence.
+"""
 
 
-def preview(image: PIL.Image.Image) -> PIL.Image.Image:
+@dataclass(frozen=True)
+class Shown:
+    """A session's ``gr.State``: its id and the cache key of the result on screen (None: no result)."""
+
+    session: str
+    key: str | None = None
+
+
+def session_of(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or LOCAL_SESSION
+
+
+def photo_path(photo) -> str | None:
+    """An image input's raw value (a FileData dict, as events get it with preprocess=False) or a path -> path."""
+    return photo.get("path") if isinstance(photo, dict) else None if photo is None else str(photo)
+
+
+def shrink(image: PIL.Image.Image) -> PIL.Image.Image:
     """A copy with long side <= PREVIEW_SIDE."""
     small = image.copy()
     small.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), PIL.Image.LANCZOS)
@@ -47,296 +104,407 @@ def normalised(index, size: tuple[int, int]) -> tuple[float, float]:
     return min((index[0] + 0.5) / size[0], 1.0), min((index[1] + 0.5) / size[1], 1.0)
 
 
-def draw_markers(image: PIL.Image.Image, points: list[tuple[tuple[float, float], str, str]]) -> PIL.Image.Image:
-    """Circles at normalised points, each (xy, colour, label); "" as colour draws a hollow (pending) circle."""
-    image = image.copy()
-    draw = PIL.ImageDraw.Draw(image)
-    radius = max(6, max(image.size) // 60)
-    for (x, y), colour, label in points:
-        cx, cy = x * image.width, y * image.height
-        box = (cx - radius, cy - radius, cx + radius, cy + radius)
-        draw.ellipse(box, fill=colour or None, outline="white" if colour else "#ff3b30", width=max(2, radius // 4))
-        draw.text((cx, cy), label, fill="black" if colour == "white" else "white", anchor="mm", font_size=radius * 1.4)
-    return image
+def painted_mask(editor: dict | None) -> np.ndarray | None:
+    """A region editor's value -> (H, W) bool mask of what is painted on any layer (the library's one mask rule,
+    ``image_io.mask_from_image``), or None if nothing is. Layers may be FileData dicts, paths or PIL images."""
+    mask = None
+    for layer in (editor or {}).get("layers") or []:
+        try:
+            image = layer if isinstance(layer, PIL.Image.Image) else PIL.Image.open(photo_path(layer))
+            painted = mask_from_image(image)
+        except OSError as err:
+            raise ValueError(f"a painted region could not be read ({err})") from None
+        mask = painted if mask is None else mask | painted
+    return mask if mask is not None and mask.any() else None
 
 
-def editor_mask(value) -> np.ndarray | None:
-    """ImageEditor value -> (H, W) bool mask of everything painted (any layer), or None if nothing is."""
-    layers = [layer for layer in (value or {}).get("layers") or [] if layer is not None]
-    if not layers:
-        return None
-    mask = np.zeros(layers[0].size[::-1], dtype=bool)
-    for layer in layers:
-        mask |= np.asarray(layer.convert("RGBA"))[:, :, 3] > 0
-    return mask if mask.any() else None
+def guidance_parts(guidance: Guidance | None) -> list[bytes | str]:
+    """What makes a guidance different from another, for the encodings' cache key."""
+    if guidance is None:
+        return []
+    masks = [b"" if m is None else repr(m.shape).encode() + np.packbits(m).tobytes()
+             for m in (guidance.source_mask, guidance.reference_mask)]
+    return [repr((guidance.pairs, guidance.keep)), *masks]
 
 
-def clicks_summary(clicks: dict) -> str:
-    pairs = sum(a[0] == "pair" for a in clicks["actions"])
-    keeps = len(clicks["actions"]) - pairs
-    text = f"{pairs} pair(s), {keeps} keep point(s)."
-    return text + (" Now click the matching point on the **reference**." if clicks["pending"] else "")
+def report_errors(warn: bool = False):
+    """Decorator for event functions, the one place where errors become messages: a ValueError (how the library
+    names a problem) becomes a gr.Error, which fails the event with that message and leaves its outputs as they
+    were; with ``warn`` (UI-only events: uploads, clicks) a gr.Warning, and every output is left as it was."""
+    def translate(err: ValueError):
+        if warn:
+            gr.Warning(str(err))
+            return gr.skip()
+        raise gr.Error(str(err), print_exception=False) from None
+
+    def decorate(fn):
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def generator(*args, **kwargs):
+                try:
+                    yield from fn(*args, **kwargs)
+                except ValueError as err:
+                    yield translate(err)
+            return generator
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except ValueError as err:
+                return translate(err)
+        return wrapper
+    return decorate
 
 
 class Handlers:
-    """The demo's event functions around one pipeline; images in and out are PIL, errors are ``gr.Error``."""
+    """The demo's event functions around one pipeline: photos in are raw uploads (FileData dicts or paths),
+    images out are file paths (results) or PIL images (views); problems are reported by ``report_errors``."""
 
-    def __init__(self, pipe: RecolorPipeline, out_dir: Path | None = None):
+    def __init__(self, pipe: RecolorPipeline, files_root: Path | None = None, max_encodings: int = MAX_ENCODINGS):
         self.pipe = pipe
-        self.out_dir = Path(out_dir or tempfile.mkdtemp(prefix="recolor_demo_"))
+        self.encodings = LRUCache(max_encodings)  # content key -> RecolorLatents
+        self.previews = LRUCache(MAX_PREVIEWS)  # content key -> downscaled photo
+        self.files = SessionFiles(files_root or Path(get_upload_folder()) / "recolor_demo", MAX_SESSIONS)
+        self.stopping: set[str] = set()  # sessions whose optimisation should stop
 
-    # ----- helpers -----
+    # ----- photos, encodings and results -----
 
-    def load(self, image, name: str) -> PIL.Image.Image:
-        """Check one upload with the pipeline's own rules; problems become a readable gr.Error."""
+    def load(self, photo, name: str) -> PIL.Image.Image:
+        """An uploaded photo, checked by the pipeline's rules; the ValueError names the problem and the file."""
+        path = photo_path(photo)
+        if path is None:
+            raise ValueError(f"Upload a {name} first.")
+        shown = (photo.get("orig_name") if isinstance(photo, dict) else None) or Path(path).name
+        try:
+            return self.pipe.prepare(path, name)[0]
+        except ValueError as err:
+            raise ValueError(str(err).replace(path, shown)) from None
+
+    def photo_key(self, photo, name: str) -> str:
+        """The content hash of an uploaded photo's file (a missing or unreadable one raises ``load``'s error)."""
+        try:
+            return content_key(Path(photo_path(photo)).read_bytes())
+        except (TypeError, OSError):
+            self.load(photo, name)
+            raise
+
+    def preview(self, photo, name: str) -> PIL.Image.Image:
+        """The photo downscaled for the screen (cached by content)."""
+        key = self.photo_key(photo, name)
+        image = self.previews.get(key)
         if image is None:
-            raise gr.Error(f"Upload a {name} photo first.")
-        try:
-            return self.pipe.prepare(image, name)[0]
-        except ValueError as err:
-            raise gr.Error(str(err)) from None
+            image = shrink(self.load(photo, name))
+            self.previews.put(key, image)
+        return image
 
-    def encode(self, source, reference, guidance: Guidance | None = None) -> tuple[RecolorLatents, float]:
-        """Run the predictor once (optionally guided); returns the latents and the seconds it took."""
-        source, reference = self.load(source, "source"), self.load(reference, "reference")
+    def encode(self, source, reference, guidance: Guidance | None = None) -> tuple[str, RecolorLatents, str]:
+        """(cache key, latents, note): the predictor's output for these photos and guidance, from the cache when
+        the same inputs were encoded before."""
+        key = content_key(self.photo_key(source, "source photo"), self.photo_key(reference, "reference photo"),
+                          *guidance_parts(guidance))
+        latents = self.encodings.get(key)
+        if latents is not None:
+            return key, latents, "Same photos and settings as before: reused that prediction. "
+        source, reference = self.load(source, "source photo"), self.load(reference, "reference photo")
         start = time.perf_counter()
-        try:
-            guide = None if guidance is None else guidance.as_guide(source.size, reference.size)
-            latents = self.pipe.encode(source, reference, guide=guide)
-        except ValueError as err:
-            raise gr.Error(str(err)) from None
-        return latents, time.perf_counter() - start
+        guide = None if guidance is None else guidance.as_guide(source.size, reference.size)
+        latents = self.pipe.encode(source, reference, guide=guide)
+        self.encodings.put(key, latents)
+        return key, latents, f"Predicted in {time.perf_counter() - start:.2f} s. "
 
-    def show(self, latents: RecolorLatents, alpha: float, request: gr.Request | None = None, note: str = ""):
-        """Render the cached latents at strength alpha -> (before/after preview, full-res PNG path, status)."""
+    def on_screen(self, shown: Shown | None) -> RecolorLatents | None:
+        """The latents of the session's result on screen; None if there is none, an error if it was dropped."""
+        if shown is None or shown.key is None:
+            return None
+        latents = self.encodings.get(shown.key)
+        if latents is None:
+            raise ValueError(f"This result is no longer in memory (the demo keeps the last {self.encodings.capacity}"
+                             "); press the action button again.")
+        return latents
+
+    def show(self, key: str, latents: RecolorLatents, strength: float, request: gr.Request | None, note: str = ""):
+        """Render at ``strength`` -> (state, (before, after) preview paths, full-resolution PNG path, status)."""
         start = time.perf_counter()
-        try:
-            result = self.pipe.decode(latents, alpha)[0]
-        except ValueError as err:
-            raise gr.Error(str(err)) from None
+        result = self.pipe.decode(latents, strength)[0]
         seconds = time.perf_counter() - start
-        folder = self.out_dir / (getattr(request, "session_hash", None) or "local")
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "recoloured.png"
-        result.save(path, compress_level=1)
-        status = f"{note}Rendered {result.width}x{result.height} at strength {alpha:g} in {seconds:.2f} s."
-        return (preview(latents.contents[0]), preview(result)), str(path), status
+        session = session_of(request)
+        before = self.files.save(session, "before.jpg", shrink(latents.contents[0]), **PREVIEW_OPTIONS)
+        after = self.files.save(session, "after.jpg", shrink(result), **PREVIEW_OPTIONS)
+        download = self.files.save(session, DOWNLOAD_NAME, result, **DOWNLOAD_OPTIONS)
+        status = f"{note}Rendered {result.width}x{result.height} at strength {strength:g} in {seconds:.2f} s."
+        return Shown(session, key), (before, after), download, status
+
+    @report_errors()
+    def export_lut(self, shown: Shown | None, strength: float, request: gr.Request = None) -> tuple[str, str]:
+        """The result on screen as a 3D LUT (``recolor_hf.lut``) -> (.cube file path, status with its fit error)."""
+        latents = self.on_screen(shown)
+        if latents is None:
+            raise ValueError("Re-colour a photo first: the LUT is fitted to the result on screen.")
+        result = self.pipe.decode(latents, strength)[0]
+        path = self.files.new_path(session_of(request), LUT_NAME)
+        error = export_cube(latents.contents[0], result, path)
+        return str(path), (f"3D LUT ({LUT_SIZE}x{LUT_SIZE}x{LUT_SIZE}) of the result at strength {strength:g}: "
+                           f"fit error {error:.2f} mean ΔE00 (the LUT is the best single colour mapping; the "
+                           "result itself varies across the photo).")
+
+    def forget(self, shown: Shown | None) -> None:
+        """``gr.State`` delete callback (the session ended or expired): drop its encoding and its files."""
+        if shown is not None:
+            self.encodings.pop(shown.key)
+            self.files.close(shown.session)
+
+    def fresh_views(self, source, reference, request: gr.Request | None) -> tuple:
+        """New photos: no result, no clicks, no LUT; the photos in the click views and region editors."""
+        self.files.close(session_of(request))
+        views = [None if photo is None else self.preview(photo, name)
+                 for photo, name in ((source, "source photo"), (reference, "reference photo"))]
+        editors = [None if v is None else {"background": v, "layers": [], "composite": v} for v in views]
+        status = "New photos: press **Re-colour** (or another tab's action)."
+        return None, None, None, status, Clicks().to_json(), *views, Clicks().summary(), *editors, None
+
+    def click_views(self, clicks: Clicks, source, reference) -> tuple:
+        """(clicks as JSON, marked source view, marked reference view, summary)."""
+        views = [None if photo is None else self.preview(photo, name)
+                 for photo, name in ((source, "source photo"), (reference, "reference photo"))]
+        return clicks.to_json(), *draw_clicks(clicks, *views), clicks.summary()
 
     # ----- events -----
 
-    def recolour(self, source, reference, alpha: float, request: gr.Request = None):
-        """Automatic correspondence -> (latents, before/after, file, status)."""
-        latents, seconds = self.encode(source, reference)
-        return latents, *self.show(latents, alpha, request, f"Predicted in {seconds:.2f} s. ")
+    @report_errors(warn=True)
+    def new_photos(self, source, reference, request: gr.Request = None) -> tuple:
+        """An upload or a removed photo: a readable one clears the result and the clicks; an unreadable one is
+        named in a warning and nothing else changes."""
+        return self.fresh_views(source, reference, request)
 
-    def set_strength(self, latents, alpha: float, request: gr.Request = None):
-        """Strength slider: re-render the cached latents (supp. eq. 3), no predictor run; nothing before a run."""
+    @report_errors(warn=True)
+    def use_example(self, evt: gr.SelectData, request: gr.Request = None) -> tuple:
+        """A click on an example: its two photos, then as ``new_photos``."""
+        source, reference = EXAMPLES[evt.index]
+        return source, reference, *self.fresh_views(source, reference, request)
+
+    @report_errors()
+    def recolour(self, source, reference, strength: float, request: gr.Request = None):
+        """Automatic correspondence -> (state, before/after, full-resolution PNG, status)."""
+        key, latents, note = self.encode(source, reference)
+        return self.show(key, latents, strength, request, note)
+
+    @report_errors()
+    def set_strength(self, shown: Shown | None, strength: float, request: gr.Request = None):
+        """Re-render the result on screen at another strength from its cached latents (supp. eq. 3), no
+        predictor run; nothing to do before a result -> (before/after, full-resolution PNG, status)."""
+        latents = self.on_screen(shown)
         if latents is None:
-            return gr.skip(), gr.skip(), gr.skip()
-        return self.show(latents, alpha, request)
+            return gr.skip()
+        return self.show(shown.key, latents, strength, request)[1:]
 
-    def reset_views(self, source, reference):
-        """New uploads: clear the clicks and show the photos in the click views and mask editors."""
-        views = [None if im is None else preview(self.load(im, name))
-                 for im, name in ((source, "source"), (reference, "reference"))]
-        editors = [None if v is None else {"background": v, "layers": [], "composite": v} for v in views]
-        return dict(NO_CLICKS), *views, clicks_summary(NO_CLICKS), *editors
+    @report_errors(warn=True)
+    def click_source(self, clicks: dict, mode: str, source, reference, evt: gr.SelectData) -> tuple:
+        """A click on the source view: starts a pair, or adds a keep point."""
+        point = normalised(evt.index, self.preview(source, "source photo").size)
+        return self.click_views(Clicks.from_json(clicks).click_source(point, mode), source, reference)
 
-    def click_views(self, clicks: dict, source, reference):
-        """The two click views with their markers: numbered pairs in matching colours, "K" for keep points."""
-        marks_s, marks_r = [], []
-        for number, action in enumerate(clicks["actions"], start=1):
-            if action[0] == "pair":
-                colour = MARKER_COLOURS[(number - 1) % len(MARKER_COLOURS)]
-                marks_s.append((action[1], colour, str(number)))
-                marks_r.append((action[2], colour, str(number)))
-            else:
-                marks_s.append((action[1], "white", "K"))
-        if clicks["pending"]:
-            marks_s.append((clicks["pending"], "", ""))
-        views = []
-        for image, name, marks in ((source, "source", marks_s), (reference, "reference", marks_r)):
-            views.append(None if image is None else draw_markers(preview(self.load(image, name)), marks))
-        return clicks, *views, clicks_summary(clicks)
+    @report_errors(warn=True)
+    def click_reference(self, clicks: dict, source, reference, evt: gr.SelectData) -> tuple:
+        """A click on the reference view completes the pending pair."""
+        point = normalised(evt.index, self.preview(reference, "reference photo").size)
+        return self.click_views(Clicks.from_json(clicks).click_reference(point), source, reference)
 
-    def click_source(self, clicks: dict, mode: str, source, reference, evt: gr.SelectData):
-        """A click on the source: starts a pair, or adds a keep point."""
-        xy = normalised(evt.index, preview(self.load(source, "source")).size)
-        if mode == "keep":
-            clicks = {"actions": clicks["actions"] + [["keep", xy]], "pending": None}
-        else:
-            clicks = {"actions": clicks["actions"], "pending": xy}
-        return self.click_views(clicks, source, reference)
+    @report_errors(warn=True)
+    def undo(self, clicks: dict, source, reference) -> tuple:
+        return self.click_views(Clicks.from_json(clicks).undo(), source, reference)
 
-    def click_reference(self, clicks: dict, mode: str, source, reference, evt: gr.SelectData):
-        """A click on the reference completes the pending pair."""
-        if not clicks["pending"]:
-            raise gr.Error("Click on the source first, then on the reference region whose colour it should take.")
-        xy = normalised(evt.index, preview(self.load(reference, "reference")).size)
-        clicks = {"actions": clicks["actions"] + [["pair", clicks["pending"], xy]], "pending": None}
-        return self.click_views(clicks, source, reference)
+    @report_errors(warn=True)
+    def clear_clicks(self, source, reference) -> tuple:
+        return self.click_views(Clicks(), source, reference)
 
-    def undo(self, clicks: dict, source, reference):
-        if clicks["pending"]:
-            clicks = {"actions": clicks["actions"], "pending": None}
-        else:
-            clicks = {"actions": clicks["actions"][:-1], "pending": None}
-        return self.click_views(clicks, source, reference)
-
-    def clear(self, source, reference):
-        return self.click_views(dict(NO_CLICKS), source, reference)
-
-    def guidance(self, clicks: dict, source_mask=None, reference_mask=None) -> Guidance:
-        pairs = [(a[1], a[2]) for a in clicks["actions"] if a[0] == "pair"]
-        keep = [a[1] for a in clicks["actions"] if a[0] == "keep"]
-        try:
-            return Guidance(pairs, keep, source_mask, reference_mask)
-        except ValueError as err:
-            raise gr.Error(str(err)) from None
-
-    def run_guided(self, source, reference, clicks: dict, alpha: float, request: gr.Request = None):
+    @report_errors()
+    def guided(self, source, reference, clicks: dict, strength: float, request: gr.Request = None):
         """Re-colour with the clicked pairs and keep points (supp. eq. 2)."""
-        latents, seconds = self.encode(source, reference, self.guidance(clicks))
-        return latents, *self.show(latents, alpha, request, f"Guided prediction in {seconds:.2f} s. ")
+        key, latents, note = self.encode(source, reference, Clicks.from_json(clicks).guidance())
+        return self.show(key, latents, strength, request, note)
 
-    def run_masks(self, source, reference, source_editor, reference_editor, clicks: dict, alpha: float,
-                  request: gr.Request = None):
+    @report_errors()
+    def masks(self, source, reference, source_region: dict, reference_region: dict, clicks: dict, strength: float,
+              request: gr.Request = None):
         """Re-colour with the painted regions (supp. eq. 1), plus any clicks."""
-        masks = editor_mask(source_editor), editor_mask(reference_editor)
+        masks = painted_mask(source_region), painted_mask(reference_region)
         if masks[0] is None and masks[1] is None:
-            raise gr.Error("Paint a region on the source and/or the reference first.")
-        latents, seconds = self.encode(source, reference, self.guidance(clicks, *masks))
-        return latents, *self.show(latents, alpha, request, f"Two-step correspondence in {seconds:.2f} s. ")
+            raise ValueError("Paint a region on the source photo and/or the reference first.")
+        key, latents, note = self.encode(source, reference, Clicks.from_json(clicks).guidance(*masks))
+        return self.show(key, latents, strength, request, note)
 
-    def optimise(self, source, reference, mode: str, steps: int, request: gr.Request = None,
-                 progress=gr.Progress()):
-        """Online stylization (supp. C.7), a generator: yields the loss curve after every step, then the result.
+    @report_errors()
+    def optimise(self, source, reference, mode: str, steps: float, strength: float, request: gr.Request = None):
+        """Match the reference's overall look by optimisation (supp. C.7), a generator: yields the status and the
+        curve after every step, then the result of the closest step with the curve. ``stop`` ends it early.
 
-        Outputs: (latents, before/after, file, status, loss curve). Stopping (the Stop button cancels the event)
-        takes effect between steps.
+        Outputs: (state, before/after, full-resolution PNG, status, curve).
         """
-        source, reference = self.load(source, "source"), self.load(reference, "reference")
+        session, steps = session_of(request), int(steps)
+        if not 1 <= steps <= MAX_STEPS:
+            raise ValueError(f"steps must be between 1 and {MAX_STEPS}, got {steps}")
+        self.stopping.discard(session)
         start = time.perf_counter()
-        try:
-            optimizer = LatentOptimizer(self.pipe, source, reference, mode)
-        except ValueError as err:
-            raise gr.Error(str(err)) from None
+        optimizer = LatentOptimizer(self.pipe, self.load(source, "source photo"),
+                                    self.load(reference, "reference photo"), mode)
         losses = []
-        for step in range(int(steps)):
-            progress((step, int(steps)), desc="optimising")
-            losses.append(optimizer.step())
-            curve = pd.DataFrame({"step": range(len(losses)), "w0 loss": losses})
-            status = f"Step {step + 1}/{int(steps)}: w0 loss {losses[-1]:.4f}."
+        for loss in optimizer.run(steps, should_stop=lambda: session in self.stopping):
+            losses.append(loss)
+            curve = pd.DataFrame({"step": range(1, len(losses) + 1), "difference": losses})
+            status = f"Step {len(losses)} of {steps}: difference to the reference's look {loss:.4f}."
             yield gr.skip(), gr.skip(), gr.skip(), status, curve
-        seconds = time.perf_counter() - start
-        latents = optimizer.latents()
-        note = f"{len(losses)} steps ({mode}) in {seconds:.2f} s, last w0 loss {losses[-1]:.4f}. " if losses else ""
-        yield latents, *self.show(latents, 1.0, request, note), gr.skip()
+        self.stopping.discard(session)
+        if not losses:
+            raise ValueError("Stopped before the first step: nothing to show.")
+        ran = f"Stopped at step {len(losses)} of {steps}" if len(losses) < steps else f"Ran {steps} steps"
+        note = (f"{ran} in {time.perf_counter() - start:.1f} s; showing the closest, step {optimizer.best_step + 1} "
+                f"(difference {optimizer.best_loss:.4f}). ")
+        key = uuid.uuid4().hex  # an optimised result is never reused, only re-rendered
+        self.encodings.put(key, optimizer.latents(best=True))
+        yield *self.show(key, self.encodings.get(key), strength, request, note), curve
 
-    def inspect(self, latents: RecolorLatents | None, reference):
-        """PCA of W1, W2, W3 (supp. C.9) and the correspondence, as (image, caption) pairs for a gallery."""
+    def stop(self, request: gr.Request = None) -> None:
+        """Ask this session's running optimisation to stop after its current step."""
+        self.stopping.add(session_of(request))
+
+    @report_errors()
+    def inspect(self, shown: Shown | None, reference) -> list:
+        """The colour maps W1, W2, W3 (PCA, supp. C.9) and the correspondence, as (image, caption) pairs."""
+        latents = self.on_screen(shown)
         if latents is None:
-            raise gr.Error("Nothing to inspect yet: run a re-colouring first.")
-        reference_low = self.pipe.to_working([self.load(reference, "reference")])[0]
+            raise ValueError("Nothing to inspect yet: re-colour a photo first.")
+        reference_low = self.pipe.to_working([self.load(reference, "reference photo")])[0]
         width, height = latents.contents[0].size
-        aspect = width / height
-        views = [(image, f"W{k} (PCA)") for k, image in enumerate(pca_images(latents.maps, aspect), start=1)]
-        match = correspondence_image(latents.correspondence, latents.source_low[0], reference_low, aspect)
-        return views + [(match, "correspondence: the reference colour each source patch takes")]
+        scales = ("Coarse", "Medium", "Fine")
+        views = [(image, f"{scale} colour map") for scale, image in zip(scales, pca_images(latents.maps,
+                                                                                            width / height))]
+        match = correspondence_image(latents.correspondence, latents.source_low[0], reference_low, width / height)
+        return views + [(match, "The reference colour each part of the photo takes")]
 
 
-def build_demo(pipe: RecolorPipeline, untrained: bool = False) -> gr.Blocks:
-    """The Gradio app around ``pipe`` (queued, one heavy job at a time)."""
-    h = Handlers(pipe)
-    heavy = dict(concurrency_limit=1, concurrency_id="model")
-    with gr.Blocks(title="recolor_hf — exemplar-based re-colorization") as demo:
-        gr.Markdown("# Exemplar-based photo re-colorization\nGive a source photo and a reference photo of a similar "
-                    "scene: each region of the source takes the colours of the matching region of the reference "
-                    "(sky to its sky, foliage to its foliage), and regions with no match take the reference's "
-                    "overall look (Yang, Xu, Fan, *Latent-Guided Exemplar-Based Image Re-Colorization*, WACV 2024). "
-                    "Strength below 1 softens the change, above 1 exaggerates it; when the automatic match is "
-                    "wrong, click or paint which source region takes which reference colour.")
+def example_thumbnails() -> list[tuple[PIL.Image.Image, str]]:
+    """Each example pair as one square thumbnail, the photo above its reference, captioned with its name."""
+    thumbnails = []
+    for source, reference in EXAMPLES:
+        sheet = PIL.Image.new("RGB", (THUMB_SIDE, THUMB_SIDE))
+        for row, path in enumerate((source, reference)):
+            half = PIL.ImageOps.fit(PIL.Image.open(path).convert("RGB"), (THUMB_SIDE, THUMB_SIDE // 2))
+            sheet.paste(half, (0, row * THUMB_SIDE // 2))
+        thumbnails.append((sheet, Path(source).stem.removesuffix("_source")))
+    return thumbnails
+
+
+def build_demo(pipe: RecolorPipeline, untrained: bool = False, handlers: Handlers | None = None,
+               session_ttl: float = SESSION_TTL_S) -> gr.Blocks:
+    """The Gradio app around ``pipe``: inputs and tabs on the left, the result on the right (queued, one model
+    job at a time)."""
+    h = handlers or Handlers(pipe)
+    raw = dict(preprocess=False)  # handlers read the uploads themselves (see the module docstring)
+    with gr.Blocks(title="recolor_hf — re-colour a photo like a reference", delete_cache=DELETE_CACHE) as demo:
+        gr.Markdown(INTRO)
         if untrained:
-            gr.Markdown("**⚠ untrained model**: no trained checkpoint was found, so this demo runs a randomly "
-                        "initialised pipeline. Results stay close to the unchanged source; the app itself works.")
-        latents = gr.State(None)
-        clicks = gr.State(dict(NO_CLICKS))
-        with gr.Row():
-            source = gr.Image(type="pil", format="png", image_mode=None, height=360,
-                              label="Source (colour or grayscale)")
-            reference = gr.Image(type="pil", format="png", image_mode=None, height=360, label="Reference")
-        gr.Examples(EXAMPLES, inputs=[source, reference], label="Example pairs (DPST, research use only)")
+            gr.Markdown(UNTRAINED)
+        # a function, not the bound method: Gradio deep-copies the app's config (the pipeline with it) per page load
+        shown = gr.State(None, time_to_live=session_ttl, delete_callback=lambda value: h.forget(value))
+        clicks = gr.JSON(Clicks().to_json(), visible=False, label="Clicks")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1):
+                with gr.Row():
+                    source = gr.Image(type="filepath", image_mode=None, height=INPUT_HEIGHT, label="Source photo",
+                                      elem_id="source")
+                    reference = gr.Image(type="filepath", image_mode=None, height=INPUT_HEIGHT,
+                                         label="Reference photo", elem_id="reference")
+                gr.Markdown("**Examples** (DPST pairs, research use only): click one to load it.")
+                examples = gr.Gallery(example_thumbnails(), columns=EXAMPLE_COLUMNS, height=EXAMPLES_HEIGHT,
+                                      fit_columns=False, allow_preview=False, object_fit="contain", elem_id="examples",
+                                      show_label=False, label="Examples")
+                with gr.Tabs():
+                    with gr.Tab("Re-colour"):
+                        run = gr.Button("Re-colour", variant="primary")
+                    with gr.Tab("Point and click"):
+                        gr.Markdown("**Pair**: click a region of the photo, then the reference region whose colour "
+                                    "it should take. **Keep**: click regions that must keep their colour. Similar "
+                                    "regions follow the clicked ones.")
+                        with gr.Row():
+                            source_view = gr.Image(type="pil", interactive=False, show_label=False, buttons=[],
+                                                   height=VIEW_HEIGHT, elem_id="source_view")
+                            reference_view = gr.Image(type="pil", interactive=False, show_label=False, buttons=[],
+                                                      height=VIEW_HEIGHT, elem_id="reference_view")
+                        with gr.Row(equal_height=True):
+                            mode = gr.Radio([("Pair", "pair"), ("Keep", "keep")], value="pair", show_label=False,
+                                            scale=2, container=False)
+                            undo = gr.Button("Undo", scale=1)
+                            clear = gr.Button("Clear", scale=1)
+                            run_guided = gr.Button("Re-colour with clicks", variant="primary", scale=2)
+                        clicks_text = gr.Markdown(Clicks().summary())
+                    with gr.Tab("Paint regions", render_children=True):  # editors take new photos while hidden
+                        gr.Markdown("Paint a region of the photo and the region of the reference whose colours it "
+                                    "should take; the rest of the photo follows the most similar painted parts. "
+                                    "Clicks from *Point and click* apply too.")
+                        brush = gr.Brush(colors=["#ff3b30"], color_mode="fixed")
+                        with gr.Row():
+                            source_region = gr.ImageEditor(type="pil", sources=(), transforms=(), layers=False,
+                                                           brush=brush, height=VIEW_HEIGHT, label="Photo region")
+                            reference_region = gr.ImageEditor(type="pil", sources=(), transforms=(), layers=False,
+                                                              brush=brush, height=VIEW_HEIGHT, label="Reference region")
+                        run_masks = gr.Button("Re-colour with regions", variant="primary")
+                    with gr.Tab("Match the overall look"):
+                        gr.Markdown("No matching of regions: the model adjusts the whole photo, step by step, "
+                                    "until its overall look is as close as it gets to the reference's.")
+                        with gr.Row():
+                            opt_mode = gr.Radio(OPTIMISE_MODES, value="code", label="Fine-tune")
+                            steps = gr.Slider(1, MAX_STEPS, value=20, step=1, label="Steps", elem_id="steps")
+                        with gr.Row():
+                            optimise = gr.Button("Match the look", variant="primary")
+                            stop = gr.Button("Stop", variant="stop")
+                        curve = gr.LinePlot(x="step", y="difference", height=200, elem_id="curve",
+                                            label="Difference to the reference's look (lower is closer)")
+                    with gr.Tab("Inspect"):
+                        gr.Markdown("What the model sees: its colour maps at three scales (similar colours = "
+                                    "similar settings) and, for each part of the photo, the reference colour it "
+                                    "takes.")
+                        show_maps = gr.Button("Show what the model matched")
+                        gallery = gr.Gallery(columns=4, object_fit="contain", label="Colour maps and matches")
+            with gr.Column(scale=1):
+                compare = gr.ImageSlider(type="filepath", height=RESULT_HEIGHT, label="Before and after",
+                                         elem_id="result")
+                strength = gr.Slider(0, 2, value=1.0, step=0.05, label="Strength", elem_id="strength",
+                                     info="0 keeps the photo's colours, 1 is the full re-colouring, 2 exaggerates it")
+                status = gr.Markdown(label="Status", elem_id="status")
+                with gr.Row(elem_id="downloads"):
+                    download = gr.File(label="Full-resolution PNG")
+                    with gr.Column():
+                        export = gr.Button("Export the look as a 3D LUT (.cube)")
+                        lut_file = gr.File(label="3D LUT for Resolve, Premiere, ffmpeg", elem_id="lut")
+        with gr.Accordion("About the method", open=False):
+            gr.Markdown(ABOUT)
 
-        with gr.Tabs():
-            with gr.Tab("Re-colour"):
-                run = gr.Button("Re-colour", variant="primary")
-            with gr.Tab("Guided clicks"):
-                gr.Markdown("**Pair** mode: click a source region, then the reference region whose colour it should "
-                            "take. **Keep** mode: click source regions that must keep their colour. Similar regions "
-                            "follow the clicked ones (supp. C.6).")
-                mode = gr.Radio(["pair", "keep"], value="pair", label="Click mode")
-                with gr.Row():
-                    source_view = gr.Image(type="pil", interactive=False, label="Source: click here")
-                    reference_view = gr.Image(type="pil", interactive=False, label="Reference: click here")
-                clicks_text = gr.Markdown(clicks_summary(NO_CLICKS))
-                with gr.Row():
-                    undo = gr.Button("Undo")
-                    clear = gr.Button("Clear")
-                    run_guided = gr.Button("Re-colour with clicks", variant="primary")
-            with gr.Tab("Masks"):
-                gr.Markdown("Paint a region on the source and the region of the reference it corresponds to. The "
-                            "painted source region is matched only inside the painted reference region; the rest "
-                            "of the source follows the most similar painted patches (supp. C.5). Clicks from the "
-                            "previous tab apply too.")
-                brush = gr.Brush(colors=["#ff3b30"], color_mode="fixed")
-                with gr.Row():
-                    source_editor = gr.ImageEditor(type="pil", sources=(), transforms=(), layers=False, brush=brush,
-                                                   label="Source region")
-                    reference_editor = gr.ImageEditor(type="pil", sources=(), transforms=(), layers=False,
-                                                      brush=brush, label="Reference region")
-                run_masks = gr.Button("Re-colour with masks", variant="primary")
-            with gr.Tab("Online optimisation"):
-                gr.Markdown("No predictor: gradient descent on the 1-D code w or the maps W to minimise the w0 "
-                            "loss to the reference (supp. C.7). The maps mode may show artifacts.")
-                with gr.Row():
-                    opt_mode = gr.Radio(list(MODES), value="code", label="Optimise")
-                    steps = gr.Slider(1, MAX_STEPS, value=20, step=1, label="Steps", elem_id="steps")
-                with gr.Row():
-                    optimise = gr.Button("Optimise", variant="primary")
-                    stop = gr.Button("Stop", variant="stop")
-                curve = gr.LinePlot(x="step", y="w0 loss", label="w0 loss")
-            with gr.Tab("Inspect"):
-                gr.Markdown("PCA of the latent maps W1, W2, W3 (3 principal components as RGB) and, for each source "
-                            "patch, the reference colour it takes (supp. C.9).")
-                show_maps = gr.Button("Show latent maps")
-                gallery = gr.Gallery(columns=4, object_fit="contain", label="Latent maps and correspondence")
-
-        gr.Markdown("## Result")
-        alpha = gr.Slider(0, 2, value=1.0, step=0.05, label="Strength α (0 = source look, 1 = prediction)")
-        compare = gr.ImageSlider(type="pil", format="png", label="Before / after", elem_id="result")
-        with gr.Row():
-            download = gr.File(label="Full-resolution PNG")
-            status = gr.Markdown()
-
-        result = [latents, compare, download, status]
-        views = [clicks, source_view, reference_view, clicks_text]
-        run.click(h.recolour, [source, reference, alpha], result, api_name="recolour", **heavy)
-        alpha.change(h.set_strength, [latents, alpha], [compare, download, status], api_name="strength",
-                     trigger_mode="always_last", **heavy)
-        for image in (source, reference):
-            image.change(h.reset_views, [source, reference], views + [source_editor, reference_editor],
-                         api_name=False)
-        source_view.select(h.click_source, [clicks, mode, source, reference], views, api_name=False)
-        reference_view.select(h.click_reference, [clicks, mode, source, reference], views, api_name=False)
-        undo.click(h.undo, [clicks, source, reference], views, api_name=False)
-        clear.click(h.clear, [source, reference], views, api_name=False)
-        run_guided.click(h.run_guided, [source, reference, clicks, alpha], result, api_name="guided", **heavy)
-        run_masks.click(h.run_masks, [source, reference, source_editor, reference_editor, clicks, alpha], result,
+        result = [shown, compare, download, status]
+        heavy = dict(concurrency_limit=1, concurrency_id="model", show_progress_on=[status], **raw)
+        private = dict(api_visibility="private", **raw)
+        cleared = result + [clicks, source_view, reference_view, clicks_text, source_region, reference_region,
+                            lut_file]
+        click_outputs = [clicks, source_view, reference_view, clicks_text]
+        for photo in (source, reference):
+            photo.upload(h.new_photos, [source, reference], cleared, **private)
+            photo.clear(h.new_photos, [source, reference], cleared, **private)
+        examples.select(h.use_example, None, [source, reference] + cleared, **private)
+        strength.change(h.set_strength, [shown, strength], result[1:], api_name="strength",
+                        trigger_mode="always_last", **heavy)
+        run.click(h.recolour, [source, reference, strength], result, api_name="recolour", **heavy)
+        source_view.select(h.click_source, [clicks, mode, source, reference], click_outputs, **private)
+        reference_view.select(h.click_reference, [clicks, source, reference], click_outputs, **private)
+        undo.click(h.undo, [clicks, source, reference], click_outputs, **private)
+        clear.click(h.clear_clicks, [source, reference], click_outputs, **private)
+        run_guided.click(h.guided, [source, reference, clicks, strength], result, api_name="guided", **heavy)
+        run_masks.click(h.masks, [source, reference, source_region, reference_region, clicks, strength], result,
                         api_name="masks", **heavy)
-        optimising = optimise.click(h.optimise, [source, reference, opt_mode, steps], result + [curve],
-                                    api_name="optimise", **heavy)
-        stop.click(None, cancels=[optimising], api_name=False)
-        show_maps.click(h.inspect, [latents, reference], gallery, api_name="inspect", **heavy)
+        optimise.click(h.optimise, [source, reference, opt_mode, steps, strength], result + [curve],
+                       api_name="optimise", **heavy)
+        stop.click(h.stop, None, None, api_name="stop", concurrency_limit=None)
+        show_maps.click(h.inspect, [shown, reference], gallery, api_name="inspect", **heavy)
+        export.click(h.export_lut, [shown, strength], [lut_file, status], api_name="export_lut", **heavy)
     return demo.queue(default_concurrency_limit=1)
 
 

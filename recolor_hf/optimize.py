@@ -7,7 +7,7 @@ L_w0(I_R, G'(., .)) = ||w0(I_R) - w0(G'(., .))||_1 (main eq. 2). Only the latent
 notes that "maps" shows artifacts: nothing keeps the optimised maps spatially smooth.
 """
 
-from typing import Callable
+from typing import Callable, Iterator
 
 import PIL.Image
 import torch
@@ -22,7 +22,8 @@ LEARNING_RATE = 0.05  # Adam; latents are O(1) in both modes
 
 class LatentOptimizer:
     """One source / reference pair under optimisation; ``step()`` makes one Adam update and returns the loss
-    before it, ``latents()`` gives a ``RecolorLatents`` that ``pipe.decode`` renders at full resolution."""
+    before it, ``run()`` is the loop of steps, ``latents()`` gives a ``RecolorLatents`` that ``pipe.decode``
+    renders at full resolution (the current latent, or the one with the lowest loss seen so far)."""
 
     def __init__(self, pipe: RecolorPipeline, content, reference, mode: str = "code", lr: float | None = None):
         if mode not in MODES:
@@ -42,6 +43,9 @@ class LatentOptimizer:
                 self.base = local_transfer(self.source, self.start.source_stats, self.start.target_stats)
         self.params = [p.detach().clone().requires_grad_(True) for p in start]
         self.optimizer = torch.optim.Adam(self.params, lr=LEARNING_RATE if lr is None else lr)
+        self.steps_done = 0
+        # the lowest loss measured, the number of updates made before it (0-based step) and the latent it measured
+        self.best_loss, self.best_step, self.best_params = float("inf"), None, None
 
     def identity_latents(self, source_map: torch.Tensor) -> RecolorLatents:
         """Latents whose base is the source itself: statistics S_S -> S_S, every patch its own (index -1)."""
@@ -58,21 +62,38 @@ class LatentOptimizer:
         return self.pipe.generator(self.base, maps=tuple(self.params)).clamp(0, 1)
 
     def step(self) -> float:
-        """One Adam update of the latent on L_w0(I_R, G'(I_S, latent)); returns the loss before the update."""
+        """One Adam update of the latent on L_w0(I_R, G'(I_S, latent)); returns the loss before the update and
+        remembers the latent it was measured on if it is the lowest so far."""
         with torch.enable_grad():
             image = self.render()
             loss = self.pipe.w0_distance(image, self.reference).mean()
             self.optimizer.zero_grad()
             loss.backward(inputs=self.params)
+        if loss.item() < self.best_loss:
+            self.best_loss, self.best_step = loss.item(), self.steps_done
+            self.best_params = [p.detach().clone() for p in self.params]
         self.optimizer.step()
+        self.steps_done += 1
         return loss.item()
 
-    def latents(self) -> RecolorLatents:
-        """The current result, ready for ``pipe.decode`` (alpha 1 renders exactly the optimised latent)."""
+    def run(self, steps: int, should_stop: Callable[[], bool] | None = None) -> Iterator[float]:
+        """The optimisation loop: up to ``steps`` updates, yielding the loss before each; ``should_stop`` is polled
+        before each update and ends the loop early when it returns True."""
+        if steps < 0:
+            raise ValueError(f"steps must be >= 0, got {steps}")
+        for _ in range(steps):
+            if should_stop is not None and should_stop():
+                return
+            yield self.step()
+
+    def latents(self, best: bool = False) -> RecolorLatents:
+        """The current result (or with ``best``, the latent with the lowest loss measured so far), ready for
+        ``pipe.decode`` (alpha 1 renders exactly that latent)."""
+        params = self.best_params if best and self.best_params is not None else self.params
         if self.mode == "code":  # a 1-D code is a constant (B, D, 1, 1) map at every level
-            maps = (self.params[0].detach()[:, :, None, None],) * 3
+            maps = (params[0].detach()[:, :, None, None],) * 3
         else:
-            maps = tuple(p.detach() for p in self.params)
+            maps = tuple(p.detach() for p in params)
         start = self.start
         return RecolorLatents(maps, start.base_map, start.correspondence, start.source_stats, start.target_stats,
                               self.source, self.contents)
@@ -93,14 +114,10 @@ def optimize_latent(pipe: RecolorPipeline, content, reference, mode: str = "code
     Returns:
         (the result at the content's full resolution, the loss before each update made).
     """
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
     optimizer = LatentOptimizer(pipe, content, reference, mode, lr)
     losses = []
-    for step in range(steps):
-        if should_stop is not None and should_stop():
-            break
-        losses.append(optimizer.step())
+    for step, loss in enumerate(optimizer.run(steps, should_stop)):
+        losses.append(loss)
         if callback is not None:
-            callback(step, losses[-1])
+            callback(step, loss)
     return pipe.decode(optimizer.latents())[0], losses

@@ -1,5 +1,7 @@
 import io
 import socket
+import time
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
@@ -8,106 +10,191 @@ from PIL import Image
 
 import app
 from conftest import textured_image
+from recolor_hf.demo_state import Clicks
 
 SOURCE, REFERENCE = app.EXAMPLES[0]
+SOURCE_SIZE, REFERENCE_SIZE = (640, 400), (640, 359)
 
 
-@pytest.fixture(scope="module")
-def handlers(tiny_pipe, tmp_path_factory):
-    return app.Handlers(tiny_pipe, tmp_path_factory.mktemp("demo"))
-
-
-@pytest.fixture(scope="module")
-def pair():
-    return Image.open(SOURCE).convert("RGB"), Image.open(REFERENCE).convert("RGB")
+@pytest.fixture()
+def handlers(tiny_pipe, tmp_path):
+    return app.Handlers(tiny_pipe, tmp_path / "files")
 
 
 def select(x: int, y: int) -> gr.SelectData:
     return gr.SelectData(None, {"index": [x, y], "value": None})
 
 
-def test_recolour_then_strength_reuses_the_latents(handlers, pair, tiny_pipe, monkeypatch):
-    latents, (before, after), path, status = handlers.recolour(*pair, 1.0)
-    assert Image.open(path).size == pair[0].size == after.size == before.size  # 640 px: preview is full size
-    assert "Predicted" in status
+def saved(tmp_path, image: Image.Image, name: str) -> str:
+    path = tmp_path / name
+    image.save(path)
+    return str(path)
+
+
+def test_recolour_then_strength_reuses_the_latents(handlers, tiny_pipe, monkeypatch):
+    shown, (before, after), path, status = handlers.recolour(SOURCE, REFERENCE, 1.0)
+    assert Image.open(path).size == Image.open(before).size == Image.open(after).size == SOURCE_SIZE
+    assert "Predicted" in status and shown.key is not None and shown.session == app.LOCAL_SESSION
+    full = np.asarray(Image.open(path))
     calls = []
     monkeypatch.setattr(tiny_pipe, "predict", lambda *a, **k: calls.append(1))
-    (_, weaker), path, status = handlers.set_strength(latents, 0.5)
-    assert calls == [] and weaker.size == pair[0].size and "strength 0.5" in status
+    (_, weaker), weaker_path, status = handlers.set_strength(shown, 0.5)
+    assert calls == [] and "strength 0.5" in status
+    assert not np.array_equal(np.asarray(Image.open(weaker_path)), full)
+    assert weaker_path != path and not app.Path(path).exists()  # the earlier file is replaced, not piled up
+    again, *_, status = handlers.recolour(SOURCE, REFERENCE, 1.0)  # same photos: the cached prediction
+    assert calls == [] and again.key == shown.key and "reused" in status
+    assert handlers.set_strength(None, 1.0) == gr.skip()  # the slider before any result: nothing to do
 
 
-def test_big_image_is_previewed_small_and_saved_full(handlers):
-    big = textured_image(1200, 1800, seed=7)
-    _, (before, after), path, _ = handlers.recolour(big, textured_image(100, 100, seed=8), 1.0)
-    assert max(after.size) == max(before.size) == app.PREVIEW_SIDE
+def test_export_lut_of_the_result_on_screen(handlers):
+    """The LUT is fitted to the result on screen, at the slider's strength, and reproduces it globally."""
+    from recolor_hf.lut import apply_lut, read_cube
+    from recolor_hf.metrics import ciede2000
+
+    with pytest.raises(gr.Error, match="Re-colour a photo first"):
+        handlers.export_lut(None, 1.0)
+    shown, _, path, _ = handlers.recolour(SOURCE, REFERENCE, 1.0)
+    cube, status = handlers.export_lut(shown, 1.0)
+    error = float(status.split("fit error ")[1].split()[0])
+    graded = apply_lut(Image.open(SOURCE).convert("RGB"), read_cube(cube))
+    result = np.asarray(Image.open(path).convert("RGB"))
+    assert ciede2000(np.asarray(graded), result) == pytest.approx(error, abs=0.5)
+    assert ciede2000(np.asarray(graded), np.asarray(Image.open(SOURCE).convert("RGB"))) > error  # not identity
+    again, _ = handlers.export_lut(shown, 1.0)
+    assert not app.Path(cube).exists() and app.Path(again).exists()  # one LUT file per session
+
+
+def test_big_image_is_previewed_small_and_saved_full(handlers, tmp_path):
+    big = saved(tmp_path, textured_image(1200, 1800, seed=7), "big.png")
+    _, (before, after), path, _ = handlers.recolour(big, saved(tmp_path, textured_image(100, 100, 8), "r.png"), 1.0)
+    assert max(Image.open(after).size) == max(Image.open(before).size) == app.PREVIEW_SIDE
     assert Image.open(path).size == (1800, 1200)
 
 
-def test_grayscale_source(handlers, pair):
-    _, (_, after), path, _ = handlers.recolour(pair[0].convert("L"), pair[1], 1.0)
-    assert after.mode == "RGB" and Image.open(path).size == pair[0].size
+def test_grayscale_source(handlers, tmp_path):
+    gray = saved(tmp_path, Image.open(SOURCE).convert("L"), "gray.png")
+    _, (_, after), path, _ = handlers.recolour(gray, REFERENCE, 1.0)
+    assert Image.open(after).mode == "RGB" and Image.open(path).size == SOURCE_SIZE
 
 
-def test_bad_uploads_raise_gr_error(handlers, pair):
+def test_bad_uploads_name_the_problem(handlers, tmp_path):
+    text = tmp_path / "cache-hash" / "notes.jpg"
+    text.parent.mkdir()
+    text.write_text("not a photo")
+    empty = saved(tmp_path, Image.new("RGB", (1, 1)), "empty.png")
+    app.Path(empty).write_bytes(b"")
     buffer = io.BytesIO()
-    pair[0].save(buffer, "PNG")
-    truncated = Image.open(io.BytesIO(buffer.getvalue()[:2000]))
+    Image.open(SOURCE).save(buffer, "PNG")
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes(buffer.getvalue()[:2000])
+    upload = {"path": str(text), "orig_name": "notes.jpg"}  # what an event gets for an upload
+    with pytest.raises(gr.Error, match=r"source photo: notes.jpg is not a readable image") as error:
+        handlers.recolour(upload, REFERENCE, 1.0)
+    assert "cache-hash" not in str(error.value)  # the user's file name, not Gradio's cache path
+    with pytest.raises(gr.Error, match="reference photo: empty.png is not a readable image"):
+        handlers.recolour(SOURCE, empty, 1.0)
     with pytest.raises(gr.Error, match="truncated or corrupt"):
-        handlers.recolour(truncated, pair[1], 1.0)
-    with pytest.raises(gr.Error, match="Upload a reference"):
-        handlers.recolour(pair[0], None, 1.0)
-    assert handlers.set_strength(None, 1.0) == (gr.skip(),) * 3  # the slider before any run: nothing to do
+        handlers.recolour(str(truncated), REFERENCE, 1.0)
+    with pytest.raises(gr.Error, match="Upload a reference photo first"):
+        handlers.recolour(SOURCE, None, 1.0)
+    with pytest.raises(gr.Error, match="alpha must be in"):
+        handlers.recolour(SOURCE, REFERENCE, 3.0)
+    with pytest.warns(UserWarning, match="notes.jpg is not a readable image"):  # upload: a warning, no change
+        assert handlers.new_photos(upload, REFERENCE) == gr.skip()
 
 
-def test_clicks_keep_undo_and_guided_run(handlers, pair):
-    clicks, *views, text = handlers.reset_views(*pair)[:4]
-    assert clicks == app.NO_CLICKS and views[0].size == pair[0].size
-    clicks, *_ = handlers.click_source(clicks, "pair", *pair, select(100, 50))
-    assert clicks["pending"] == pytest.approx((100.5 / 640, 50.5 / 400))  # pixel centres, normalised
-    clicks, source_view, reference_view, text = handlers.click_reference(clicks, "pair", *pair, select(320, 180))
-    source_xy, reference_xy = (100.5 / 640, 50.5 / 400), (320.5 / 640, 180.5 / 359)
-    assert clicks["actions"] == [["pair", pytest.approx(source_xy), pytest.approx(reference_xy)]]
+def test_new_photos_clear_the_result_and_the_clicks(handlers):
+    shown, compare, download, status, clicks, source_view, reference_view, text, *editors = \
+        handlers.new_photos(SOURCE, REFERENCE)
+    assert (shown, compare, download) == (None, None, None) and "New photos" in status
+    assert Clicks.from_json(clicks) == Clicks() and (source_view.size, reference_view.size) == (SOURCE_SIZE,
+                                                                                                 REFERENCE_SIZE)
+    assert editors[1]["background"] is reference_view
+    assert handlers.new_photos(SOURCE, None)[6] is None  # a removed photo: no view
+    source, reference, shown, *_ = handlers.use_example(gr.SelectData(None, {"index": 1, "value": None}))
+    assert [source, reference] == app.EXAMPLES[1] and shown is None
+
+
+def test_clicks_keep_undo_and_guided_run(handlers):
+    clicks = handlers.new_photos(SOURCE, REFERENCE)[4]
+    clicks, *_ = handlers.click_source(clicks, "pair", SOURCE, REFERENCE, select(100, 50))
+    assert clicks["pending"] == pytest.approx([100.5 / 640, 50.5 / 400])  # pixel centres, normalised
+    clicks, source_view, reference_view, text = handlers.click_reference(clicks, SOURCE, REFERENCE, select(320, 180))
+    assert Clicks.from_json(clicks).pairs == [(pytest.approx((100.5 / 640, 50.5 / 400)),
+                                               pytest.approx((320.5 / 640, 180.5 / REFERENCE_SIZE[1])))]
     assert "1 pair(s), 0 keep" in text
-    assert not np.array_equal(np.asarray(source_view), np.asarray(pair[0]))  # a marker is drawn
-    clicks, *_ = handlers.click_source(clicks, "keep", *pair, select(600, 380))
-    assert clicks["actions"][-1][0] == "keep"
-    latents, (_, after), path, status = handlers.run_guided(*pair, clicks, 1.0)
-    assert latents.correspondence.index.min() == -1 and "Guided" in status  # the keep point
-    clicks, *_ = handlers.undo(clicks, *pair)
-    assert len(clicks["actions"]) == 1
-    clicks, *_ = handlers.clear(*pair)
-    assert clicks == app.NO_CLICKS
-    with pytest.raises(gr.Error, match="Click on the source first"):
-        handlers.click_reference(clicks, "pair", *pair, select(1, 1))
+    assert not np.array_equal(np.asarray(source_view), np.asarray(Image.open(SOURCE)))  # a marker is drawn
+    clicks, *_ = handlers.click_source(clicks, "keep", SOURCE, REFERENCE, select(600, 380))
+    shown, _, _, status = handlers.guided(SOURCE, REFERENCE, clicks, 1.0)
+    assert handlers.encodings.get(shown.key).correspondence.index.min() == -1  # the keep point
+    clicks, *_ = handlers.undo(clicks, SOURCE, REFERENCE)
+    assert Clicks.from_json(clicks).keep == []
+    clicks, *_ = handlers.clear_clicks(SOURCE, REFERENCE)
+    assert Clicks.from_json(clicks) == Clicks()
+    with pytest.warns(UserWarning, match="Click on the photo first"):  # reference first: a warning, no change
+        assert handlers.click_reference(clicks, SOURCE, REFERENCE, select(1, 1)) == gr.skip()
+    assert Clicks.from_json(handlers.click_source(clicks, "pair", SOURCE, REFERENCE, select(5, 5))[0]).pending
     with pytest.raises(gr.Error, match="guidance is empty"):
-        handlers.run_guided(*pair, clicks, 1.0)
+        handlers.guided(SOURCE, REFERENCE, clicks, 1.0)
+    with pytest.raises(gr.Error, match="clicks action 0"):
+        handlers.guided(SOURCE, REFERENCE, {"actions": [{"keep": "top"}]}, 1.0)
 
 
-def test_masks(handlers, pair):
-    def editor(image, box):
-        layer = Image.new("RGBA", image.size)
+def test_masks_from_brush_layers_and_plain_mask_images(handlers, tmp_path):
+    def brushed(box):  # the editor's brush layer: transparent but for the painted box
+        layer = Image.new("RGBA", SOURCE_SIZE)
         layer.paste((255, 0, 0, 255), box)
-        return {"background": image, "layers": [layer], "composite": image}
+        return {"background": None, "layers": [layer], "composite": None}
 
-    source_editor, reference_editor = editor(pair[0], (0, 0, 640, 200)), editor(pair[1], (0, 0, 640, 150))
-    latents, _, _, status = handlers.run_masks(*pair, source_editor, reference_editor, app.NO_CLICKS, 1.0)
-    index, (h, w) = latents.correspondence.index, latents.correspondence.confidence.shape[-2:]
-    assert "Two-step" in status and 0 <= index.min() and index.max() < h * w // 2  # from the top of the reference
+    plain = Image.new("RGB", REFERENCE_SIZE)  # an API user's black-and-white mask, no alpha
+    plain.paste((255, 255, 255), (0, 0, 640, 150))
+    reference_region = {"background": None, "layers": [{"path": saved(tmp_path, plain, "sky.png")}]}
+    shown, _, _, status = handlers.masks(SOURCE, REFERENCE, brushed((0, 0, 640, 200)), reference_region, None, 1.0)
+    match = handlers.encodings.get(shown.key).correspondence
+    index, (h, w) = match.index, match.confidence.shape[-2:]
+    assert 0 <= index.min() and index.max() < h * w // 2  # from the top of the reference
     with pytest.raises(gr.Error, match="Paint a region"):
-        handlers.run_masks(*pair, editor(pair[0], (0, 0, 0, 0)), None, app.NO_CLICKS, 1.0)
+        handlers.masks(SOURCE, REFERENCE, brushed((0, 0, 0, 0)), None, None, 1.0)
+    wrong = {"layers": [Image.new("RGBA", (300, 300), (255, 0, 0, 255))]}
     with pytest.raises(gr.Error, match="must be drawn on that image"):
-        handlers.run_masks(*pair, editor(pair[1].resize((300, 300)), (0, 0, 99, 99)), None, app.NO_CLICKS, 1.0)
+        handlers.masks(SOURCE, REFERENCE, wrong, None, None, 1.0)
 
 
-def test_optimise_and_inspect(handlers, pair):
-    updates = list(handlers.optimise(*pair, "maps", 2))
-    assert len(updates) == 3
-    assert list(updates[1][4]["step"]) == [0, 1]
-    latents, (_, after), path, status, _ = updates[-1]
-    assert after.size == pair[0].size and "2 steps (maps)" in status
-    gallery = handlers.inspect(latents, pair[1])
-    assert [caption[:2] for _, caption in gallery] == ["W1", "W2", "W3", "co"]
+def test_optimise_stop_shows_the_best_so_far_then_inspect(handlers):
+    run = handlers.optimise(SOURCE, REFERENCE, "maps", 10, 1.0)
+    updates = [next(run), next(run)]
+    assert list(updates[1][4]["step"]) == [1, 2] and "Step 2 of 10" in updates[1][3]
+    handlers.stop()
+    *rest, final = list(run)
+    assert rest == []
+    shown, (_, after), path, status, curve = final
+    assert Image.open(path).size == SOURCE_SIZE and "Stopped at step 2 of 10" in status and "closest" in status
+    gallery = handlers.inspect(shown, REFERENCE)
+    assert [caption.split()[0] for _, caption in gallery] == ["Coarse", "Medium", "Fine", "The"]
     assert all(image.size == (256, 160) for image, _ in gallery)
+    with pytest.raises(gr.Error, match="steps must be between"):
+        list(handlers.optimise(SOURCE, REFERENCE, "code", 0, 1.0))
+    with pytest.raises(gr.Error, match="Nothing to inspect"):
+        handlers.inspect(None, REFERENCE)
+
+
+def test_thirty_requests_keep_cache_and_files_bounded(tiny_pipe, tmp_path):
+    handlers = app.Handlers(tiny_pipe, tmp_path / "files", max_encodings=2)
+    sessions = [SimpleNamespace(session_hash=f"session{i}") for i in range(3)]
+    references = [saved(tmp_path, textured_image(64, 64, seed=i), f"ref{i}.png") for i in range(5)]
+    shown = {}
+    for i in range(15):  # 30 requests: a prediction and a strength change each time
+        request = sessions[i % 3]
+        shown[request.session_hash] = handlers.recolour(SOURCE, references[i % 5], 1.0, request)[0]
+        handlers.set_strength(shown[request.session_hash], 0.25 + i / 40, request)
+        assert len(handlers.encodings) <= 2
+        assert len(handlers.files.files()) <= 3 * len(sessions)  # before, after, download per session
+    with pytest.raises(gr.Error, match="no longer in memory"):  # the oldest session's prediction was dropped
+        handlers.set_strength(shown["session0"], 0.5, sessions[0])
+    for state in shown.values():
+        handlers.forget(state)  # what the session's gr.State does when it ends
+    assert handlers.files.files() == [] and len(handlers.encodings) == 0
 
 
 def free_port() -> int:
@@ -116,20 +203,80 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_served_app_with_gradio_client(tiny_pipe):
+def serve(demo: gr.Blocks) -> gr.Blocks:
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    return demo
+
+
+def test_every_endpoint_from_gradio_client(tiny_pipe, tmp_path, monkeypatch):
     from gradio_client import Client, handle_file
 
-    demo = app.build_demo(tiny_pipe, untrained=True)
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "cache"))  # this app's Gradio cache, counted below
+    handlers = app.Handlers(tiny_pipe, max_encodings=2)
+    demo = serve(app.build_demo(tiny_pipe, untrained=True, handlers=handlers))
     try:
-        client = Client(demo.local_url, verbose=False)
-        (before, after), path, status = client.predict(handle_file(SOURCE), handle_file(REFERENCE), 1.0,
-                                                       api_name="/recolour")
-        assert Image.open(path).size == (640, 400) and "Predicted" in status
-        _, _, status = client.predict(0.25, api_name="/strength")
-        assert "strength 0.25" in status
-        *_, status, curve = client.predict(handle_file(SOURCE), handle_file(REFERENCE), "code", 2,
-                                           api_name="/optimise")
-        assert "2 steps (code)" in status
+        client = Client(demo.local_url, verbose=False, download_files=str(tmp_path / "client"))
+        api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+        assert set(api) == {"/recolour", "/strength", "/guided", "/masks", "/optimise", "/stop", "/inspect",
+                            "/export_lut"}
+        names = [item["parameter_name"] for e in api.values() for item in e["parameters"]]
+        names += [item["label"] for e in api.values() for item in e["returns"]]
+        assert not [name for name in names if name is None or name.startswith("value_")]
+        assert [p["parameter_name"] for p in api["/guided"]["parameters"]] == ["source", "reference", "clicks",
+                                                                               "strength"]
+        source, reference = handle_file(SOURCE), handle_file(REFERENCE)
+
+        (before, after), path, status = client.predict(source, reference, 1.0, api_name="/recolour")
+        assert Image.open(path).size == SOURCE_SIZE and "Predicted" in status
+        cached = sorted(p for p in (tmp_path / "cache").rglob("*") if p.is_file())
+        for i in range(30):  # the strength slider: the same files are replaced, nothing piles up
+            _, _, status = client.predict(0.25 + i / 40, api_name="/strength")
+        assert f"strength {0.25 + 29 / 40:g}" in status
+        assert len([p for p in (tmp_path / "cache").rglob("*") if p.is_file()]) == len(cached)
+        assert len(handlers.files.files()) == 3
+
+        clicks = {"actions": [{"source": [0.2, 0.2], "reference": [0.5, 0.1]}, {"keep": [0.9, 0.9]}]}
+        *_, status = client.predict(source, reference, clicks, 1.0, api_name="/guided")
+        assert "Predicted" in status
+        regions = []
+        for size, image in ((SOURCE_SIZE, source), (REFERENCE_SIZE, reference)):
+            mask = Image.new("RGB", size)
+            mask.paste((255, 255, 255), (0, 0, size[0], size[1] // 3))
+            layer = handle_file(saved(tmp_path, mask, f"sky{size[1]}.png"))
+            regions.append({"background": image, "layers": [layer], "composite": None})
+        *_, status = client.predict(source, reference, *regions, None, 1.0, api_name="/masks")
+        assert "Predicted" in status
+        *_, status, curve = client.predict(source, reference, "code", 2, 1.0, api_name="/optimise")
+        assert "Ran 2 steps" in status and [row[0] for row in curve["data"]] == [1, 2]
+        job = client.submit(source, reference, "maps", app.MAX_STEPS, 1.0, api_name="/optimise")
+        while not job.outputs() and not job.done():
+            time.sleep(0.1)
+        client.predict(api_name="/stop")
+        assert "Stopped at step" in job.result()[2]
+        gallery = client.predict(reference, api_name="/inspect")
+        assert [item["caption"].split()[0] for item in gallery] == ["Coarse", "Medium", "Fine", "The"]
+        cube, status = client.predict(0.5, api_name="/export_lut")
+        assert cube.endswith(".cube") and "strength 0.5" in status and "fit error" in status
+        assert len(handlers.encodings) <= 2
+        with pytest.raises(Exception, match="guidance is empty"):  # the message reaches the API user
+            client.predict(source, reference, None, 1.0, api_name="/guided")
+    finally:
+        demo.close()
+
+
+def test_session_end_frees_its_encoding_and_files(tiny_pipe, tmp_path, monkeypatch):
+    from gradio_client import Client, handle_file
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "cache"))
+    handlers = app.Handlers(tiny_pipe)
+    demo = serve(app.build_demo(tiny_pipe, untrained=True, handlers=handlers, session_ttl=1))
+    try:
+        client = Client(demo.local_url, verbose=False, download_files=str(tmp_path / "client"))
+        client.predict(handle_file(SOURCE), handle_file(REFERENCE), 1.0, api_name="/recolour")
+        assert len(handlers.encodings) == 1 and len(handlers.files.files()) == 3
+        deadline = time.monotonic() + 30
+        while handlers.files.files() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert handlers.files.files() == [] and len(handlers.encodings) == 0
     finally:
         demo.close()

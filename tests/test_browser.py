@@ -1,6 +1,12 @@
-"""The demo in a real browser: headless Chromium driven by Playwright (system Chromium, no browser download)."""
+"""The demo in a real browser: headless Chromium driven by Playwright (system Chromium, no browser download).
+
+It serves what ``python app.py`` serves (the shipped checkpoint) and uses it as a photographer would in a
+1400x1000 window. The README's screenshots are refreshed only on request (RECOLOR_UPDATE_SCREENSHOT=1), so a
+test run leaves the tree clean.
+"""
 
 import os
+import re
 import shutil
 import socket
 from pathlib import Path
@@ -12,38 +18,154 @@ import app
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-# The README's screenshot is refreshed only on request, so a test run leaves the tree clean.
-DOCS_SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "app_screenshot.png"
+VIEWPORT = {"width": 1400, "height": 1000}
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+RUN_TIMEOUT_MS = 180_000  # the real checkpoint on 2 shared CPU cores
+MESSAGE_TIMEOUT_MS = 30_000
+SOURCE, REFERENCE = app.EXAMPLES[0]
+OTHER_SOURCE = app.EXAMPLES[1][0]
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 if not shutil.which(CHROMIUM):
     pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
+expect = sync_api.expect
 
 
-def test_upload_run_and_screenshot(tmp_path):
-    screenshot = DOCS_SCREENSHOT if os.environ.get("RECOLOR_UPDATE_SCREENSHOT") else tmp_path / "app.png"
-    pipe, untrained = app.load_pipe()  # what `python app.py` serves: the screenshot shows the real app
+@pytest.fixture(scope="module")
+def url():
+    pipe, untrained = app.load_pipe()  # what `python app.py` serves: the screenshots show the real app
     demo = app.build_demo(pipe, untrained)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
-    try:
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.goto(demo.local_url)
-            uploads = page.locator("input[type=file]")
-            uploads.nth(0).set_input_files(app.EXAMPLES[0][0])
-            uploads.nth(1).set_input_files(app.EXAMPLES[0][1])
-            page.get_by_role("button", name="Re-colour", exact=True).click()
-            sync_api.expect(page.get_by_text("Predicted in")).to_be_visible(timeout=60_000)
-            result = page.locator("#result img")
-            sync_api.expect(result.first).to_be_visible()
-            assert result.count() == 2  # before and after
-            sync_api.expect(page.locator("a[download='recoloured.png']")).to_be_visible()
-            page.screenshot(path=screenshot, full_page=True)
-            browser.close()
-    finally:
-        demo.close()
-    assert screenshot.stat().st_size > 10_000
+    yield demo.local_url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def page(browser, url):
+    """A fresh session (new browser context) with the example photos uploaded."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.goto(url)
+    upload(page, 0, SOURCE)
+    upload(page, 1, REFERENCE)
+    yield page
+    context.close()
+
+
+def screenshot(page, name: str, tmp_path: Path) -> None:
+    """The visible window, into docs/ when RECOLOR_UPDATE_SCREENSHOT is set."""
+    path = (DOCS if os.environ.get("RECOLOR_UPDATE_SCREENSHOT") else tmp_path) / name
+    page.screenshot(path=path)
+    assert path.stat().st_size > 10_000
+
+
+def upload(page, index: int, path: str) -> None:
+    """Upload into the source (0) or reference (1) box and wait until the app has taken it in."""
+    page.locator("input[type=file]").nth(index).set_input_files(path)
+    expect(page.locator("#status")).to_contain_text("New photos", timeout=MESSAGE_TIMEOUT_MS)
+
+
+def recolour(page) -> None:
+    page.get_by_role("button", name="Re-colour", exact=True).click()
+    expect(page.locator("#status")).to_contain_text("Rendered", timeout=RUN_TIMEOUT_MS)  # predicted or reused
+    expect(page.locator("#result img")).to_have_count(2, timeout=MESSAGE_TIMEOUT_MS)  # before and after
+    expect(page.locator("#downloads a[download='recoloured.png']")).to_be_visible()
+
+
+def click_photo(page, view: str, x: float, y: float) -> None:
+    """Click a click view at (x, y), fractions of the photo shown in it (letterboxed inside the view's frame)."""
+    image = page.locator(f"#{view} img")
+    image.scroll_into_view_if_needed()
+    page.wait_for_function(f"() => document.querySelector('#{view} img').naturalWidth > 0")
+    natural = image.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    box = image.bounding_box()
+    scale = min(box["width"] / natural[0], box["height"] / natural[1])
+    left, top = (box["width"] - natural[0] * scale) / 2, (box["height"] - natural[1] * scale) / 2
+    image.click(position={"x": left + x * natural[0] * scale, "y": top + y * natural[1] * scale})
+
+
+def in_view(locator) -> bool:
+    box = locator.bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT["height"]
+
+
+def test_result_beside_inputs_and_new_upload_clears_it(page, tmp_path):
+    recolour(page)
+    result, source = page.locator("#result"), page.locator("#source")
+    assert result.bounding_box()["x"] > source.bounding_box()["x"] + source.bounding_box()["width"]  # beside
+    for part in (result, page.locator("#strength"), page.locator("#examples"),
+                 page.get_by_role("button", name="Re-colour", exact=True)):
+        assert in_view(part)  # no scrolling needed
+    screenshot(page, "app_screenshot.png", tmp_path)
+
+    upload(page, 0, OTHER_SOURCE)  # a new photo: the old result goes
+    expect(page.locator("#result img")).to_have_count(0, timeout=MESSAGE_TIMEOUT_MS)
+    expect(page.locator("#downloads a[download]")).to_have_count(0)
+    page.locator("#strength input[type=number]").fill("0.5")
+    page.locator("#strength input[type=number]").press("Enter")
+    page.wait_for_timeout(2000)
+    expect(page.locator("#result img")).to_have_count(0)  # the slider has nothing to re-render
+
+
+@pytest.mark.parametrize("name, content", [("notes.jpg", b"not a photo"), ("empty.png", b"")])
+def test_corrupt_upload_names_the_problem_and_keeps_the_result(page, tmp_path, name, content):
+    recolour(page)
+    bad = tmp_path / name
+    bad.write_bytes(content)
+    page.locator("input[type=file]").nth(0).set_input_files(bad)
+    expect(page.get_by_text(f"{name} is not a readable image").first).to_be_visible(timeout=MESSAGE_TIMEOUT_MS)
+    page.get_by_role("button", name="Re-colour", exact=True).click()
+    expect(page.get_by_text(f"source photo: {name} is not a readable image").first).to_be_visible(
+        timeout=MESSAGE_TIMEOUT_MS)
+    # the last good result stays, with its download
+    expect(page.locator("#result img")).to_have_count(2, timeout=MESSAGE_TIMEOUT_MS)
+    expect(page.locator("#result img").first).to_be_visible()
+    expect(page.locator("#downloads a[download='recoloured.png']")).to_be_visible()
+
+
+def test_clicks_reference_first_then_pair_then_regions_and_inspect(page, tmp_path):
+    page.get_by_role("tab", name="Point and click").click()
+    click_photo(page, "reference_view", 0.5, 0.2)
+    expect(page.get_by_text("Click on the photo first").first).to_be_visible(timeout=MESSAGE_TIMEOUT_MS)
+    click_photo(page, "source_view", 0.05, 0.05)  # near the top-left corner, where a label would hide it
+    expect(page.get_by_text("Now click the matching point on the reference")).to_be_visible(
+        timeout=MESSAGE_TIMEOUT_MS)
+    click_photo(page, "reference_view", 0.5, 0.2)
+    expect(page.get_by_text("1 pair(s), 0 keep point(s).")).to_be_visible(timeout=MESSAGE_TIMEOUT_MS)
+    page.get_by_role("button", name="Re-colour with clicks").click()
+    expect(page.locator("#status")).to_contain_text("Rendered", timeout=RUN_TIMEOUT_MS)
+    assert in_view(page.get_by_role("button", name="Re-colour with clicks"))
+    screenshot(page, "app_clicks.png", tmp_path)
+
+    page.get_by_role("tab", name="Paint regions").click()
+    screenshot(page, "app_regions.png", tmp_path)
+    page.get_by_role("tab", name="Inspect").click()
+    page.get_by_role("button", name="Show what the model matched").click()
+    expect(page.get_by_text("Coarse colour map")).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    screenshot(page, "app_inspect.png", tmp_path)
+
+
+def test_stop_keeps_the_best_result_so_far(page, tmp_path):
+    page.get_by_role("tab", name="Match the overall look").click()
+    page.locator("#steps input[type=number]").fill(str(app.MAX_STEPS))
+    page.locator("#steps input[type=number]").press("Enter")
+    page.get_by_role("button", name="Match the look").click()
+    expect(page.locator("#status")).to_contain_text(re.compile(f"Step [2-9] of {app.MAX_STEPS}"),
+                                                    timeout=RUN_TIMEOUT_MS)
+    expect(page.locator("#curve")).to_be_visible()
+    page.get_by_role("button", name="Stop").click()
+    expect(page.locator("#status")).to_contain_text("Stopped at step", timeout=RUN_TIMEOUT_MS)
+    expect(page.locator("#result img")).to_have_count(2, timeout=MESSAGE_TIMEOUT_MS)
+    expect(page.locator("#downloads a[download='recoloured.png']")).to_be_visible()
+    screenshot(page, "app_optimise.png", tmp_path)

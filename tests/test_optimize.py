@@ -3,7 +3,7 @@ import torch
 
 from conftest import randomize_zero_init, textured_image
 from recolor_hf import RecolorPipeline
-from recolor_hf.optimize import optimize_latent
+from recolor_hf.optimize import LatentOptimizer, optimize_latent
 
 
 @pytest.fixture(scope="module")
@@ -42,3 +42,16 @@ def test_bad_arguments(pipe, pair):
         optimize_latent(pipe, *pair, mode="pixels")
     with pytest.raises(ValueError, match="one content"):
         optimize_latent(pipe, [pair[0], pair[0]], pair[1])
+
+
+def test_run_loop_keeps_the_best_latent(pipe, pair):
+    optimizer = LatentOptimizer(pipe, *pair, mode="maps")
+    losses = list(optimizer.run(5, should_stop=lambda: optimizer.steps_done == 3))
+    assert len(losses) == 3 == optimizer.steps_done
+    assert optimizer.best_loss == min(losses) and optimizer.best_step == losses.index(min(losses))
+    best, current = optimizer.latents(best=True), optimizer.latents()
+    assert not torch.equal(best.maps[0], current.maps[0])  # the best was measured before the last update
+    rendered = pipe.render(best).clamp(0, 1)
+    assert pipe.w0_distance(rendered, optimizer.reference).item() == pytest.approx(min(losses), rel=1e-4)
+    with pytest.raises(ValueError, match="steps must be >= 0"):
+        list(optimizer.run(-1))
