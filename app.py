@@ -42,7 +42,7 @@ EXAMPLES = [[str(EXAMPLES_DIR / f"{name}_source.jpg"), str(EXAMPLES_DIR / f"{nam
 PREVIEW_SIDE = 1024  # long side of on-screen images; the download keeps the full resolution
 PREVIEW_OPTIONS = {"quality": 92}  # on-screen JPEGs
 DOWNLOAD_NAME, DOWNLOAD_OPTIONS = "recoloured.png", {"compress_level": 1}
-LUT_NAME = "look.cube"
+LUT_NAME, LUT_BOX_HEIGHT = "look.cube", 110  # px of the LUT download box
 MAX_STEPS = 200
 MAX_ENCODINGS = 4  # predictions kept for the strength slider and Inspect (each holds its full-resolution photo)
 MAX_PREVIEWS = 8  # downscaled photos kept for the click views
@@ -475,8 +475,9 @@ def build_demo(pipe: RecolorPipeline, untrained: bool = False, handlers: Handler
                 with gr.Row(elem_id="downloads"):
                     download = gr.File(label="Full-resolution PNG")
                     with gr.Column():
-                        export = gr.Button("Export the look as a 3D LUT (.cube)")
-                        lut_file = gr.File(label="3D LUT for Resolve, Premiere, ffmpeg", elem_id="lut")
+                        export = gr.Button("Export the look as a 3D LUT (.cube)", size="sm")
+                        lut_file = gr.File(label="3D LUT for Resolve, Premiere, ffmpeg", elem_id="lut",
+                                           height=LUT_BOX_HEIGHT)
         with gr.Accordion("About the method", open=False):
             gr.Markdown(ABOUT)
 

@@ -15,7 +15,7 @@ from recolor_hf.looks import random_look
 from recolor_hf.metrics import ciede2000, mae
 
 NUM_PAIRS = 6
-NUM_CROSS_PAIRS = 16
+NUM_CROSS_PAIRS = 40
 NUM_DPST_PAIRS = 10
 MAX_SIDE = 256
 
