@@ -2,6 +2,9 @@
 
 Three modes: one SOURCE file -> OUT file; a SOURCE folder -> every image in it, re-coloured like the one
 reference, into the OUT folder; ``--pairs pairs.csv`` -> one (source, reference[, output]) job per row.
+A video SOURCE (``video.VIDEO_EXTENSIONS``) is re-coloured frame by frame without flicker (``recolor_hf.video``).
+Under ``accelerate launch`` the jobs are split between the processes, each output is written by exactly one, and
+the main process prints one summary of all of them.
 Outputs are never written over an input, nor over an existing file without ``--overwrite``, and are written
 atomically (temporary files a killed run left behind are removed when the same output is next written). In CSV
 mode every output stays inside the ``-o`` folder unless ``--allow-outside-output`` is given. Outputs keep the
@@ -15,8 +18,9 @@ import os
 import re
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import BinaryIO, Callable, Iterator, NamedTuple
 
 import numpy as np
 import PIL.Image
@@ -27,6 +31,7 @@ from tqdm import tqdm
 import recolor_hf
 from .image_io import load_image, load_mask
 from .pipeline import RecolorPipeline, check_alpha
+from .video import DEFAULT_SMOOTHING, VIDEO_FORMATS, check_smoothing, is_video, recolor_video
 
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP",
            ".bmp": "BMP"}
@@ -55,6 +60,14 @@ def alpha_arg(text: str) -> float:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def smoothing_arg(text: str) -> float:
+    """argparse type for --smoothing: a number in [0, 1)."""
+    try:
+        return check_smoothing(float(text))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def positive_int(text: str) -> int:
     """argparse type for --max-pixels."""
     if not text.isdigit() or int(text) <= 0:
@@ -71,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                "  recolor photo.jpg --reference look.jpg -o out.jpg\n"
                "  recolor photos/ --reference look.jpg -o recoloured/ --ext png\n"
                "  recolor --pairs pairs.csv -o recoloured/\n"
+               "  recolor clip.mp4 --reference look.jpg -o out.mp4\n"
+               "  accelerate launch --num_processes 2 -m recolor_hf photos/ --reference look.jpg -o out/\n"
                "exit status: 0 all written or skipped, 1 some image failed, 2 usage error",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -95,7 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--recursive", action="store_true", help="folder mode: include sub-folders")
     parser.add_argument("--ext", choices=sorted(f[1:] for f in FORMATS),
                         help="extension of generated output names (folder / CSV mode; default: the input's)")
-    parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available, else cpu")
+    parser.add_argument("--smoothing", type=smoothing_arg, default=DEFAULT_SMOOTHING,
+                        help="video: weight in [0, 1) of the past frames in the moving average of the colour "
+                             "transfer; 0 re-colours each frame on its own (default %(default)s)")
+    parser.add_argument("--device", choices=("cpu", "cuda"),
+                        help="default: cuda when available (each process's own GPU under accelerate), else cpu")
     parser.add_argument("--max-pixels", type=positive_int,
                         help="refuse images of more than this many pixels, checked on the file's header before "
                              "decoding (the pipeline's max_pixels; default: the checkpoint's)")
@@ -169,12 +188,14 @@ def plan_jobs(args: argparse.Namespace) -> list[Job]:
         else:
             raise UsageError(f"no such file or folder: {args.source}")
     for job in jobs:
-        if job.output.suffix.lower() not in FORMATS:
-            raise UsageError(f"cannot write {job.output}: use one of the extensions {', '.join(FORMATS)}")
+        kind, formats = ("a video", VIDEO_FORMATS) if is_video(job.source) else ("an image", FORMATS)
+        if job.output.suffix.lower() not in formats:
+            raise UsageError(f"cannot write {job.output}: {kind} output needs one of the extensions "
+                             f"{', '.join(formats)}")
     if (args.source_mask is None) != (args.reference_mask is None):
         raise UsageError("--source-mask and --reference-mask must be given together")
-    if args.source_mask and len(jobs) != 1:
-        raise UsageError("masks work with a single SOURCE file only")
+    if args.source_mask and (len(jobs) != 1 or is_video(jobs[0].source)):
+        raise UsageError("masks work with a single SOURCE image only")
     return jobs
 
 
@@ -215,17 +236,15 @@ def remove_stale_temporaries(path: Path) -> None:
                 stale.unlink(missing_ok=True)
 
 
-def save_atomic(image: PIL.Image.Image, path: Path, metadata: dict | None = None) -> None:
-    """Write to a temporary file next to ``path``, then rename: a crash never leaves a half-written output.
-
-    ``metadata``: extra save arguments, e.g. ``icc_profile`` and ``exif`` (formats without them ignore them).
-    """
+@contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A binary file to write ``path`` through: a temporary file next to it, renamed to ``path`` when the block
+    ends and deleted if it fails, so a crash never leaves a half-written output."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    image_format = FORMATS[path.suffix.lower()]
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path), suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as f:
-            image.save(f, format=image_format, **SAVE_OPTIONS.get(image_format, {}), **(metadata or {}))
+            yield f
             f.flush()
             os.fsync(f.fileno())
         umask = os.umask(0)
@@ -237,14 +256,29 @@ def save_atomic(image: PIL.Image.Image, path: Path, metadata: dict | None = None
         raise
 
 
+def save_atomic(image: PIL.Image.Image, path: Path, metadata: dict | None = None) -> None:
+    """Save ``image`` through ``atomic_file``, in the format of ``path``'s extension.
+
+    ``metadata``: extra save arguments, e.g. ``icc_profile`` and ``exif`` (formats without them ignore them).
+    """
+    image_format = FORMATS[path.suffix.lower()]
+    with atomic_file(path) as f:
+        image.save(f, format=image_format, **SAVE_OPTIONS.get(image_format, {}), **(metadata or {}))
+
+
 def run_jobs(pipe: RecolorPipeline, jobs: list[Job], alpha: float, overwrite: bool, guide: Callable | None,
-             protected: set[Path]) -> dict[str, int]:
-    """Re-colour every job, reporting each failure on stderr and going on; returns the counts."""
+             protected: set[Path], smoothing: float = DEFAULT_SMOOTHING, claimed: set[Path] | None = None,
+             progress: bool = True) -> dict[str, int]:
+    """Re-colour every job, reporting each failure on stderr and going on; returns the counts.
+
+    ``claimed``: resolved outputs of earlier jobs of the batch that other processes handle (not written again);
+    ``progress``: show progress bars (only the main process does).
+    """
     counts = {"written": 0, "failed": 0, "skipped (exists)": 0}
-    claimed: set[Path] = set()
+    claimed = set() if claimed is None else set(claimed)
     references: dict[Path, PIL.Image.Image] = {}  # the last reference, decoded once for a run of jobs using it
     limit = pipe.config.max_pixels
-    for job in tqdm(jobs, desc="recolor", unit="image", disable=len(jobs) == 1):
+    for job in tqdm(jobs, desc="recolor", unit="image", disable=len(jobs) <= 1 or not progress):
         target = job.output.resolve()
         try:
             if target in protected:
@@ -260,14 +294,42 @@ def run_jobs(pipe: RecolorPipeline, jobs: list[Job], alpha: float, overwrite: bo
                 continue
             if job.reference not in references:
                 references = {job.reference: load_image(job.reference, f"reference {job.reference}", limit)}
-            content = load_image(job.source, "source", limit)
-            result = pipe(content=content, reference=references[job.reference], alpha=alpha, guide=guide).images[0]
-            save_atomic(result, job.output, content.info)  # the source's ICC profile and EXIF
+            if is_video(job.source):
+                with atomic_file(job.output) as f:
+                    recolor_video(pipe, job.source, references[job.reference], f, alpha, smoothing,
+                                  VIDEO_FORMATS[job.output.suffix.lower()], progress)
+            else:
+                content = load_image(job.source, "source", limit)
+                result = pipe(content=content, reference=references[job.reference], alpha=alpha,
+                              guide=guide).images[0]
+                save_atomic(result, job.output, content.info)  # the source's ICC profile and EXIF
             counts["written"] += 1
         except (ValueError, OSError, MemoryError, RuntimeError) as err:  # RuntimeError: torch out of memory
             tqdm.write(f"error: {job.source}: {err}", file=sys.stderr)
             counts["failed"] += 1
     return counts
+
+
+def launched_processes(device: str | None):
+    """Accelerate's ``PartialState`` when this is one of several processes (``accelerate launch``, torchrun: the
+    launcher sets WORLD_SIZE), else None; a plain run does not import accelerate. The processes talk over gloo
+    on CPU (``device`` cpu, or no CUDA), else over NCCL with one GPU each."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    try:
+        from accelerate import PartialState
+    except ImportError:
+        raise UsageError("started as one of several processes, but accelerate is not installed "
+                         "(pip install accelerate)") from None
+    return PartialState(cpu=device == "cpu" or not torch.cuda.is_available())
+
+
+def split_jobs(jobs: list[Job], state) -> tuple[list[Job], set[Path]]:
+    """This process's share of ``jobs`` (``PartialState.split_between_processes``: consecutive slices) and the
+    resolved outputs of the jobs before it, which other processes write."""
+    with state.split_between_processes(list(range(len(jobs)))) as mine:
+        start = mine[0] if mine else len(jobs)
+        return [jobs[i] for i in mine], {job.output.resolve() for job in jobs[:start]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,8 +340,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(stop.code or 0)
     diffusers_logging.disable_progress_bar()  # the component-loading bar is noise next to the batch's own
     try:
+        state = launched_processes(args.device)
         jobs = plan_jobs(args)
-        pipe = load_pipeline(args.checkpoint, args.device, args.max_pixels)
+        device = args.device
+        if state is not None and state.device.type == "cuda" and device != "cpu":
+            device = str(state.device)  # this process's own GPU
+        pipe = load_pipeline(args.checkpoint, device, args.max_pixels)
         guide = load_guide(jobs[0], args.source_mask, args.reference_mask, pipe.config.max_pixels) \
             if args.source_mask else None
     except (UsageError, ValueError) as err:
@@ -287,6 +353,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     protected = {p.resolve() for job in jobs for p in (job.source, job.reference)}
     protected |= {p.resolve() for p in (args.pairs, args.source_mask, args.reference_mask) if p}
-    counts = run_jobs(pipe, jobs, args.alpha, args.overwrite, guide, protected)
-    print(", ".join(f"{n} {what}" for what, n in counts.items()))
-    return 1 if counts["failed"] else 0
+    if state is None:
+        counts = run_jobs(pipe, jobs, args.alpha, args.overwrite, guide, protected, args.smoothing)
+        print(", ".join(f"{n} {what}" for what, n in counts.items()))
+        return 1 if counts["failed"] else 0
+    mine, claimed = split_jobs(jobs, state)
+    counts = run_jobs(pipe, mine, args.alpha, args.overwrite, guide, protected, args.smoothing, claimed,
+                      progress=state.is_main_process)
+    gathered = [None] * state.num_processes
+    torch.distributed.all_gather_object(gathered, counts)  # PartialState set up the process group
+    totals = {what: sum(c[what] for c in gathered) for what in counts}
+    if state.is_main_process:
+        print(", ".join(f"{n} {what}" for what, n in totals.items()) + f" across {state.num_processes} processes")
+    return 1 if totals["failed"] else 0

@@ -56,6 +56,21 @@ def ciede2000(pred: np.ndarray, gt: np.ndarray) -> float:
     return float(deltaE_ciede2000(rgb2lab(gt), rgb2lab(pred)).mean())
 
 
+def flicker(outputs: list[np.ndarray], sources: list[np.ndarray]) -> float:
+    """Temporal flicker of a processed video: the mean ΔE00 between consecutive output frames minus that between
+    consecutive source frames (0 = the output changes over time exactly as much as the source does).
+
+    outputs, sources: the same number (>= 2) of (H, W, 3) frames, output and source of equal size.
+    """
+    if len(outputs) != len(sources) or len(outputs) < 2:
+        raise ValueError(f"need >= 2 output and source frames, as many of each; got {len(outputs)}, {len(sources)}")
+
+    def mean_change(frames: list[np.ndarray]) -> float:
+        return float(np.mean([ciede2000(b, a) for a, b in zip(frames, frames[1:])]))
+
+    return mean_change(outputs) - mean_change(sources)
+
+
 @functools.lru_cache(maxsize=1)
 def real_lpips() -> tuple[str, Any] | None:
     """(name, model) of the first real LPIPS whose backbone weights are on disk, else None.
