@@ -89,8 +89,8 @@ def test_smoothing_removes_flicker(pipe, clip, reference):
     align = aligner(pan_zoom_boxes(PHOTO.size, FRAMES, SIZE), set(), SIZE)  # motion-compensated, as the benchmark
     independent = flicker(list(FrameRecolorer(pipe, reference, smoothing=0).map(clip)), clip, align)
     smoothed = flicker(list(FrameRecolorer(pipe, reference).map(clip)), clip, align)
-    assert independent > 0.5  # the per-frame match switches: the case the smoothing is for
-    assert smoothed <= independent / 3 and smoothed <= 1.0
+    assert independent > 1.0  # the per-frame match switches: the case the smoothing is for
+    assert smoothed <= independent / 3  # (the absolute bound, <= 1.0, is for the trained checkpoint: bench_video)
 
 
 def test_scene_cut_restarts_the_average(pipe, clip, reference):
