@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                "  recolor photos/ --reference look.jpg -o recoloured/ --ext png\n"
                "  recolor --pairs pairs.csv -o recoloured/\n"
                "  recolor clip.mp4 --reference look.jpg -o out.mp4\n"
-               "  accelerate launch --num_processes 2 -m recolor_hf photos/ --reference look.jpg -o out/\n"
+               "  accelerate launch --multi_gpu --num_processes 2 -m recolor_hf photos/ --reference look.jpg -o out/\n"
                "exit status: 0 all written or skipped, 1 some image failed, 2 usage error",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -310,6 +310,11 @@ def run_jobs(pipe: RecolorPipeline, jobs: list[Job], alpha: float, overwrite: bo
     return counts
 
 
+def summary(counts: dict[str, int]) -> str:
+    """The batch summary line, e.g. ``8 written, 0 failed, 0 skipped (exists)``."""
+    return ", ".join(f"{n} {what}" for what, n in counts.items())
+
+
 def launched_processes(device: str | None):
     """Accelerate's ``PartialState`` when this is one of several processes (``accelerate launch``, torchrun: the
     launcher sets WORLD_SIZE), else None; a plain run does not import accelerate. The processes talk over gloo
@@ -355,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     protected |= {p.resolve() for p in (args.pairs, args.source_mask, args.reference_mask) if p}
     if state is None:
         counts = run_jobs(pipe, jobs, args.alpha, args.overwrite, guide, protected, args.smoothing)
-        print(", ".join(f"{n} {what}" for what, n in counts.items()))
+        print(summary(counts))
         return 1 if counts["failed"] else 0
     mine, claimed = split_jobs(jobs, state)
     counts = run_jobs(pipe, mine, args.alpha, args.overwrite, guide, protected, args.smoothing, claimed,
@@ -364,5 +369,5 @@ def main(argv: list[str] | None = None) -> int:
     torch.distributed.all_gather_object(gathered, counts)  # PartialState set up the process group
     totals = {what: sum(c[what] for c in gathered) for what in counts}
     if state.is_main_process:
-        print(", ".join(f"{n} {what}" for what, n in totals.items()) + f" across {state.num_processes} processes")
+        print(f"{summary(totals)} across {state.num_processes} processes")
     return 1 if totals["failed"] else 0
