@@ -4,6 +4,9 @@ Three modes: one SOURCE file -> OUT file; a SOURCE folder -> every image in it, 
 reference, into the OUT folder; ``--pairs pairs.csv`` -> one (source, reference[, output]) job per row.
 ``--lut look.cube`` applies a 3D LUT instead of the model (file or folder mode); ``--export-lut look.cube``
 also fits a LUT to a single file's transfer (``recolor_hf.lut``).
+A video SOURCE (``video.VIDEO_EXTENSIONS``) is re-coloured frame by frame without flicker (``recolor_hf.video``).
+Under ``accelerate launch`` the jobs are split between the processes, each output is written by exactly one, and
+the main process prints one summary of all of them.
 Outputs are never written over an input, nor over an existing file without ``--overwrite``, and are written
 atomically (temporary files a killed run left behind are removed when the same output is next written). In CSV
 mode every output stays inside the ``-o`` folder unless ``--allow-outside-output`` is given. Outputs keep the
@@ -21,10 +24,12 @@ import os
 import re
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator, NamedTuple
 
 import recolor_hf
+from .media import DEFAULT_SMOOTHING, VIDEO_FORMATS, check_smoothing, is_video
 from .strength import check_alpha
 
 if TYPE_CHECKING:
@@ -32,6 +37,7 @@ if TYPE_CHECKING:
 
     from .pipeline import RecolorPipeline
 
+VideoRecolor = Callable[[Path, Path, BinaryIO, str], None]  # (video, reference, file, muxer)
 Recolor = Callable[["PIL.Image.Image", Path], "PIL.Image.Image"]  # (source image, reference or LUT path) -> result
 
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP",
@@ -61,6 +67,14 @@ def alpha_arg(text: str) -> float:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def smoothing_arg(text: str) -> float:
+    """argparse type for --smoothing: a number in [0, 1)."""
+    try:
+        return check_smoothing(float(text))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def positive_int(text: str) -> int:
     """argparse type for --max-pixels."""
     if not text.isdigit() or int(text) <= 0:
@@ -79,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
                "  recolor --pairs pairs.csv -o recoloured/\n"
                "  recolor photo.jpg --reference look.jpg --export-lut look.cube\n"
                "  recolor photos/ --lut look.cube -o graded/\n"
+               "  recolor clip.mp4 --reference look.jpg -o out.mp4\n"
+               "  accelerate launch --multi_gpu --num_processes 2 -m recolor_hf photos/ --reference look.jpg -o out/\n"
                "exit status: 0 all written or skipped, 1 some image failed, 2 usage error",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -107,7 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--recursive", action="store_true", help="folder mode: include sub-folders")
     parser.add_argument("--ext", choices=sorted(f[1:] for f in FORMATS),
                         help="extension of generated output names (folder / CSV mode; default: the input's)")
-    parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available, else cpu")
+    parser.add_argument("--smoothing", type=smoothing_arg, default=DEFAULT_SMOOTHING,
+                        help="video: weight in [0, 1) of the past frames in the moving average of the colour "
+                             "transfer; 0 re-colours each frame on its own (default %(default)s)")
+    parser.add_argument("--device", choices=("cpu", "cuda"),
+                        help="default: cuda when available (each process's own GPU under accelerate), else cpu")
     parser.add_argument("--max-pixels", type=positive_int,
                         help="refuse images of more than this many pixels, checked on the file's header before "
                              "decoding (the pipeline's max_pixels; default: the checkpoint's)")
@@ -187,12 +207,16 @@ def plan_jobs(args: argparse.Namespace) -> list[Job]:
         else:
             raise UsageError(f"no such file or folder: {args.source}")
     for job in jobs:
-        if job.output is not None and job.output.suffix.lower() not in FORMATS:
-            raise UsageError(f"cannot write {job.output}: use one of the extensions {', '.join(FORMATS)}")
+        kind, formats = ("a video", VIDEO_FORMATS) if is_video(job.source) else ("an image", FORMATS)
+        if job.output is not None and job.output.suffix.lower() not in formats:
+            raise UsageError(f"cannot write {job.output}: {kind} output needs one of the extensions "
+                             f"{', '.join(formats)}")
     if (args.source_mask is None) != (args.reference_mask is None):
         raise UsageError("--source-mask and --reference-mask must be given together")
-    if args.source_mask and len(jobs) != 1:
-        raise UsageError("masks work with a single SOURCE file only")
+    if args.source_mask and (len(jobs) != 1 or is_video(jobs[0].source)):
+        raise UsageError("masks work with a single SOURCE image only")
+    if (args.lut or args.export_lut) and any(is_video(job.source) for job in jobs):
+        raise UsageError("--lut and --export-lut work on images; for a video use ffmpeg's lut3d filter")
     if args.export_lut:
         check_export_path(args.export_lut, args.pairs is None and args.source.is_file(), args.overwrite)
     return jobs
@@ -252,17 +276,15 @@ def remove_stale_temporaries(path: Path) -> None:
                 stale.unlink(missing_ok=True)
 
 
-def save_atomic(image: PIL.Image.Image, path: Path, metadata: dict | None = None) -> None:
-    """Write to a temporary file next to ``path``, then rename: a crash never leaves a half-written output.
-
-    ``metadata``: extra save arguments, e.g. ``icc_profile`` and ``exif`` (formats without them ignore them).
-    """
+@contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A binary file to write ``path`` through: a temporary file next to it, renamed to ``path`` when the block
+    ends and deleted if it fails, so a crash never leaves a half-written output."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    image_format = FORMATS[path.suffix.lower()]
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path), suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as f:
-            image.save(f, format=image_format, **SAVE_OPTIONS.get(image_format, {}), **(metadata or {}))
+            yield f
             f.flush()
             os.fsync(f.fileno())
         umask = os.umask(0)
@@ -312,17 +334,44 @@ def exporting(recolor: Recolor, path: Path) -> Recolor:
     return recolor_and_export
 
 
-def run_jobs(recolor: Recolor, jobs: list[Job], overwrite: bool, protected: set[Path],
-             limit: int) -> dict[str, int]:
-    """Re-colour every job (sources up to ``limit`` pixels), reporting each failure on stderr and going on;
-    returns the counts."""
+def save_atomic(image: PIL.Image.Image, path: Path, metadata: dict | None = None) -> None:
+    """Save ``image`` through ``atomic_file``, in the format of ``path``'s extension.
+
+    ``metadata``: extra save arguments, e.g. ``icc_profile`` and ``exif`` (formats without them ignore them).
+    """
+    image_format = FORMATS[path.suffix.lower()]
+    with atomic_file(path) as f:
+        image.save(f, format=image_format, **SAVE_OPTIONS.get(image_format, {}), **(metadata or {}))
+
+
+def model_video(pipe: RecolorPipeline, alpha: float, smoothing: float, progress: bool) -> VideoRecolor:
+    """The pipeline's video mode (``recolor_hf.video``) as a ``VideoRecolor``."""
+    from .image_io import load_image
+    from .video import recolor_video
+
+    def recolor(video: Path, reference: Path, file: BinaryIO, muxer: str) -> None:
+        image = load_image(reference, f"reference {reference}", pipe.config.max_pixels)
+        recolor_video(pipe, video, image, file, alpha, smoothing, muxer, progress)
+
+    return recolor
+
+
+def run_jobs(recolor: Recolor, jobs: list[Job], overwrite: bool, protected: set[Path], limit: int,
+             video: VideoRecolor | None = None, claimed: set[Path] | None = None,
+             progress: bool = True) -> dict[str, int]:
+    """Re-colour every job (image sources up to ``limit`` pixels; videos with ``video``), reporting each failure
+    on stderr and going on; returns the counts.
+
+    ``claimed``: resolved outputs of earlier jobs of the batch that other processes handle (not written again);
+    ``progress``: show progress bars (only the main process does).
+    """
     from tqdm import tqdm
 
     from .image_io import load_image
 
     counts = {"written": 0, "failed": 0, "skipped (exists)": 0}
-    claimed: set[Path] = set()
-    for job in tqdm(jobs, desc="recolor", unit="image", disable=len(jobs) == 1):
+    claimed = set() if claimed is None else set(claimed)
+    for job in tqdm(jobs, desc="recolor", unit="image", disable=len(jobs) <= 1 or not progress):
         target = job.output.resolve() if job.output is not None else None
         try:
             if target in protected:
@@ -337,15 +386,48 @@ def run_jobs(recolor: Recolor, jobs: list[Job], overwrite: bool, protected: set[
                            file=sys.stderr)
                 counts["skipped (exists)"] += 1
                 continue
-            content = load_image(job.source, "source", limit)
-            result = recolor(content, job.reference)
-            if job.output is not None:
-                save_atomic(result, job.output, content.info)  # the source's ICC profile and EXIF
+            if is_video(job.source):
+                with atomic_file(job.output) as f:
+                    video(job.source, job.reference, f, VIDEO_FORMATS[job.output.suffix.lower()])
+            else:
+                content = load_image(job.source, "source", limit)
+                result = recolor(content, job.reference)
+                if job.output is not None:
+                    save_atomic(result, job.output, content.info)  # the source's ICC profile and EXIF
             counts["written"] += 1
         except (ValueError, OSError, MemoryError, RuntimeError) as err:  # RuntimeError: torch out of memory
             tqdm.write(f"error: {job.source}: {err}", file=sys.stderr)
             counts["failed"] += 1
     return counts
+
+
+def summary(counts: dict[str, int]) -> str:
+    """The batch summary line, e.g. ``8 written, 0 failed, 0 skipped (exists)``."""
+    return ", ".join(f"{n} {what}" for what, n in counts.items())
+
+
+def launched_processes(device: str | None):
+    """Accelerate's ``PartialState`` when this is one of several processes (``accelerate launch``, torchrun: the
+    launcher sets WORLD_SIZE), else None; a plain run does not import accelerate. The processes talk over gloo
+    on CPU (``device`` cpu, or no CUDA), else over NCCL with one GPU each."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    try:
+        from accelerate import PartialState
+    except ImportError:
+        raise UsageError("started as one of several processes, but accelerate is not installed "
+                         "(pip install accelerate)") from None
+    import torch
+
+    return PartialState(cpu=device == "cpu" or not torch.cuda.is_available())
+
+
+def split_jobs(jobs: list[Job], state) -> tuple[list[Job], set[Path]]:
+    """This process's share of ``jobs`` (``PartialState.split_between_processes``: consecutive slices) and the
+    resolved outputs of the jobs before it, which other processes write."""
+    with state.split_between_processes(list(range(len(jobs)))) as mine:
+        start = mine[0] if mine else len(jobs)
+        return [jobs[i] for i in mine], {job.output.resolve() for job in jobs[:start]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -355,16 +437,23 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as stop:  # argparse exits on --help and on bad arguments; return the status instead
         return int(stop.code or 0)
     try:
+        state = launched_processes(args.device)
         jobs = plan_jobs(args)
+        device = args.device
+        if state is not None and state.device.type == "cuda" and device != "cpu":
+            device = str(state.device)  # this process's own GPU
+        progress = state is None or state.is_main_process
+        video = None
         if args.lut:
             from .image_io import DEFAULT_MAX_PIXELS
 
             recolor, limit = lut_recolor(args.lut), args.max_pixels or DEFAULT_MAX_PIXELS
         else:
-            pipe = load_pipeline(args.checkpoint, args.device, args.max_pixels)
+            pipe = load_pipeline(args.checkpoint, device, args.max_pixels)
             limit = pipe.config.max_pixels
             guide = load_guide(jobs[0], args.source_mask, args.reference_mask, limit) if args.source_mask else None
             recolor = model_recolor(pipe, args.alpha, guide)
+            video = model_video(pipe, args.alpha, args.smoothing, progress)
         if args.export_lut:
             recolor = exporting(recolor, args.export_lut)
     except (UsageError, ValueError) as err:
@@ -372,6 +461,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     protected = {p.resolve() for job in jobs for p in (job.source, job.reference)}
     protected |= {p.resolve() for p in (args.pairs, args.source_mask, args.reference_mask) if p}
-    counts = run_jobs(recolor, jobs, args.overwrite, protected, limit)
-    print(", ".join(f"{n} {what}" for what, n in counts.items()))
-    return 1 if counts["failed"] else 0
+    if state is None:
+        counts = run_jobs(recolor, jobs, args.overwrite, protected, limit, video)
+        print(summary(counts))
+        return 1 if counts["failed"] else 0
+    mine, claimed = split_jobs(jobs, state)
+    counts = run_jobs(recolor, mine, args.overwrite, protected, limit, video, claimed, progress)
+    import torch.distributed
+
+    gathered = [None] * state.num_processes
+    torch.distributed.all_gather_object(gathered, counts)  # PartialState set up the process group
+    totals = {what: sum(c[what] for c in gathered) for what in counts}
+    if state.is_main_process:
+        print(f"{summary(totals)} across {state.num_processes} processes")
+    return 1 if totals["failed"] else 0

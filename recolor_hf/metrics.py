@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from skimage.color import deltaE_ciede2000, rgb2lab
@@ -54,6 +54,25 @@ def ciede2000(pred: np.ndarray, gt: np.ndarray) -> float:
     """Mean CIEDE2000 colour difference (ΔE00) over all pixels."""
     pred, gt = _pair(pred, gt)
     return float(deltaE_ciede2000(rgb2lab(gt), rgb2lab(pred)).mean())
+
+
+def flicker(outputs: list[np.ndarray], sources: list[np.ndarray],
+            align: Callable[[int, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None) -> float:
+    """Temporal flicker of a processed video: the mean ΔE00 between consecutive output frames minus that between
+    consecutive source frames (0 = the output changes over time exactly as much as the source does).
+
+    outputs, sources: the same number (>= 2) of (H, W, 3) frames, output and source of equal size.
+    align: optional motion compensation, ``align(t, frame t-1, frame t) -> (frame t-1 resampled onto frame t's
+    pixels, frame t)``, both cropped alike; applied the same way to outputs and sources.
+    """
+    if len(outputs) != len(sources) or len(outputs) < 2:
+        raise ValueError(f"need >= 2 output and source frames, as many of each; got {len(outputs)}, {len(sources)}")
+
+    def mean_change(frames: list[np.ndarray]) -> float:
+        pairs = [(a, b) if align is None else align(t, a, b) for t, (a, b) in enumerate(zip(frames, frames[1:]), 1)]
+        return float(np.mean([ciede2000(b, a) for a, b in pairs]))
+
+    return mean_change(outputs) - mean_change(sources)
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,3 +1,4 @@
+import os
 import re
 import subprocess
 import sys
@@ -337,3 +338,32 @@ def test_help_and_usage_errors_load_no_heavy_module():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-2:] == ["[0, 2] []", "True"]
+
+
+def test_accelerate_two_processes_split_the_batch(checkpoint, files, tmp_path, capsys):
+    """`accelerate launch` with 2 CPU processes over 9 images and a 10th row reusing the first output: every
+    output is written once, by one process, and equals the single-process output; one summary names both."""
+    _, reference = files
+    rows = []
+    for i in range(9):
+        textured_image(40 + 4 * i, 56, seed=10 + i).save(tmp_path / f"p{i}.png")
+        rows.append(f"p{i}.png,{reference.name},p{i}.png")
+    rows.append(f"p1.png,{reference.name},p0.png")  # in the second process's half: must be refused there
+    (tmp_path / "pairs.csv").write_text("source,reference,output\n" + "\n".join(rows) + "\n")
+    summary = "9 written, 1 failed, 0 skipped (exists)"
+    assert recolor(checkpoint, "--pairs", tmp_path / "pairs.csv", "-o", tmp_path / "single") == 1
+    assert summary in capsys.readouterr().out
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "recolor_hf",
+              "--pairs", str(tmp_path / "pairs.csv"), "-o", str(tmp_path / "multi"),
+              "--checkpoint", str(checkpoint), "--device", "cpu"]
+    done = subprocess.run(launch, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"})
+    assert done.returncode != 0, done.stderr  # one row failed
+    assert done.stdout.count(summary) == 1 and f"{summary} across 2 processes" in done.stdout
+    assert "p0.png is also the output of an earlier image" in done.stderr
+    names = sorted(p.name for p in (tmp_path / "single").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "multi").iterdir()) == [f"p{i}.png" for i in range(9)]
+    for name in names:
+        with Image.open(tmp_path / "single" / name) as single, Image.open(tmp_path / "multi" / name) as multi:
+            np.testing.assert_array_equal(np.asarray(single), np.asarray(multi))

@@ -62,3 +62,20 @@ def test_lpips_none_without_package(image, monkeypatch):
         assert metrics.lpips_name() is None
     finally:
         metrics.real_lpips.cache_clear()
+
+
+def test_flicker_counts_only_change_beyond_the_source(image):
+    frames = [np.roll(image, shift, axis=1) for shift in range(4)]  # a pan
+    assert metrics.flicker(frames, frames) == 0
+    flashing = [np.clip(f.astype(int) + (20 if t % 2 else 0), 0, 255).astype(np.uint8) for t, f in enumerate(frames)]
+    still = [image] * 4
+    assert metrics.flicker([flashing[t] for t in range(4)], still) > metrics.flicker(flashing, frames) + 5
+
+    def undo_pan(t, previous, current):  # frame t-1 moved onto frame t: the source no longer changes at all
+        return np.roll(previous, 1, axis=1)[:, 1:], current[:, 1:]
+
+    aligned = metrics.flicker(flashing, frames, undo_pan)
+    assert aligned == pytest.approx(np.mean([ciede2000(b[:, 1:], np.roll(a, 1, axis=1)[:, 1:])
+                                             for a, b in zip(flashing, flashing[1:])]))
+    with pytest.raises(ValueError, match="need >= 2"):
+        metrics.flicker(frames[:1], frames[:1])

@@ -1,0 +1,175 @@
+import av
+import numpy as np
+import pytest
+import torch
+
+from conftest import randomize_zero_init, textured_image
+from eval.bench_video import aligner, pan_zoom, pan_zoom_boxes
+from recolor_hf import RecolorPipeline
+from recolor_hf.cli import main
+from recolor_hf.metrics import flicker
+from recolor_hf.video import (FrameRecolorer, TemporalSmoother, apply_transfer, check_smoothing, read_frames,
+                              recolor_video, transfer_of, write_frames)
+
+SIZE = (64, 48)  # (W, H) of the test clips
+FPS = 25
+SAMPLE_RATE = 16000
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    """A tiny pipeline whose generator and predictor heads are not the identity, so every input shows."""
+    pipe = RecolorPipeline.from_preset("tiny", seed=0)
+    torch.manual_seed(0)
+    randomize_zero_init(pipe.generator, pipe.predictor, std=0.2)
+    return pipe
+
+
+PHOTO = textured_image(120, 180, seed=1)
+FRAMES = 16
+
+
+@pytest.fixture(scope="module")
+def clip():
+    """A slow pan and zoom across a textured photo: 16 frames of 64x48."""
+    return pan_zoom(PHOTO, FRAMES, SIZE)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return textured_image(60, 80, seed=2)
+
+
+def write_clip_with_audio(path, frames, seconds):
+    """An H.264 clip with a mono AAC tone of ``seconds``."""
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=FPS)
+        video.height, video.width = frames[0].shape[:2]
+        video.pix_fmt = "yuv420p"
+        audio = container.add_stream("aac", rate=SAMPLE_RATE)
+        audio.layout = "mono"
+        for frame in frames:
+            container.mux(video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(video.encode())
+        t = np.arange(int(SAMPLE_RATE * seconds)) / SAMPLE_RATE
+        tone = av.AudioFrame.from_ndarray((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None],
+                                          format="fltp", layout="mono")
+        tone.sample_rate = SAMPLE_RATE
+        container.mux(audio.encode(tone))
+        container.mux(audio.encode())
+
+
+def stream_summary(path):
+    """(frames, size, frame rate, video timestamps, audio codec, audio packet bytes) of a video file."""
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        size, rate = (video.codec_context.width, video.codec_context.height), video.average_rate
+        pts = sorted(float(frame.pts * frame.time_base) for frame in container.decode(video))
+    with av.open(str(path)) as container:
+        audio = container.streams.audio[0]
+        payload = [bytes(p) for p in container.demux(audio) if p.size]
+        codec = audio.codec_context.name
+    return len(pts), size, rate, pts, codec, payload
+
+
+def test_transfer_round_trip(pipe, clip, reference):
+    latents = pipe.encode(clip[0], reference)
+    target = apply_transfer(latents.source_stats, transfer_of(latents))
+    assert torch.allclose(target, latents.target_stats, atol=1e-3)
+
+
+def test_smoothing_zero_is_the_pipeline_on_each_frame(pipe, clip, reference):
+    frames = list(FrameRecolorer(pipe, reference, alpha=0.8, smoothing=0).map(clip[:3]))
+    for frame, result in zip(clip, frames):
+        expected = np.asarray(pipe(content=frame, reference=reference, alpha=0.8).images[0])
+        np.testing.assert_array_equal(result, expected)
+
+
+def test_smoothing_removes_flicker(pipe, clip, reference):
+    align = aligner(pan_zoom_boxes(PHOTO.size, FRAMES, SIZE), set(), SIZE)  # motion-compensated, as the benchmark
+    independent = flicker(list(FrameRecolorer(pipe, reference, smoothing=0).map(clip)), clip, align)
+    smoothed = flicker(list(FrameRecolorer(pipe, reference).map(clip)), clip, align)
+    assert independent > 1.0  # the per-frame match switches: the case the smoothing is for
+    assert smoothed <= independent / 3  # (the absolute bound, <= 1.0, is for the trained checkpoint: bench_video)
+
+
+def test_scene_cut_restarts_the_average(pipe, clip, reference):
+    other = pan_zoom(textured_image(120, 180, seed=7), 6, SIZE)
+    recolour = FrameRecolorer(pipe, reference)
+    results = list(recolour.map(clip[:6] + other))
+    assert recolour.smoother.cuts == 1
+    first_after_cut = FrameRecolorer(pipe, reference, smoothing=0)(other[0])
+    np.testing.assert_array_equal(results[6], first_after_cut)  # the new shot starts from its own transfer
+    assert not np.array_equal(results[7], FrameRecolorer(pipe, reference, smoothing=0)(other[1]))
+
+
+def test_no_cut_within_a_pan(pipe, clip, reference):
+    smoother = TemporalSmoother(pipe)
+    for frame in clip:
+        smoother(pipe.encode(frame, reference))
+    assert smoother.cuts == 0
+
+
+def test_recolor_video_keeps_size_timing_and_audio(pipe, clip, reference, tmp_path):
+    source, out = tmp_path / "clip.mp4", tmp_path / "out.mkv"
+    write_clip_with_audio(source, clip, len(clip) / FPS)
+    assert recolor_video(pipe, source, reference, out, progress=False) == len(clip)
+    frames, size, rate, pts, codec, payload = stream_summary(out)
+    frames_in, size_in, rate_in, pts_in, codec_in, payload_in = stream_summary(source)
+    assert (frames, size, rate, codec) == (frames_in, size_in, rate_in, codec_in) == (len(clip), SIZE, FPS, "aac")
+    np.testing.assert_allclose(pts, pts_in, atol=1e-3)
+    assert payload == payload_in  # audio copied, not re-encoded
+    decoded = list(read_frames(out))
+    assert not np.array_equal(decoded[0], list(read_frames(source))[0])
+
+
+def test_odd_frame_size(pipe, reference, tmp_path):
+    source, out = tmp_path / "odd.mkv", tmp_path / "out.mp4"
+    with av.open(str(source), "w") as container:
+        stream = container.add_stream("libx264rgb", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = 33, 21, "rgb24"
+        for frame in pan_zoom(textured_image(60, 90, seed=3), 3, (33, 21)):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    assert recolor_video(pipe, source, reference, out, progress=False) == 3
+    assert [f.shape for f in read_frames(out)] == [(21, 33, 3)] * 3
+
+
+def test_bad_inputs_name_the_problem(pipe, reference, tmp_path):
+    not_video = tmp_path / "notes.mp4"
+    not_video.write_text("not a video")
+    with pytest.raises(ValueError, match="not a readable video"):
+        recolor_video(pipe, not_video, reference, tmp_path / "out.mp4")
+    with pytest.raises(ValueError, match="no such file"):
+        recolor_video(pipe, tmp_path / "missing.mp4", reference, tmp_path / "out.mp4")
+    with pytest.raises(ValueError, match="use one of the extensions"):
+        recolor_video(pipe, not_video, reference, tmp_path / "out.gif")
+    for bad in (1.0, -0.1, "0.5", True):
+        with pytest.raises(ValueError, match="smoothing"):
+            check_smoothing(bad)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory, pipe):
+    path = tmp_path_factory.mktemp("video") / "pipe"
+    pipe.save_pretrained(path)
+    return path
+
+
+def test_cli_video(checkpoint, clip, reference, tmp_path, capsys):
+    source, ref, out = tmp_path / "clip.mp4", tmp_path / "look.png", tmp_path / "out" / "clip.mp4"
+    write_frames(source, clip[:4], FPS)
+    reference.save(ref)
+    common = ["--reference", str(ref), "--checkpoint", str(checkpoint), "--device", "cpu"]
+    assert main([str(source), *common, "-o", str(out), "--smoothing", "0.5"]) == 0
+    assert "1 written, 0 failed" in capsys.readouterr().out
+    assert len(list(read_frames(out))) == 4 and [p.name for p in out.parent.iterdir()] == ["clip.mp4"]
+    assert main([str(source), *common, "-o", str(tmp_path / "frame.png")]) == 2
+    assert "a video output needs one of the extensions .mp4, .mov, .mkv" in capsys.readouterr().err
+    assert main([str(source), *common, "-o", str(out), "--smoothing", "1"]) == 2
+    assert "smoothing must be a number in [0, 1)" in capsys.readouterr().err
+    broken = tmp_path / "broken.mov"
+    broken.write_bytes(source.read_bytes()[:100])
+    assert main([str(broken), *common, "-o", str(tmp_path / "broken-out.mp4")]) == 1
+    assert "broken.mov" in capsys.readouterr().err
+    assert not (tmp_path / "broken-out.mp4").exists() and not list(tmp_path.glob(".broken-out*"))
