@@ -219,6 +219,9 @@ def plan_jobs(args: argparse.Namespace) -> list[Job]:
         raise UsageError("--lut and --export-lut work on images; for a video use ffmpeg's lut3d filter")
     if args.export_lut:
         check_export_path(args.export_lut, args.pairs is None and args.source.is_file(), args.overwrite)
+        if jobs[0].output is not None and jobs[0].output.exists() and not args.overwrite:
+            raise UsageError(f"{jobs[0].output} exists (pass --overwrite to replace it, or leave out -o to write "
+                             "only the LUT)")
     return jobs
 
 
@@ -427,7 +430,7 @@ def split_jobs(jobs: list[Job], state) -> tuple[list[Job], set[Path]]:
     resolved outputs of the jobs before it, which other processes write."""
     with state.split_between_processes(list(range(len(jobs)))) as mine:
         start = mine[0] if mine else len(jobs)
-        return [jobs[i] for i in mine], {job.output.resolve() for job in jobs[:start]}
+        return [jobs[i] for i in mine], {job.output.resolve() for job in jobs[:start] if job.output is not None}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -456,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
             video = model_video(pipe, args.alpha, args.smoothing, progress)
         if args.export_lut:
             recolor = exporting(recolor, args.export_lut)
-    except (UsageError, ValueError) as err:
+    except (UsageError, ValueError, OSError, ImportError) as err:  # also a bad checkpoint file, a missing package
         print(f"recolor: error: {err}", file=sys.stderr)
         return 2
     protected = {p.resolve() for job in jobs for p in (job.source, job.reference)}

@@ -29,10 +29,11 @@ import torch
 from tqdm import tqdm
 
 from .image_io import check_size
-from .media import DEFAULT_SMOOTHING, VIDEO_FORMATS, check_smoothing, is_video  # noqa: F401 (re-exported)
+from .media import DEFAULT_SMOOTHING, VIDEO_FORMATS, check_smoothing  # noqa: F401 (re-exported)
 from .models.colour import STD_FLOOR, local_transfer, std_gain
 from .models.layers import resize_map
-from .pipeline import RecolorLatents, RecolorPipeline, check_alpha
+from .pipeline import RecolorLatents, RecolorPipeline
+from .strength import check_alpha
 
 VIDEO_CODEC = "libx264"
 VIDEO_QUALITY = {"crf": "18", "preset": "medium"}  # x264: visually lossless-ish, FFmpeg's default speed

@@ -272,6 +272,17 @@ def test_export_lut_then_apply_it(checkpoint, files, tmp_path, capsys):
         assert ciede2000(np.asarray(lut), np.asarray(model)) == pytest.approx(float(match[1]), abs=0.01)
 
 
+def test_export_lut_with_an_existing_output_is_refused_before_running(checkpoint, files, tmp_path, capsys):
+    """With -o naming an existing image and no --overwrite, the job would be skipped and no LUT written: refused
+    up front, nothing written."""
+    source, reference = files
+    out, cube = tmp_path / "out.png", tmp_path / "look.cube"
+    out.write_bytes(b"kept")
+    assert recolor(checkpoint, source, "--reference", reference, "-o", out, "--export-lut", cube) == 2
+    assert "out.png exists (pass --overwrite" in capsys.readouterr().err
+    assert out.read_bytes() == b"kept" and not cube.exists()
+
+
 def test_export_lut_alone_and_existing_lut_kept(checkpoint, files, tmp_path, capsys):
     source, reference = files
     folder = tmp_path / "looks"
