@@ -128,9 +128,9 @@ def test_killed_run_resumes_exactly_from_the_newest_checkpoint_that_loads(photos
     assert all(torch.equal(x, y) for x, y in zip(a.generator.parameters(), b.generator.parameters()))
 
 
-def test_latest_checkpoint_needs_the_marker_and_the_recorded_sizes(tmp_path):
+def test_resumable_checkpoints_need_the_marker_and_the_recorded_sizes(tmp_path):
     from accelerate import PartialState
-    from common import CHECKPOINT_MARKER, latest_checkpoint, prune_checkpoints
+    from common import CHECKPOINT_MARKER, prune_checkpoints, resumable_checkpoints
 
     PartialState()  # accelerate's logger, which reports the skipped folders, needs it
 
@@ -140,9 +140,9 @@ def test_latest_checkpoint_needs_the_marker_and_the_recorded_sizes(tmp_path):
     for name in ("checkpoint-2", "checkpoint-10", "checkpoint-12", "checkpoint-3.bak"):
         (tmp_path / name / CHECKPOINT_MARKER).write_text(json.dumps({"files": {"model.safetensors": 7}}))
     (tmp_path / "checkpoint-12" / "model.safetensors").write_bytes(b"wei")  # truncated after it was recorded
-    assert latest_checkpoint(tmp_path).name == "checkpoint-10"  # 14: never completed, 12: truncated
+    assert next(resumable_checkpoints(tmp_path)).name == "checkpoint-10"  # 14: never completed, 12: truncated
     prune_checkpoints(tmp_path, 0)  # a limit below 1 still keeps the newest complete one
-    assert latest_checkpoint(tmp_path).name == "checkpoint-10" and not (tmp_path / "checkpoint-2").exists()
+    assert next(resumable_checkpoints(tmp_path)).name == "checkpoint-10" and not (tmp_path / "checkpoint-2").exists()
     assert (tmp_path / "checkpoint-12").is_dir() and (tmp_path / "checkpoint-14").is_dir()  # left for inspection
 
 

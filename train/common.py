@@ -201,10 +201,6 @@ def resumable_checkpoints(output_dir: Path) -> Iterator[Path]:
             logger.warning(f"skipping {path}: {problem}")
 
 
-def latest_checkpoint(output_dir: Path) -> Path | None:
-    return next(resumable_checkpoints(output_dir), None)
-
-
 def resume(accelerator: Accelerator, output_dir: Path, choice: str) -> int:
     """Load the checkpoint ``choice`` names (a folder, or "latest": the newest complete one that loads) -> its
     step, 0 when there is none."""
