@@ -159,7 +159,7 @@ def report_errors(warn: bool = False):
 
 class Handlers:
     """The demo's event functions around one pipeline: photos in are raw uploads (FileData dicts or paths),
-    images out are file paths (results) or PIL images (views); problems are reported by ``report_errors``."""
+    images out are session file paths; problems are reported by ``report_errors``."""
 
     def __init__(self, pipe: RecolorPipeline, files_root: Path | None = None, max_encodings: int = MAX_ENCODINGS):
         self.pipe = pipe
@@ -254,20 +254,32 @@ class Handlers:
             self.encodings.pop(shown.key)
             self.files.close(shown.session)
 
+    def view_files(self, session: str, kind: str, source: PIL.Image.Image | None,
+                   reference: PIL.Image.Image | None) -> list[str | None]:
+        """The two view images as fresh session files ``<kind>_source.jpg`` / ``<kind>_reference.jpg``. Returned as
+        paths, not PIL images: Gradio saves a PIL output under its content hash, re-writing the same file in place
+        when the same view is shown again, which cuts short a download of it already under way."""
+        return [None if image is None else self.files.save(session, f"{kind}_{side}.jpg", image, **PREVIEW_OPTIONS)
+                for image, side in ((source, "source"), (reference, "reference"))]
+
     def fresh_views(self, source, reference, request: gr.Request | None) -> tuple:
         """New photos: no result, no clicks, no LUT; the photos in the click views and region editors."""
-        self.files.close(session_of(request))
-        views = [None if photo is None else self.preview(photo, name)
-                 for photo, name in ((source, "source photo"), (reference, "reference photo"))]
-        editors = [None if v is None else {"background": v, "layers": [], "composite": v} for v in views]
+        session = session_of(request)
+        self.files.close(session)
+        photos = [None if photo is None else self.preview(photo, name)
+                  for photo, name in ((source, "source photo"), (reference, "reference photo"))]
+        views = self.view_files(session, "view", *photos)
+        editors = [None if v is None else {"background": v, "layers": [], "composite": v}
+                   for v in self.view_files(session, "region", *photos)]
         status = "New photos: press **Re-colour** (or another tab's action)."
         return None, None, None, status, Clicks().to_json(), *views, Clicks().summary(), *editors, None
 
-    def click_views(self, clicks: Clicks, source, reference) -> tuple:
+    def click_views(self, clicks: Clicks, source, reference, request: gr.Request | None) -> tuple:
         """(clicks as JSON, marked source view, marked reference view, summary)."""
-        views = [None if photo is None else self.preview(photo, name)
-                 for photo, name in ((source, "source photo"), (reference, "reference photo"))]
-        return clicks.to_json(), *draw_clicks(clicks, *views), clicks.summary()
+        photos = [None if photo is None else self.preview(photo, name)
+                  for photo, name in ((source, "source photo"), (reference, "reference photo"))]
+        views = self.view_files(session_of(request), "view", *draw_clicks(clicks, *photos))
+        return clicks.to_json(), *views, clicks.summary()
 
     # ----- events -----
 
@@ -299,24 +311,26 @@ class Handlers:
         return self.show(shown.key, latents, strength, request)[1:]
 
     @report_errors(warn=True)
-    def click_source(self, clicks: dict, mode: str, source, reference, evt: gr.SelectData) -> tuple:
+    def click_source(self, clicks: dict, mode: str, source, reference, evt: gr.SelectData,
+                     request: gr.Request = None) -> tuple:
         """A click on the source view: starts a pair, or adds a keep point."""
         point = normalised(evt.index, self.preview(source, "source photo").size)
-        return self.click_views(Clicks.from_json(clicks).click_source(point, mode), source, reference)
+        return self.click_views(Clicks.from_json(clicks).click_source(point, mode), source, reference, request)
 
     @report_errors(warn=True)
-    def click_reference(self, clicks: dict, source, reference, evt: gr.SelectData) -> tuple:
+    def click_reference(self, clicks: dict, source, reference, evt: gr.SelectData,
+                        request: gr.Request = None) -> tuple:
         """A click on the reference view completes the pending pair."""
         point = normalised(evt.index, self.preview(reference, "reference photo").size)
-        return self.click_views(Clicks.from_json(clicks).click_reference(point), source, reference)
+        return self.click_views(Clicks.from_json(clicks).click_reference(point), source, reference, request)
 
     @report_errors(warn=True)
-    def undo(self, clicks: dict, source, reference) -> tuple:
-        return self.click_views(Clicks.from_json(clicks).undo(), source, reference)
+    def undo(self, clicks: dict, source, reference, request: gr.Request = None) -> tuple:
+        return self.click_views(Clicks.from_json(clicks).undo(), source, reference, request)
 
     @report_errors(warn=True)
-    def clear_clicks(self, source, reference) -> tuple:
-        return self.click_views(Clicks(), source, reference)
+    def clear_clicks(self, source, reference, request: gr.Request = None) -> tuple:
+        return self.click_views(Clicks(), source, reference, request)
 
     @report_errors()
     def guided(self, source, reference, clicks: dict, strength: float, request: gr.Request = None):

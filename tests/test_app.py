@@ -1,6 +1,7 @@
 import io
 import socket
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
@@ -108,23 +109,29 @@ def test_new_photos_clear_the_result_and_the_clicks(handlers):
     shown, compare, download, status, clicks, source_view, reference_view, text, *editors = \
         handlers.new_photos(SOURCE, REFERENCE)
     assert (shown, compare, download) == (None, None, None) and "New photos" in status
-    assert Clicks.from_json(clicks) == Clicks() and (source_view.size, reference_view.size) == (SOURCE_SIZE,
-                                                                                                 REFERENCE_SIZE)
-    assert editors[1]["background"] is reference_view
+    assert Clicks.from_json(clicks) == Clicks()
+    assert (Image.open(source_view).size, Image.open(reference_view).size) == (SOURCE_SIZE, REFERENCE_SIZE)
+    background = editors[1]["background"]
+    assert background != reference_view and Image.open(background).size == REFERENCE_SIZE
+    shown_bytes = Path(reference_view).read_bytes()
+    # shown again, a view is a new file: Gradio re-writes a PIL output in place, cutting short its download
+    again = handlers.new_photos(SOURCE, REFERENCE)[6]
+    assert again != reference_view and Path(again).read_bytes() == shown_bytes
     assert handlers.new_photos(SOURCE, None)[6] is None  # a removed photo: no view
     source, reference, shown, *_ = handlers.use_example(gr.SelectData(None, {"index": 1, "value": None}))
     assert [source, reference] == app.EXAMPLES[1] and shown is None
 
 
 def test_clicks_keep_undo_and_guided_run(handlers):
-    clicks = handlers.new_photos(SOURCE, REFERENCE)[4]
+    clicks, unmarked = handlers.new_photos(SOURCE, REFERENCE)[4:6]
+    unmarked = np.asarray(Image.open(unmarked))
     clicks, *_ = handlers.click_source(clicks, "pair", SOURCE, REFERENCE, select(100, 50))
     assert clicks["pending"] == pytest.approx([100.5 / 640, 50.5 / 400])  # pixel centres, normalised
     clicks, source_view, reference_view, text = handlers.click_reference(clicks, SOURCE, REFERENCE, select(320, 180))
     assert Clicks.from_json(clicks).pairs == [(pytest.approx((100.5 / 640, 50.5 / 400)),
                                                pytest.approx((320.5 / 640, 180.5 / REFERENCE_SIZE[1])))]
     assert "1 pair(s), 0 keep" in text
-    assert not np.array_equal(np.asarray(source_view), np.asarray(Image.open(SOURCE)))  # a marker is drawn
+    assert not np.array_equal(np.asarray(Image.open(source_view)), unmarked)  # a marker is drawn
     clicks, *_ = handlers.click_source(clicks, "keep", SOURCE, REFERENCE, select(600, 380))
     shown, _, _, status = handlers.guided(SOURCE, REFERENCE, clicks, 1.0)
     assert handlers.encodings.get(shown.key).correspondence.index.min() == -1  # the keep point
