@@ -383,8 +383,8 @@ class Handlers:
         self.stopping.add(session_of(request))
 
     @report_errors()
-    def inspect(self, shown: Shown | None, reference) -> list:
-        """The colour maps W1, W2, W3 (PCA, supp. C.9) and the correspondence, as (image, caption) pairs."""
+    def inspect(self, shown: Shown | None, reference, request: gr.Request = None) -> list:
+        """The colour maps W1, W2, W3 (PCA, supp. C.9) and the correspondence, as (image file, caption) pairs."""
         latents = self.on_screen(shown)
         if latents is None:
             raise ValueError("Nothing to inspect yet: re-colour a photo first.")
@@ -394,7 +394,9 @@ class Handlers:
         views = [(image, f"{scale} colour map") for scale, image in zip(scales, pca_images(latents.maps,
                                                                                             width / height))]
         match = correspondence_image(latents.correspondence, latents.source_low[0], reference_low, width / height)
-        return views + [(match, "The reference colour each part of the photo takes")]
+        views.append((match, "The reference colour each part of the photo takes"))
+        return [(self.files.save(session_of(request), f"inspect_{number}.png", image), caption)
+                for number, (image, caption) in enumerate(views)]
 
 
 def example_thumbnails() -> list[tuple[PIL.Image.Image, str]]:

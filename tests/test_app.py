@@ -179,7 +179,7 @@ def test_optimise_stop_shows_the_best_so_far_then_inspect(handlers):
     assert Image.open(path).size == SOURCE_SIZE and "Stopped at step 2 of 10" in status and "closest" in status
     gallery = handlers.inspect(shown, REFERENCE)
     assert [caption.split()[0] for _, caption in gallery] == ["Coarse", "Medium", "Fine", "The"]
-    assert all(image.size == (256, 160) for image, _ in gallery)
+    assert all(Image.open(image).size == (256, 160) for image, _ in gallery)
     with pytest.raises(gr.Error, match="steps must be between"):
         list(handlers.optimise(SOURCE, REFERENCE, "code", 0, 1.0))
     with pytest.raises(gr.Error, match="Nothing to inspect"):
