@@ -20,6 +20,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
@@ -411,12 +412,129 @@ def example_thumbnails() -> list[tuple[PIL.Image.Image, str]]:
     return thumbnails
 
 
+def photo_inputs() -> SimpleNamespace:
+    """The source and reference uploads and the examples row."""
+    with gr.Row():
+        source = gr.Image(type="filepath", image_mode=None, height=INPUT_HEIGHT, label="Source photo",
+                          elem_id="source")
+        reference = gr.Image(type="filepath", image_mode=None, height=INPUT_HEIGHT, label="Reference photo",
+                             elem_id="reference")
+    gr.Markdown("**Examples** (DPST pairs, research use only): click one to load it.")
+    examples = gr.Gallery(example_thumbnails(), columns=EXAMPLE_COLUMNS, height=EXAMPLES_HEIGHT, fit_columns=False,
+                          allow_preview=False, object_fit="contain", elem_id="examples", show_label=False,
+                          label="Examples")
+    return SimpleNamespace(source=source, reference=reference, examples=examples)
+
+
+def clicks_tab() -> SimpleNamespace:
+    """Point and click: the two click views, pair / keep, undo, clear and the guided run."""
+    gr.Markdown("**Pair**: click a region of the photo, then the reference region whose colour it should take. "
+                "**Keep**: click regions that must keep their colour. Similar regions follow the clicked ones.")
+    with gr.Row():
+        source_view = gr.Image(type="filepath", interactive=False, show_label=False, buttons=[], height=VIEW_HEIGHT,
+                               elem_id="source_view")
+        reference_view = gr.Image(type="filepath", interactive=False, show_label=False, buttons=[],
+                                  height=VIEW_HEIGHT, elem_id="reference_view")
+    with gr.Row(equal_height=True):
+        mode = gr.Radio([("Pair", "pair"), ("Keep", "keep")], value="pair", show_label=False, scale=2,
+                        container=False)
+        undo = gr.Button("Undo", scale=1)
+        clear = gr.Button("Clear", scale=1)
+        run = gr.Button("Re-colour with clicks", variant="primary", scale=2)
+    text = gr.Markdown(Clicks().summary())
+    return SimpleNamespace(source_view=source_view, reference_view=reference_view, mode=mode, undo=undo,
+                           clear=clear, run=run, text=text)
+
+
+def regions_tab() -> SimpleNamespace:
+    """Paint regions: one editor per photo and the masked run."""
+    gr.Markdown("Paint a region of the photo and the region of the reference whose colours it should take; the "
+                "rest of the photo follows the most similar painted parts. Clicks from *Point and click* apply too.")
+    brush = gr.Brush(colors=["#ff3b30"], color_mode="fixed")
+    editor = dict(type="pil", sources=(), transforms=(), layers=False, brush=brush, height=VIEW_HEIGHT)
+    with gr.Row():
+        source_region = gr.ImageEditor(label="Photo region", **editor)
+        reference_region = gr.ImageEditor(label="Reference region", **editor)
+    run = gr.Button("Re-colour with regions", variant="primary")
+    return SimpleNamespace(source_region=source_region, reference_region=reference_region, run=run)
+
+
+def look_tab() -> SimpleNamespace:
+    """Match the overall look: the optimisation's mode, steps, start / stop and its loss curve."""
+    gr.Markdown("No matching of regions: the model adjusts the whole photo, step by step, until its overall look "
+                "is as close as it gets to the reference's.")
+    with gr.Row():
+        mode = gr.Radio(OPTIMISE_MODES, value="code", label="Fine-tune")
+        steps = gr.Slider(1, MAX_STEPS, value=20, step=1, label="Steps", elem_id="steps")
+    with gr.Row():
+        run = gr.Button("Match the look", variant="primary")
+        stop = gr.Button("Stop", variant="stop")
+    curve = gr.LinePlot(x="step", y="difference", height=200, elem_id="curve",
+                        label="Difference to the reference's look (lower is closer)")
+    return SimpleNamespace(mode=mode, steps=steps, run=run, stop=stop, curve=curve)
+
+
+def inspect_tab() -> SimpleNamespace:
+    """Inspect: the colour maps and the correspondence of the result on screen."""
+    gr.Markdown("What the model sees: its colour maps at three scales (similar colours = similar settings) and, "
+                "for each part of the photo, the reference colour it takes.")
+    run = gr.Button("Show what the model matched")
+    gallery = gr.Gallery(columns=4, object_fit="contain", label="Colour maps and matches")
+    return SimpleNamespace(run=run, gallery=gallery)
+
+
+def result_column() -> SimpleNamespace:
+    """Before / after, the strength slider, the status line and the downloads."""
+    compare = gr.ImageSlider(type="filepath", height=RESULT_HEIGHT, label="Before and after", elem_id="result")
+    strength = gr.Slider(0, 2, value=1.0, step=0.05, label="Strength", elem_id="strength",
+                         info="0 keeps the photo's colours, 1 is the full re-colouring, 2 exaggerates it")
+    status = gr.Markdown(label="Status", elem_id="status")
+    with gr.Row(elem_id="downloads"):
+        download = gr.File(label="Full-resolution PNG")
+        with gr.Column():
+            export = gr.Button("Export the look as a 3D LUT (.cube)", size="sm")
+            lut = gr.File(label="3D LUT for Resolve, Premiere, ffmpeg", elem_id="lut", height=LUT_BOX_HEIGHT)
+    return SimpleNamespace(compare=compare, strength=strength, status=status, download=download, export=export,
+                           lut=lut)
+
+
+def wire(h: Handlers, shown: gr.State, clicks: gr.JSON, photos: SimpleNamespace, tabs: SimpleNamespace,
+         out: SimpleNamespace) -> None:
+    """Connect the components to the handlers: model work queued one job at a time, with an ``api_name`` each."""
+    raw = dict(preprocess=False)  # handlers read the uploads themselves (see the module docstring)
+    heavy = dict(concurrency_limit=1, concurrency_id="model", show_progress_on=[out.status], **raw)
+    private = dict(api_visibility="private", **raw)
+    inputs, point = [photos.source, photos.reference], tabs.clicks
+    result = [shown, out.compare, out.download, out.status]
+    click_outputs = [clicks, point.source_view, point.reference_view, point.text]
+    regions = [tabs.regions.source_region, tabs.regions.reference_region]
+    cleared = result + click_outputs + regions + [out.lut]
+    for photo in inputs:
+        photo.upload(h.new_photos, inputs, cleared, **private)
+        photo.clear(h.new_photos, inputs, cleared, **private)
+    photos.examples.select(h.use_example, None, inputs + cleared, **private)
+    out.strength.change(h.set_strength, [shown, out.strength], result[1:], api_name="strength",
+                        trigger_mode="always_last", **heavy)
+    tabs.recolour.click(h.recolour, inputs + [out.strength], result, api_name="recolour", **heavy)
+    point.source_view.select(h.click_source, [clicks, point.mode, *inputs], click_outputs, **private)
+    point.reference_view.select(h.click_reference, [clicks, *inputs], click_outputs, **private)
+    point.undo.click(h.undo, [clicks, *inputs], click_outputs, **private)
+    point.clear.click(h.clear_clicks, inputs, click_outputs, **private)
+    point.run.click(h.guided, inputs + [clicks, out.strength], result, api_name="guided", **heavy)
+    tabs.regions.run.click(h.masks, inputs + regions + [clicks, out.strength], result, api_name="masks", **heavy)
+    look = tabs.look
+    look.run.click(h.optimise, inputs + [look.mode, look.steps, out.strength], result + [look.curve],
+                   api_name="optimise", **heavy)
+    look.stop.click(h.stop, None, None, api_name="stop", concurrency_limit=None)
+    tabs.inspect.run.click(h.inspect, [shown, photos.reference], tabs.inspect.gallery, api_name="inspect", **heavy)
+    out.export.click(h.export_lut, [shown, out.strength], [out.lut, out.status], api_name="export_lut", **heavy)
+
+
 def build_demo(pipe: RecolorPipeline, untrained: bool = False, handlers: Handlers | None = None,
                session_ttl: float = SESSION_TTL_S) -> gr.Blocks:
     """The Gradio app around ``pipe``: inputs and tabs on the left, the result on the right (queued, one model
     job at a time)."""
     h = handlers or Handlers(pipe)
-    raw = dict(preprocess=False)  # handlers read the uploads themselves (see the module docstring)
     with gr.Blocks(title="recolor_hf — re-colour a photo like a reference", delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(INTRO)
         if untrained:
@@ -426,102 +544,24 @@ def build_demo(pipe: RecolorPipeline, untrained: bool = False, handlers: Handler
         clicks = gr.JSON(Clicks().to_json(), visible=False, label="Clicks")
         with gr.Row(equal_height=False):
             with gr.Column(scale=1):
-                with gr.Row():
-                    source = gr.Image(type="filepath", image_mode=None, height=INPUT_HEIGHT, label="Source photo",
-                                      elem_id="source")
-                    reference = gr.Image(type="filepath", image_mode=None, height=INPUT_HEIGHT,
-                                         label="Reference photo", elem_id="reference")
-                gr.Markdown("**Examples** (DPST pairs, research use only): click one to load it.")
-                examples = gr.Gallery(example_thumbnails(), columns=EXAMPLE_COLUMNS, height=EXAMPLES_HEIGHT,
-                                      fit_columns=False, allow_preview=False, object_fit="contain", elem_id="examples",
-                                      show_label=False, label="Examples")
+                photos = photo_inputs()
                 with gr.Tabs():
                     with gr.Tab("Re-colour"):
-                        run = gr.Button("Re-colour", variant="primary")
+                        recolour = gr.Button("Re-colour", variant="primary")
                     with gr.Tab("Point and click"):
-                        gr.Markdown("**Pair**: click a region of the photo, then the reference region whose colour "
-                                    "it should take. **Keep**: click regions that must keep their colour. Similar "
-                                    "regions follow the clicked ones.")
-                        with gr.Row():
-                            source_view = gr.Image(type="pil", interactive=False, show_label=False, buttons=[],
-                                                   height=VIEW_HEIGHT, elem_id="source_view")
-                            reference_view = gr.Image(type="pil", interactive=False, show_label=False, buttons=[],
-                                                      height=VIEW_HEIGHT, elem_id="reference_view")
-                        with gr.Row(equal_height=True):
-                            mode = gr.Radio([("Pair", "pair"), ("Keep", "keep")], value="pair", show_label=False,
-                                            scale=2, container=False)
-                            undo = gr.Button("Undo", scale=1)
-                            clear = gr.Button("Clear", scale=1)
-                            run_guided = gr.Button("Re-colour with clicks", variant="primary", scale=2)
-                        clicks_text = gr.Markdown(Clicks().summary())
+                        point = clicks_tab()
                     with gr.Tab("Paint regions", render_children=True):  # editors take new photos while hidden
-                        gr.Markdown("Paint a region of the photo and the region of the reference whose colours it "
-                                    "should take; the rest of the photo follows the most similar painted parts. "
-                                    "Clicks from *Point and click* apply too.")
-                        brush = gr.Brush(colors=["#ff3b30"], color_mode="fixed")
-                        with gr.Row():
-                            source_region = gr.ImageEditor(type="pil", sources=(), transforms=(), layers=False,
-                                                           brush=brush, height=VIEW_HEIGHT, label="Photo region")
-                            reference_region = gr.ImageEditor(type="pil", sources=(), transforms=(), layers=False,
-                                                              brush=brush, height=VIEW_HEIGHT, label="Reference region")
-                        run_masks = gr.Button("Re-colour with regions", variant="primary")
+                        regions = regions_tab()
                     with gr.Tab("Match the overall look"):
-                        gr.Markdown("No matching of regions: the model adjusts the whole photo, step by step, "
-                                    "until its overall look is as close as it gets to the reference's.")
-                        with gr.Row():
-                            opt_mode = gr.Radio(OPTIMISE_MODES, value="code", label="Fine-tune")
-                            steps = gr.Slider(1, MAX_STEPS, value=20, step=1, label="Steps", elem_id="steps")
-                        with gr.Row():
-                            optimise = gr.Button("Match the look", variant="primary")
-                            stop = gr.Button("Stop", variant="stop")
-                        curve = gr.LinePlot(x="step", y="difference", height=200, elem_id="curve",
-                                            label="Difference to the reference's look (lower is closer)")
+                        look = look_tab()
                     with gr.Tab("Inspect"):
-                        gr.Markdown("What the model sees: its colour maps at three scales (similar colours = "
-                                    "similar settings) and, for each part of the photo, the reference colour it "
-                                    "takes.")
-                        show_maps = gr.Button("Show what the model matched")
-                        gallery = gr.Gallery(columns=4, object_fit="contain", label="Colour maps and matches")
+                        inspector = inspect_tab()
             with gr.Column(scale=1):
-                compare = gr.ImageSlider(type="filepath", height=RESULT_HEIGHT, label="Before and after",
-                                         elem_id="result")
-                strength = gr.Slider(0, 2, value=1.0, step=0.05, label="Strength", elem_id="strength",
-                                     info="0 keeps the photo's colours, 1 is the full re-colouring, 2 exaggerates it")
-                status = gr.Markdown(label="Status", elem_id="status")
-                with gr.Row(elem_id="downloads"):
-                    download = gr.File(label="Full-resolution PNG")
-                    with gr.Column():
-                        export = gr.Button("Export the look as a 3D LUT (.cube)", size="sm")
-                        lut_file = gr.File(label="3D LUT for Resolve, Premiere, ffmpeg", elem_id="lut",
-                                           height=LUT_BOX_HEIGHT)
+                out = result_column()
         with gr.Accordion("About the method", open=False):
             gr.Markdown(ABOUT)
-
-        result = [shown, compare, download, status]
-        heavy = dict(concurrency_limit=1, concurrency_id="model", show_progress_on=[status], **raw)
-        private = dict(api_visibility="private", **raw)
-        cleared = result + [clicks, source_view, reference_view, clicks_text, source_region, reference_region,
-                            lut_file]
-        click_outputs = [clicks, source_view, reference_view, clicks_text]
-        for photo in (source, reference):
-            photo.upload(h.new_photos, [source, reference], cleared, **private)
-            photo.clear(h.new_photos, [source, reference], cleared, **private)
-        examples.select(h.use_example, None, [source, reference] + cleared, **private)
-        strength.change(h.set_strength, [shown, strength], result[1:], api_name="strength",
-                        trigger_mode="always_last", **heavy)
-        run.click(h.recolour, [source, reference, strength], result, api_name="recolour", **heavy)
-        source_view.select(h.click_source, [clicks, mode, source, reference], click_outputs, **private)
-        reference_view.select(h.click_reference, [clicks, source, reference], click_outputs, **private)
-        undo.click(h.undo, [clicks, source, reference], click_outputs, **private)
-        clear.click(h.clear_clicks, [source, reference], click_outputs, **private)
-        run_guided.click(h.guided, [source, reference, clicks, strength], result, api_name="guided", **heavy)
-        run_masks.click(h.masks, [source, reference, source_region, reference_region, clicks, strength], result,
-                        api_name="masks", **heavy)
-        optimise.click(h.optimise, [source, reference, opt_mode, steps, strength], result + [curve],
-                       api_name="optimise", **heavy)
-        stop.click(h.stop, None, None, api_name="stop", concurrency_limit=None)
-        show_maps.click(h.inspect, [shown, reference], gallery, api_name="inspect", **heavy)
-        export.click(h.export_lut, [shown, strength], [lut_file, status], api_name="export_lut", **heavy)
+        tabs = SimpleNamespace(recolour=recolour, clicks=point, regions=regions, look=look, inspect=inspector)
+        wire(h, shown, clicks, photos, tabs, out)
     return demo.queue(default_concurrency_limit=1)
 
 
