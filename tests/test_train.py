@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from common import CHECKPOINT_MARKER, checkpoint_problem, parse_args, prune_checkpoints, resumable_checkpoints, train
 from conftest import ROOT, bomb_png, textured_image
+from export import export
 from recolor_hf import RecolorPipeline
-
-sys.path.insert(0, str(ROOT / "train"))
-from export import export  # noqa: E402
-from train_predictor import look_mix  # noqa: E402
+from train_generator import GeneratorStage
+from train_predictor import look_mix
 
 COMMON = ["--train_batch_size", "2", "--checkpointing_steps", "2", "--validation_steps", "2", "--report_to",
           "tensorboard", "--seed", "0"]
@@ -27,10 +27,17 @@ def launch(script: str, *args: str, processes: int = 1) -> subprocess.CompletedP
     cmd = [sys.executable, "-m", "accelerate.commands.launch", *mode, "--num_processes", str(processes),
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
            str(ROOT / "train" / script), *COMMON, *args]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "true"}
+    # PYTHONPATH: the scripts import this checkout's recolor_hf, as the tests do, whichever copy is installed
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "true", "PYTHONPATH": str(ROOT)}
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
+
+
+def tiny_args(photos: Path, output_dir: Path, *extra: str) -> argparse.Namespace:
+    """Arguments of an in-process stage-1 run of the tiny preset, without trackers."""
+    return parse_args("", {}, ["--preset", "tiny", "--train_data_dir", str(photos), "--output_dir", str(output_dir),
+                               *COMMON, "--report_to", "none", *extra])
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +70,12 @@ def test_three_stages_chain_and_resume(photos, tmp_path):
     s1, s2, s3 = tmp_path / "s1", tmp_path / "s2", tmp_path / "s3"
     launch("train_generator.py", "--preset", "tiny", "--output_dir", str(s1), "--max_train_steps", "2", *data)
     assert (s1 / "checkpoint-2").is_dir() and (s1 / "validation" / "step-000002.png").is_file()
+    # each trained component and its EMA as a diffusers folder; no pickled EMA, no state dict of the whole stage
+    held = {p.name for p in (s1 / "checkpoint-2").iterdir()}
+    assert {"generator", "generator_ema", "latent_encoder", "latent_encoder_ema"} <= held
+    assert not held & {"model.safetensors", "custom_checkpoint_0.pkl", "map_encoder", "predictor", "backbone"}
+    ema_config = json.loads((s1 / "checkpoint-2" / "generator_ema" / "config.json").read_text())
+    assert ema_config["optimization_step"] == 2 and ema_config["decay"] == 0.995
     assert list((s1 / "logs").rglob("events.out.tfevents*")), "no tensorboard log"
     # resume continues counting from the checkpoint
     out = launch("train_generator.py", "--preset", "tiny", "--output_dir", str(s1), "--max_train_steps", "3",
@@ -83,10 +96,15 @@ def test_three_stages_chain_and_resume(photos, tmp_path):
     image = final(content=textured_image(50, 70, seed=5), reference=textured_image(40, 40, seed=6)).images[0]
     assert image.size == (70, 50)
     # export.py rebuilds the same pipeline from stage 2's folder + the last checkpoint's EMA weights
-    exported = export(s2, s3 / "checkpoint-2", tmp_path / "exported", ema=True)
+    exported = export(s2, s3 / "checkpoint-2", tmp_path / "exported", use_ema=True)
     assert all(torch.equal(a, b) for a, b in zip(exported.predictor.parameters(), final.predictor.parameters()))
     reloaded = RecolorPipeline.from_pretrained(tmp_path / "exported")
     assert all(torch.equal(a, b) for a, b in zip(reloaded.predictor.parameters(), final.predictor.parameters()))
+    assert "optimization_step" not in json.loads((tmp_path / "exported" / "predictor" / "config.json").read_text())
+    # without --use_ema: the trained weights of step 2, not their average
+    raw = export(s2, s3 / "checkpoint-2", tmp_path / "raw")
+    assert any((a != b).any() for a, b in zip(raw.predictor.parameters(), final.predictor.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(raw.generator.parameters(), final.generator.parameters()))
 
 
 def test_two_processes_train_and_checkpoint(photos, tmp_path):
@@ -110,8 +128,8 @@ def test_killed_run_resumes_exactly_from_the_newest_checkpoint_that_loads(photos
     assert "8 training photos, 2 unreadable photos skipped" in out.stderr
     launch("train_generator.py", *data, "--output_dir", str(killed), "--max_train_steps", "3",
            "--checkpointing_steps", "1", "--checkpoints_total_limit", "3")
-    # what a kill while writing checkpoint-3 leaves: its EMA state 0 bytes and no completion marker
-    (killed / "checkpoint-3" / "custom_checkpoint_0.pkl").write_bytes(b"")
+    # what a kill while writing checkpoint-3 leaves: its EMA weights 0 bytes and no completion marker
+    (killed / "checkpoint-3" / "generator_ema" / "diffusion_pytorch_model.safetensors").write_bytes(b"")
     (killed / "checkpoint-3" / "checkpoint_complete.json").unlink()
     # and checkpoint-2 damaged on disk after it was written: the optimizer state is garbage of the same size
     optimizer = killed / "checkpoint-2" / "optimizer.bin"
@@ -130,26 +148,70 @@ def test_killed_run_resumes_exactly_from_the_newest_checkpoint_that_loads(photos
 
 def test_resumable_checkpoints_need_the_marker_and_the_recorded_sizes(tmp_path):
     from accelerate import PartialState
-    from common import CHECKPOINT_MARKER, prune_checkpoints, resumable_checkpoints
 
     PartialState()  # accelerate's logger, which reports the skipped folders, needs it
 
+    weights = "generator/diffusion_pytorch_model.safetensors"
     for name in ("checkpoint-2", "checkpoint-10", "checkpoint-12", "checkpoint-14", "checkpoint-3.bak"):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "model.safetensors").write_bytes(b"weights")
+        (tmp_path / name / "generator").mkdir(parents=True)
+        (tmp_path / name / weights).write_bytes(b"weights")
     for name in ("checkpoint-2", "checkpoint-10", "checkpoint-12", "checkpoint-3.bak"):
-        (tmp_path / name / CHECKPOINT_MARKER).write_text(json.dumps({"files": {"model.safetensors": 7}}))
-    (tmp_path / "checkpoint-12" / "model.safetensors").write_bytes(b"wei")  # truncated after it was recorded
+        (tmp_path / name / CHECKPOINT_MARKER).write_text(json.dumps({"files": {weights: 7}}))
+    (tmp_path / "checkpoint-12" / weights).write_bytes(b"wei")  # truncated after it was recorded
     assert next(resumable_checkpoints(tmp_path)).name == "checkpoint-10"  # 14: never completed, 12: truncated
     prune_checkpoints(tmp_path, 0)  # a limit below 1 still keeps the newest complete one
     assert next(resumable_checkpoints(tmp_path)).name == "checkpoint-10" and not (tmp_path / "checkpoint-2").exists()
     assert (tmp_path / "checkpoint-12").is_dir() and (tmp_path / "checkpoint-14").is_dir()  # left for inspection
 
 
+def test_checkpoint_problem_names_the_component_file_and_the_layout(tmp_path):
+    checkpoint = tmp_path / "checkpoint-5"
+    for folder in ("predictor", "predictor_ema"):
+        (checkpoint / folder).mkdir(parents=True)
+    files = {"predictor/config.json": 2, "predictor_ema/diffusion_pytorch_model.safetensors": 9}
+    (checkpoint / CHECKPOINT_MARKER).write_text(json.dumps({"files": files}))
+    (checkpoint / "predictor" / "config.json").write_text("{}")
+    assert checkpoint_problem(checkpoint) == "predictor_ema/diffusion_pytorch_model.safetensors is missing"
+    (checkpoint / "predictor_ema" / "diffusion_pytorch_model.safetensors").write_bytes(b"weig")
+    truncated = "predictor_ema/diffusion_pytorch_model.safetensors is truncated (4 of 9 bytes)"
+    assert checkpoint_problem(checkpoint) == truncated
+    (checkpoint / "predictor_ema" / "diffusion_pytorch_model.safetensors").write_bytes(b"weights!!")
+    assert checkpoint_problem(checkpoint) is None
+    # a checkpoint of the layout before component folders (one state dict of the stage, a pickled EMA)
+    (checkpoint / CHECKPOINT_MARKER).write_text(json.dumps({"files": {"model.safetensors": 0}}))
+    assert "no component folder" in checkpoint_problem(checkpoint)
+
+
 def test_export_refuses_an_incomplete_checkpoint(tmp_path):
     (tmp_path / "checkpoint-4").mkdir()
     with pytest.raises(ValueError, match="checkpoint-4 is not a complete checkpoint: no checkpoint_complete.json"):
         export(tmp_path, tmp_path / "checkpoint-4", tmp_path / "out")
+    cmd = [sys.executable, str(ROOT / "train" / "export.py"), "--pretrained_model_name_or_path", str(tmp_path),
+           "--checkpoint_path", str(tmp_path / "checkpoint-4"), "--output_dir", str(tmp_path / "out")]
+    result = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "checkpoint-4 is not a complete checkpoint: no checkpoint_complete.json" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_keeps_existing_files_and_needs_the_ema_it_is_asked_for(photos, tmp_path):
+    run = tmp_path / "run"
+    train(GeneratorStage, tiny_args(photos, run, "--max_train_steps", "1", "--no-use_ema"))
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="already holds files"):
+        export(run, run / "checkpoint-1", tmp_path / "taken")
+    assert (tmp_path / "taken" / "notes.txt").read_text() == "mine"
+    with pytest.raises(ValueError, match="has no generator_ema, latent_encoder_ema folder"):
+        export(run, run / "checkpoint-1", tmp_path / "out", use_ema=True)
+
+
+def test_time_budget_stops_with_a_checkpoint_and_leaves_the_arguments_alone(photos, tmp_path):
+    args = tiny_args(photos, tmp_path, "--max_train_minutes", "1e-9")
+    train(GeneratorStage, args)
+    assert args.max_train_steps == 1000  # the default budget, untouched
+    assert [p.name for p in tmp_path.glob("checkpoint-*")] == ["checkpoint-1"]
+    assert (tmp_path / "validation" / "step-000001.png").is_file() and (tmp_path / "model_index.json").is_file()
 
 
 def test_look_mix_argument():

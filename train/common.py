@@ -1,8 +1,11 @@
-"""What the three training stages share: arguments, the Accelerate loop, checkpoints, validation, export.
+"""What the three training stages share: arguments, the Accelerate loop, checkpoints, validation.
 
 Shape of diffusers' ``examples/*/train_*.py``: argparse, ``Accelerator`` with ``ProjectConfiguration``,
 ``checkpoint-N`` folders with ``save_state``/``load_state``, ``--resume_from_checkpoint latest``, tqdm on the main
-process, tensorboard logs, validation grids, EMA of the trained weights, a final ``save_pretrained``.
+process, tensorboard logs, validation grids, EMA of the trained weights, a final ``save_pretrained``. As in
+diffusers' examples, save/load hooks put each trained component in a checkpoint as a diffusers folder,
+``checkpoint-N/<component>/``, and its EMA as ``checkpoint-N/<component>_ema/``; the optimizer, random and sampler
+states stay Accelerate's files. ``train/export.py`` assembles a pipeline folder from these.
 
 Checkpoints survive a kill: a ``checkpoint-N`` folder counts as complete only once its marker
 (``CHECKPOINT_MARKER``, listing every file and its size) is written, last; ``latest`` takes the newest complete one
@@ -21,9 +24,10 @@ import logging
 import os
 import pickle
 import shutil
-import sys
 import time
+import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,23 +35,24 @@ import torch
 from accelerate import Accelerator
 from accelerate.logging import get_logger
 from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
+from diffusers import ModelMixin
 from diffusers.training_utils import EMAModel
+from diffusers.utils import logging as diffusers_logging
 from PIL import Image
 from safetensors import SafetensorError
 from torch import nn
 from tqdm.auto import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from recolor_hf import PRESETS, RecolorPipeline  # noqa: E402
-from recolor_hf.pipeline import COMPONENTS  # noqa: E402
-from recolor_hf.data import ColorPairDataset, FiveKPairs, scan_images, split_train_val  # noqa: E402
-from recolor_hf.image_io import tensor_to_uint8  # noqa: E402
+from recolor_hf import PRESETS, RecolorPipeline
+from recolor_hf.pipeline import COMPONENTS
+from recolor_hf.data import ColorPairDataset, FiveKPairs, scan_images, split_train_val
+from recolor_hf.image_io import tensor_to_uint8
 
 logger = get_logger(__name__)
 VALIDATION_PAIRS = 4  # images in each validation grid
 CHECKPOINT_MARKER = "checkpoint_complete.json"  # written last: {"files": {name: size in bytes}}
-# what a damaged checkpoint file raises when accelerate loads it
+EMA_SUFFIX = "_ema"  # checkpoint-N/<component>_ema/ holds the component's EMA weights
+# what a damaged checkpoint file raises when it is loaded (accelerate's pickles, diffusers' component folders)
 LOAD_ERRORS = (EOFError, OSError, RuntimeError, ValueError, KeyError, pickle.UnpicklingError, SafetensorError)
 
 
@@ -108,17 +113,9 @@ class Stage(nn.Module):
             module.requires_grad_(name in self.trained and name != "backbone")
             self.add_module(name, module)
 
-    def state_dict(self, *args, **kwargs) -> dict:
-        """Checkpoints hold the trained components only (the frozen ones come from the pipeline folder)."""
-        return {f"{name}.{key}": value for name in self.trained
-                for key, value in getattr(self, name).state_dict().items()}
-
-    def load_state_dict(self, state: dict, strict: bool = True, assign: bool = False):
-        for name in self.trained:
-            prefix = f"{name}."
-            getattr(self, name).load_state_dict(
-                {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}, strict=strict, assign=assign)
-        return nn.modules.module._IncompatibleKeys([], [])
+    def trained_components(self) -> dict[str, ModelMixin]:
+        """{name: component} of the components this stage trains (what its checkpoints hold)."""
+        return {name: getattr(self, name) for name in self.trained}
 
     def dataset_options(self) -> dict:
         """Extra ``ColorPairDataset`` arguments of this stage (training and validation sets)."""
@@ -159,13 +156,15 @@ def checkpoint_folders(output_dir: Path) -> list[Path]:
 
 def checkpoint_problem(path: Path) -> str | None:
     """Why the checkpoint folder ``path`` cannot be resumed from, or None when its marker lists every file with
-    the size it has."""
+    the size it has and the files include at least one component folder (``<component>/``)."""
     try:
         files = json.loads((path / CHECKPOINT_MARKER).read_text())["files"]
     except FileNotFoundError:
         return f"no {CHECKPOINT_MARKER}: it was never finished (or predates completion markers)"
     except (OSError, ValueError, KeyError, TypeError) as err:
         return f"unreadable {CHECKPOINT_MARKER} ({err})"
+    if not any(name.split("/", 1)[0] in COMPONENTS for name in files):
+        return "it holds no component folder (<component>/config.json + weights): an older checkpoint layout"
     for name, size in files.items():
         if not (path / name).is_file():
             return f"{name} is missing"
@@ -183,6 +182,45 @@ def save_checkpoint(accelerator: Accelerator, path: Path) -> None:
     tmp = path / f"{CHECKPOINT_MARKER}.tmp"
     tmp.write_text(json.dumps({"files": files}, indent=1))
     os.replace(tmp, path / CHECKPOINT_MARKER)
+
+
+def load_ema(folder: Path, model_cls: type[ModelMixin]) -> EMAModel:
+    """``EMAModel.from_pretrained`` of a ``<component>_ema`` folder, without diffusers' warnings about the EMA's
+    counters in its config.json (``EMAModel.save_pretrained`` keeps them there) and about its own deprecated
+    ``from_config(path)``."""
+    verbosity = diffusers_logging.get_verbosity()
+    diffusers_logging.set_verbosity_error()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return EMAModel.from_pretrained(folder, model_cls)
+    finally:
+        diffusers_logging.set_verbosity(verbosity)
+
+
+def register_checkpoint_hooks(accelerator: Accelerator, emas: dict[str, EMAModel]) -> None:
+    """Make ``save_state``/``load_state`` write and read each trained component of the prepared ``Stage`` as
+    ``<checkpoint>/<name>/`` and its EMA (``emas``, by component name) as ``<checkpoint>/<name>_ema/``, diffusers
+    folders (config.json + diffusion_pytorch_model.safetensors), instead of one state dict of the whole stage."""
+
+    def save_components(models: list[nn.Module], weights: list[dict], output_dir: str) -> None:
+        for model in models:
+            for name, component in accelerator.unwrap_model(model).trained_components().items():
+                component.save_pretrained(Path(output_dir) / name)
+            weights.pop()  # so that accelerate does not save the stage a second time
+        for name, ema in emas.items():
+            with torch.random.fork_rng(devices=[]):  # the EMA's save builds a fresh, randomly initialised model
+                ema.save_pretrained(Path(output_dir) / f"{name}{EMA_SUFFIX}")
+
+    def load_components(models: list[nn.Module], input_dir: str) -> None:
+        while models:  # popped: accelerate then loads no stage state dict of its own
+            for name, component in accelerator.unwrap_model(models.pop()).trained_components().items():
+                component.load_state_dict(type(component).from_pretrained(Path(input_dir) / name).state_dict())
+        for name, ema in emas.items():
+            ema.load_state_dict(load_ema(Path(input_dir) / f"{name}{EMA_SUFFIX}", ema.model_cls).state_dict())
+
+    accelerator.register_save_state_pre_hook(save_components)
+    accelerator.register_load_state_pre_hook(load_components)
 
 
 def checkpoints(output_dir: Path) -> list[Path]:
@@ -241,101 +279,196 @@ def save_grid(columns: list[torch.Tensor], path: Path) -> None:
     Image.fromarray(np.concatenate(rows, axis=0)).save(path)
 
 
-def train(stage_cls: type[Stage], args) -> RecolorPipeline:
-    """The training loop shared by every stage; returns the pipeline with the (EMA) trained weights."""
+@dataclass
+class TrainingData:
+    """The training set, the held-out set and what the scan of the photo folder skipped."""
+
+    train_set: ColorPairDataset
+    val_set: ColorPairDataset
+    held_out: int
+    skipped: int
+
+    def validation_batch(self, device: torch.device) -> dict[str, torch.Tensor]:
+        """The first ``VALIDATION_PAIRS`` held-out samples, stacked: {key: (B, 3, R, R)} on ``device``."""
+        samples = [self.val_set[i] for i in range(min(VALIDATION_PAIRS, len(self.val_set)))]
+        return {k: torch.stack([sample[k] for sample in samples]).to(device) for k in samples[0]}
+
+
+@dataclass
+class TrainingRun:
+    """What the steps of ``train`` share: the prepared stage, optimizer and loader, the EMAs, the data."""
+
+    args: argparse.Namespace
+    accelerator: Accelerator
+    pipe: RecolorPipeline
+    stage: nn.Module  # the Stage as accelerate prepared it (DDP-wrapped with several processes)
+    optimizer: torch.optim.Optimizer
+    loader: torch.utils.data.DataLoader
+    data: TrainingData
+    emas: dict[str, EMAModel]  # by trained component name; empty with --no-use_ema
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.args.output_dir)
+
+
+def build_accelerator(args: argparse.Namespace) -> Accelerator:
+    """Accelerator with checkpoints and logs under ``--output_dir``; the data order of epoch e is seeded by
+    seed + e."""
     output_dir = Path(args.output_dir)
     accelerator = Accelerator(
         mixed_precision=args.mixed_precision,
         log_with=args.report_to if args.report_to != "none" else None,
-        project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / args.logging_dir)),
-        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=args.seed),  # order: seed + epoch
+        project_config=ProjectConfiguration(project_dir=str(output_dir),
+                                            logging_dir=str(output_dir / args.logging_dir)),
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=args.seed),
     )
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    set_seed(args.seed)
-    pipe = load_pipeline(args)
-    resolution = args.resolution or pipe.config.resolution
-    stage = stage_cls(pipe, args)
-    params = [p for name in stage.trained for p in getattr(pipe, name).parameters()]
-    optimizer = torch.optim.Adam(params, lr=args.learning_rate, betas=(args.adam_beta1, args.adam_beta2))
+    return accelerator
 
-    photos, skipped = scan_images(args.train_data_dir)  # logs each skipped file
+
+def build_data(stage: Stage, args: argparse.Namespace, resolution: int) -> TrainingData:
+    """Training and validation sets of ``stage`` from ``--train_data_dir`` (unreadable photos skipped, logged)."""
+    photos, skipped = scan_images(args.train_data_dir)
     train_paths, val_paths = split_train_val(photos, args.val_fraction, seed=0)
     if not train_paths:
         raise ValueError(f"no training photos under {args.train_data_dir}")
     fivek = FiveKPairs(args.fivek_dir) if args.fivek_dir else None
     options = stage.dataset_options()
-    dataset = ColorPairDataset(train_paths, resolution, seed=args.seed, mode=stage.data_mode, fivek=fivek, **options)
+    train_set = ColorPairDataset(train_paths, resolution, seed=args.seed, mode=stage.data_mode, fivek=fivek,
+                                 **options)
     val_set = ColorPairDataset(val_paths or train_paths, resolution, seed=args.seed + 1, mode=stage.data_mode,
                                **options)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=args.train_batch_size, shuffle=True, drop_last=True,
-                                         num_workers=args.dataloader_num_workers,
+    return TrainingData(train_set, val_set, held_out=len(val_paths), skipped=len(skipped))
+
+
+def prepare_run(accelerator: Accelerator, pipe: RecolorPipeline, stage: Stage, data: TrainingData,
+                args: argparse.Namespace) -> TrainingRun:
+    """Adam over the trained components, their EMAs, the loader, ``accelerator.prepare`` and the checkpoint
+    hooks."""
+    components = stage.trained_components()
+    params = [p for component in components.values() for p in component.parameters()]
+    optimizer = torch.optim.Adam(params, lr=args.learning_rate, betas=(args.adam_beta1, args.adam_beta2))
+    loader = torch.utils.data.DataLoader(data.train_set, batch_size=args.train_batch_size, shuffle=True,
+                                         drop_last=True, num_workers=args.dataloader_num_workers,
                                          generator=torch.Generator().manual_seed(args.seed))
-    ema = EMAModel(params, decay=args.ema_decay, use_ema_warmup=True) if args.use_ema else None
-    if ema is not None:
-        accelerator.register_for_checkpointing(ema)
-    stage, optimizer, loader = accelerator.prepare(stage, optimizer, loader)
+    emas = {name: EMAModel(component.parameters(), decay=args.ema_decay, use_ema_warmup=True,
+                           model_cls=type(component), model_config=component.config)
+            for name, component in components.items()} if args.use_ema else {}
+    register_checkpoint_hooks(accelerator, emas)
+    prepared, optimizer, loader = accelerator.prepare(stage, optimizer, loader)
     pipe.to(accelerator.device)
     if len(loader) == 0:
-        raise ValueError(f"{len(dataset)} training photos are fewer than one batch "
+        raise ValueError(f"{len(data.train_set)} training photos are fewer than one batch "
                          f"({args.train_batch_size} x {accelerator.num_processes} processes)")
+    return TrainingRun(args, accelerator, pipe, prepared, optimizer, loader, data, emas)
 
-    global_step = resume(accelerator, output_dir, args.resume_from_checkpoint) if args.resume_from_checkpoint else 0
-    if ema is not None:
-        ema.to(accelerator.device)  # after load_state, which loads the EMA on the CPU
+
+def start_logging(run: TrainingRun, stage_cls: type[Stage]) -> None:
+    """Trackers (with the run's flags) and a line on what is trained on which data, on the main process."""
+    args, accelerator, data = run.args, run.accelerator, run.data
     if accelerator.is_main_process:
         accelerator.init_trackers(f"recolor-{stage_cls.__name__.lower()}", config={
             k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))})
-        logger.info(f"training {stage_cls.trained} on {len(dataset)} photos, {len(val_paths)} held out, "
-                    f"{len(skipped)} unreadable skipped, resolution {resolution}, "
+        logger.info(f"training {stage_cls.trained} on {len(data.train_set)} photos, {data.held_out} held out, "
+                    f"{data.skipped} unreadable skipped, "
+                    f"resolution {data.train_set.resolution}, "
                     f"batch {args.train_batch_size} x {accelerator.num_processes} processes")
-    val_batch = {k: torch.stack([val_set[i][k] for i in range(min(VALIDATION_PAIRS, len(val_set)))]).to(
-        accelerator.device) for k in val_set[0]}
 
-    progress = tqdm(range(args.max_train_steps), initial=global_step, desc="steps",
+
+def epoch_batches(run: TrainingRun, start_step: int) -> Iterator[dict]:
+    """The batches of steps ``start_step`` + 1, + 2, ... without end: epoch e in the order seeded by seed + e (and
+    the dataset's crops and looks of epoch e), the batches of the current epoch already trained on skipped."""
+    epoch, done_in_epoch = divmod(start_step, len(run.loader))
+    while True:
+        run.loader.set_epoch(epoch)
+        run.data.train_set.set_epoch(epoch)
+        yield from run.accelerator.skip_first_batches(run.loader, done_in_epoch) if done_in_epoch else run.loader
+        epoch, done_in_epoch = epoch + 1, 0
+
+
+def training_step(run: TrainingRun, batch: dict, step: int) -> dict[str, float]:
+    """Forward, backward, optimizer and EMA update of step ``step`` + 1 -> its logged values."""
+    run.stage.train()
+    loss, logs = run.stage(batch, step)
+    run.accelerator.backward(loss)
+    run.optimizer.step()
+    run.optimizer.zero_grad(set_to_none=True)
+    components = run.accelerator.unwrap_model(run.stage).trained_components()
+    for name, ema in run.emas.items():
+        ema.step(components[name].parameters())
+    return {"loss": loss.detach().item(), **logs}
+
+
+def out_of_time(accelerator: Accelerator, deadline: float) -> bool:
+    """Whether any process is past ``deadline`` (``time.monotonic``), so that all stop at the same step."""
+    late = torch.tensor([time.monotonic() > deadline], device=accelerator.device)
+    return bool(accelerator.gather(late).any())
+
+
+def after_step(run: TrainingRun, val_batch: dict, step: int, last: bool) -> None:
+    """Validation and checkpoint (then pruning) when ``step`` is due for them or the ``last``."""
+    args, accelerator = run.args, run.accelerator
+    # validation before the checkpoint, so that the random state saved is the one step N+1 starts from
+    if accelerator.is_main_process and (step % args.validation_steps == 0 or last):
+        validate(accelerator.unwrap_model(run.stage), val_batch, step, run.output_dir, accelerator)
+    if step % args.checkpointing_steps == 0 or last:
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            save_checkpoint(accelerator, run.output_dir / f"checkpoint-{step}")
+            prune_checkpoints(run.output_dir, args.checkpoints_total_limit)
+
+
+def run_steps(run: TrainingRun, val_batch: dict, global_step: int) -> int:
+    """Train from ``global_step`` to ``--max_train_steps``, or until ``--max_train_minutes`` ran out -> the last
+    step (which is validated and checkpointed)."""
+    args, accelerator = run.args, run.accelerator
+    last_step = args.max_train_steps
+    if global_step >= last_step:
+        return global_step
+    progress = tqdm(range(last_step), initial=global_step, desc="steps",
                     disable=not accelerator.is_local_main_process)
     deadline = time.monotonic() + 60 * args.max_train_minutes if args.max_train_minutes else float("inf")
-    epoch, done_in_epoch = divmod(global_step, len(loader))
-    while global_step < args.max_train_steps:
-        loader.set_epoch(epoch)  # the sampler's order is seeded with seed + epoch
-        dataset.set_epoch(epoch)  # crops and looks of epoch `epoch`
-        batches = accelerator.skip_first_batches(loader, done_in_epoch) if done_in_epoch else loader
-        done_in_epoch = 0
-        for batch in batches:
-            stage.train()
-            loss, logs = stage(batch, global_step)
-            accelerator.backward(loss)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            if ema is not None:
-                ema.step(params)
-            global_step += 1
-            progress.update(1)
-            out_of_time = accelerator.gather(torch.tensor([time.monotonic() > deadline], device=accelerator.device))
-            if out_of_time.any():
-                args.max_train_steps = global_step  # stop here, with a final checkpoint and validation
-            logs = {"loss": loss.detach().item(), **logs}
-            progress.set_postfix({k: f"{v:.4f}" for k, v in logs.items()})
-            accelerator.log(logs, step=global_step)
-            # validation before the checkpoint, so that the random state saved is the one step N+1 starts from
-            if accelerator.is_main_process and (global_step % args.validation_steps == 0
-                                                 or global_step == args.max_train_steps):
-                validate(accelerator.unwrap_model(stage), val_batch, global_step, output_dir, accelerator)
-            if global_step % args.checkpointing_steps == 0 or global_step == args.max_train_steps:
-                accelerator.wait_for_everyone()
-                if accelerator.is_main_process:
-                    save_checkpoint(accelerator, output_dir / f"checkpoint-{global_step}")
-                    prune_checkpoints(output_dir, args.checkpoints_total_limit)
-            if global_step >= args.max_train_steps:
-                break
-        epoch += 1
+    for batch in epoch_batches(run, global_step):
+        logs = training_step(run, batch, global_step)
+        global_step += 1
+        progress.update(1)
+        if out_of_time(accelerator, deadline):
+            last_step = global_step  # stop here, with a final checkpoint and validation
+        progress.set_postfix({k: f"{v:.4f}" for k, v in logs.items()})
+        accelerator.log(logs, step=global_step)
+        after_step(run, val_batch, global_step, last=global_step == last_step)
+        if global_step == last_step:
+            return global_step
+
+
+def finish(run: TrainingRun, global_step: int) -> None:
+    """Put the EMA weights in the trained components, save the pipeline to ``--output_dir`` and log a summary."""
+    accelerator = run.accelerator
     accelerator.wait_for_everyone()
-    if ema is not None:
-        ema.copy_to(params)
+    components = accelerator.unwrap_model(run.stage).trained_components()
+    for name, ema in run.emas.items():
+        ema.copy_to(components[name].parameters())
     if accelerator.is_main_process:
-        pipe.save_pretrained(str(output_dir))
-        logger.info(f"saved pipeline to {output_dir}; summary: {global_step} steps, {len(dataset)} training photos, "
-                    f"{len(skipped)} unreadable photos skipped")
+        run.pipe.save_pretrained(str(run.output_dir))
+        logger.info(f"saved pipeline to {run.output_dir}; summary: {global_step} steps, "
+                    f"{len(run.data.train_set)} training photos, {run.data.skipped} unreadable photos skipped")
     accelerator.end_training()
+
+
+def train(stage_cls: type[Stage], args: argparse.Namespace) -> RecolorPipeline:
+    """The training run shared by every stage; returns the pipeline with the (EMA) trained weights."""
+    accelerator = build_accelerator(args)
+    set_seed(args.seed)
+    pipe = load_pipeline(args)
+    stage = stage_cls(pipe, args)
+    data = build_data(stage, args, args.resolution or pipe.config.resolution)
+    run = prepare_run(accelerator, pipe, stage, data, args)
+    global_step = resume(accelerator, run.output_dir, args.resume_from_checkpoint) if args.resume_from_checkpoint else 0
+    for ema in run.emas.values():
+        ema.to(accelerator.device)  # after load_state, which loads the EMA on the CPU
+    start_logging(run, stage_cls)
+    finish(run, run_steps(run, data.validation_batch(accelerator.device), global_step))
     return pipe
 
 

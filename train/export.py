@@ -1,60 +1,61 @@
 """Assemble a pipeline folder from a training checkpoint (e.g. to ship it, or to evaluate mid-run).
 
-Loads the pipeline the stage started from, puts in the trained components' weights of ``checkpoint-N``
-(the EMA weights with ``--ema``) and writes a clean pipeline folder (no optimizer state, logs or checkpoints).
+Loads the pipeline the stage started from, replaces the components the stage trained by those in
+``checkpoint-N`` (its ``<component>/`` folders, or with ``--use_ema`` its ``<component>_ema/`` folders) and writes
+a clean pipeline folder (no optimizer state, logs or checkpoints).
 
-    python train/export.py --pipeline runs/stage2 --checkpoint runs/stage3/checkpoint-2000 --ema --output checkpoints/recolor-small
+    python train/export.py --pretrained_model_name_or_path runs/stage2 \\
+        --checkpoint_path runs/stage3/checkpoint-2000 --use_ema --output_dir checkpoints/recolor-small
 """
 
 import argparse
-import sys
 from pathlib import Path
 
-import torch
-from safetensors.torch import load_file
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from recolor_hf import RecolorPipeline  # noqa: E402
-from recolor_hf.pipeline import COMPONENTS  # noqa: E402
-from common import checkpoint_problem  # noqa: E402
-
-EMA_FILE = "custom_checkpoint_0.pkl"  # accelerate's name for the first registered custom object (the EMA)
+from common import EMA_SUFFIX, checkpoint_problem, load_ema
+from recolor_hf import RecolorPipeline
+from recolor_hf.pipeline import COMPONENTS
 
 
-def export(pipeline: Path, checkpoint: Path, output: Path, ema: bool = False) -> RecolorPipeline:
-    problem = checkpoint_problem(checkpoint)
+def export(pretrained_model_name_or_path: Path, checkpoint_path: Path, output_dir: Path,
+           use_ema: bool = False) -> RecolorPipeline:
+    """The pipeline at ``pretrained_model_name_or_path`` with the trained components of ``checkpoint_path`` (their
+    EMA with ``use_ema``), saved to ``output_dir``, which must not hold files yet."""
+    if not checkpoint_path.is_dir():
+        raise ValueError(f"no checkpoint folder at {checkpoint_path}")
+    problem = checkpoint_problem(checkpoint_path)
     if problem is not None:
-        raise ValueError(f"{checkpoint} is not a complete checkpoint: {problem}")
-    pipe = RecolorPipeline.from_pretrained(pipeline)
-    state = load_file(checkpoint / "model.safetensors")
-    trained = [name for name in COMPONENTS if any(k.startswith(f"{name}.") for k in state)]
-    if not trained:
-        raise ValueError(f"{checkpoint} holds no pipeline component weights")
+        raise ValueError(f"{checkpoint_path} is not a complete checkpoint: {problem}")
+    if output_dir.exists() and any(output_dir.iterdir()):
+        raise ValueError(f"--output_dir {output_dir} already holds files; give a new or empty folder")
+    trained = [name for name in COMPONENTS if (checkpoint_path / name).is_dir()]
+    missing = [f"{name}{EMA_SUFFIX}" for name in trained if not (checkpoint_path / f"{name}{EMA_SUFFIX}").is_dir()]
+    if use_ema and missing:
+        raise ValueError(f"{checkpoint_path} has no {', '.join(missing)} folder (trained with --no-use_ema?); "
+                         "export it without --use_ema")
+    pipe = RecolorPipeline.from_pretrained(pretrained_model_name_or_path)
     for name in trained:
-        prefix = f"{name}."
-        getattr(pipe, name).load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
-    if ema:
-        shadow = torch.load(checkpoint / EMA_FILE, map_location="cpu", weights_only=False)["shadow_params"]
-        params = [p for name in trained for p in getattr(pipe, name).parameters()]
-        if len(shadow) != len(params):
-            raise ValueError(f"EMA holds {len(shadow)} tensors, the trained components {len(params)}")
-        with torch.no_grad():
-            for p, s in zip(params, shadow):
-                p.copy_(s)
-    pipe.save_pretrained(output)
+        component_cls = type(getattr(pipe, name))
+        component = component_cls.from_pretrained(checkpoint_path / name)
+        if use_ema:  # the EMA folder's config also holds the EMA's counters: only its weights are taken
+            load_ema(checkpoint_path / f"{name}{EMA_SUFFIX}", component_cls).copy_to(component.parameters())
+        pipe.register_modules(**{name: component})
+    pipe.save_pretrained(output_dir)
     return pipe
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--pipeline", type=Path, required=True, help="pipeline folder the stage started from")
-    p.add_argument("--checkpoint", type=Path, required=True, help="a checkpoint-N folder of that stage")
-    p.add_argument("--output", type=Path, required=True)
-    p.add_argument("--ema", action="store_true", help="use the EMA weights saved with the checkpoint")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--pretrained_model_name_or_path", type=Path, required=True,
+                   help="pipeline folder the stage started from")
+    p.add_argument("--checkpoint_path", type=Path, required=True, help="a checkpoint-N folder of that stage")
+    p.add_argument("--output_dir", type=Path, required=True, help="new folder for the pipeline")
+    p.add_argument("--use_ema", action="store_true", help="use the EMA weights saved with the checkpoint")
     args = p.parse_args()
-    export(args.pipeline, args.checkpoint, args.output, args.ema)
-    print(f"wrote {args.output}")
+    try:
+        export(args.pretrained_model_name_or_path, args.checkpoint_path, args.output_dir, args.use_ema)
+    except ValueError as err:
+        raise SystemExit(f"export.py: error: {err}") from None
+    print(f"wrote {args.output_dir}")
 
 
 if __name__ == "__main__":

@@ -11,16 +11,13 @@ the working resolution. The other components are copied unchanged.
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from recolor_hf import RecolorPipeline  # noqa: E402
-from recolor_hf.models.predictor import LatentMapPredictor  # noqa: E402
+from recolor_hf import RecolorPipeline
+from recolor_hf.models.predictor import LatentMapPredictor
 
 
 def upgrade(path: Path, resolution: int) -> RecolorPipeline:
