@@ -24,6 +24,8 @@ from scipy.interpolate import PchipInterpolator
 from scipy.ndimage import gaussian_filter
 from skimage.segmentation import felzenszwalb, slic
 
+from .image_io import to_float, to_uint8
+
 GRAY = np.array([0.2989, 0.587, 0.114], np.float32)  # luma weights of torchvision's rgb_to_grayscale
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601 luma (sums to 1, so grays keep their value)
 EPS = np.float32(1e-8)
@@ -331,8 +333,7 @@ def segment_local_augment(img: np.ndarray, rng: np.random.Generator, n_regions: 
     H, W = img.shape[:2]
     scale = work_size / max(H, W)
     w, h = max(1, round(W * scale)), max(1, round(H * scale))
-    small = np.asarray(Image.fromarray((img * 255).round().astype(np.uint8)).resize((w, h), Image.BILINEAR))
-    small = small.astype(np.float32) / 255
+    small = to_float(np.asarray(Image.fromarray(to_uint8(img)).resize((w, h), Image.BILINEAR)))
     if rng.random() < 0.5:
         seg = slic(small, n_segments=n_segments, start_label=0)
     else:  # scale = work_size gives 25-50 segments, comparable to SLIC's

@@ -16,14 +16,14 @@ assumes). Any LUT colour-science reads (3D, 1D, shaper + 3D) is applied through 
 """
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import PIL.Image
 from PIL import ImageFilter
 
-from .image_io import load_image
+from .atomic import atomic_path
+from .image_io import load_image, to_float
 from .metrics import ciede2000
 
 LUT_SIZE = 33  # lattice points per axis: the common size of grading LUTs (Resolve, ffmpeg, OBS)
@@ -97,7 +97,7 @@ def fit_lut(source, output, size: int = LUT_SIZE, title: str = "recolor_hf look"
 
     if not 2 <= size <= PIL_MAX_SIZE:
         raise ValueError(f"LUT size must be in [2, {PIL_MAX_SIZE}], got {size}")
-    colours, targets = (pixels / 255.0 for pixels in pixel_pairs(source, output, FIT_SAMPLES, SOURCE_SEED))
+    colours, targets = (to_float(pixels, np.float64) for pixels in pixel_pairs(source, output, FIT_SAMPLES, SOURCE_SEED))
     weights = trilinear_weights(colours, size)
     gradient = lattice_gradient(size)
     smooth = (gradient.T @ gradient) * (SMOOTHNESS / gradient.shape[0])
@@ -157,17 +157,14 @@ def read_cube(path: str | os.PathLike):
 
 
 def write_cube(lut, path: str | os.PathLike, comments: list[str] = ()) -> None:
-    """Write ``lut`` to ``path`` as an Iridas ``.cube``, atomically (written in a temporary folder beside ``path``,
-    then renamed), with optional ``# comment`` lines."""
+    """Write ``lut`` to ``path`` as an Iridas ``.cube``, atomically (``atomic.atomic_path``), with optional
+    ``# comment`` lines."""
     import colour
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     lut = lut.copy()
     lut.comments = list(comments)
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as folder:  # removed on failure too
-        colour.write_LUT(lut, str(Path(folder) / path.name), method=CUBE_FORMAT)
-        os.replace(Path(folder) / path.name, path)
+    with atomic_path(Path(path)) as tmp:
+        colour.write_LUT(lut, str(tmp), method=CUBE_FORMAT)
 
 
 def export_cube(source, output, path: str | os.PathLike, size: int = LUT_SIZE) -> float:

@@ -13,25 +13,15 @@ from typing import Any, Callable
 import numpy as np
 from skimage.color import deltaE_ciede2000, rgb2lab
 
+from .image_io import check_rgb_array, image_to_tensor, to_float
+
 # torchvision backbone files that `lpips` would otherwise download, by `lpips` net name.
 LPIPS_BACKBONE_FILES = {"alex": "alexnet-owt-7be5be79.pth", "vgg": "vgg16-397923af.pth"}
 
 
-def _as_float(image: np.ndarray, name: str) -> np.ndarray:
-    """Return `image` as float64 RGB in [0, 1], checking its shape and dtype."""
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"{name} must have shape (H, W, 3), got {image.shape}")
-    if image.dtype == np.uint8:
-        return image.astype(np.float64) / 255.0
-    if np.issubdtype(image.dtype, np.floating):
-        return image.astype(np.float64)
-    raise ValueError(f"{name} must be uint8 or float, got {image.dtype}")
-
-
 def _pair(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Both images as float64 in [0, 1]; raise ValueError unless they have the same size."""
-    pred, gt = _as_float(pred, "pred"), _as_float(gt, "gt")
+    pred, gt = (to_float(check_rgb_array(image, name), np.float64) for image, name in ((pred, "pred"), (gt, "gt")))
     if pred.shape != gt.shape:
         raise ValueError(f"pred and gt sizes differ: {pred.shape} vs {gt.shape}")
     return pred, gt
@@ -108,11 +98,8 @@ def lpips_distance(pred: np.ndarray, gt: np.ndarray) -> float | None:
         return None
     import torch
 
-    def to_tensor(image: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(image).float().permute(2, 0, 1)[None] * 2.0 - 1.0
-
-    with torch.no_grad():
-        return float(model[1](to_tensor(pred), to_tensor(gt)).item())
+    with torch.no_grad():  # LPIPS takes (1, 3, H, W) in [-1, 1]
+        return float(model[1](*(image_to_tensor(image)[None] * 2 - 1 for image in (pred, gt))).item())
 
 
 def evaluate_pair(pred: np.ndarray, gt: np.ndarray) -> dict[str, float | None]:

@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from PIL import Image
 
+from .image_io import check_rgb_array, to_float, to_rgb
+
 # Grid nodes along the image's long side (capped at the low-res pixel count). Each node
 # fits its colour matrix on a tent window spanning its own cell and half of each
 # neighbour. `python eval/bench_upsample.py --quality` (FiveK retouches, 128 px -> ~512
@@ -37,24 +39,6 @@ EPS = 3e-4
 # temporaries (about 100 bytes per pixel) to ~13 MB per worker thread; small
 # strips also stay cache-resident, which measured faster than 256-512 row strips.
 STRIP_PIXELS = 1 << 17
-
-
-def _as_array(img) -> np.ndarray:
-    if isinstance(img, Image.Image):
-        img = img.convert("RGB")
-    return np.asarray(img)
-
-
-def _check_rgb(img: np.ndarray, name: str) -> None:
-    if img.ndim != 3 or img.shape[2] != 3:
-        raise ValueError(f"{name} must be an (H, W, 3) RGB image, got shape {img.shape}")
-    if img.dtype != np.uint8 and not np.issubdtype(img.dtype, np.floating):
-        raise ValueError(f"{name} must be uint8 or float, got dtype {img.dtype}")
-
-
-def _to_unit(img: np.ndarray) -> np.ndarray:
-    """uint8 [0, 255] or float [0, 1] -> float64 [0, 1]."""
-    return img / 255.0 if img.dtype == np.uint8 else img.astype(np.float64)
 
 
 def _area_matrix(n_in: int, n_out: int) -> np.ndarray:
@@ -102,13 +86,13 @@ def fit_affine_grid(
     each cell, then tent-blurred over neighbouring cells), a regularised least-squares
     solve per node, then a second blur of the coefficients so they vary smoothly.
     """
-    _check_rgb(source_low, "source_low")
-    _check_rgb(result_low, "result_low")
+    check_rgb_array(source_low, "source_low")
+    check_rgb_array(result_low, "result_low")
     if source_low.shape != result_low.shape:
         raise ValueError(f"source_low shape {source_low.shape} != result_low shape {result_low.shape}")
     h, w = source_low.shape[:2]
     gh, gw = (max(1, min(n, round(n * grid_size / max(h, w)))) for n in (h, w))
-    x, y = _to_unit(source_low), _to_unit(result_low)
+    x, y = to_float(source_low, np.float64), to_float(result_low, np.float64)
     moments = np.concatenate(
         [x, y, (x[..., :, None] * x[..., None, :]).reshape(h, w, 9), (x[..., :, None] * y[..., None, :]).reshape(h, w, 9)],
         axis=-1,
@@ -140,7 +124,7 @@ def apply_affine_grid(source_full: np.ndarray, grid: np.ndarray) -> np.ndarray:
     strips of ~STRIP_PIXELS pixels interpolate along y and apply the matrices in
     float32; strips run on a thread pool and write into the preallocated output.
     """
-    _check_rgb(source_full, "source_full")
+    check_rgb_array(source_full, "source_full")
     if grid.ndim != 4 or grid.shape[2:] != (3, 4):
         raise ValueError(f"grid must have shape (gh, gw, 3, 4), got {grid.shape}")
     H, W = source_full.shape[:2]
@@ -189,8 +173,7 @@ def transfer_colour(
     """
     images = {"source_full": source_full, "source_low": source_low, "result_low": result_low}
     for name, img in images.items():
-        images[name] = _as_array(img)
-        _check_rgb(images[name], name)
+        images[name] = check_rgb_array(np.asarray(to_rgb(img, name)) if isinstance(img, Image.Image) else img, name)
     source_full, source_low, result_low = images.values()
     (H, W), (h, w) = source_full.shape[:2], source_low.shape[:2]
     if abs(h * W / H - w) > 1 and abs(w * H / W - h) > 1:

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from .demo_state import Clicks
-from .image_io import tensor_to_uint8
+from .image_io import tensor_to_uint8, to_uint8
 from .models.predictor import Correspondence
 
 DISPLAY_SIZE = 256  # long side of the returned images (nearest-neighbour, so patches stay visible)
@@ -44,7 +44,7 @@ def pca_rgb(latent: torch.Tensor) -> np.ndarray:
             p = x @ v[c]
             lo, hi = torch.quantile(p, 0.01), torch.quantile(p, 0.99)
             projected[:, c] = ((p - lo) / (hi - lo).clamp_min(1e-12)).clamp(0, 1)
-    return (projected.reshape(h, w, 3).numpy() * 255 + 0.5).astype(np.uint8)
+    return to_uint8(projected.reshape(h, w, 3).numpy())
 
 
 def pca_images(maps: tuple[torch.Tensor, ...], aspect: float = 1.0) -> list[PIL.Image.Image]:

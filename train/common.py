@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from recolor_hf import PRESETS, RecolorPipeline  # noqa: E402
 from recolor_hf.pipeline import COMPONENTS  # noqa: E402
-from recolor_hf.data import ColorPairDataset, FiveKPairs, scan_images, split_train_val  # noqa: E402
+from recolor_hf.data import ColourPairDataset, FiveKPairs, scan_images, split_train_val  # noqa: E402
 from recolor_hf.image_io import tensor_to_uint8  # noqa: E402
 
 logger = get_logger(__name__)
@@ -121,7 +121,7 @@ class Stage(nn.Module):
         return nn.modules.module._IncompatibleKeys([], [])
 
     def dataset_options(self) -> dict:
-        """Extra ``ColorPairDataset`` arguments of this stage (training and validation sets)."""
+        """Extra ``ColourPairDataset`` arguments of this stage (training and validation sets)."""
         return {}
 
     def forward(self, batch: dict, step: int) -> tuple[torch.Tensor, dict]:
@@ -264,8 +264,8 @@ def train(stage_cls: type[Stage], args) -> RecolorPipeline:
         raise ValueError(f"no training photos under {args.train_data_dir}")
     fivek = FiveKPairs(args.fivek_dir) if args.fivek_dir else None
     options = stage.dataset_options()
-    dataset = ColorPairDataset(train_paths, resolution, seed=args.seed, mode=stage.data_mode, fivek=fivek, **options)
-    val_set = ColorPairDataset(val_paths or train_paths, resolution, seed=args.seed + 1, mode=stage.data_mode,
+    dataset = ColourPairDataset(train_paths, resolution, seed=args.seed, mode=stage.data_mode, fivek=fivek, **options)
+    val_set = ColourPairDataset(val_paths or train_paths, resolution, seed=args.seed + 1, mode=stage.data_mode,
                                **options)
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.train_batch_size, shuffle=True, drop_last=True,
                                          num_workers=args.dataloader_num_workers,

@@ -59,7 +59,7 @@ class PredictorStage(Stage):
         return float(torch.rand(()) * top)
 
     def predict(self, batch, step):
-        latents = self.pipe.predict(batch["source"], batch["reference"], self.mask_ratio(step))
+        latents = self.pipe.predict(batch["content"], batch["reference"], self.mask_ratio(step))
         return self.pipe.render(latents)
 
     def forward(self, batch, step):
@@ -75,7 +75,7 @@ class PredictorStage(Stage):
         return loss, {name: value.item() for name, value in values.items()}
 
     def validation_images(self, batch):
-        return [batch["source"], batch["reference"], self.predict(batch, 0).clamp(0, 1), batch["target"]]
+        return [batch["content"], batch["reference"], self.predict(batch, 0).clamp(0, 1), batch["target"]]
 
 
 if __name__ == "__main__":
