@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from .models.layers import resize_map
-from .models.predictor import Correspondence, cosine_attention
+from .models.predictor import Correspondence, cosine_attention, gather_patches, hard_attention
 
 Point = tuple[float, float]
 ASPECT_TOLERANCE = 0.02  # a mask may differ from its image's aspect ratio by this share (rounding of resizes)
@@ -136,8 +136,8 @@ class Guidance:
         if self.source_mask is not None or self.reference_mask is not None:  # Hard(M ⊙ A_C) W0R
             rows = patch_mask(self.source_mask, grid_s, device)
             columns = patch_mask(self.reference_mask, grid_r, device)
-            best, match = cross.masked_fill(~columns[None, None], float("-inf")).max(dim=2)
-            matched = torch.gather(ref_values, 2, match[:, None].expand(-1, ref_values.shape[1], -1))
+            match, best = hard_attention(cross, columns[None, None])
+            matched = gather_patches(ref_values, match)
             sparse[:, :, rows], confidence[:, rows], index[:, rows] = matched[:, :, rows], best[:, rows], match[:, rows]
             assigned |= rows
         for source_xy, reference_xy in self.pairs:  # A_C W0R
@@ -150,11 +150,10 @@ class Guidance:
             assigned[s] = True
 
         # W~0R = Hard(A_S ⊙ c) Ŵ0R: each patch copies its most similar assigned patch; assigned ones keep theirs.
-        similarity, nearest = cosine_attention(source_semantic, source_semantic).masked_fill(
-            ~assigned[None, None], float("-inf")).max(dim=2)
+        nearest, similarity = hard_attention(cosine_attention(source_semantic, source_semantic), assigned[None, None])
         own = torch.arange(hs * ws, device=device).expand(b, -1)
         nearest = torch.where(assigned, own, nearest)
-        warped = torch.gather(sparse, 2, nearest[:, None].expand(-1, sparse.shape[1], -1))
+        warped = gather_patches(sparse, nearest)
         confidence = torch.where(assigned, confidence, similarity)
         index = torch.gather(index, 1, nearest)
         return Correspondence(warped.view(b, -1, hs, ws), confidence.view(b, 1, hs, ws), index)

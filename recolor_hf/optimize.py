@@ -12,6 +12,7 @@ from typing import Callable, Iterator
 import PIL.Image
 import torch
 
+from .losses import w0_loss
 from .models.colour import local_transfer, patch_statistics, rgb_to_lab
 from .models.predictor import Correspondence
 from .pipeline import RecolorLatents, RecolorPipeline
@@ -66,7 +67,7 @@ class LatentOptimizer:
         remembers the latent it was measured on if it is the lowest so far."""
         with torch.enable_grad():
             image = self.render()
-            loss = self.pipe.w0_distance(image, self.reference).mean()
+            loss = w0_loss(self.pipe, image, self.reference).mean()
             self.optimizer.zero_grad()
             loss.backward(inputs=self.params)
         if loss.item() < self.best_loss:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput, is_accelerate_available
 
-from .image_io import DEFAULT_MAX_PIXELS, image_to_tensor, load_image
+from .image_io import DEFAULT_MAX_PIXELS, image_to_tensor, load_image, to_float
 from .models.backbones import FeatureBackbone
 from .models.colour import interpolate_statistics, local_transfer, patch_statistics, rgb_to_lab
 from .models.encoders import LatentEncoder, LatentMapEncoder
@@ -173,10 +173,6 @@ class RecolorPipeline(DiffusionPipeline):
         """W0(I) = E_W(I, I): (B, 3, H, W) -> (B, D, H/16, W/16), the image's local colour (main §3.3)."""
         return self.map_encoder(image, image)
 
-    def w0_distance(self, image_a: torch.Tensor, image_b: torch.Tensor) -> torch.Tensor:
-        """L_w0 = ||w0(I_a) - w0(I_b)||_1 / D per image (main eq. 2): (B, 3, H, W) x2 -> (B,)."""
-        return (self.self_code(image_a) - self.self_code(image_b)).abs().mean(dim=1)
-
     def predict(self, source: torch.Tensor, reference: torch.Tensor, mask_ratio: float = 0.0,
                 generator: torch.Generator | None = None, guide: Callable | None = None) -> RecolorLatents:
         """P_W(I_S, I_R): (B, 3, r, r) x2 -> ``RecolorLatents`` (maps, W0(base), match, S_S, T; no contents).
@@ -259,9 +255,9 @@ class RecolorPipeline(DiffusionPipeline):
             if output_type == "pil":
                 images.append(PIL.Image.fromarray(full))
             elif output_type == "np":
-                images.append(full.astype(np.float32) / 255.0)
+                images.append(to_float(full))
             else:
-                images.append(torch.from_numpy(full).permute(2, 0, 1).float() / 255.0)
+                images.append(image_to_tensor(full))
         return images
 
     def __call__(self, content, reference, alpha: float = 1.0, output_type: str = "pil", return_dict: bool = True,

@@ -5,6 +5,7 @@ import torch
 from conftest import randomize_zero_init, textured_image
 from recolor_hf import RecolorPipeline
 from recolor_hf.guidance import Guidance, patch_of
+from recolor_hf.models.predictor import LatentMapPredictor, cosine_attention, hard_attention
 
 GRID = (4, 4)
 
@@ -50,6 +51,30 @@ def test_similar_patches_follow_the_clicked_one(inputs):
     assert match.index[0, 5] == match.index[0, 0] == 15
     assigned = (reference_map.flatten(2)[0, :, 15], source_map.flatten(2)[0, :, 15])
     assert all(any(torch.equal(warped[:, n], a) for a in assigned) for n in range(16))  # all copy an assigned one
+
+
+def test_guidance_and_predictor_share_hard_attention(inputs):
+    """One Hard(): masks over the whole images give the predictor's automatic match (Hard(A_C) W0R), and patches
+    the clicks leave free take the assigned patch that Hard(A_S ⊙ c) picks on the source's self-attention."""
+    source, reference, reference_map, source_map = inputs
+    index, confidence = hard_attention(cosine_attention(source, reference))
+    whole = np.ones((8, 8), bool)
+    guided = Guidance(source_mask=whole, reference_mask=whole).correspond(*inputs)
+    automatic = LatentMapPredictor.correspond(source, reference, reference_map)
+    for match in (guided, automatic):
+        assert torch.equal(match.index, index)
+        torch.testing.assert_close(match.confidence.flatten(1), confidence)
+    torch.testing.assert_close(guided.warped, automatic.warped)
+
+    clicked, kept = patch_of((0.1, 0.1), GRID), patch_of((0.9, 0.1), GRID)
+    match = Guidance(pairs=[((0.1, 0.1), (0.9, 0.9))], keep=[(0.9, 0.1)]).correspond(*inputs)
+    assigned = torch.zeros(GRID[0] * GRID[1], dtype=torch.bool)
+    assigned[[clicked, kept]] = True
+    nearest, similarity = hard_attention(cosine_attention(source, source), assigned[None, None])
+    free = ~assigned
+    expected = torch.where(nearest[0] == clicked, patch_of((0.9, 0.9), GRID), -1)
+    assert torch.equal(match.index[0, free], expected[free]) and len(set(expected[free].tolist())) == 2
+    torch.testing.assert_close(match.confidence.flatten()[free], similarity[0, free])
 
 
 def test_masks_restrict_the_match(inputs):

@@ -7,7 +7,7 @@ from recolor_hf.models.backbones import FeatureBackbone
 from recolor_hf.models.encoders import LatentEncoder, LatentMapEncoder
 from recolor_hf.models.generator import RecolorGenerator
 from recolor_hf.models.layers import ModulatedConv2d
-from recolor_hf.models.predictor import LatentMapPredictor, cosine_attention, random_column_mask
+from recolor_hf.models.predictor import LatentMapPredictor, cosine_attention, hard_attention, random_column_mask
 
 
 def random_generator(name: str) -> RecolorGenerator:
@@ -111,6 +111,19 @@ def test_random_mask_ratio_and_hard_correspondence():
     assert torch.equal(match.warped, values)
     masked = LatentMapPredictor.correspond(feats, feats, values, mask_ratio=0.5, generator=torch.Generator())
     assert (masked.index[0] != torch.arange(16)).sum() == 8  # masked patches must match elsewhere
+
+
+def test_hard_attention_picks_the_best_visible_key():
+    """Hard(A ⊙ M) (main eq. 5): the argmax over the keys the mask leaves; a prior moves the choice, while the
+    confidence stays the attention of the chosen key."""
+    attention = torch.tensor([[[0.2, 0.9, 0.5], [0.7, 0.1, 0.6]]])
+    index, confidence = hard_attention(attention)
+    assert index.tolist() == [[1, 0]] and torch.allclose(confidence, torch.tensor([[0.9, 0.7]]))
+    index, confidence = hard_attention(attention, torch.tensor([True, False, True]))
+    assert index.tolist() == [[2, 0]] and torch.allclose(confidence, torch.tensor([[0.5, 0.7]]))
+    prior = torch.tensor([[[0.0, 0.0, 0.5], [0.0, 0.0, 0.0]]])
+    index, confidence = hard_attention(attention, prior=prior)
+    assert index.tolist() == [[2, 0]] and torch.allclose(confidence, torch.tensor([[0.5, 0.7]]))
 
 
 def test_predictor_starts_from_base_map():

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from common import Stage, logger, parse_args, train
 from recolor_hf.looks import LOOK_KINDS
-from recolor_hf.losses import PerceptualLoss, lab_l1
+from recolor_hf.losses import PerceptualLoss, lab_l1, w0_loss
 
 
 def look_mix(text: str) -> dict[str, float]:
@@ -67,7 +67,7 @@ class PredictorStage(Stage):
         terms = {
             "l1": (self.args.lambda_l1, lambda: F.l1_loss(pred, target)),
             "perceptual": (self.args.lambda_perceptual, lambda: self.perceptual(pred, target)),
-            "w0": (self.args.lambda_w0, lambda: self.pipe.w0_distance(pred, batch["reference"]).mean()),
+            "w0": (self.args.lambda_w0, lambda: w0_loss(self.pipe, pred, batch["reference"]).mean()),
             "lab": (self.args.lambda_lab, lambda: lab_l1(pred, target)),
         }
         values = {name: fn() for name, (weight, fn) in terms.items() if weight != 0}

@@ -57,19 +57,34 @@ def random_column_mask(batch: int, columns: int, ratio: float, generator: torch.
     return (ranks >= n_masked).float()
 
 
-def hard_warp(attention: torch.Tensor, values: torch.Tensor, out_size: tuple[int, int],
-              prior: torch.Tensor | None = None) -> Correspondence:
-    """Hard(A) V: every query takes the value of its best key (main eq. 5).
+def hard_attention(attention: torch.Tensor, mask: torch.Tensor | None = None,
+                   prior: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hard(A ⊙ M) of main eq. 5, W~0R = Hard(A_C ⊙ M) W0R: every query's best key.
 
-    attention: (B, N_q, N_k) with -inf where masked; values: (B, D, h_k, w_k); prior: optional (B, N_q, N_k)
-    added to the attention to choose the key (the confidence stays the attention of the chosen key)
-    -> Correspondence at out_size.
+    attention: (B, N_q, N_k); mask: optional bool broadcastable to it, False where a key is hidden; prior: optional
+    (B, N_q, N_k) added to the attention to choose the key -> (index (B, N_q) of the chosen key, confidence (B, N_q):
+    the attention of that key, without the prior).
     """
+    if mask is not None:
+        attention = attention.masked_fill(~mask, float("-inf"))
     index = (attention if prior is None else attention + prior).argmax(dim=2)
-    confidence = attention.gather(2, index[..., None])[..., 0]
-    flat = values.flatten(2)
-    warped = torch.gather(flat, 2, index[:, None, :].expand(-1, flat.shape[1], -1))
+    return index, attention.gather(2, index[..., None])[..., 0]
+
+
+def gather_patches(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Each query takes the value of its key: values (B, D, N_k), index (B, N_q) -> (B, D, N_q)."""
+    return torch.gather(values, 2, index[:, None].expand(-1, values.shape[1], -1))
+
+
+def hard_warp(attention: torch.Tensor, values: torch.Tensor, out_size: tuple[int, int],
+              mask: torch.Tensor | None = None, prior: torch.Tensor | None = None) -> Correspondence:
+    """Hard(A ⊙ M) V (main eq. 5) as a ``Correspondence`` at out_size (h_q, w_q).
+
+    attention: (B, N_q, N_k); values: (B, D, h_k, w_k); mask, prior: see ``hard_attention``.
+    """
+    index, confidence = hard_attention(attention, mask, prior)
     shape = (values.shape[0], values.shape[1], *out_size)
+    warped = gather_patches(values.flatten(2), index)
     return Correspondence(warped.view(shape), confidence.view(shape[0], 1, *out_size), index)
 
 
@@ -117,11 +132,12 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
         match (``match_prior``).
         """
         attention = cosine_attention(source_semantic, reference_semantic)
+        mask = None
         if mask_ratio > 0:
             keep = random_column_mask(attention.shape[0], attention.shape[2], mask_ratio, generator, attention.device)
-            attention = attention.masked_fill(keep[:, None, :] == 0, float("-inf"))
+            mask = keep[:, None, :] > 0
         values = resize_map(reference_map, reference_semantic.shape[-2:])
-        return hard_warp(attention, values, tuple(source_semantic.shape[-2:]), prior)
+        return hard_warp(attention, values, tuple(source_semantic.shape[-2:]), mask, prior)
 
     def match_prior(self, source_stats: torch.Tensor, reference_stats: torch.Tensor) -> torch.Tensor:
         """The colour affinity added to A_C (``colour.colour_prior`` with the config's ``colour_prior``):
