@@ -1,4 +1,4 @@
-"""Classical colour-transfer baselines (DESIGN §6).
+"""Classical colour-transfer baselines, the methods the evaluation compares against.
 
 Each baseline is `fn(content, reference) -> result`: uint8 (H, W, 3) RGB in, uint8 RGB
 out at the content's size. The reference may have any size.

@@ -257,7 +257,7 @@ def load_guide(job: Job, source_mask: Path, reference_mask: Path, max_pixels: in
     masks = [load_mask(path, name, max_pixels) for path, name in ((source_mask, "source mask"), (reference_mask, "reference mask"))]
     sizes = [load_image(path, name, max_pixels).size for path, name in ((job.source, "source"),
                                                                          (job.reference, "reference"))]
-    return Guidance(source_mask=masks[0], reference_mask=masks[1]).as_guide(*sizes)
+    return Guidance(content_mask=masks[0], reference_mask=masks[1]).as_guide(*sizes)
 
 
 def model_recolor(pipe: RecolorPipeline, alpha: float, guide: Callable | None) -> Recolor:

@@ -1,4 +1,4 @@
-"""Image-quality metrics for re-colorization results (DESIGN §6).
+"""Image-quality metrics for re-colorization results (the evaluation's MAE, PSNR, CIEDE2000, LPIPS, flicker).
 
 Every function takes two RGB images of the same size, shape (H, W, 3), either uint8
 (0–255) or float (0–1), and compares a prediction with its ground truth.
@@ -46,23 +46,23 @@ def ciede2000(pred: np.ndarray, gt: np.ndarray) -> float:
     return float(deltaE_ciede2000(rgb2lab(gt), rgb2lab(pred)).mean())
 
 
-def flicker(outputs: list[np.ndarray], sources: list[np.ndarray],
+def flicker(outputs: list[np.ndarray], contents: list[np.ndarray],
             align: Callable[[int, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None) -> float:
     """Temporal flicker of a processed video: the mean ΔE00 between consecutive output frames minus that between
-    consecutive source frames (0 = the output changes over time exactly as much as the source does).
+    consecutive content frames (0 = the output changes over time exactly as much as the content does).
 
-    outputs, sources: the same number (>= 2) of (H, W, 3) frames, output and source of equal size.
+    outputs, contents: the same number (>= 2) of (H, W, 3) frames, output and content of equal size.
     align: optional motion compensation, ``align(t, frame t-1, frame t) -> (frame t-1 resampled onto frame t's
-    pixels, frame t)``, both cropped alike; applied the same way to outputs and sources.
+    pixels, frame t)``, both cropped alike; applied the same way to outputs and contents.
     """
-    if len(outputs) != len(sources) or len(outputs) < 2:
-        raise ValueError(f"need >= 2 output and source frames, as many of each; got {len(outputs)}, {len(sources)}")
+    if len(outputs) != len(contents) or len(outputs) < 2:
+        raise ValueError(f"need >= 2 output and content frames, as many of each; got {len(outputs)}, {len(contents)}")
 
     def mean_change(frames: list[np.ndarray]) -> float:
         pairs = [(a, b) if align is None else align(t, a, b) for t, (a, b) in enumerate(zip(frames, frames[1:]), 1)]
         return float(np.mean([ciede2000(b, a) for a, b in pairs]))
 
-    return mean_change(outputs) - mean_change(sources)
+    return mean_change(outputs) - mean_change(contents)
 
 
 @functools.lru_cache(maxsize=1)

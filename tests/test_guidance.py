@@ -59,7 +59,7 @@ def test_guidance_and_predictor_share_hard_attention(inputs):
     source, reference, reference_map, source_map = inputs
     index, confidence = hard_attention(cosine_attention(source, reference))
     whole = np.ones((8, 8), bool)
-    guided = Guidance(source_mask=whole, reference_mask=whole).correspond(*inputs)
+    guided = Guidance(content_mask=whole, reference_mask=whole).correspond(*inputs)
     automatic = LatentMapPredictor.correspond(source, reference, reference_map)
     for match in (guided, automatic):
         assert torch.equal(match.index, index)
@@ -83,7 +83,7 @@ def test_masks_restrict_the_match(inputs):
     source_mask[:20] = True  # top half of the source
     reference_mask = np.zeros((80, 80), bool)
     reference_mask[60:, 60:] = True  # the bottom-right reference patch
-    match = Guidance(source_mask=source_mask, reference_mask=reference_mask).correspond(*inputs)
+    match = Guidance(content_mask=source_mask, reference_mask=reference_mask).correspond(*inputs)
     assert (match.index[0, :8] == 15).all()  # painted source patches only match inside the reference mask
     assert (match.index[0] == 15).all()  # the rest copies them
 
@@ -92,9 +92,9 @@ def test_bad_guidance_is_refused():
     with pytest.raises(ValueError, match="outside the image"):
         Guidance(pairs=[((0.5, 1.2), (0.5, 0.5))])
     with pytest.raises(ValueError, match="empty"):
-        Guidance(source_mask=np.zeros((10, 10), bool))
+        Guidance(content_mask=np.zeros((10, 10), bool))
     with pytest.raises(ValueError, match=r"\(H, W\) array"):
-        Guidance(source_mask=np.ones((10, 10, 3), bool))
+        Guidance(content_mask=np.ones((10, 10, 3), bool))
     with pytest.raises(ValueError, match="guidance is empty"):
         Guidance()
     with pytest.raises(ValueError, match="reference_mask is 10x10 but the reference image is 300x200"):

@@ -135,7 +135,7 @@ def test_predictor_starts_from_base_map():
     assert [m.shape[-1] for m in latents.maps] == [r // 16, r // 8, r // 4]
     torch.testing.assert_close(latents.maps[0], latents.base_map)  # zero-initialised heads: W = W0(base)
     assert latents.correspondence.index.shape == (2, (r // 16) ** 2)
-    assert latents.target_stats.shape == latents.source_stats.shape == (2, 6, r // 16, r // 16)
+    assert latents.target_stats.shape == latents.content_stats.shape == (2, 6, r // 16, r // 16)
 
 
 @pytest.mark.parametrize("name", ["tiny", "small", "paper"])
