@@ -36,7 +36,7 @@ def test_hsv_round_trip_matches_colorsys():
     assert np.abs(hsv_to_rgb(hsv) - img).max() < 1e-5
 
 
-def test_color_jitter_identity_and_ranges():
+def test_colour_jitter_identity_and_ranges():
     img = photo()
     same = colour_jitter(img, np.random.default_rng(0), (1, 1), (1, 1), (1, 1), (0, 0))
     assert np.array_equal(same, img)
@@ -47,7 +47,7 @@ def test_color_jitter_identity_and_ranges():
     assert np.array_equal(out, colour_jitter(img, np.random.default_rng(1)))
 
 
-def test_color_jitter_single_ops_match_torchvision_semantics():
+def test_colour_jitter_single_ops_match_torchvision_semantics():
     img = photo()
     bright = colour_jitter(img, np.random.default_rng(0), (1.5, 1.5), (1, 1), (1, 1), (0, 0))
     assert np.allclose(bright, np.clip(img * 1.5, 0, 1), atol=1e-6)
