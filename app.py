@@ -124,7 +124,7 @@ def guidance_parts(guidance: Guidance | None) -> list[bytes | str]:
     if guidance is None:
         return []
     masks = [b"" if m is None else repr(m.shape).encode() + np.packbits(m).tobytes()
-             for m in (guidance.source_mask, guidance.reference_mask)]
+             for m in (guidance.content_mask, guidance.reference_mask)]
     return [repr((guidance.pairs, guidance.keep)), *masks]
 
 
@@ -394,7 +394,7 @@ class Handlers:
         scales = ("Coarse", "Medium", "Fine")
         views = [(image, f"{scale} colour map") for scale, image in zip(scales, pca_images(latents.maps,
                                                                                             width / height))]
-        match = correspondence_image(latents.correspondence, latents.source_low[0], reference_low, width / height)
+        match = correspondence_image(latents.correspondence, latents.content_low[0], reference_low, width / height)
         views.append((match, "The reference colour each part of the photo takes"))
         return [(self.files.save(session_of(request), f"inspect_{number}.png", image), caption)
                 for number, (image, caption) in enumerate(views)]

@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from eval.methods import Method, build_methods
-from recolor_hf.data import load_image
+from recolor_hf.image_io import load_array
 
 
 def synthetic_photo(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -44,7 +44,7 @@ def source_image(megapixels: float, photo: Path | None) -> np.ndarray:
     height = round(width / 1.5)
     if photo is None:
         return synthetic_photo(height, width)
-    return np.asarray(Image.fromarray(load_image(photo, max_side=None)).resize((width, height), Image.BICUBIC))
+    return np.asarray(Image.fromarray(load_array(photo)).resize((width, height), Image.BICUBIC))
 
 
 def _status_kib(field: str) -> int:
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     methods = build_methods(args.methods, args.checkpoint, args.device)
     if "ours" in methods:
         methods |= pipeline_parts(args.checkpoint, args.device)
-    reference = load_image(args.reference, 512) if args.reference else synthetic_photo(341, 512, seed=1)
+    reference = load_array(args.reference, 512) if args.reference else synthetic_photo(341, 512, seed=1)
     rows = []
     for megapixels in args.megapixels:
         content = source_image(megapixels, args.source)

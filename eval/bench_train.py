@@ -34,7 +34,7 @@ def images_per_second(stage_cls, preset: str, batch: int, steps: int, warmup: in
     params = [p for name in stage.trained for p in getattr(pipe, name).parameters()]
     optimizer = torch.optim.Adam(params, lr=1e-4, betas=(0.0, 0.99))
     r = pipe.config.resolution
-    keys = ("input", "target", "source", "reference")
+    keys = ("input", "target", "content", "reference")
     data = {k: torch.rand(batch, 3, r, r, device=device) for k in keys}
     autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=mixed_precision == "bf16")
     for i in range(warmup + steps):

@@ -22,8 +22,9 @@ from skimage.color import deltaE_ciede2000, lab2rgb, rgb2lab
 from tqdm import tqdm
 
 from eval.methods import Method
-from recolor_hf.data import FiveKPairs, load_image
+from recolor_hf.data import FiveKPairs
 from recolor_hf.guidance import Guidance
+from recolor_hf.image_io import load_array, to_float, to_uint8
 from recolor_hf.looks import LocalLook, Look, random_look
 from recolor_hf.metrics import ciede2000, evaluate_pair
 
@@ -57,14 +58,9 @@ class Pair:
     target: np.ndarray | None = None
 
 
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """Float [0, 1] RGB -> uint8 (rounded, clipped)."""
-    return np.clip(np.rint(np.asarray(image) * 255.0), 0, 255).astype(np.uint8)
-
-
 def apply_look(look: Callable[[np.ndarray], np.ndarray], image: np.ndarray) -> np.ndarray:
     """Apply a float [0, 1] look to a uint8 image, returning uint8."""
-    return to_uint8(look(image.astype(np.float32) / 255.0))
+    return to_uint8(look(to_float(image)))
 
 
 def preset_pairs(
@@ -81,7 +77,7 @@ def preset_pairs(
         kind = ("global", "local")[i % 2]
         a, b = rng.choice(len(paths), size=2, replace=False)
         look = random_look(rng, kind)
-        photo_a, photo_b = load_image(paths[a], max_side), load_image(paths[b], max_side)
+        photo_a, photo_b = load_array(paths[a], max_side), load_array(paths[b], max_side)
         yield Pair(
             name=f"{i:03d}_{paths[a].stem}_{paths[b].stem}",
             part=kind,
@@ -103,7 +99,7 @@ def fivek_pairs(root: Path, seed: int, expert: str = "C", max_side: int | None =
             name=f"{fivek.names[i]}_{fivek.names[j]}",
             part="fivek",
             source=to_uint8(source),
-            reference=load_image(fivek.experts[j], max_side),
+            reference=load_array(fivek.experts[j], max_side),
             target=to_uint8(target),
         )
 
@@ -114,7 +110,7 @@ def dpst_pairs(root: Path, max_side: int | None = None) -> Iterator[Pair]:
     for path in contents:
         reference_path = root / "reference" / f"tar{path.stem[2:]}.png"
         if reference_path.exists():
-            yield Pair(path.stem, "dpst", load_image(path, max_side), load_image(reference_path, max_side))
+            yield Pair(path.stem, "dpst", load_array(path, max_side), load_array(reference_path, max_side))
 
 
 def mask_labels(path: Path, size: tuple[int, int]) -> np.ndarray:
@@ -224,7 +220,7 @@ def halves_pairs(
         rng = np.random.default_rng([seed, i])
         kind = kinds[i % len(kinds)]
         look = strong_eval_look(rng, kind) if strength == "strong" else random_look(rng, kind)
-        photo = load_image(path, max_side)
+        photo = load_array(path, max_side)
         height, width = photo.shape[:2]
         if width >= height:
             halves = photo[:, : width // 2], photo[:, width // 2 :]

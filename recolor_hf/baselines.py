@@ -1,4 +1,4 @@
-"""Classical colour-transfer baselines (DESIGN §6).
+"""Classical colour-transfer baselines, the methods the evaluation compares against.
 
 Each baseline is `fn(content, reference) -> result`: uint8 (H, W, 3) RGB in, uint8 RGB
 out at the content's size. The reference may have any size.
@@ -13,12 +13,9 @@ from color_matcher import ColorMatcher
 from skimage.color import lab2rgb, rgb2lab
 from skimage.exposure import match_histograms
 
+from .image_io import to_float, to_uint8
+
 Baseline = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-def _to_uint8(image: np.ndarray, scale: float) -> np.ndarray:
-    """Round `image * scale` to uint8, clipping to 0–255."""
-    return np.clip(np.rint(image * scale), 0, 255).astype(np.uint8)
 
 
 def identity(content: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -28,17 +25,16 @@ def identity(content: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 def reinhard(content: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Match per-channel mean and standard deviation in CIELAB (Reinhard et al. 2001)."""
-    lab_c = rgb2lab(content.astype(np.float32) / 255.0)
-    lab_r = rgb2lab(reference.astype(np.float32) / 255.0)
+    lab_c, lab_r = rgb2lab(to_float(content)), rgb2lab(to_float(reference))
     mean_c, std_c = lab_c.mean(axis=(0, 1)), lab_c.std(axis=(0, 1))
     mean_r, std_r = lab_r.mean(axis=(0, 1)), lab_r.std(axis=(0, 1))
     lab = (lab_c - mean_c) * (std_r / np.maximum(std_c, 1e-6)) + mean_r
-    return _to_uint8(lab2rgb(lab), 255.0)
+    return to_uint8(lab2rgb(lab))
 
 
 def histogram_matching(content: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Match each RGB channel's histogram to the reference's."""
-    return _to_uint8(match_histograms(content, reference, channel_axis=-1), 1.0)
+    return to_uint8(match_histograms(to_float(content), to_float(reference), channel_axis=-1))
 
 
 def mkl(content: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -47,12 +43,9 @@ def mkl(content: np.ndarray, reference: np.ndarray) -> np.ndarray:
     The mapping is affine in RGB, so it runs on floats in [0, 1]; out-of-gamut values are
     clipped (not min-max stretched, which would shift every colour).
     """
-    result = ColorMatcher().transfer(
-        src=content.astype(np.float64) / 255.0,
-        ref=reference.astype(np.float64) / 255.0,
-        method="mkl",
-    )
-    return _to_uint8(np.real(result), 255.0)
+    result = ColorMatcher().transfer(src=to_float(content, np.float64), ref=to_float(reference, np.float64),
+                                     method="mkl")
+    return to_uint8(np.real(result))
 
 
 BASELINES: dict[str, Baseline] = {

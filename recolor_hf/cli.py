@@ -21,14 +21,12 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import re
 import sys
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO, Callable, NamedTuple
 
 import recolor_hf
+from .atomic import atomic_file, remove_stale_temporaries
 from .media import DEFAULT_SMOOTHING, VIDEO_FORMATS, check_smoothing, is_video
 from .strength import check_alpha
 
@@ -43,8 +41,6 @@ Recolor = Callable[["PIL.Image.Image", Path], "PIL.Image.Image"]  # (source imag
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP",
            ".bmp": "BMP"}
 SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 95}}
-TEMP_SUFFIX = ".tmp"
-TEMP_NAME_CHARS = 8  # length of the random part of tempfile.mkstemp names
 
 
 class UsageError(Exception):
@@ -261,42 +257,7 @@ def load_guide(job: Job, source_mask: Path, reference_mask: Path, max_pixels: in
     masks = [load_mask(path, name, max_pixels) for path, name in ((source_mask, "source mask"), (reference_mask, "reference mask"))]
     sizes = [load_image(path, name, max_pixels).size for path, name in ((job.source, "source"),
                                                                          (job.reference, "reference"))]
-    return Guidance(source_mask=masks[0], reference_mask=masks[1]).as_guide(*sizes)
-
-
-def temporary_prefix(path: Path) -> str:
-    """Name prefix of ``save_atomic``'s temporary files for ``path``."""
-    return f".{path.name}."
-
-
-def remove_stale_temporaries(path: Path) -> None:
-    """Delete the temporary files a killed run left next to ``path`` (only names ``save_atomic`` makes for it)."""
-    pattern = re.compile(re.escape(temporary_prefix(path)) + rf"[a-z0-9_]{{{TEMP_NAME_CHARS}}}"
-                         + re.escape(TEMP_SUFFIX))
-    if path.parent.is_dir():
-        for stale in path.parent.iterdir():
-            if pattern.fullmatch(stale.name) and stale.is_file():
-                stale.unlink(missing_ok=True)
-
-
-@contextmanager
-def atomic_file(path: Path) -> Iterator[BinaryIO]:
-    """A binary file to write ``path`` through: a temporary file next to it, renamed to ``path`` when the block
-    ends and deleted if it fails, so a crash never leaves a half-written output."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path), suffix=TEMP_SUFFIX)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    return Guidance(content_mask=masks[0], reference_mask=masks[1]).as_guide(*sizes)
 
 
 def model_recolor(pipe: RecolorPipeline, alpha: float, guide: Callable | None) -> Recolor:

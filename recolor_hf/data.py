@@ -3,9 +3,8 @@
 Every sample is deterministic: sample `index` of epoch `epoch` draws all its randomness from
 np.random.default_rng([seed, epoch, index]). Images are float32 tensors (3, R, R) in [0, 1].
 
-- mode "jitter"     (stage 1) {"input", "target"}: two colour variants of the same crop.
-- mode "self"       (stage 2) {"image"}: one crop, optionally under a random look.
-- mode "reference"  (stage 3) {"source", "reference", "target"}: target = look(source); reference = target under a
+- mode "jitter"     (stages 1 and 2) {"input", "target"}: two colour variants of the same crop.
+- mode "reference"  (stage 3) {"content", "reference", "target"}: target = look(content); reference = target under a
                     random crop / scale / flip / perspective warp, so it is not pixel-aligned with the target, or
                     (with chance `cross_prob`) the same look applied to a crop of ANOTHER photo, so the model must
                     transfer the look rather than copy the reference's content colours, or (with chance
@@ -26,30 +25,27 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import Dataset
 
-from .image_io import DEFAULT_MAX_PIXELS, check_size, open_image
+from .image_io import DEFAULT_MAX_PIXELS, decode, image_to_tensor, load_array, load_image, open_image, to_float
 from .looks import GRAY, Look, random_look
 
 logger = logging.getLogger(__name__)
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
-MODES = ("jitter", "self", "reference")
-# Default probabilities of the look kinds (see looks.random_look) that turn the input / source into the target.
+MODES = ("jitter", "reference")
+# Default probabilities of the look kinds (see looks.random_look) that turn the input / content into the target.
 JITTER_MIX = {"jitter": 0.5, "global": 0.25, "segment": 0.15, "local": 0.1}  # stage 1
 REFERENCE_MIX = {"strong": 0.45, "global": 0.25, "local": 0.2, "segment": 0.1}  # stage 3
 CROSS_KINDS = ("global", "local", "jitter", "strong", "none")  # looks that are the same edit on any photo (not "segment")
+FAST_CHECK_DRAFT = (1, 1)  # scan_images decodes JPEGs at their smallest scale (1/8): still a full read of the file
 
 
 def unreadable(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> str | None:
     """Why an image file cannot be used for training, or None when it decodes and is at most ``max_pixels``."""
     try:
         with open_image(path, "photo") as im:
-            check_size(im.width, im.height, max_pixels, "photo")  # before decoding: refuses decompression bombs
-            im.draft("RGB", (1, 1))  # JPEG: decode at 1/8 scale, still reads the whole file
-            im.load()
+            decode(im, "photo", max_pixels, draft=FAST_CHECK_DRAFT)
     except ValueError as err:
         return str(err)
-    except (OSError, SyntaxError) as err:
-        return f"photo could not be decoded, the file may be truncated or corrupt ({err})"
     return None
 
 
@@ -100,20 +96,6 @@ def split_train_val(paths: list[Path], val_fraction: float = 0.1, seed: int = 0,
     return [p for p in paths if p not in val], [p for p in paths if p in val]
 
 
-def load_image(path: str | os.PathLike, max_side: int | None = 512) -> np.ndarray:
-    """Decode with PIL -> (H, W, 3) uint8 RGB, downscaled (LANCZOS) so the long side is <= max_side."""
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        if max_side is not None and max(im.size) > max_side:
-            im.thumbnail((max_side, max_side), Image.LANCZOS)
-        return np.asarray(im)
-
-
-def to_tensor(img: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) float32 in [0, 1] -> (3, H, W) float32 tensor."""
-    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32))
-
-
 def to_gray(img: np.ndarray) -> np.ndarray:
     """(H, W, 3) -> (H, W, 3) with the luma in all three channels."""
     return np.repeat((img @ GRAY)[..., None], 3, -1).clip(0, 1)
@@ -153,7 +135,7 @@ def low_overlap_boxes(h: int, w: int, rng: np.random.Generator, max_iou: float =
 def crop_resize(img: np.ndarray, box: tuple[int, int, int, int], size: int) -> np.ndarray:
     """(H, W, 3) float32, box (top, left, height, width) -> (size, size, 3) float32 (antialiased bilinear)."""
     top, left, bh, bw = box
-    x = to_tensor(img[top:top + bh, left:left + bw])[None]
+    x = image_to_tensor(img[top:top + bh, left:left + bw])[None]
     x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
     return x[0].permute(1, 2, 0).clamp(0, 1).numpy()
 
@@ -189,7 +171,7 @@ def random_warp(img: np.ndarray, rng: np.random.Generator, area: tuple[float, fl
     ys, xs = np.meshgrid((2 * np.arange(H) + 1) / H - 1, (2 * np.arange(W) + 1) / W - 1, indexing="ij")
     pts = np.stack([xs, ys, np.ones_like(xs)], -1) @ hom.T
     grid = torch.from_numpy((pts[..., :2] / pts[..., 2:]).astype(np.float32))[None]
-    out = F.grid_sample(to_tensor(img)[None], grid, mode="bilinear", padding_mode="border", align_corners=False)
+    out = F.grid_sample(image_to_tensor(img)[None], grid, mode="bilinear", padding_mode="border", align_corners=False)
     return out[0].permute(1, 2, 0).clamp(0, 1).numpy()
 
 
@@ -213,44 +195,43 @@ class FiveKPairs:
         return len(self.inputs)
 
     def _load(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        a = load_image(self.inputs[i], self.max_side)
-        b = Image.fromarray(load_image(self.experts[i], None)).resize((a.shape[1], a.shape[0]), Image.LANCZOS)
+        a = load_array(self.inputs[i], self.max_side)
+        b = load_image(self.experts[i]).resize((a.shape[1], a.shape[0]), Image.LANCZOS)
         return a, np.asarray(b)
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         pair = self._cache[i] if i in self._cache else self._load(i)
         if self.cache:
             self._cache[i] = pair
-        return pair[0].astype(np.float32) / 255, pair[1].astype(np.float32) / 255
+        return to_float(pair[0]), to_float(pair[1])
 
 
-class ColorPairDataset(Dataset):
+class ColourPairDataset(Dataset):
     """Photos -> training samples for one stage (`mode`), float32 tensors (3, resolution, resolution) in [0, 1].
 
     Args (defaults in brackets):
-        paths: image files; resolution: output side [256]; seed: base seed [0]; mode: "jitter" | "self" | "reference".
+        paths: image files; resolution: output side [256]; seed: base seed [0]; mode: "jitter" | "reference".
         crop_scale, crop_ratio: random crop area fraction and aspect before resizing [(0.25, 1), (3/4, 4/3)].
-        source_look_prob, source_look_strength: chance of a mild global Look on the input / source [0.3, 0.5].
-        target_mix: {look kind: probability} turning input/source into target [JITTER_MIX / REFERENCE_MIX].
+        content_look_prob, content_look_strength: chance of a mild global Look on the input / content [0.3, 0.5].
+        target_mix: {look kind: probability} turning input/content into target [JITTER_MIX / REFERENCE_MIX].
         look_strength: strength of the target looks [1.0].
-        self_look_prob: stage 2, chance of a random global Look on the image [0.5].
         ref_area, ref_perspective, flip_prob: stage 3 reference warp (see random_warp) [(0.5, 1), 0.1, 0.5].
         cross_prob: stage 3, chance that the reference is another photo under the same look, for looks of
             CROSS_KINDS [0.0].
-        pair_prob, pair_iou: stage 3, chance that source and reference are two crops of one photo with IoU <=
+        pair_prob, pair_iou: stage 3, chance that content and reference are two crops of one photo with IoU <=
             pair_iou (reference flipped with flip_prob), for looks of CROSS_KINDS [0.0, 0.2].
-        gray_prob: stage 3, chance the source is grayscale (3 equal channels) [0.05].
+        gray_prob: stage 3, chance the content is grayscale (3 equal channels) [0.05].
         fivek, fivek_prob: optional FiveKPairs used instead of a photo with this chance in stages 1 and 3 [None, 0.1]:
-            input/source = FiveK input, target = expert retouch (reference = warped expert).
+            input/content = FiveK input, target = expert retouch (reference = warped expert).
         max_side, cache: decode downscaled to this long side and keep decoded images in memory [512, True]
             (each DataLoader worker keeps its own cache).
     """
 
     def __init__(self, paths: list[Path], resolution: int = 256, seed: int = 0, mode: str = "jitter", *,
                  crop_scale: tuple[float, float] = (0.25, 1.0), crop_ratio: tuple[float, float] = (3 / 4, 4 / 3),
-                 source_look_prob: float = 0.3, source_look_strength: float = 0.5,
+                 content_look_prob: float = 0.3, content_look_strength: float = 0.5,
                  target_mix: dict[str, float] | None = None, look_strength: float = 1.0,
-                 self_look_prob: float = 0.5, ref_area: tuple[float, float] = (0.5, 1.0),
+                 ref_area: tuple[float, float] = (0.5, 1.0),
                  ref_perspective: float = 0.1, flip_prob: float = 0.5, cross_prob: float = 0.0,
                  pair_prob: float = 0.0, pair_iou: float = 0.2,
                  gray_prob: float = 0.05,
@@ -260,10 +241,10 @@ class ColorPairDataset(Dataset):
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.paths, self.resolution, self.seed, self.mode, self.epoch = list(paths), resolution, seed, mode, 0
         self.crop_scale, self.crop_ratio = crop_scale, crop_ratio
-        self.source_look_prob, self.source_look_strength = source_look_prob, source_look_strength
+        self.content_look_prob, self.content_look_strength = content_look_prob, content_look_strength
         mix = target_mix or (JITTER_MIX if mode == "jitter" else REFERENCE_MIX)
         self.kinds, self.kind_probs = list(mix), np.array(list(mix.values())) / sum(mix.values())
-        self.look_strength, self.self_look_prob = look_strength, self_look_prob
+        self.look_strength = look_strength
         self.ref_area, self.ref_perspective, self.flip_prob = ref_area, ref_perspective, flip_prob
         self.cross_prob, self.gray_prob, self.fivek, self.fivek_prob = cross_prob, gray_prob, fivek, fivek_prob
         self.pair_prob, self.pair_iou = pair_prob, pair_iou
@@ -279,39 +260,35 @@ class ColorPairDataset(Dataset):
 
     def _photo(self, i: int) -> np.ndarray:
         """Photo i as (H, W, 3) float32 in [0, 1]."""
-        img = self._cache[i] if i in self._cache else load_image(self.paths[i], self.max_side)
+        img = self._cache[i] if i in self._cache else load_array(self.paths[i], self.max_side)
         if self.cache:
             self._cache[i] = img
-        return img.astype(np.float32) / 255
+        return to_float(img)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.epoch, i])
         look = None  # the target's look, kept when it is the same edit on any photo (CROSS_KINDS)
-        pair = False  # source and reference are two crops of one photo
-        if self.mode != "self" and self.fivek is not None and rng.random() < self.fivek_prob:
+        pair = False  # content and reference are two crops of one photo
+        if self.fivek is not None and rng.random() < self.fivek_prob:
             a, b = self.fivek[int(rng.integers(len(self.fivek)))]
             box = random_box(*a.shape[:2], rng, self.crop_scale, self.crop_ratio)
-            source, target = crop_resize(a, box, self.resolution), crop_resize(b, box, self.resolution)
+            content, target = crop_resize(a, box, self.resolution), crop_resize(b, box, self.resolution)
         else:
             pair = self.mode == "reference" and rng.random() < self.pair_prob
             if pair:
                 photo = self._photo(i)
                 box, other_box = low_overlap_boxes(*photo.shape[:2], rng, self.pair_iou, ratio=self.crop_ratio)
-                source, other = (crop_resize(photo, b, self.resolution) for b in (box, other_box))
+                content, other = (crop_resize(photo, b, self.resolution) for b in (box, other_box))
             else:
-                source = self._crop(i, rng)
-            if self.mode == "self":
-                if rng.random() < self.self_look_prob:
-                    source = Look.random(rng, self.look_strength).apply(source)
-                return {"image": to_tensor(source)}
-            if rng.random() < self.source_look_prob and not pair:
-                source = Look.random(rng, self.source_look_strength).apply(source)
+                content = self._crop(i, rng)
+            if rng.random() < self.content_look_prob and not pair:
+                content = Look.random(rng, self.content_look_strength).apply(content)
             kind = self.kinds[rng.choice(len(self.kinds), p=self.kind_probs)]
             edit = random_look(rng, kind, self.look_strength)
-            target = edit(source)
+            target = edit(content)
             look = edit if kind in CROSS_KINDS else None
         if self.mode == "jitter":
-            return {"input": to_tensor(source), "target": to_tensor(target)}
+            return {"input": image_to_tensor(content), "target": image_to_tensor(target)}
         if look is not None and pair:
             reference = look(np.ascontiguousarray(other[:, ::-1]) if rng.random() < self.flip_prob else other)
         elif look is not None and len(self) > 1 and rng.random() < self.cross_prob:
@@ -320,8 +297,9 @@ class ColorPairDataset(Dataset):
         else:
             reference = random_warp(target, rng, self.ref_area, self.crop_ratio, self.ref_perspective, self.flip_prob)
         if rng.random() < self.gray_prob:
-            source = to_gray(source)
-        return {"source": to_tensor(source), "reference": to_tensor(reference), "target": to_tensor(target)}
+            content = to_gray(content)
+        return {"content": image_to_tensor(content), "reference": image_to_tensor(reference),
+                "target": image_to_tensor(target)}
 
     def _crop(self, i: int, rng: np.random.Generator) -> np.ndarray:
         """A random crop of photo i, resized to (R, R, 3) float32 in [0, 1]."""

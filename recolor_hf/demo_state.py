@@ -62,9 +62,9 @@ class Clicks:
     def keep(self) -> list[Point]:
         return [a[1] for a in self.actions if a[0] == "keep"]
 
-    def guidance(self, source_mask: np.ndarray | None = None, reference_mask: np.ndarray | None = None) -> Guidance:
+    def guidance(self, content_mask: np.ndarray | None = None, reference_mask: np.ndarray | None = None) -> Guidance:
         """The clicks (and optional masks) as ``Guidance``; a ValueError if all of them are empty."""
-        return Guidance(self.pairs, self.keep, source_mask, reference_mask)
+        return Guidance(self.pairs, self.keep, content_mask, reference_mask)
 
     def summary(self) -> str:
         """One line for the user: what is clicked, and what to click next."""

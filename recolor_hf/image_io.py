@@ -1,4 +1,5 @@
-"""Reading and checking user images: every problem becomes a ValueError that names it.
+"""Reading and checking user images, and the uint8 <-> float conversions: every problem becomes a ValueError that
+names it.
 
 Accepted: a path, a PIL image (opened lazily or not), an HWC / HW numpy array (uint8, uint16 or float in
 [0, 1]) and a (3, H, W) or (1, 3, H, W) tensor in [0, 1]. Modes are converted to RGB: RGBA / LA and palette
@@ -9,6 +10,10 @@ The pixel limit ``max_pixels`` (the CLI's ``--max-pixels``) is checked on the si
 before anything is decoded. Decoded images keep the source's ICC profile (RGB profiles only) and its EXIF
 (orientation removed, since it is applied) in ``image.info`` under the keys ``KEPT_METADATA``, so that a writer
 can pass them on to the output.
+
+Arrays: ``load_array`` gives (H, W, 3) uint8 (optionally downscaled); ``to_float`` / ``to_uint8`` are the one pair
+of converters between uint8 [0, 255] and float [0, 1] pixels, ``image_to_tensor`` / ``tensor_to_uint8`` the same
+for (3, H, W) tensors.
 
 Masks follow one rule (``mask_from_image``): the alpha channel when the image has one (alpha > 0 = painted),
 else every pixel that is not black.
@@ -34,6 +39,31 @@ BACKGROUND = (255, 255, 255)  # transparent pixels are composited on white
 KEPT_METADATA = ("icc_profile", "exif")  # ``image.info`` keys that outputs inherit from their source
 ICC_COLOUR_SPACE = slice(16, 20)  # bytes of an ICC profile's header naming its colour space
 ICC_RGB = b"RGB "
+UINT8_PEAK = 255.0  # a uint8 pixel value of 255 is 1.0 as a float
+UINT16_PEAK = 65535.0
+
+
+def to_float(image: np.ndarray, dtype: np.dtype = np.float32) -> np.ndarray:
+    """uint8 [0, 255] -> float in [0, 1] of ``dtype``; float arrays are only cast to ``dtype``. Any shape."""
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        return image.astype(dtype) / UINT8_PEAK
+    return image.astype(dtype, copy=False)
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """float in [0, 1] -> uint8 [0, 255], clipped and rounded (half up). Any shape."""
+    return np.clip(np.asarray(image, dtype=np.float64) * UINT8_PEAK + 0.5, 0, UINT8_PEAK).astype(np.uint8)
+
+
+def check_rgb_array(image: np.ndarray, name: str) -> np.ndarray:
+    """An (H, W, 3) uint8 or float array, else a ValueError naming ``name``; returns it as a numpy array."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"{name} must be an (H, W, 3) RGB image, got shape {image.shape}")
+    if image.dtype != np.uint8 and not np.issubdtype(image.dtype, np.floating):
+        raise ValueError(f"{name} must be uint8 or float, got dtype {image.dtype}")
+    return image
 
 
 def check_size(width: int, height: int, max_pixels: int, name: str) -> None:
@@ -58,10 +88,11 @@ def to_rgb(image: Image.Image, name: str = "image") -> Image.Image:
         if not np.isfinite(data).all():
             raise ValueError(f"{name} holds NaN or infinite pixel values; it cannot be shown as a photo")
         if image.mode.startswith("I;16"):
-            peak = 65535.0  # 16-bit modes are always scaled from their full range, dark images included
+            peak = UINT16_PEAK  # 16-bit modes are always scaled from their full range, dark images included
         else:
-            peak = 1.0 if image.mode == "F" and data.max() <= 1.0 else 65535.0 if data.max() > 255 else 255.0
-        image = Image.fromarray(np.clip(data / peak * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+            peak = (1.0 if image.mode == "F" and data.max() <= 1.0
+                    else UINT16_PEAK if data.max() > UINT8_PEAK else UINT8_PEAK)
+        image = Image.fromarray(to_uint8(data / peak), "L")
     if image.mode in ("RGBa", "La"):  # premultiplied alpha: PIL converts these to their plain forms only
         image = image.convert(image.mode.upper())
     if image.mode in ("RGBA", "LA", "PA"):
@@ -81,11 +112,11 @@ def array_to_image(array: np.ndarray, name: str) -> Image.Image:
     if array.dtype == np.uint8:
         data = array
     elif array.dtype == np.uint16:
-        data = (array.astype(np.float64) / 65535.0 * 255.0 + 0.5).astype(np.uint8)
+        data = to_uint8(array / UINT16_PEAK)
     elif np.issubdtype(array.dtype, np.floating):
         if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
             raise ValueError(f"{name}: float arrays must be finite and in [0, 1]")
-        data = (array * 255.0 + 0.5).astype(np.uint8)
+        data = to_uint8(array)
     else:
         raise ValueError(f"{name}: unsupported array dtype {array.dtype} (use uint8, uint16 or float in [0, 1])")
     return to_rgb(Image.fromarray(data), name)
@@ -114,13 +145,17 @@ def open_image(path: str | os.PathLike, name: str = "image") -> Image.Image:
                          f"whatever max_pixels says ({err})") from None
 
 
-def decode(image: Image.Image, name: str, max_pixels: int) -> Image.Image:
+def decode(image: Image.Image, name: str, max_pixels: int, draft: tuple[int, int] | None = None) -> Image.Image:
     """Check the declared size against ``max_pixels``, then decode and apply the EXIF orientation.
 
-    Returns the image in its own mode; the EXIF kept in ``info`` has no orientation tag any more.
+    ``draft`` (W, H): decode a JPEG at the smallest scale still covering that size (a fast full read of the file
+    that checks it, as ``data.scan_images`` does). Returns the image in its own mode; the EXIF kept in ``info`` has
+    no orientation tag any more.
     """
     check_size(image.width, image.height, max_pixels, name)
     try:
+        if draft is not None:
+            image.draft("RGB", draft)
         image.load()
         return ImageOps.exif_transpose(image)
     except (OSError, SyntaxError, ValueError) as err:
@@ -141,25 +176,35 @@ def is_tensor(value) -> bool:
     return torch is not None and torch.is_tensor(value)
 
 
-def load_image(source, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+def load_image(image, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS,
+               max_side: int | None = None) -> Image.Image:
     """Any accepted input -> a fully decoded 8-bit RGB PIL image, or a ValueError naming the problem.
 
     From a file or PIL image, ``info`` holds only the source's ICC profile and EXIF (see ``kept_metadata``).
+    ``max_side``: downscale (LANCZOS, aspect kept) so that the long side is at most this many pixels.
     """
-    if isinstance(source, (str, os.PathLike)):
-        source = open_image(source, name)
-    if isinstance(source, np.ndarray):
-        image = array_to_image(source, name)
-    elif is_tensor(source):
-        image = tensor_to_image(source, name)
-    elif isinstance(source, Image.Image):
-        decoded = decode(source, name, max_pixels)
-        image = to_rgb(decoded, name)
-        image.info = kept_metadata(decoded)
+    if isinstance(image, (str, os.PathLike)):
+        image = open_image(image, name)
+    if isinstance(image, np.ndarray):
+        rgb = array_to_image(image, name)
+    elif is_tensor(image):
+        rgb = tensor_to_image(image, name)
+    elif isinstance(image, Image.Image):
+        decoded = decode(image, name, max_pixels)
+        rgb = to_rgb(decoded, name)
+        rgb.info = kept_metadata(decoded)
     else:
-        raise ValueError(f"{name} must be a path, PIL image, numpy array or tensor, got {type(source).__name__}")
-    check_size(image.width, image.height, max_pixels, name)
-    return image
+        raise ValueError(f"{name} must be a path, PIL image, numpy array or tensor, got {type(image).__name__}")
+    check_size(rgb.width, rgb.height, max_pixels, name)
+    if max_side is not None and max(rgb.size) > max_side:
+        rgb.thumbnail((max_side, max_side), Image.LANCZOS)
+    return rgb
+
+
+def load_array(image, max_side: int | None = None, name: str = "image",
+               max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """``load_image`` as an (H, W, 3) uint8 array, downscaled so that the long side is at most ``max_side``."""
+    return np.asarray(load_image(image, name, max_pixels, max_side))
 
 
 def mask_from_image(image: Image.Image) -> np.ndarray:
@@ -172,20 +217,20 @@ def mask_from_image(image: Image.Image) -> np.ndarray:
     return np.asarray(to_rgb(image, "mask")).any(axis=2)
 
 
-def load_mask(source: str | os.PathLike | Image.Image, name: str = "mask",
+def load_mask(mask: str | os.PathLike | Image.Image, name: str = "mask",
               max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """A mask file or PIL image -> (H, W) bool by ``mask_from_image``, with ``load_image``'s checks."""
-    image = open_image(source, name) if isinstance(source, (str, os.PathLike)) else source
+    image = open_image(mask, name) if isinstance(mask, (str, os.PathLike)) else mask
     return mask_from_image(decode(image, name, max_pixels))
 
 
-def image_to_tensor(image: Image.Image) -> torch.Tensor:
-    """PIL RGB image -> (3, H, W) float tensor in [0, 1]."""
+def image_to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:
+    """PIL RGB image or (H, W, 3) array (uint8, or float in [0, 1]) -> (3, H, W) float32 tensor in [0, 1]."""
     import torch
 
-    return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()
+    return torch.from_numpy(to_float(np.asarray(image))).permute(2, 0, 1).contiguous()
 
 
 def tensor_to_uint8(tensor: torch.Tensor) -> np.ndarray:
-    """(3, H, W) tensor in [0, 1] -> (H, W, 3) uint8 array (clipped, rounded)."""
-    return (tensor.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
+    """(3, H, W) tensor in [0, 1] -> (H, W, 3) uint8 array (``to_uint8``: clipped, rounded)."""
+    return to_uint8(tensor.detach().float().permute(1, 2, 0).cpu().numpy())

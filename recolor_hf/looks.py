@@ -2,7 +2,7 @@
 
 Every function takes and returns float32 (H, W, 3) RGB images in [0, 1] and uses numpy only (no torch).
 
-- color_jitter            torchvision-style ColorJitter (the paper's global augmentation).
+- colour_jitter            torchvision-style ColorJitter (the paper's global augmentation).
 - Look                    a photographer's global edit: white balance, tone curves, saturation, HSL mixer, split toning.
 - LocalLook               several Looks assigned to colour ranges (sky / foliage / warm tones / rest) with soft
                           membership; a pure per-pixel colour function, so the SAME local look can be applied to two
@@ -23,6 +23,8 @@ from PIL import Image
 from scipy.interpolate import PchipInterpolator
 from scipy.ndimage import gaussian_filter
 from skimage.segmentation import felzenszwalb, slic
+
+from .image_io import to_float, to_uint8
 
 GRAY = np.array([0.2989, 0.587, 0.114], np.float32)  # luma weights of torchvision's rgb_to_grayscale
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601 luma (sums to 1, so grays keep their value)
@@ -137,7 +139,7 @@ def _jitter_range(value: float | tuple[float, float], center: float) -> tuple[fl
     return value
 
 
-def color_jitter(img: np.ndarray, rng: np.random.Generator,
+def colour_jitter(img: np.ndarray, rng: np.random.Generator,
                  brightness: float | tuple[float, float] = (0.5, 2.0),
                  contrast: float | tuple[float, float] = (0.5, 2.0),
                  saturation: float | tuple[float, float] = (0.5, 2.0),
@@ -331,8 +333,7 @@ def segment_local_augment(img: np.ndarray, rng: np.random.Generator, n_regions: 
     H, W = img.shape[:2]
     scale = work_size / max(H, W)
     w, h = max(1, round(W * scale)), max(1, round(H * scale))
-    small = np.asarray(Image.fromarray((img * 255).round().astype(np.uint8)).resize((w, h), Image.BILINEAR))
-    small = small.astype(np.float32) / 255
+    small = to_float(np.asarray(Image.fromarray(to_uint8(img)).resize((w, h), Image.BILINEAR)))
     if rng.random() < 0.5:
         seg = slic(small, n_segments=n_segments, start_label=0)
     else:  # scale = work_size gives 25-50 segments, comparable to SLIC's
@@ -394,7 +395,7 @@ def random_look(rng: np.random.Generator, kind: str = "global",
     """A seeded random edit as a deterministic callable (H, W, 3) -> (H, W, 3), float32 in [0, 1].
 
     kind: "global" (Look), "local" (colour-range LocalLook, transferable between photos), "segment"
-    (segment_local_augment, not transferable), "jitter" (color_jitter with its ranges scaled by `strength`:
+    (segment_local_augment, not transferable), "jitter" (colour_jitter with its ranges scaled by `strength`:
     brightness / contrast / saturation in [2^-strength, 2^strength], hue in +-0.2 strength), "none" (the photo
     as it is: teaches a model that a reference's own colours are not an edit), "strong" (``strong_look``, which
     ignores ``strength``).
@@ -412,6 +413,6 @@ def random_look(rng: np.random.Generator, kind: str = "global",
         return lambda img: segment_local_augment(img, np.random.default_rng(seed), strength=strength)
     if kind == "jitter":
         factor = (2.0 ** -strength, 2.0 ** strength)
-        return lambda img: color_jitter(img, np.random.default_rng(seed), factor, factor, factor,
+        return lambda img: colour_jitter(img, np.random.default_rng(seed), factor, factor, factor,
                                         (-0.2 * strength, 0.2 * strength))
     raise ValueError(f"unknown look kind {kind!r}, expected one of {LOOK_KINDS}")

@@ -1,8 +1,11 @@
-"""Training losses beyond plain L1: the perceptual loss (real LPIPS when its weights are on disk, else
-EfficientNet-Lite0 features) and an L1 distance in CIELAB (beyond the paper: weighs colour casts in near-neutral
-regions as the evaluation's CIEDE2000 does, unlike RGB L1).
+"""Losses beyond plain L1: the w0 loss of main eq. 2 (training, main eq. 6, and online stylization, supp. C.7), the
+perceptual loss (real LPIPS when its weights are on disk, else EfficientNet-Lite0 features) and an L1 distance in
+CIELAB (beyond the paper: weighs colour casts in near-neutral regions as the evaluation's CIEDE2000 does, unlike
+RGB L1)."""
 
-(The other losses of main eq. 6 are L1 and the w0 loss, ``RecolorPipeline.w0_distance``.)"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -11,6 +14,16 @@ from torch import nn
 from .metrics import real_lpips
 from .models.backbones import FeatureBackbone
 from .models.colour import rgb_to_lab
+
+if TYPE_CHECKING:
+    from .pipeline import RecolorPipeline
+
+
+def w0_loss(pipe: RecolorPipeline, image_a: torch.Tensor, image_b: torch.Tensor) -> torch.Tensor:
+    """L_w0 = ||w0(I_a) - w0(I_b)||_1 / D per image (main eq. 2), w0 = ``pipe.self_code``:
+    (B, 3, H, W) x2 -> (B,)."""
+    return (pipe.self_code(image_a) - pipe.self_code(image_b)).abs().mean(dim=1)
+
 
 def lab_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean |Lab(pred) - Lab(target)| over pixels and the L, a, b channels: (B, 3, H, W) x2 -> scalar."""

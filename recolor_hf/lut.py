@@ -1,7 +1,7 @@
 """A transfer as a 3D colour look-up table (``.cube``), for Resolve, Premiere, Lightroom, ffmpeg ``lut3d``, OBS.
 
 The model's result is spatially varying; a 3D LUT is one colour -> colour function, so ``fit_lut`` finds its best
-global approximation from (source pixel, output pixel) pairs: the LUT values L on the n x n x n lattice minimise
+global approximation from (content pixel, output pixel) pairs: the LUT values L on the n x n x n lattice minimise
 
     mean_i |trilinear(L, s_i) - o_i|^2  +  SMOOTHNESS * mean_edges |grad (L - identity)|^2
 
@@ -16,14 +16,15 @@ assumes). Any LUT colour-science reads (3D, 1D, shaper + 3D) is applied through 
 """
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import PIL.Image
 from PIL import ImageFilter
 
-from .image_io import load_image
+from .atomic import atomic_path
+from .deprecation import renamed_keyword
+from .image_io import load_image, to_float
 from .metrics import ciede2000
 
 LUT_SIZE = 33  # lattice points per axis: the common size of grading LUTs (Resolve, ffmpeg, OBS)
@@ -34,7 +35,7 @@ SMOOTHNESS = 1e-3  # weight of the smoothness of L - identity, gradient per unit
 SOLVER_TOLERANCE = 1e-6  # relative residual of conjugate gradients
 SOLVER_MAX_ITERATIONS = 5000
 CUBE_FORMAT = "Iridas Cube"  # colour-science's name of the .cube format (it falls back to "Resolve Cube")
-SOURCE_SEED, ERROR_SEED = 0, 1
+FIT_SEED, ERROR_SEED = 0, 1
 
 
 def lattice(size: int) -> np.ndarray:
@@ -72,21 +73,21 @@ def lattice_gradient(size: int):
     return scipy.sparse.vstack([scipy.sparse.kron(scipy.sparse.kron(a, b), c) for a, b, c in axes]).tocsr()
 
 
-def pixel_pairs(source, output, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Source and output images of one size (anything ``load_image`` takes) -> up to ``count`` seeded
+def pixel_pairs(content, output, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Content and output images of one size (anything ``load_image`` takes) -> up to ``count`` seeded
     corresponding pixels, each (N, 3) uint8."""
-    source, output = np.asarray(load_image(source, "source")), np.asarray(load_image(output, "output"))
-    if source.shape != output.shape:
-        raise ValueError(f"source and output sizes differ: {source.shape[1::-1]} vs {output.shape[1::-1]}")
-    source, output = source.reshape(-1, 3), output.reshape(-1, 3)
-    if len(source) > count:
-        index = np.random.default_rng(seed).choice(len(source), count, replace=False)
-        source, output = source[index], output[index]
-    return source, output
+    content, output = np.asarray(load_image(content, "source")), np.asarray(load_image(output, "output"))
+    if content.shape != output.shape:
+        raise ValueError(f"source and output sizes differ: {content.shape[1::-1]} vs {output.shape[1::-1]}")
+    content, output = content.reshape(-1, 3), output.reshape(-1, 3)
+    if len(content) > count:
+        index = np.random.default_rng(seed).choice(len(content), count, replace=False)
+        content, output = content[index], output[index]
+    return content, output
 
 
-def fit_lut(source, output, size: int = LUT_SIZE, title: str = "recolor_hf look"):
-    """Fit a ``size``^3 LUT mapping ``source`` to ``output`` (one size; paths, PIL images, (H, W, 3) arrays...).
+def fit_lut(content, output, size: int = LUT_SIZE, title: str = "recolor_hf look"):
+    """Fit a ``size``^3 LUT mapping ``content`` to ``output`` (one size; paths, PIL images, (H, W, 3) arrays...).
 
     Returns a ``colour.LUT3D`` (table (size, size, size, 3) indexed [r, g, b], values in [0, 1]).
     """
@@ -97,7 +98,7 @@ def fit_lut(source, output, size: int = LUT_SIZE, title: str = "recolor_hf look"
 
     if not 2 <= size <= PIL_MAX_SIZE:
         raise ValueError(f"LUT size must be in [2, {PIL_MAX_SIZE}], got {size}")
-    colours, targets = (pixels / 255.0 for pixels in pixel_pairs(source, output, FIT_SAMPLES, SOURCE_SEED))
+    colours, targets = (to_float(pixels, np.float64) for pixels in pixel_pairs(content, output, FIT_SAMPLES, FIT_SEED))
     weights = trilinear_weights(colours, size)
     gradient = lattice_gradient(size)
     smooth = (gradient.T @ gradient) * (SMOOTHNESS / gradient.shape[0])
@@ -133,10 +134,10 @@ def apply_lut(image, lut) -> PIL.Image.Image:
     return load_image(image).filter(lut_filter(lut))
 
 
-def fit_error(source, output, lut) -> float:
-    """Mean ΔE00 between the LUT applied to ``source`` and ``output``, on a seeded sample of ``ERROR_SAMPLES``
+def fit_error(content, output, lut) -> float:
+    """Mean ΔE00 between the LUT applied to ``content`` and ``output``, on a seeded sample of ``ERROR_SAMPLES``
     pixels (all pixels of smaller images), independent of the fit's sample."""
-    colours, targets = pixel_pairs(source, output, ERROR_SAMPLES, ERROR_SEED)
+    colours, targets = pixel_pairs(content, output, ERROR_SAMPLES, ERROR_SEED)
     return ciede2000(np.asarray(apply_lut(colours[:, None], lut)), targets[:, None])  # pixels as (N, 1, 3) images
 
 
@@ -157,26 +158,24 @@ def read_cube(path: str | os.PathLike):
 
 
 def write_cube(lut, path: str | os.PathLike, comments: list[str] = ()) -> None:
-    """Write ``lut`` to ``path`` as an Iridas ``.cube``, atomically (written in a temporary folder beside ``path``,
-    then renamed), with optional ``# comment`` lines."""
+    """Write ``lut`` to ``path`` as an Iridas ``.cube``, atomically (``atomic.atomic_path``), with optional
+    ``# comment`` lines."""
     import colour
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     lut = lut.copy()
     lut.comments = list(comments)
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as folder:  # removed on failure too
-        colour.write_LUT(lut, str(Path(folder) / path.name), method=CUBE_FORMAT)
-        os.replace(Path(folder) / path.name, path)
+    with atomic_path(Path(path)) as tmp:
+        colour.write_LUT(lut, str(tmp), method=CUBE_FORMAT)
 
 
-def export_cube(source, output, path: str | os.PathLike, size: int = LUT_SIZE) -> float:
-    """Fit a LUT to the transfer ``source`` -> ``output`` and write it to ``path`` (``.cube``); returns its fit
-    error, the mean ΔE00 between the LUT applied to the source and the output (see ``fit_error``).
+@renamed_keyword("source", "content")  # the README's name before the API took "content" throughout
+def export_cube(content, output, path: str | os.PathLike, size: int = LUT_SIZE) -> float:
+    """Fit a LUT to the transfer ``content`` -> ``output`` and write it to ``path`` (``.cube``); returns its fit
+    error, the mean ΔE00 between the LUT applied to the content and the output (see ``fit_error``).
 
-    One call for the app and the CLI: ``export_cube(source_image, result_image, "look.cube")``.
+    One call for the app and the CLI: ``export_cube(content_image, result_image, "look.cube")``.
     """
-    lut = fit_lut(source, output, size)
-    error = fit_error(source, output, lut)
+    lut = fit_lut(content, output, size)
+    error = fit_error(content, output, lut)
     write_cube(lut, path, [f"fitted by recolor_hf to a source -> output transfer; fit error mean dE00 {error:.2f}"])
     return error

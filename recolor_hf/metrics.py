@@ -1,4 +1,4 @@
-"""Image-quality metrics for re-colorization results (DESIGN §6).
+"""Image-quality metrics for re-colorization results (the evaluation's MAE, PSNR, CIEDE2000, LPIPS, flicker).
 
 Every function takes two RGB images of the same size, shape (H, W, 3), either uint8
 (0–255) or float (0–1), and compares a prediction with its ground truth.
@@ -13,25 +13,15 @@ from typing import Any, Callable
 import numpy as np
 from skimage.color import deltaE_ciede2000, rgb2lab
 
+from .image_io import check_rgb_array, image_to_tensor, to_float
+
 # torchvision backbone files that `lpips` would otherwise download, by `lpips` net name.
 LPIPS_BACKBONE_FILES = {"alex": "alexnet-owt-7be5be79.pth", "vgg": "vgg16-397923af.pth"}
 
 
-def _as_float(image: np.ndarray, name: str) -> np.ndarray:
-    """Return `image` as float64 RGB in [0, 1], checking its shape and dtype."""
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"{name} must have shape (H, W, 3), got {image.shape}")
-    if image.dtype == np.uint8:
-        return image.astype(np.float64) / 255.0
-    if np.issubdtype(image.dtype, np.floating):
-        return image.astype(np.float64)
-    raise ValueError(f"{name} must be uint8 or float, got {image.dtype}")
-
-
 def _pair(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Both images as float64 in [0, 1]; raise ValueError unless they have the same size."""
-    pred, gt = _as_float(pred, "pred"), _as_float(gt, "gt")
+    pred, gt = (to_float(check_rgb_array(image, name), np.float64) for image, name in ((pred, "pred"), (gt, "gt")))
     if pred.shape != gt.shape:
         raise ValueError(f"pred and gt sizes differ: {pred.shape} vs {gt.shape}")
     return pred, gt
@@ -56,23 +46,23 @@ def ciede2000(pred: np.ndarray, gt: np.ndarray) -> float:
     return float(deltaE_ciede2000(rgb2lab(gt), rgb2lab(pred)).mean())
 
 
-def flicker(outputs: list[np.ndarray], sources: list[np.ndarray],
+def flicker(outputs: list[np.ndarray], contents: list[np.ndarray],
             align: Callable[[int, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None) -> float:
     """Temporal flicker of a processed video: the mean ΔE00 between consecutive output frames minus that between
-    consecutive source frames (0 = the output changes over time exactly as much as the source does).
+    consecutive content frames (0 = the output changes over time exactly as much as the content does).
 
-    outputs, sources: the same number (>= 2) of (H, W, 3) frames, output and source of equal size.
+    outputs, contents: the same number (>= 2) of (H, W, 3) frames, output and content of equal size.
     align: optional motion compensation, ``align(t, frame t-1, frame t) -> (frame t-1 resampled onto frame t's
-    pixels, frame t)``, both cropped alike; applied the same way to outputs and sources.
+    pixels, frame t)``, both cropped alike; applied the same way to outputs and contents.
     """
-    if len(outputs) != len(sources) or len(outputs) < 2:
-        raise ValueError(f"need >= 2 output and source frames, as many of each; got {len(outputs)}, {len(sources)}")
+    if len(outputs) != len(contents) or len(outputs) < 2:
+        raise ValueError(f"need >= 2 output and content frames, as many of each; got {len(outputs)}, {len(contents)}")
 
     def mean_change(frames: list[np.ndarray]) -> float:
         pairs = [(a, b) if align is None else align(t, a, b) for t, (a, b) in enumerate(zip(frames, frames[1:]), 1)]
         return float(np.mean([ciede2000(b, a) for a, b in pairs]))
 
-    return mean_change(outputs) - mean_change(sources)
+    return mean_change(outputs) - mean_change(contents)
 
 
 @functools.lru_cache(maxsize=1)
@@ -108,11 +98,8 @@ def lpips_distance(pred: np.ndarray, gt: np.ndarray) -> float | None:
         return None
     import torch
 
-    def to_tensor(image: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(image).float().permute(2, 0, 1)[None] * 2.0 - 1.0
-
-    with torch.no_grad():
-        return float(model[1](to_tensor(pred), to_tensor(gt)).item())
+    with torch.no_grad():  # LPIPS takes (1, 3, H, W) in [-1, 1]
+        return float(model[1](*(image_to_tensor(image)[None] * 2 - 1 for image in (pred, gt))).item())
 
 
 def evaluate_pair(pred: np.ndarray, gt: np.ndarray) -> dict[str, float | None]:

@@ -12,6 +12,7 @@ from typing import Callable, Iterator
 import PIL.Image
 import torch
 
+from .losses import w0_loss
 from .models.colour import local_transfer, patch_statistics, rgb_to_lab
 from .models.predictor import Correspondence
 from .pipeline import RecolorLatents, RecolorPipeline
@@ -21,7 +22,7 @@ LEARNING_RATE = 0.05  # Adam; latents are O(1) in both modes
 
 
 class LatentOptimizer:
-    """One source / reference pair under optimisation; ``step()`` makes one Adam update and returns the loss
+    """One content / reference pair under optimisation; ``step()`` makes one Adam update and returns the loss
     before it, ``run()`` is the loop of steps, ``latents()`` gives a ``RecolorLatents`` that ``pipe.decode``
     renders at full resolution (the current latent, or the one with the lowest loss seen so far)."""
 
@@ -32,33 +33,33 @@ class LatentOptimizer:
         if len(contents) != 1 or len(references) != 1:
             raise ValueError("online optimisation takes one content and one reference")
         self.pipe, self.mode, self.contents = pipe, mode, contents
-        self.source, self.reference = pipe.to_working(contents), pipe.to_working(references)
+        self.content, self.reference = pipe.to_working(contents), pipe.to_working(references)
         with torch.no_grad():
             if mode == "code":
-                self.start = self.identity_latents(pipe.self_map(self.source))
-                start = [pipe.latent_encoder(self.source, self.reference)]
+                self.start = self.identity_latents(pipe.self_map(self.content))
+                start = [pipe.latent_encoder(self.content, self.reference)]
             else:
-                self.start = pipe.predict(self.source, self.reference)
+                self.start = pipe.predict(self.content, self.reference)
                 start = list(self.start.maps)
-                self.base = local_transfer(self.source, self.start.source_stats, self.start.target_stats)
+                self.base = local_transfer(self.content, self.start.content_stats, self.start.target_stats)
         self.params = [p.detach().clone().requires_grad_(True) for p in start]
         self.optimizer = torch.optim.Adam(self.params, lr=LEARNING_RATE if lr is None else lr)
         self.steps_done = 0
         # the lowest loss measured, the number of updates made before it (0-based step) and the latent it measured
         self.best_loss, self.best_step, self.best_params = float("inf"), None, None
 
-    def identity_latents(self, source_map: torch.Tensor) -> RecolorLatents:
-        """Latents whose base is the source itself: statistics S_S -> S_S, every patch its own (index -1)."""
-        h, w = source_map.shape[-2:]
-        stats = patch_statistics(rgb_to_lab(self.source), (h, w))
-        match = Correspondence(source_map, torch.ones_like(source_map[:, :1]),
-                               torch.full((1, h * w), -1, dtype=torch.long, device=source_map.device))
-        return RecolorLatents((source_map,) * 3, source_map, match, stats, stats, self.source)
+    def identity_latents(self, content_map: torch.Tensor) -> RecolorLatents:
+        """Latents whose base is the content itself: statistics S_S -> S_S, every patch its own (index -1)."""
+        h, w = content_map.shape[-2:]
+        stats = patch_statistics(rgb_to_lab(self.content), (h, w))
+        match = Correspondence(content_map, torch.ones_like(content_map[:, :1]),
+                               torch.full((1, h * w), -1, dtype=torch.long, device=content_map.device))
+        return RecolorLatents((content_map,) * 3, content_map, match, stats, stats, self.content)
 
     def render(self) -> torch.Tensor:
         """G'(I_S, w) or G'(base, W) at the working resolution, clamped to [0, 1]."""
         if self.mode == "code":
-            return self.pipe.generator(self.source, w=self.params[0]).clamp(0, 1)
+            return self.pipe.generator(self.content, w=self.params[0]).clamp(0, 1)
         return self.pipe.generator(self.base, maps=tuple(self.params)).clamp(0, 1)
 
     def step(self) -> float:
@@ -66,7 +67,7 @@ class LatentOptimizer:
         remembers the latent it was measured on if it is the lowest so far."""
         with torch.enable_grad():
             image = self.render()
-            loss = self.pipe.w0_distance(image, self.reference).mean()
+            loss = w0_loss(self.pipe, image, self.reference).mean()
             self.optimizer.zero_grad()
             loss.backward(inputs=self.params)
         if loss.item() < self.best_loss:
@@ -95,8 +96,8 @@ class LatentOptimizer:
         else:
             maps = tuple(p.detach() for p in params)
         start = self.start
-        return RecolorLatents(maps, start.base_map, start.correspondence, start.source_stats, start.target_stats,
-                              self.source, self.contents)
+        return RecolorLatents(maps, start.base_map, start.correspondence, start.content_stats, start.target_stats,
+                              self.content, self.contents)
 
 
 def optimize_latent(pipe: RecolorPipeline, content, reference, mode: str = "code", steps: int = 20,

@@ -1,11 +1,11 @@
-"""RecolorPipeline: source photo + reference photo -> the source re-coloured like the reference.
+"""RecolorPipeline: a content (source) photo + a reference photo -> the content re-coloured like the reference.
 
 Networks run at a square working resolution (``config.resolution``); the colour change is carried back to the
-source's own size by ``recolor_hf.upsample.transfer_colour``. Steps (main Fig. 3):
+content's own size by ``recolor_hf.upsample.transfer_colour``. Steps (main Fig. 3):
 
-1. backbone features of source and reference (C1..C3, F_S, F_R); w = E_w(I_S, I_R); W0R = E_W(I_R, I_R);
+1. backbone features of content and reference (C1..C3, F_S, F_R); w = E_w(I_S, I_R); W0R = E_W(I_R, I_R);
 2. correspondence W~0R = Hard(A_C) W0R (or the user's guided version); the same match gathers the reference's
-   per-patch Lab statistics into target statistics T (``models.colour``), and the source moved to T is the
+   per-patch Lab statistics into target statistics T (``models.colour``), and the content moved to T is the
    "base" image; maps W = P_W(...) as residuals on W0(base);
 3. strength: statistics S_S + alpha (T - S_S) give base_alpha, W' = W0(base_alpha) + alpha (W - W0(base))
    (supp. eq. 3); image = G'(base_alpha, W').
@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput, is_accelerate_available
 
-from .image_io import DEFAULT_MAX_PIXELS, image_to_tensor, load_image
+from .image_io import DEFAULT_MAX_PIXELS, image_to_tensor, load_image, to_float
 from .models.backbones import FeatureBackbone
 from .models.colour import interpolate_statistics, local_transfer, patch_statistics, rgb_to_lab
 from .models.encoders import LatentEncoder, LatentMapEncoder
@@ -52,16 +52,16 @@ class RecolorLatents:
     """Everything needed to re-render a result at another strength without re-running the predictor.
 
     maps: predicted (W1, W2, W3); base_map: W0(base) (B, D, h, w), the maps' starting point; correspondence: the
-    match used; source_stats, target_stats: S_S and T (B, 6, h, w); source_low: working-resolution sources
-    (B, 3, r, r); contents: the full-resolution sources (empty for tensor-level use).
+    match used; content_stats, target_stats: S_S and T (B, 6, h, w); content_low: working-resolution contents
+    (B, 3, r, r); contents: the full-resolution contents (empty for tensor-level use).
     """
 
     maps: tuple[torch.Tensor, ...]
     base_map: torch.Tensor
     correspondence: Correspondence
-    source_stats: torch.Tensor
+    content_stats: torch.Tensor
     target_stats: torch.Tensor
-    source_low: torch.Tensor
+    content_low: torch.Tensor
     contents: list[PIL.Image.Image] = field(default_factory=list)
 
 
@@ -173,43 +173,39 @@ class RecolorPipeline(DiffusionPipeline):
         """W0(I) = E_W(I, I): (B, 3, H, W) -> (B, D, H/16, W/16), the image's local colour (main §3.3)."""
         return self.map_encoder(image, image)
 
-    def w0_distance(self, image_a: torch.Tensor, image_b: torch.Tensor) -> torch.Tensor:
-        """L_w0 = ||w0(I_a) - w0(I_b)||_1 / D per image (main eq. 2): (B, 3, H, W) x2 -> (B,)."""
-        return (self.self_code(image_a) - self.self_code(image_b)).abs().mean(dim=1)
-
-    def predict(self, source: torch.Tensor, reference: torch.Tensor, mask_ratio: float = 0.0,
+    def predict(self, content: torch.Tensor, reference: torch.Tensor, mask_ratio: float = 0.0,
                 generator: torch.Generator | None = None, guide: Callable | None = None) -> RecolorLatents:
         """P_W(I_S, I_R): (B, 3, r, r) x2 -> ``RecolorLatents`` (maps, W0(base), match, S_S, T; no contents).
 
-        ``guide(source_semantic, reference_semantic, reference_map, source_map) -> Correspondence`` replaces
+        ``guide(content_semantic, reference_semantic, reference_map, content_map) -> Correspondence`` replaces
         the automatic match (user clicks / masks, supp. C.5-C.6).
         """
-        color_s, semantic_s = self.backbone(source)
+        colour_s, semantic_s = self.backbone(content)
         _, semantic_r = self.backbone(reference)
-        w = self.latent_encoder(source, reference)
+        w = self.latent_encoder(content, reference)
         reference_map = self.self_map(reference)
-        source_lab, reference_lab = rgb_to_lab(source), rgb_to_lab(reference)
-        source_stats = patch_statistics(source_lab, tuple(semantic_s.shape[-2:]))
+        content_lab, reference_lab = rgb_to_lab(content), rgb_to_lab(reference)
+        content_stats = patch_statistics(content_lab, tuple(semantic_s.shape[-2:]))
         reference_stats = patch_statistics(reference_lab, tuple(semantic_r.shape[-2:]))
         if guide is None:
-            prior = self.predictor.match_prior(source_stats, reference_stats)
+            prior = self.predictor.match_prior(content_stats, reference_stats)
             match = self.predictor.correspond(semantic_s, semantic_r, reference_map, mask_ratio, generator, prior)
         else:
-            match = guide(semantic_s, semantic_r, reference_map, self.self_map(source))
-        target_stats = self.predictor.colour_target(source_stats, reference_stats, match, source_lab, reference_lab)
-        stats = (source_stats, target_stats)
-        base_map = self.self_map(local_transfer(source, *stats))
-        maps = self.predictor(color_s, match, stats, w, base_map)
-        return RecolorLatents(maps, base_map, match, *stats, source)
+            match = guide(semantic_s, semantic_r, reference_map, self.self_map(content))
+        target_stats = self.predictor.colour_target(content_stats, reference_stats, match, content_lab, reference_lab)
+        stats = (content_stats, target_stats)
+        base_map = self.self_map(local_transfer(content, *stats))
+        maps = self.predictor(colour_s, match, stats, w, base_map)
+        return RecolorLatents(maps, base_map, match, *stats, content)
 
     def render(self, latents: RecolorLatents, alpha: float = 1.0) -> torch.Tensor:
         """I_P = G'(base_alpha, W0(base_alpha) + alpha (W - W0(base))): -> (B, 3, r, r) at the working size.
 
-        base_alpha is the source moved to the statistics S_S + alpha (T - S_S); alpha 0 is the source's
+        base_alpha is the content moved to the statistics S_S + alpha (T - S_S); alpha 0 is the content's
         self-reconstruction G'(I_S, W0S), alpha 1 the prediction G'(base, W).
         """
-        stats = interpolate_statistics(latents.source_stats, latents.target_stats, alpha)
-        base = local_transfer(latents.source_low, latents.source_stats, stats)
+        stats = interpolate_statistics(latents.content_stats, latents.target_stats, alpha)
+        base = local_transfer(latents.content_low, latents.content_stats, stats)
         start_map = latents.base_map if alpha == 1 else self.self_map(base)
         return self.generator(base, maps=interpolate_maps(latents.maps, latents.base_map, alpha, start_map))
 
@@ -253,15 +249,15 @@ class RecolorPipeline(DiffusionPipeline):
             raise ValueError(f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}")
         result_low = self.render(latents, alpha).clamp(0, 1)
         images = []
-        for content, src, out in zip(latents.contents, latents.source_low, result_low):
+        for content, src, out in zip(latents.contents, latents.content_low, result_low):
             pair = unsquare(torch.stack([src, out]), content.size)
             full = transfer_colour(np.asarray(content), pair[0], pair[1])
             if output_type == "pil":
                 images.append(PIL.Image.fromarray(full))
             elif output_type == "np":
-                images.append(full.astype(np.float32) / 255.0)
+                images.append(to_float(full))
             else:
-                images.append(torch.from_numpy(full).permute(2, 0, 1).float() / 255.0)
+                images.append(image_to_tensor(full))
         return images
 
     def __call__(self, content, reference, alpha: float = 1.0, output_type: str = "pil", return_dict: bool = True,
@@ -272,7 +268,7 @@ class RecolorPipeline(DiffusionPipeline):
             content: image(s) to re-colour: path, PIL image, HWC numpy array, (B, 3, H, W) tensor in [0, 1], or a
                 list of them. Grayscale contents work (the paper's grayscale-source mode).
             reference: one reference for all contents, or one per content.
-            alpha: strength in [0, 2]; 0 gives the source's self-reconstruction, 1 the prediction, 2 twice the
+            alpha: strength in [0, 2]; 0 gives the content's self-reconstruction, 1 the prediction, 2 twice the
                 change (supp. eq. 3).
             output_type: "pil", "np" ((H, W, 3) float in [0, 1]) or "pt" ((3, H, W) tensor in [0, 1]).
             guide: optional user correspondence (see ``predict``).

@@ -1,4 +1,4 @@
-"""Named model sizes. ``paper`` follows the published sizes; ``small`` trains on 2 CPU cores; ``tiny`` is for tests.
+"""Named model sizes. ``paper`` follows the published sizes; ``small`` is sized to train on CPUs; ``tiny`` is for tests.
 
 Each preset gives the pipeline's working resolution and the config of every component. The predictor's
 ``color_channels`` come from the backbone and are filled in by ``RecolorPipeline.from_preset``.

@@ -2,10 +2,10 @@
 
 The networks run at a low working resolution. To get the result at the photo's full
 size we fit, on a coarse spatial grid, a 3x4 affine colour matrix that maps the
-low-res source to the low-res result (regularised local least squares, as in the
+low-res content to the low-res result (regularised local least squares, as in the
 colour guided filter / fast guided filter upsampling and "Deep bilateral learning"),
 then interpolate the matrices bilinearly to full resolution and apply them to the
-full-res source. Edges and texture therefore come from the original photo; only the
+full-res content. Edges and texture therefore come from the original photo; only the
 colour mapping comes from the network.
 
 Conventions: images are (H, W, 3) RGB, either uint8 in [0, 255] or float in [0, 1].
@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from PIL import Image
 
+from .image_io import check_rgb_array, to_float, to_rgb
+
 # Grid nodes along the image's long side (capped at the low-res pixel count). Each node
 # fits its colour matrix on a tent window spanning its own cell and half of each
 # neighbour. `python eval/bench_upsample.py --quality` (FiveK retouches, 128 px -> ~512
@@ -28,7 +30,7 @@ from PIL import Image
 GRID_SIZE = 64
 
 # Ridge weight (in [0, 1] colour units squared) pulling each local matrix toward the
-# global affine fit. Windows whose source colour variance is well below EPS (std below
+# global affine fit. Windows whose content colour variance is well below EPS (std below
 # ~4/255) are flat: they keep the global slope and only fit a local offset (mean
 # shift), so full-res texture there is mapped the way the whole image is.
 EPS = 3e-4
@@ -37,24 +39,6 @@ EPS = 3e-4
 # temporaries (about 100 bytes per pixel) to ~13 MB per worker thread; small
 # strips also stay cache-resident, which measured faster than 256-512 row strips.
 STRIP_PIXELS = 1 << 17
-
-
-def _as_array(img) -> np.ndarray:
-    if isinstance(img, Image.Image):
-        img = img.convert("RGB")
-    return np.asarray(img)
-
-
-def _check_rgb(img: np.ndarray, name: str) -> None:
-    if img.ndim != 3 or img.shape[2] != 3:
-        raise ValueError(f"{name} must be an (H, W, 3) RGB image, got shape {img.shape}")
-    if img.dtype != np.uint8 and not np.issubdtype(img.dtype, np.floating):
-        raise ValueError(f"{name} must be uint8 or float, got dtype {img.dtype}")
-
-
-def _to_unit(img: np.ndarray) -> np.ndarray:
-    """uint8 [0, 255] or float [0, 1] -> float64 [0, 1]."""
-    return img / 255.0 if img.dtype == np.uint8 else img.astype(np.float64)
 
 
 def _area_matrix(n_in: int, n_out: int) -> np.ndarray:
@@ -76,7 +60,7 @@ def _blur(g: np.ndarray) -> np.ndarray:
 def _solve(stats: np.ndarray, eps: float, prior: np.ndarray) -> np.ndarray:
     """Ridge affine fit from window moments.
 
-    stats: (..., 24) = E[x] (3), E[y] (3), E[x x^T] (9), E[x y^T] (9) for source x and
+    stats: (..., 24) = E[x] (3), E[y] (3), E[x x^T] (9), E[x y^T] (9) for content x and
     result y. Minimises E|A x + b - y|^2 + eps |A - prior|^2 per window.
     prior: (3, 3). Returns (..., 3, 4) = [A | b].
     """
@@ -89,11 +73,11 @@ def _solve(stats: np.ndarray, eps: float, prior: np.ndarray) -> np.ndarray:
 
 
 def fit_affine_grid(
-    source_low: np.ndarray, result_low: np.ndarray, grid_size: int = GRID_SIZE, eps: float = EPS
+    content_low: np.ndarray, result_low: np.ndarray, grid_size: int = GRID_SIZE, eps: float = EPS
 ) -> np.ndarray:
-    """Fit a smooth grid of local affine colour matrices mapping source_low to result_low.
+    """Fit a smooth grid of local affine colour matrices mapping content_low to result_low.
 
-    source_low, result_low: (h, w, 3), uint8 or float in [0, 1], same shape.
+    content_low, result_low: (h, w, 3), uint8 or float in [0, 1], same shape.
     grid_size: number of grid nodes along the long side (capped at the pixel count).
     eps: ridge weight toward the global affine fit (see EPS).
     Returns (gh, gw, 3, 4) float32 with result ~= A @ [r, g, b, 1] in [0, 1] units.
@@ -102,13 +86,13 @@ def fit_affine_grid(
     each cell, then tent-blurred over neighbouring cells), a regularised least-squares
     solve per node, then a second blur of the coefficients so they vary smoothly.
     """
-    _check_rgb(source_low, "source_low")
-    _check_rgb(result_low, "result_low")
-    if source_low.shape != result_low.shape:
-        raise ValueError(f"source_low shape {source_low.shape} != result_low shape {result_low.shape}")
-    h, w = source_low.shape[:2]
+    check_rgb_array(content_low, "content_low")
+    check_rgb_array(result_low, "result_low")
+    if content_low.shape != result_low.shape:
+        raise ValueError(f"content_low shape {content_low.shape} != result_low shape {result_low.shape}")
+    h, w = content_low.shape[:2]
     gh, gw = (max(1, min(n, round(n * grid_size / max(h, w)))) for n in (h, w))
-    x, y = _to_unit(source_low), _to_unit(result_low)
+    x, y = to_float(content_low, np.float64), to_float(result_low, np.float64)
     moments = np.concatenate(
         [x, y, (x[..., :, None] * x[..., None, :]).reshape(h, w, 9), (x[..., :, None] * y[..., None, :]).reshape(h, w, 9)],
         axis=-1,
@@ -129,10 +113,10 @@ def _lerp_index(n_out: int, n_grid: int) -> tuple[np.ndarray, np.ndarray, np.nda
     return i0, np.minimum(i0 + 1, n_grid - 1), (u - i0).astype(np.float32)
 
 
-def apply_affine_grid(source_full: np.ndarray, grid: np.ndarray) -> np.ndarray:
+def apply_affine_grid(content_full: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """Apply a coefficient grid to a full-resolution image.
 
-    source_full: (H, W, 3), uint8 or float in [0, 1].
+    content_full: (H, W, 3), uint8 or float in [0, 1].
     grid: (gh, gw, 3, 4) from fit_affine_grid.
     Returns (H, W, 3) uint8.
 
@@ -140,14 +124,14 @@ def apply_affine_grid(source_full: np.ndarray, grid: np.ndarray) -> np.ndarray:
     strips of ~STRIP_PIXELS pixels interpolate along y and apply the matrices in
     float32; strips run on a thread pool and write into the preallocated output.
     """
-    _check_rgb(source_full, "source_full")
+    check_rgb_array(content_full, "content_full")
     if grid.ndim != 4 or grid.shape[2:] != (3, 4):
         raise ValueError(f"grid must have shape (gh, gw, 3, 4), got {grid.shape}")
-    H, W = source_full.shape[:2]
+    H, W = content_full.shape[:2]
     gh, gw = grid.shape[:2]
     # Work in output units [0, 255]; a uint8 input is fed as-is, so rescale its slopes.
     scale = np.full((3, 4), 255.0, dtype=np.float32)
-    if source_full.dtype == np.uint8:
+    if content_full.dtype == np.uint8:
         scale[:, :3] = 1.0
     g = grid.astype(np.float32) * scale
     j0, j1, s = _lerp_index(W, gw)
@@ -163,7 +147,7 @@ def apply_affine_grid(source_full: np.ndarray, grid: np.ndarray) -> np.ndarray:
         c *= t[y0:y1, None, None]
         c += hx[i0[y0:y1]]
         c = c.reshape(y1 - y0, 3, 4, W)  # (S, out channel, [r, g, b, 1], W)
-        c[:, :, :3] *= source_full[y0:y1].transpose(0, 2, 1)[:, None].astype(np.float32)
+        c[:, :, :3] *= content_full[y0:y1].transpose(0, 2, 1)[:, None].astype(np.float32)
         o = c.sum(axis=2)  # (S, 3, W)
         np.clip(o, 0, 255, out=o)
         o += 0.5
@@ -176,23 +160,22 @@ def apply_affine_grid(source_full: np.ndarray, grid: np.ndarray) -> np.ndarray:
 
 
 def transfer_colour(
-    source_full, source_low, result_low, *, grid_size: int = GRID_SIZE, eps: float = EPS
+    content_full, content_low, result_low, *, grid_size: int = GRID_SIZE, eps: float = EPS
 ) -> np.ndarray:
-    """Re-colour the full-res source the way the network re-coloured its low-res copy.
+    """Re-colour the full-res content the way the network re-coloured its low-res copy.
 
-    source_full: (H, W, 3), the original photo.
-    source_low: (h, w, 3), the low-res source exactly as the network saw it.
+    content_full: (H, W, 3), the original photo.
+    content_low: (h, w, 3), the low-res content exactly as the network saw it.
     result_low: (h, w, 3), the network's low-res result.
     Each is a uint8 [0, 255] or float [0, 1] array, or a PIL image.
     grid_size, eps: see GRID_SIZE and EPS.
     Returns (H, W, 3) uint8.
     """
-    images = {"source_full": source_full, "source_low": source_low, "result_low": result_low}
+    images = {"content_full": content_full, "content_low": content_low, "result_low": result_low}
     for name, img in images.items():
-        images[name] = _as_array(img)
-        _check_rgb(images[name], name)
-    source_full, source_low, result_low = images.values()
-    (H, W), (h, w) = source_full.shape[:2], source_low.shape[:2]
+        images[name] = check_rgb_array(np.asarray(to_rgb(img, name)) if isinstance(img, Image.Image) else img, name)
+    content_full, content_low, result_low = images.values()
+    (H, W), (h, w) = content_full.shape[:2], content_low.shape[:2]
     if abs(h * W / H - w) > 1 and abs(w * H / W - h) > 1:
         raise ValueError(f"low-res size {w}x{h} has a different aspect ratio than full-res {W}x{H}")
-    return apply_affine_grid(source_full, fit_affine_grid(source_low, result_low, grid_size, eps))
+    return apply_affine_grid(content_full, fit_affine_grid(content_low, result_low, grid_size, eps))

@@ -51,14 +51,14 @@ def colour_histogram(frame_low: torch.Tensor) -> torch.Tensor:
 
 def transfer_of(latents: RecolorLatents) -> torch.Tensor:
     """The statistics transfer S_S -> T as (B, 6, h, w): Lab mean shifts, then log contrast gains."""
-    source, target = latents.source_stats, latents.target_stats
-    return torch.cat([target[:, :3] - source[:, :3], std_gain(target[:, 3:], source[:, 3:]).log()], dim=1)
+    content, target = latents.content_stats, latents.target_stats
+    return torch.cat([target[:, :3] - content[:, :3], std_gain(target[:, 3:], content[:, 3:]).log()], dim=1)
 
 
-def apply_transfer(source_stats: torch.Tensor, transfer: torch.Tensor) -> torch.Tensor:
+def apply_transfer(content_stats: torch.Tensor, transfer: torch.Tensor) -> torch.Tensor:
     """Move statistics S_S (B, 6, h, w) by a transfer from ``transfer_of``: the inverse of ``transfer_of``."""
-    mean = source_stats[:, :3] + transfer[:, :3]
-    std = (source_stats[:, 3:] + STD_FLOOR) * transfer[:, 3:].exp() - STD_FLOOR
+    mean = content_stats[:, :3] + transfer[:, :3]
+    std = (content_stats[:, 3:] + STD_FLOOR) * transfer[:, 3:].exp() - STD_FLOOR
     return torch.cat([mean, std.clamp_min(0)], dim=1)
 
 
@@ -87,7 +87,7 @@ class TemporalSmoother:
 
     def __call__(self, latents: RecolorLatents) -> RecolorLatents:
         """One frame's latents (batch of 1) -> latents whose statistics and maps carry the smoothed transfer."""
-        histogram = colour_histogram(latents.source_low)
+        histogram = colour_histogram(latents.content_low)
         transfer = transfer_of(latents)
         residuals = tuple(m - resize_map(latents.base_map, m.shape[-2:]) for m in latents.maps)
         state = self.state
@@ -101,11 +101,11 @@ class TemporalSmoother:
         self.state = TemporalState(transfer, residuals, histogram)
         if state is None or self.smoothing == 0:
             return latents
-        target = apply_transfer(latents.source_stats, transfer)
-        base_map = self.pipe.self_map(local_transfer(latents.source_low, latents.source_stats, target))
+        target = apply_transfer(latents.content_stats, transfer)
+        base_map = self.pipe.self_map(local_transfer(latents.content_low, latents.content_stats, target))
         maps = tuple(resize_map(base_map, r.shape[-2:]) + r for r in residuals)
-        return RecolorLatents(maps, base_map, latents.correspondence, latents.source_stats, target,
-                              latents.source_low, latents.contents)
+        return RecolorLatents(maps, base_map, latents.correspondence, latents.content_stats, target,
+                              latents.content_low, latents.contents)
 
 
 class FrameRecolorer:
@@ -166,10 +166,10 @@ def write_frames(path: Path, frames: list[np.ndarray], fps: int) -> None:
         container.mux(stream.encode())
 
 
-def recolor_video(pipe: RecolorPipeline, source: Path, reference, output: Path | BinaryIO, alpha: float = 1.0,
+def recolor_video(pipe: RecolorPipeline, content: Path, reference, output: Path | BinaryIO, alpha: float = 1.0,
                   smoothing: float = DEFAULT_SMOOTHING, container_format: str | None = None,
                   progress: bool = True) -> int:
-    """Re-colour the video ``source`` like ``reference`` into ``output`` as H.264.
+    """Re-colour the video ``content`` like ``reference`` into ``output`` as H.264.
 
     ``output`` is a path ending in one of ``VIDEO_FORMATS`` or a seekable binary file, then with
     ``container_format`` (a ``VIDEO_FORMATS`` value). Frames keep their size, timestamps and frame rate; the
@@ -181,7 +181,7 @@ def recolor_video(pipe: RecolorPipeline, source: Path, reference, output: Path |
             raise ValueError(f"cannot write video {output}: use one of the extensions {', '.join(VIDEO_FORMATS)}")
         container_format = VIDEO_FORMATS[suffix]
     recolour = FrameRecolorer(pipe, reference, alpha, smoothing)
-    with open_video(source) as container, av.open(output, "w", format=container_format) as out:
+    with open_video(content) as container, av.open(output, "w", format=container_format) as out:
         return transcode(container, out, recolour, progress)
 
 

@@ -2,9 +2,9 @@
 the guided clicks drawn on the two photos.
 
 ``pca_image`` projects each position's D-dim latent onto the map's first 3 principal components and shows them
-as RGB; ``correspondence_image`` shows, for each source patch, the colour of the reference patch it takes its
-colour from (the source's own colour where it keeps it); ``draw_clicks`` marks clicked pairs with matching
-numbered discs, keep points with "K" and a pending source point with a hollow circle.
+as RGB; ``correspondence_image`` shows, for each content patch, the colour of the reference patch it takes its
+colour from (the content's own colour where it keeps it); ``draw_clicks`` marks clicked pairs with matching
+numbered discs, keep points with "K" and a pending content point with a hollow circle.
 """
 
 import numpy as np
@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from .demo_state import Clicks
-from .image_io import tensor_to_uint8
+from .image_io import tensor_to_uint8, to_uint8
 from .models.predictor import Correspondence
 
 DISPLAY_SIZE = 256  # long side of the returned images (nearest-neighbour, so patches stay visible)
@@ -44,7 +44,7 @@ def pca_rgb(latent: torch.Tensor) -> np.ndarray:
             p = x @ v[c]
             lo, hi = torch.quantile(p, 0.01), torch.quantile(p, 0.99)
             projected[:, c] = ((p - lo) / (hi - lo).clamp_min(1e-12)).clamp(0, 1)
-    return (projected.reshape(h, w, 3).numpy() * 255 + 0.5).astype(np.uint8)
+    return to_uint8(projected.reshape(h, w, 3).numpy())
 
 
 def pca_images(maps: tuple[torch.Tensor, ...], aspect: float = 1.0) -> list[PIL.Image.Image]:
@@ -52,16 +52,16 @@ def pca_images(maps: tuple[torch.Tensor, ...], aspect: float = 1.0) -> list[PIL.
     return [to_display(pca_rgb(m[0]), aspect) for m in maps]
 
 
-def correspondence_image(correspondence: Correspondence, source: torch.Tensor, reference: torch.Tensor,
+def correspondence_image(correspondence: Correspondence, content: torch.Tensor, reference: torch.Tensor,
                          aspect: float = 1.0) -> PIL.Image.Image:
-    """For each source patch, the mean colour of the reference patch it takes its colour from.
+    """For each content patch, the mean colour of the reference patch it takes its colour from.
 
-    source, reference: the working-resolution images (3, r, r) the match was computed on (both square, so the
-    reference's patch grid equals the source's). Patches with index -1 (kept) show the source's own colour.
+    content, reference: the working-resolution images (3, r, r) the match was computed on (both square, so the
+    reference's patch grid equals the content's). Patches with index -1 (kept) show the content's own colour.
     """
     _, _, h, w = correspondence.confidence.shape
     ref = F.interpolate(reference[None].float(), size=(h, w), mode="area").flatten(2)[0]  # (3, N)
-    src = F.interpolate(source[None].float(), size=(h, w), mode="area").flatten(2)[0]
+    src = F.interpolate(content[None].float(), size=(h, w), mode="area").flatten(2)[0]
     index = correspondence.index[0].cpu()
     colours = torch.where(index >= 0, ref.cpu()[:, index.clamp_min(0)], src.cpu())
     return to_display(tensor_to_uint8(colours.view(3, h, w)), aspect)
@@ -82,19 +82,19 @@ def draw_markers(image: PIL.Image.Image, marks: list[tuple[tuple[float, float], 
     return image
 
 
-def draw_clicks(clicks: Clicks, source: PIL.Image.Image | None,
+def draw_clicks(clicks: Clicks, content: PIL.Image.Image | None,
                 reference: PIL.Image.Image | None) -> tuple[PIL.Image.Image | None, PIL.Image.Image | None]:
     """The two photos with the clicks marked: pair n as disc "n" in the same colour on both, keep points "K" on
-    the source, the pending source point hollow (a missing photo stays None)."""
-    marks_source, marks_reference = [], []
+    the content, the pending content point hollow (a missing photo stays None)."""
+    marks_content, marks_reference = [], []
     for number, action in enumerate(clicks.actions, start=1):
         if action[0] == "pair":
             colour = MARKER_COLOURS[(number - 1) % len(MARKER_COLOURS)]
-            marks_source.append((action[1], colour, str(number)))
+            marks_content.append((action[1], colour, str(number)))
             marks_reference.append((action[2], colour, str(number)))
         else:
-            marks_source.append((action[1], KEEP_COLOUR, "K"))
+            marks_content.append((action[1], KEEP_COLOUR, "K"))
     if clicks.pending:
-        marks_source.append((clicks.pending, None, ""))
+        marks_content.append((clicks.pending, None, ""))
     return tuple(None if image is None else draw_markers(image, marks)
-                 for image, marks in ((source, marks_source), (reference, marks_reference)))
+                 for image, marks in ((content, marks_content), (reference, marks_reference)))

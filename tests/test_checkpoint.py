@@ -10,7 +10,8 @@ from conftest import SHARED_DATA
 from eval.benchmark import dpst_oracle_pairs, preset_pairs
 from recolor_hf.baselines import BASELINES
 from recolor_hf import DEFAULT_CHECKPOINT, RecolorPipeline
-from recolor_hf.data import list_images, load_image, random_warp, split_train_val
+from recolor_hf.data import list_images, random_warp, split_train_val
+from recolor_hf.image_io import load_array, to_float, to_uint8
 from recolor_hf.looks import random_look
 from recolor_hf.metrics import ciede2000, mae
 
@@ -33,10 +34,10 @@ def pairs():
     out = []
     for i, path in enumerate(val[:: max(1, len(val) // NUM_PAIRS)][:NUM_PAIRS]):
         rng = np.random.default_rng([7, i])
-        source = load_image(path, MAX_SIDE).astype(np.float32) / 255
+        source = to_float(load_array(path, MAX_SIDE))
         target = random_look(rng, ("global", "local")[i % 2])(source)
         reference = random_warp(target, rng)
-        out.append(tuple((x * 255 + 0.5).astype(np.uint8) for x in (source, reference, target)))
+        out.append(tuple(to_uint8(x) for x in (source, reference, target)))
     return out
 
 

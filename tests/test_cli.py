@@ -217,7 +217,7 @@ def test_masks_follow_the_alpha_rule(checkpoint, files, tmp_path, monkeypatch):
     Image.fromarray(np.full((60, 80), 255, np.uint8)).save(tmp_path / "reference_mask.png")
     assert recolor(checkpoint, source, "--reference", reference, "-o", tmp_path / "out.png",
                    "--source-mask", tmp_path / "source_mask.png", "--reference-mask", tmp_path / "reference_mask.png") == 0
-    source_mask = seen[0]["source_mask"]
+    source_mask = seen[0]["content_mask"]
     assert source_mask.sum() == 100 * 200 and source_mask[:100, :200].all()
     assert seen[0]["reference_mask"].all()
 

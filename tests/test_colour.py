@@ -63,7 +63,7 @@ def test_colour_prior_breaks_semantic_ties_but_keeps_the_confidence():
     reference[0, 0, 0] = torch.tensor([60.0, 5.0])  # L far, L near
     attention = torch.full((1, 1, 2), 0.7)
     prior = colour_prior(source, reference, weight=0.1, sigma=20.0)
-    match = hard_warp(attention, torch.eye(2).view(1, 2, 1, 2), (1, 1), prior)
+    match = hard_warp(attention, torch.eye(2).view(1, 2, 1, 2), (1, 1), prior=prior)
     assert match.index.item() == 1 and match.confidence.item() == pytest.approx(0.7)
     assert hard_warp(attention, torch.eye(2).view(1, 2, 1, 2), (1, 1)).index.item() == 0  # without: the first
 

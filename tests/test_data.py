@@ -9,10 +9,10 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from conftest import SHARED_DATA, bomb_png
-from recolor_hf.data import (MODES, ColorPairDataset, FiveKPairs, box_iou, list_images, low_overlap_boxes,
+from recolor_hf.data import (MODES, ColourPairDataset, FiveKPairs, box_iou, list_images, low_overlap_boxes,
                              random_warp, scan_images, split_train_val)
 
-KEYS = {"jitter": {"input", "target"}, "self": {"image"}, "reference": {"source", "reference", "target"}}
+KEYS = {"jitter": {"input", "target"}, "reference": {"content", "reference", "target"}}
 
 
 def blocks(seed: int, size: tuple[int, int] = (72, 48)) -> Image.Image:
@@ -86,29 +86,29 @@ def test_split_per_source_and_deterministic(photo_dir):
 @pytest.mark.parametrize("mode", MODES)
 def test_samples_shapes_ranges_determinism(photo_dir, mode):
     paths = list_images(photo_dir)[:6]
-    ds = ColorPairDataset(paths, 32, seed=0, mode=mode)
-    other = ColorPairDataset(paths, 32, seed=1, mode=mode, cache=False)
+    ds = ColourPairDataset(paths, 32, seed=0, mode=mode)
+    other = ColourPairDataset(paths, 32, seed=1, mode=mode, cache=False)
     for i in range(len(ds)):
         sample = ds[i]
         assert set(sample) == KEYS[mode]
         for x in sample.values():
             assert x.shape == (3, 32, 32) and x.dtype == torch.float32 and 0 <= x.min() and x.max() <= 1
-        again = ColorPairDataset(paths, 32, seed=0, mode=mode)[i]
+        again = ColourPairDataset(paths, 32, seed=0, mode=mode)[i]
         assert all(torch.equal(sample[k], again[k]) for k in sample)
         assert not torch.equal(sample[min(sample)], other[i][min(sample)])
     ds.set_epoch(1)
-    assert not torch.equal(ds[0][min(KEYS[mode])], ColorPairDataset(paths, 32, seed=0, mode=mode)[0][min(KEYS[mode])])
+    assert not torch.equal(ds[0][min(KEYS[mode])], ColourPairDataset(paths, 32, seed=0, mode=mode)[0][min(KEYS[mode])])
 
 
 def test_targets_differ_from_inputs(photo_dir):
     paths = list_images(photo_dir)[:6]
-    ds = ColorPairDataset(paths, 32, mode="jitter")
+    ds = ColourPairDataset(paths, 32, mode="jitter")
     assert all((ds[i]["target"] - ds[i]["input"]).abs().mean() > 1e-3 for i in range(len(ds)))
 
 
 def test_reference_unaligned_with_similar_colours(photo_dir):
     paths = list_images(photo_dir)
-    ds = ColorPairDataset(paths, 48, mode="reference", gray_prob=0.0)
+    ds = ColourPairDataset(paths, 48, mode="reference", gray_prob=0.0)
     pixel, stats = [], []
     for i in range(len(ds)):
         s = ds[i]
@@ -125,12 +125,12 @@ def test_cross_photo_reference(tmp_path, kind):
     colours = np.array([[200, 120, 60], [50, 90, 210]], np.uint8)  # orange, blue: uniform photos
     for k, colour in enumerate(colours):
         Image.fromarray(np.broadcast_to(colour, (40, 60, 3)).copy()).save(tmp_path / f"{k}.png")
-    options = dict(mode="reference", target_mix={kind: 1.0}, source_look_prob=0.0, gray_prob=0.0)
+    options = dict(mode="reference", target_mix={kind: 1.0}, content_look_prob=0.0, gray_prob=0.0)
     for i in range(2):
         for seed in range(3):
-            same = ColorPairDataset(list_images(tmp_path), 16, seed=seed, cross_prob=0.0, **options)[i]
-            cross = ColorPairDataset(list_images(tmp_path), 16, seed=seed, cross_prob=1.0, **options)[i]
-            assert torch.equal(same["source"], cross["source"]) and torch.equal(same["target"], cross["target"])
+            same = ColourPairDataset(list_images(tmp_path), 16, seed=seed, cross_prob=0.0, **options)[i]
+            cross = ColourPairDataset(list_images(tmp_path), 16, seed=seed, cross_prob=1.0, **options)[i]
+            assert torch.equal(same["content"], cross["content"]) and torch.equal(same["target"], cross["target"])
             def colour_gap(sample):  # largest per-channel difference of mean colours, reference vs target
                 return (sample["reference"].mean((1, 2)) - sample["target"].mean((1, 2))).abs().max()
             assert colour_gap(same) < 0.1
@@ -147,15 +147,15 @@ def test_low_overlap_boxes():
 
 
 def test_pair_reference_is_another_crop_under_the_same_look(tmp_path):
-    """pair_prob=1: source and reference are two crops of one photo, the reference under the target's look."""
+    """pair_prob=1: content and reference are two crops of one photo, the reference under the target's look."""
     blocks(0, (80, 40)).save(tmp_path / "0.png")
-    options = dict(mode="reference", source_look_prob=0.0, gray_prob=0.0, pair_prob=1.0, pair_iou=0.0)
+    options = dict(mode="reference", content_look_prob=0.0, gray_prob=0.0, pair_prob=1.0, pair_iou=0.0)
     for seed in range(4):
-        same = ColorPairDataset(list_images(tmp_path), 16, seed=seed, target_mix={"none": 1.0}, **options)[0]
-        assert torch.equal(same["source"], same["target"])
-        assert not torch.equal(same["source"], same["reference"])  # a different crop
-        strong = ColorPairDataset(list_images(tmp_path), 16, seed=seed, target_mix={"strong": 1.0}, **options)[0]
-        assert torch.equal(strong["source"], same["source"]) and not torch.equal(strong["target"], same["target"])
+        same = ColourPairDataset(list_images(tmp_path), 16, seed=seed, target_mix={"none": 1.0}, **options)[0]
+        assert torch.equal(same["content"], same["target"])
+        assert not torch.equal(same["content"], same["reference"])  # a different crop
+        strong = ColourPairDataset(list_images(tmp_path), 16, seed=seed, target_mix={"strong": 1.0}, **options)[0]
+        assert torch.equal(strong["content"], same["content"]) and not torch.equal(strong["target"], same["target"])
 
 
 def test_random_warp_identity_and_flip():
@@ -166,11 +166,11 @@ def test_random_warp_identity_and_flip():
     assert np.abs(flipped - img[:, ::-1]).max() < 1e-5
 
 
-def test_gray_source(photo_dir):
-    ds = ColorPairDataset(list_images(photo_dir)[:4], 32, mode="reference", gray_prob=1.0)
+def test_gray_content(photo_dir):
+    ds = ColourPairDataset(list_images(photo_dir)[:4], 32, mode="reference", gray_prob=1.0)
     for i in range(len(ds)):
         s = ds[i]
-        assert torch.allclose(s["source"][0], s["source"][1]) and torch.allclose(s["source"][1], s["source"][2])
+        assert torch.allclose(s["content"][0], s["content"][1]) and torch.allclose(s["content"][1], s["content"][2])
         assert (s["target"][0] - s["target"][1]).abs().mean() > 0.01  # the target keeps its colours
 
 
@@ -182,14 +182,14 @@ def test_fivek_pairs(fivek_dir, photo_dir):
         assert a.shape == b.shape == (48, 72, 3) and a.dtype == b.dtype == np.float32
         assert np.abs(a - b).mean() < 0.05  # same photo
     for mode in ("jitter", "reference"):
-        ds = ColorPairDataset(list_images(photo_dir)[:3], 32, mode=mode, fivek=pairs, fivek_prob=1.0, gray_prob=0)
+        ds = ColourPairDataset(list_images(photo_dir)[:3], 32, mode=mode, fivek=pairs, fivek_prob=1.0, gray_prob=0)
         s = ds[0]
-        first, second = ("input", "target") if mode == "jitter" else ("source", "target")
+        first, second = ("input", "target") if mode == "jitter" else ("content", "target")
         assert (s[first] - s[second]).abs().mean() < 0.05  # FiveK input vs expert of the same crop
 
 
 def test_dataloader_batches(photo_dir):
-    ds = ColorPairDataset(list_images(photo_dir)[:4], 32, mode="reference")
+    ds = ColourPairDataset(list_images(photo_dir)[:4], 32, mode="reference")
     batch = next(iter(DataLoader(ds, batch_size=4)))
     assert {k: tuple(v.shape) for k, v in batch.items()} == {k: (4, 3, 32, 32) for k in KEYS["reference"]}
 

@@ -14,8 +14,8 @@ def test_clicks_pair_keep_undo_and_guidance():
     clicks = clicks.click_reference((0.7, 0.8)).click_source((0.5, 0.5), "keep")
     assert clicks.pairs == [((0.1, 0.2), (0.7, 0.8))] and clicks.keep == [(0.5, 0.5)] and clicks.pending is None
     assert clicks.summary() == "1 pair(s), 1 keep point(s)."
-    guidance = clicks.guidance(source_mask=np.ones((4, 4), bool))
-    assert guidance.pairs == clicks.pairs and guidance.keep == clicks.keep and guidance.source_mask.all()
+    guidance = clicks.guidance(content_mask=np.ones((4, 4), bool))
+    assert guidance.pairs == clicks.pairs and guidance.keep == clicks.keep and guidance.content_mask.all()
     assert clicks.undo().keep == [] and clicks.undo().undo() == Clicks()
     pending = clicks.click_source((0.3, 0.3), "pair")
     assert pending.undo() == clicks  # undo drops the pending point first

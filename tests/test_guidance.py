@@ -5,6 +5,7 @@ import torch
 from conftest import randomize_zero_init, textured_image
 from recolor_hf import RecolorPipeline
 from recolor_hf.guidance import Guidance, patch_of
+from recolor_hf.models.predictor import LatentMapPredictor, cosine_attention, hard_attention
 
 GRID = (4, 4)
 
@@ -52,13 +53,37 @@ def test_similar_patches_follow_the_clicked_one(inputs):
     assert all(any(torch.equal(warped[:, n], a) for a in assigned) for n in range(16))  # all copy an assigned one
 
 
+def test_guidance_and_predictor_share_hard_attention(inputs):
+    """One Hard(): masks over the whole images give the predictor's automatic match (Hard(A_C) W0R), and patches
+    the clicks leave free take the assigned patch that Hard(A_S ⊙ c) picks on the source's self-attention."""
+    source, reference, reference_map, source_map = inputs
+    index, confidence = hard_attention(cosine_attention(source, reference))
+    whole = np.ones((8, 8), bool)
+    guided = Guidance(content_mask=whole, reference_mask=whole).correspond(*inputs)
+    automatic = LatentMapPredictor.correspond(source, reference, reference_map)
+    for match in (guided, automatic):
+        assert torch.equal(match.index, index)
+        torch.testing.assert_close(match.confidence.flatten(1), confidence)
+    torch.testing.assert_close(guided.warped, automatic.warped)
+
+    clicked, kept = patch_of((0.1, 0.1), GRID), patch_of((0.9, 0.1), GRID)
+    match = Guidance(pairs=[((0.1, 0.1), (0.9, 0.9))], keep=[(0.9, 0.1)]).correspond(*inputs)
+    assigned = torch.zeros(GRID[0] * GRID[1], dtype=torch.bool)
+    assigned[[clicked, kept]] = True
+    nearest, similarity = hard_attention(cosine_attention(source, source), assigned[None, None])
+    free = ~assigned
+    expected = torch.where(nearest[0] == clicked, patch_of((0.9, 0.9), GRID), -1)
+    assert torch.equal(match.index[0, free], expected[free]) and len(set(expected[free].tolist())) == 2
+    torch.testing.assert_close(match.confidence.flatten()[free], similarity[0, free])
+
+
 def test_masks_restrict_the_match(inputs):
     source, reference, reference_map, source_map = inputs
     source_mask = np.zeros((40, 40), bool)
     source_mask[:20] = True  # top half of the source
     reference_mask = np.zeros((80, 80), bool)
     reference_mask[60:, 60:] = True  # the bottom-right reference patch
-    match = Guidance(source_mask=source_mask, reference_mask=reference_mask).correspond(*inputs)
+    match = Guidance(content_mask=source_mask, reference_mask=reference_mask).correspond(*inputs)
     assert (match.index[0, :8] == 15).all()  # painted source patches only match inside the reference mask
     assert (match.index[0] == 15).all()  # the rest copies them
 
@@ -67,9 +92,9 @@ def test_bad_guidance_is_refused():
     with pytest.raises(ValueError, match="outside the image"):
         Guidance(pairs=[((0.5, 1.2), (0.5, 0.5))])
     with pytest.raises(ValueError, match="empty"):
-        Guidance(source_mask=np.zeros((10, 10), bool))
+        Guidance(content_mask=np.zeros((10, 10), bool))
     with pytest.raises(ValueError, match=r"\(H, W\) array"):
-        Guidance(source_mask=np.ones((10, 10, 3), bool))
+        Guidance(content_mask=np.ones((10, 10, 3), bool))
     with pytest.raises(ValueError, match="guidance is empty"):
         Guidance()
     with pytest.raises(ValueError, match="reference_mask is 10x10 but the reference image is 300x200"):

@@ -4,7 +4,7 @@ import colorsys
 import numpy as np
 import pytest
 
-from recolor_hf.looks import (LOOK_KINDS, LocalLook, Look, color_jitter, hsv_to_rgb, random_look, rgb_to_hsv,
+from recolor_hf.looks import (LOOK_KINDS, LocalLook, Look, colour_jitter, hsv_to_rgb, random_look, rgb_to_hsv,
                               segment_local_augment)
 
 SKY = (0.45, 0.65, 0.92)
@@ -36,24 +36,24 @@ def test_hsv_round_trip_matches_colorsys():
     assert np.abs(hsv_to_rgb(hsv) - img).max() < 1e-5
 
 
-def test_color_jitter_identity_and_ranges():
+def test_colour_jitter_identity_and_ranges():
     img = photo()
-    same = color_jitter(img, np.random.default_rng(0), (1, 1), (1, 1), (1, 1), (0, 0))
+    same = colour_jitter(img, np.random.default_rng(0), (1, 1), (1, 1), (1, 1), (0, 0))
     assert np.array_equal(same, img)
-    assert np.array_equal(color_jitter(img, np.random.default_rng(0), 0, 0, 0, 0), img)  # torchvision number form
-    out = color_jitter(img, np.random.default_rng(1))
+    assert np.array_equal(colour_jitter(img, np.random.default_rng(0), 0, 0, 0, 0), img)  # torchvision number form
+    out = colour_jitter(img, np.random.default_rng(1))
     assert out.shape == img.shape and out.dtype == np.float32 and 0 <= out.min() and out.max() <= 1
     assert np.abs(out - img).mean() > 0.01
-    assert np.array_equal(out, color_jitter(img, np.random.default_rng(1)))
+    assert np.array_equal(out, colour_jitter(img, np.random.default_rng(1)))
 
 
-def test_color_jitter_single_ops_match_torchvision_semantics():
+def test_colour_jitter_single_ops_match_torchvision_semantics():
     img = photo()
-    bright = color_jitter(img, np.random.default_rng(0), (1.5, 1.5), (1, 1), (1, 1), (0, 0))
+    bright = colour_jitter(img, np.random.default_rng(0), (1.5, 1.5), (1, 1), (1, 1), (0, 0))
     assert np.allclose(bright, np.clip(img * 1.5, 0, 1), atol=1e-6)
-    gray = color_jitter(img, np.random.default_rng(0), (1, 1), (1, 1), (0, 0), (0, 0))
+    gray = colour_jitter(img, np.random.default_rng(0), (1, 1), (1, 1), (0, 0), (0, 0))
     assert np.abs(gray - gray[..., :1]).max() < 1e-6  # saturation 0 -> grayscale
-    hue = color_jitter(img, np.random.default_rng(0), (1, 1), (1, 1), (1, 1), (0.5, 0.5))
+    hue = colour_jitter(img, np.random.default_rng(0), (1, 1), (1, 1), (1, 1), (0.5, 0.5))
     expected = rgb_to_hsv(img)
     expected[..., 0] = (expected[..., 0] + 0.5) % 1
     assert np.allclose(hue, hsv_to_rgb(expected), atol=1e-5)

@@ -2,7 +2,7 @@ import numpy as np
 import torch
 from skimage.color import rgb2lab
 
-from recolor_hf.losses import PerceptualLoss, lab_l1
+from recolor_hf.losses import PerceptualLoss, lab_l1, w0_loss
 from recolor_hf.models.colour import rgb_to_lab
 
 
@@ -38,3 +38,12 @@ def test_lab_matches_skimage_and_has_gradients():
     value.backward()
     assert value.item() > 0 and torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0
     assert lab_l1(rgb, rgb).item() == 0
+
+
+def test_w0_loss_is_the_l1_distance_of_self_codes(tiny_pipe):
+    r = tiny_pipe.config.resolution
+    a, b = torch.rand(2, 3, r, r), torch.rand(2, 3, r, r)
+    d = w0_loss(tiny_pipe, a, b)
+    assert d.shape == (2,) and torch.all(d > 0)
+    torch.testing.assert_close(d, (tiny_pipe.self_code(a) - tiny_pipe.self_code(b)).abs().mean(dim=1))
+    assert torch.all(w0_loss(tiny_pipe, a, a) == 0)

@@ -7,7 +7,7 @@ from recolor_hf.models.backbones import FeatureBackbone
 from recolor_hf.models.encoders import LatentEncoder, LatentMapEncoder
 from recolor_hf.models.generator import RecolorGenerator
 from recolor_hf.models.layers import ModulatedConv2d
-from recolor_hf.models.predictor import LatentMapPredictor, cosine_attention, random_column_mask
+from recolor_hf.models.predictor import LatentMapPredictor, cosine_attention, hard_attention, random_column_mask
 
 
 def random_generator(name: str) -> RecolorGenerator:
@@ -113,6 +113,19 @@ def test_random_mask_ratio_and_hard_correspondence():
     assert (masked.index[0] != torch.arange(16)).sum() == 8  # masked patches must match elsewhere
 
 
+def test_hard_attention_picks_the_best_visible_key():
+    """Hard(A ⊙ M) (main eq. 5): the argmax over the keys the mask leaves; a prior moves the choice, while the
+    confidence stays the attention of the chosen key."""
+    attention = torch.tensor([[[0.2, 0.9, 0.5], [0.7, 0.1, 0.6]]])
+    index, confidence = hard_attention(attention)
+    assert index.tolist() == [[1, 0]] and torch.allclose(confidence, torch.tensor([[0.9, 0.7]]))
+    index, confidence = hard_attention(attention, torch.tensor([True, False, True]))
+    assert index.tolist() == [[2, 0]] and torch.allclose(confidence, torch.tensor([[0.5, 0.7]]))
+    prior = torch.tensor([[[0.0, 0.0, 0.5], [0.0, 0.0, 0.0]]])
+    index, confidence = hard_attention(attention, prior=prior)
+    assert index.tolist() == [[2, 0]] and torch.allclose(confidence, torch.tensor([[0.5, 0.7]]))
+
+
 def test_predictor_starts_from_base_map():
     pipe = RecolorPipeline.from_preset("tiny")
     r = pipe.config.resolution
@@ -122,7 +135,7 @@ def test_predictor_starts_from_base_map():
     assert [m.shape[-1] for m in latents.maps] == [r // 16, r // 8, r // 4]
     torch.testing.assert_close(latents.maps[0], latents.base_map)  # zero-initialised heads: W = W0(base)
     assert latents.correspondence.index.shape == (2, (r // 16) ** 2)
-    assert latents.target_stats.shape == latents.source_stats.shape == (2, 6, r // 16, r // 16)
+    assert latents.target_stats.shape == latents.content_stats.shape == (2, 6, r // 16, r // 16)
 
 
 @pytest.mark.parametrize("name", ["tiny", "small", "paper"])

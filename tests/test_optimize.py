@@ -3,6 +3,7 @@ import torch
 
 from conftest import randomize_zero_init, textured_image
 from recolor_hf import RecolorPipeline
+from recolor_hf.losses import w0_loss
 from recolor_hf.optimize import LatentOptimizer, optimize_latent
 
 
@@ -52,6 +53,6 @@ def test_run_loop_keeps_the_best_latent(pipe, pair):
     best, current = optimizer.latents(best=True), optimizer.latents()
     assert not torch.equal(best.maps[0], current.maps[0])  # the best was measured before the last update
     rendered = pipe.render(best).clamp(0, 1)
-    assert pipe.w0_distance(rendered, optimizer.reference).item() == pytest.approx(min(losses), rel=1e-4)
+    assert w0_loss(pipe, rendered, optimizer.reference).item() == pytest.approx(min(losses), rel=1e-4)
     with pytest.raises(ValueError, match="steps must be >= 0"):
         list(optimizer.run(-1))

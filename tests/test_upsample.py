@@ -71,9 +71,9 @@ def test_bad_input_raises():
     low = area_down(src / 255, 4)
     with pytest.raises(ValueError, match="result_low shape"):
         fit_affine_grid(low, low[:-1])
-    with pytest.raises(ValueError, match="source_low must be an \\(H, W, 3\\)"):
+    with pytest.raises(ValueError, match="content_low must be an \\(H, W, 3\\)"):
         fit_affine_grid(np.dstack([low, low[..., :1]]), low)
-    with pytest.raises(ValueError, match="source_full must be an \\(H, W, 3\\)"):
+    with pytest.raises(ValueError, match="content_full must be an \\(H, W, 3\\)"):
         transfer_colour(src[..., 0], low, low)
     with pytest.raises(ValueError, match="dtype"):
         transfer_colour(src.astype(np.int64), low, low)

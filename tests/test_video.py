@@ -74,7 +74,7 @@ def stream_summary(path):
 
 def test_transfer_round_trip(pipe, clip, reference):
     latents = pipe.encode(clip[0], reference)
-    target = apply_transfer(latents.source_stats, transfer_of(latents))
+    target = apply_transfer(latents.content_stats, transfer_of(latents))
     assert torch.allclose(target, latents.target_stats, atol=1e-3)
 
 

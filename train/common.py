@@ -45,7 +45,7 @@ from tqdm.auto import tqdm
 
 from recolor_hf import PRESETS, RecolorPipeline
 from recolor_hf.pipeline import COMPONENTS
-from recolor_hf.data import ColorPairDataset, FiveKPairs, scan_images, split_train_val
+from recolor_hf.data import ColourPairDataset, FiveKPairs, scan_images, split_train_val
 from recolor_hf.image_io import tensor_to_uint8
 
 logger = get_logger(__name__)
@@ -118,7 +118,7 @@ class Stage(nn.Module):
         return {name: getattr(self, name) for name in self.trained}
 
     def dataset_options(self) -> dict:
-        """Extra ``ColorPairDataset`` arguments of this stage (training and validation sets)."""
+        """Extra ``ColourPairDataset`` arguments of this stage (training and validation sets)."""
         return {}
 
     def forward(self, batch: dict, step: int) -> tuple[torch.Tensor, dict]:
@@ -283,8 +283,8 @@ def save_grid(columns: list[torch.Tensor], path: Path) -> None:
 class TrainingData:
     """The training set, the held-out set and what the scan of the photo folder skipped."""
 
-    train_set: ColorPairDataset
-    val_set: ColorPairDataset
+    train_set: ColourPairDataset
+    val_set: ColourPairDataset
     held_out: int
     skipped: int
 
@@ -335,9 +335,9 @@ def build_data(stage: Stage, args: argparse.Namespace, resolution: int) -> Train
         raise ValueError(f"no training photos under {args.train_data_dir}")
     fivek = FiveKPairs(args.fivek_dir) if args.fivek_dir else None
     options = stage.dataset_options()
-    train_set = ColorPairDataset(train_paths, resolution, seed=args.seed, mode=stage.data_mode, fivek=fivek,
+    train_set = ColourPairDataset(train_paths, resolution, seed=args.seed, mode=stage.data_mode, fivek=fivek,
                                  **options)
-    val_set = ColorPairDataset(val_paths or train_paths, resolution, seed=args.seed + 1, mode=stage.data_mode,
+    val_set = ColourPairDataset(val_paths or train_paths, resolution, seed=args.seed + 1, mode=stage.data_mode,
                                **options)
     return TrainingData(train_set, val_set, held_out=len(val_paths), skipped=len(skipped))
 

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from common import Stage, logger, parse_args, train
 from recolor_hf.looks import LOOK_KINDS
-from recolor_hf.losses import PerceptualLoss, lab_l1
+from recolor_hf.losses import PerceptualLoss, lab_l1, w0_loss
 
 
 def look_mix(text: str) -> dict[str, float]:
@@ -59,7 +59,7 @@ class PredictorStage(Stage):
         return float(torch.rand(()) * top)
 
     def predict(self, batch, step):
-        latents = self.pipe.predict(batch["source"], batch["reference"], self.mask_ratio(step))
+        latents = self.pipe.predict(batch["content"], batch["reference"], self.mask_ratio(step))
         return self.pipe.render(latents)
 
     def forward(self, batch, step):
@@ -67,7 +67,7 @@ class PredictorStage(Stage):
         terms = {
             "l1": (self.args.lambda_l1, lambda: F.l1_loss(pred, target)),
             "perceptual": (self.args.lambda_perceptual, lambda: self.perceptual(pred, target)),
-            "w0": (self.args.lambda_w0, lambda: self.pipe.w0_distance(pred, batch["reference"]).mean()),
+            "w0": (self.args.lambda_w0, lambda: w0_loss(self.pipe, pred, batch["reference"]).mean()),
             "lab": (self.args.lambda_lab, lambda: lab_l1(pred, target)),
         }
         values = {name: fn() for name, (weight, fn) in terms.items() if weight != 0}
@@ -75,7 +75,7 @@ class PredictorStage(Stage):
         return loss, {name: value.item() for name, value in values.items()}
 
     def validation_images(self, batch):
-        return [batch["source"], batch["reference"], self.predict(batch, 0).clamp(0, 1), batch["target"]]
+        return [batch["content"], batch["reference"], self.predict(batch, 0).clamp(0, 1), batch["target"]]
 
 
 if __name__ == "__main__":

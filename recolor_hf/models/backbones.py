@@ -18,12 +18,12 @@ from torch import nn
 
 BACKBONES = ("efficientnet-lite0", "vgg16")
 # Block index after which each feature is taken, and the widths there.
-EFFICIENTNET_COLOR_BLOCKS = (2, 4, 10)  # 1/4, 1/8, 1/16
+EFFICIENTNET_COLOUR_BLOCKS = (2, 4, 10)  # 1/4, 1/8, 1/16
 EFFICIENTNET_SEMANTIC_BLOCKS = (10, 15)  # 1/16, 1/32
 EFFICIENTNET_CHANNELS = {2: 24, 4: 40, 10: 112, 15: 320}
 # torchvision's vgg16().features: conv widths and "M" for max-pool (indices match torchvision).
 VGG16_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512)
-VGG16_COLOR_LAYERS = (15, 22, 25)  # relu3_3 (1/4), relu4_3 (1/8), relu5_1 (1/16)
+VGG16_COLOUR_LAYERS = (15, 22, 25)  # relu3_3 (1/4), relu4_3 (1/8), relu5_1 (1/16)
 VGG16_SEMANTIC_LAYERS = (25,)  # relu5_1
 VGG16_FILE = "vgg16-397923af.pth"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -76,14 +76,14 @@ class FeatureBackbone(ModelMixin, ConfigMixin):
             net = EfficientNet.from_name("efficientnet-lite0")
             self.stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
             self.blocks = net._blocks[: max(EFFICIENTNET_SEMANTIC_BLOCKS) + 1]
-            color_idx, semantic_idx = EFFICIENTNET_COLOR_BLOCKS, EFFICIENTNET_SEMANTIC_BLOCKS
-            self.color_channels = tuple(EFFICIENTNET_CHANNELS[i] for i in color_idx)
+            colour_idx, semantic_idx = EFFICIENTNET_COLOUR_BLOCKS, EFFICIENTNET_SEMANTIC_BLOCKS
+            self.color_channels = tuple(EFFICIENTNET_CHANNELS[i] for i in colour_idx)
             self.semantic_channels = sum(EFFICIENTNET_CHANNELS[i] for i in semantic_idx)
             weights = efficientnet_weights_path() if pretrained else None
         else:
             self.stem = nn.Identity()
-            self.blocks = vgg16_features()[: max(VGG16_COLOR_LAYERS) + 1]
-            color_idx, semantic_idx = VGG16_COLOR_LAYERS, VGG16_SEMANTIC_LAYERS
+            self.blocks = vgg16_features()[: max(VGG16_COLOUR_LAYERS) + 1]
+            colour_idx, semantic_idx = VGG16_COLOUR_LAYERS, VGG16_SEMANTIC_LAYERS
             self.color_channels, self.semantic_channels = (256, 512, 512), 512
             weights = vgg16_weights_path() if pretrained else None
             if weights is not None and not weights.is_file():
@@ -91,7 +91,7 @@ class FeatureBackbone(ModelMixin, ConfigMixin):
                     f"VGG16 weights not found at {weights}; this project never downloads weights. "
                     "Use the default backbone 'efficientnet-lite0' or place torchvision's file there."
                 )
-        self.color_idx, self.semantic_idx = color_idx, semantic_idx
+        self.colour_idx, self.semantic_idx = colour_idx, semantic_idx
         if weights is not None and not next(self.parameters()).is_meta:  # meta: from_pretrained loads them
             self.load_pretrained(weights)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
@@ -127,8 +127,8 @@ class FeatureBackbone(ModelMixin, ConfigMixin):
         for i, block in enumerate(self.blocks):
             x = block(x)
             feats[i] = x
-        color = tuple(feats[i] for i in self.color_idx)
-        size = color[-1].shape[-2:]
+        colour = tuple(feats[i] for i in self.colour_idx)
+        size = colour[-1].shape[-2:]
         semantic = [F.normalize(feats[i], dim=1) for i in self.semantic_idx]
         semantic = torch.cat([F.interpolate(s, size=size, mode="bilinear", align_corners=False) for s in semantic], 1)
-        return color, semantic
+        return colour, semantic

@@ -11,7 +11,7 @@ Beyond the paper (see ``colour``): the match prefers, among semantically similar
 similar colour (``colour_prior``); the same hard match gathers the reference's per-patch Lab statistics, with a
 confidence fallback to the global transfer and a joint bilateral smoothing, into target statistics T
 (``colour_target``); the generator
-re-renders the source moved to T (the "base" image), and each map is predicted as a residual on the base's
+re-renders the content moved to T (the "base" image), and each map is predicted as a residual on the base's
 self-reconstruction map W0(base), so an untrained head reproduces the base. ASPP1's inputs are normalised per
 group (W~0R, C3: layer norm; statistics: fixed Lab scales) so that none swamps the others.
 """
@@ -24,16 +24,16 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
-from .colour import STATS_CHANNELS, colour_prior, normalize_statistics, target_statistics
+from .colour import STATS_CHANNELS, colour_prior, normalise_statistics, target_statistics
 from .layers import ASPPWithCode, EqualConv2d, resize_map
 
 
 @dataclass
 class Correspondence:
-    """Result of matching source patches to reference patches at 1/16 resolution.
+    """Result of matching content patches to reference patches at 1/16 resolution.
 
     warped: W~0R (B, D, h_s, w_s); confidence: (B, 1, h_s, w_s); index: (B, h_s * w_s), the reference patch
-    (row-major) each source patch takes its colour from.
+    (row-major) each content patch takes its colour from.
     """
 
     warped: torch.Tensor
@@ -57,28 +57,43 @@ def random_column_mask(batch: int, columns: int, ratio: float, generator: torch.
     return (ranks >= n_masked).float()
 
 
-def hard_warp(attention: torch.Tensor, values: torch.Tensor, out_size: tuple[int, int],
-              prior: torch.Tensor | None = None) -> Correspondence:
-    """Hard(A) V: every query takes the value of its best key (main eq. 5).
+def hard_attention(attention: torch.Tensor, mask: torch.Tensor | None = None,
+                   prior: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hard(A ⊙ M) of main eq. 5, W~0R = Hard(A_C ⊙ M) W0R: every query's best key.
 
-    attention: (B, N_q, N_k) with -inf where masked; values: (B, D, h_k, w_k); prior: optional (B, N_q, N_k)
-    added to the attention to choose the key (the confidence stays the attention of the chosen key)
-    -> Correspondence at out_size.
+    attention: (B, N_q, N_k); mask: optional bool broadcastable to it, False where a key is hidden; prior: optional
+    (B, N_q, N_k) added to the attention to choose the key -> (index (B, N_q) of the chosen key, confidence (B, N_q):
+    the attention of that key, without the prior).
     """
+    if mask is not None:
+        attention = attention.masked_fill(~mask, float("-inf"))
     index = (attention if prior is None else attention + prior).argmax(dim=2)
-    confidence = attention.gather(2, index[..., None])[..., 0]
-    flat = values.flatten(2)
-    warped = torch.gather(flat, 2, index[:, None, :].expand(-1, flat.shape[1], -1))
+    return index, attention.gather(2, index[..., None])[..., 0]
+
+
+def gather_patches(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Each query takes the value of its key: values (B, D, N_k), index (B, N_q) -> (B, D, N_q)."""
+    return torch.gather(values, 2, index[:, None].expand(-1, values.shape[1], -1))
+
+
+def hard_warp(attention: torch.Tensor, values: torch.Tensor, out_size: tuple[int, int],
+              mask: torch.Tensor | None = None, prior: torch.Tensor | None = None) -> Correspondence:
+    """Hard(A ⊙ M) V (main eq. 5) as a ``Correspondence`` at out_size (h_q, w_q).
+
+    attention: (B, N_q, N_k); values: (B, D, h_k, w_k); mask, prior: see ``hard_attention``.
+    """
+    index, confidence = hard_attention(attention, mask, prior)
     shape = (values.shape[0], values.shape[1], *out_size)
+    warped = gather_patches(values.flatten(2), index)
     return Correspondence(warped.view(shape), confidence.view(shape[0], 1, *out_size), index)
 
 
 class LatentMapPredictor(ModelMixin, ConfigMixin):
-    """P_W: source colour features, warped reference map and the global code w -> latent maps W1, W2, W3.
+    """P_W: content colour features, warped reference map and the global code w -> latent maps W1, W2, W3.
 
     Args:
         style_dim: D, channels of W0R and of the predicted maps.
-        color_channels: widths of C1, C2, C3 (source colour features at 1/4, 1/8, 1/16).
+        color_channels: widths of C1, C2, C3 (content colour features at 1/4, 1/8, 1/16).
         hidden_channels: widths of the ASPP1, ASPP2, ASPP3 outputs.
         aspp_rates: dilation rates of the 3x3 branches of each ASPP.
         confidence_range: match scores (cosine) below the first value use the global colour transfer, above the
@@ -106,40 +121,41 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
             nn.init.zeros_(head.weight)
 
     @staticmethod
-    def correspond(source_semantic: torch.Tensor, reference_semantic: torch.Tensor, reference_map: torch.Tensor,
+    def correspond(content_semantic: torch.Tensor, reference_semantic: torch.Tensor, reference_map: torch.Tensor,
                    mask_ratio: float = 0.0, generator: torch.Generator | None = None,
                    prior: torch.Tensor | None = None) -> Correspondence:
         """W~0R = Hard(A_C ⊙ M) W0R (main eqs. 4-5).
 
-        source_semantic F_S: (B, f, h_s, w_s); reference_semantic F_R: (B, f, h_r, w_r);
+        content_semantic F_S: (B, f, h_s, w_s); reference_semantic F_R: (B, f, h_r, w_r);
         reference_map W0R: (B, D, h_r', w_r') (resized to F_R's grid); mask_ratio: share of reference patches
         hidden from the match (training only); prior: optional (B, h_s*w_s, h_r*w_r) added to A_C to choose the
         match (``match_prior``).
         """
-        attention = cosine_attention(source_semantic, reference_semantic)
+        attention = cosine_attention(content_semantic, reference_semantic)
+        mask = None
         if mask_ratio > 0:
             keep = random_column_mask(attention.shape[0], attention.shape[2], mask_ratio, generator, attention.device)
-            attention = attention.masked_fill(keep[:, None, :] == 0, float("-inf"))
+            mask = keep[:, None, :] > 0
         values = resize_map(reference_map, reference_semantic.shape[-2:])
-        return hard_warp(attention, values, tuple(source_semantic.shape[-2:]), prior)
+        return hard_warp(attention, values, tuple(content_semantic.shape[-2:]), mask, prior)
 
-    def match_prior(self, source_stats: torch.Tensor, reference_stats: torch.Tensor) -> torch.Tensor:
+    def match_prior(self, content_stats: torch.Tensor, reference_stats: torch.Tensor) -> torch.Tensor:
         """The colour affinity added to A_C (``colour.colour_prior`` with the config's ``colour_prior``):
         S_S (B, 6, h_s, w_s), S_R (B, 6, h_r, w_r) -> (B, h_s*w_s, h_r*w_r)."""
-        return colour_prior(source_stats, reference_stats, *self.config.colour_prior)
+        return colour_prior(content_stats, reference_stats, *self.config.colour_prior)
 
-    def colour_target(self, source_stats: torch.Tensor, reference_stats: torch.Tensor, match: Correspondence,
-                      source_lab: torch.Tensor, reference_lab: torch.Tensor) -> torch.Tensor:
+    def colour_target(self, content_stats: torch.Tensor, reference_stats: torch.Tensor, match: Correspondence,
+                      content_lab: torch.Tensor, reference_lab: torch.Tensor) -> torch.Tensor:
         """Target statistics T = Smooth(c Hard(A_C) S_R + (1 - c) Reinhard(S_S)) (``colour.target_statistics``).
 
-        S_S (B, 6, h_s, w_s), S_R (B, 6, h_r, w_r): patch statistics on the match's grids; source_lab,
+        S_S (B, 6, h_s, w_s), S_R (B, 6, h_r, w_r): patch statistics on the match's grids; content_lab,
         reference_lab: (B, 3, H, W) CIELAB images -> T (B, 6, h_s, w_s).
         """
-        return target_statistics(source_stats, reference_stats, match.index, match.confidence,
-                                 tuple(self.config.confidence_range), source_lab, reference_lab,
+        return target_statistics(content_stats, reference_stats, match.index, match.confidence,
+                                 tuple(self.config.confidence_range), content_lab, reference_lab,
                                  tuple(self.config.transfer_smoothing))
 
-    def forward(self, color_features: tuple[torch.Tensor, ...], correspondence: Correspondence,
+    def forward(self, colour_features: tuple[torch.Tensor, ...], correspondence: Correspondence,
                 statistics: tuple[torch.Tensor, torch.Tensor], w: torch.Tensor,
                 base_map: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(C1, C2, C3), W~0R with its confidence, (S_S, T) each (B, 6, h, w), w (B, D), W0(base) (B, D, h, w)
@@ -147,11 +163,11 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
 
         W1 (B, D, H/16, W/16), W2 (B, D, H/8, W/8), W3 (B, D, H/4, W/4).
         """
-        c1, c2, c3 = color_features
-        source_stats, target_stats = statistics
+        c1, c2, c3 = colour_features
+        content_stats, target_stats = statistics
         warped = F.layer_norm(correspondence.warped, correspondence.warped.shape[1:])
-        x = torch.cat([warped, F.layer_norm(c3, c3.shape[1:]), normalize_statistics(target_stats),
-                       normalize_statistics(source_stats), correspondence.confidence], dim=1)
+        x = torch.cat([warped, F.layer_norm(c3, c3.shape[1:]), normalise_statistics(target_stats),
+                       normalise_statistics(content_stats), correspondence.confidence], dim=1)
         maps = []
         for k, (aspp, head, skip) in enumerate(zip(self.aspp, self.heads, (None, c2, c1))):
             if skip is not None:
