@@ -1,6 +1,5 @@
 import os
 import struct
-import sys
 import zlib
 from pathlib import Path
 
@@ -10,7 +9,6 @@ import torch
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 SHARED_DATA = ROOT.parent / "shared" / "data"
 

@@ -20,7 +20,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 VIEWPORT = {"width": 1400, "height": 1000}
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-RUN_TIMEOUT_MS = 180_000  # the real checkpoint on 2 shared CPU cores
+RUN_TIMEOUT_MS = 180_000  # the real checkpoint on a slow, shared machine
 MESSAGE_TIMEOUT_MS = 30_000
 SOURCE, REFERENCE = app.EXAMPLES[0]
 OTHER_SOURCE = app.EXAMPLES[1][0]
