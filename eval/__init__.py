@@ -1,4 +1,13 @@
-"""Evaluation harness: preset / FiveK / DPST benchmarks and a speed benchmark.
+"""Evaluation harness: one entry point, `python -m eval COMMAND [options]` (see `python -m eval --help`).
 
-Run from the repository root: `python -m eval --help`, `python -m eval.bench_speed --help`.
+Every command reads its inputs from one data root, DATA_ROOT (the `shared/data` folder beside the repository, or
+the folder named by the environment variable RECOLOR_DATA; `--data_dir` overrides both), and writes results.csv and
+summary.md (eval.report) into `--output_dir` (default outputs/eval/COMMAND).
 """
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DATA_ENV = "RECOLOR_DATA"
+DATA_ROOT = Path(os.environ.get(DATA_ENV, REPO_ROOT.parent / "shared" / "data"))
