@@ -1,6 +1,7 @@
 """Evaluation harness: the image benchmarks end to end on tiny synthetic photos (a fake `ours` plugged in, or the tiny
 pipeline), the data root, the tables, and the command line's errors."""
 
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -9,11 +10,13 @@ import pytest
 from PIL import Image
 from skimage.color import rgb2lab
 
+import eval as eval_package
 from eval import methods as eval_methods
 from eval.benchmark import MILD_KINDS, STRONG_KINDS, Pair, mask_labels, mask_oracle, run_benchmark
 from eval.cli import main
 from eval.report import markdown_table, method_table
 from recolor_hf.baselines import BASELINES
+from recolor_hf.data import SPLIT_SEED, VAL_FRACTION, list_images, split_train_val
 
 METHODS = [*BASELINES, "ours"]
 COLUMNS = ["pair", "part", "method", "mae", "psnr", "ciede2000", "lpips", "seconds"]
@@ -122,6 +125,34 @@ def test_markdown_table_bolds_best():
     table = method_table(results)
     assert "| a | **1.00** | 30.00 | 3.00 | n/a | 0.100 |" in table
     assert "| b | 2.00 | **40.00** | **1.00** | n/a | 0.200 |" in table
+
+
+def test_markdown_table_formats_aligns_and_bolds():
+    frame = pd.DataFrame({"size": ["8x8", "16x16"], "count": [3, 12], "seconds": [0.1234, np.nan], "ratio": [0.5, 2.0]})
+    bold = pd.DataFrame(False, index=frame.index, columns=frame.columns)
+    bold.loc[1, "ratio"] = True
+    lines = markdown_table(frame, {"count": "{:d}"}, bold).splitlines()
+    assert lines[:2] == ["| size | count | s/img | ratio |", "|---|---:|---:|---:|"]
+    assert lines[2:] == ["| 8x8 | 3 | 0.123 | 0.50 |", "| 16x16 | 12 | n/a | **2.00** |"]
+
+
+def test_val_split_is_the_training_split(tmp_path):
+    for i in range(10):
+        write_photo(tmp_path / "photos" / "a" / f"p{i}.jpg", seed=i)
+    main(["halves", "--data_dir", str(tmp_path), "--output_dir", str(tmp_path / "h"), "--methods", "identity"])
+    (held_out,) = split_train_val(list_images(tmp_path / "photos"), VAL_FRACTION, SPLIT_SEED)[1]
+    assert list(pd.read_csv(tmp_path / "h" / "results.csv")["pair"]) == [f"000_{held_out.stem}"]
+
+
+def test_data_root_is_beside_the_repository_or_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv(eval_package.DATA_ENV, raising=False)
+    assert importlib.reload(eval_package).DATA_ROOT == eval_package.REPO_ROOT.parent / "shared" / "data"
+    monkeypatch.setenv(eval_package.DATA_ENV, str(tmp_path))
+    try:
+        assert importlib.reload(eval_package).DATA_ROOT == tmp_path
+    finally:
+        monkeypatch.undo()
+        importlib.reload(eval_package)
 
 
 def test_run_benchmark_rejects_wrong_output():
