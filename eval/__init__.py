@@ -1,8 +1,9 @@
 """Evaluation harness: one entry point, `python -m eval COMMAND [options]` (see `python -m eval --help`).
 
 Every command reads its inputs from one data root, DATA_ROOT (the `shared/data` folder beside the repository, or
-the folder named by the environment variable RECOLOR_DATA; `--data_dir` overrides both), and writes results.csv and
-summary.md (eval.report) into `--output_dir` (default outputs/eval/COMMAND).
+the folder named by the environment variable RECOLOR_DATA; `--data_dir` overrides both). Every benchmark writes
+results.csv and summary.md (eval.report) into `--output_dir` (default outputs/eval/COMMAND); `figures` writes the
+docs/ pictures.
 """
 
 import os

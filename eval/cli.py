@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Callable
 
 from eval import (
     DATA_ENV, DATA_ROOT, figures, model_size, quality, soak, speed, train_speed, upsample, upsample_quality, video,
@@ -21,10 +22,10 @@ from recolor_hf.data import SPLITS
 OUTPUTS = Path("outputs") / "eval"  # --output_dir defaults to OUTPUTS / COMMAND
 DATA_FOLDERS = ("photos", "fivek", "dpst")  # --NAME_dir defaults to --data_dir / NAME
 ROW_HEIGHT = 160  # px, contact-sheet rows
-OUR_MAX_SIDE = 512  # px, the inputs of the content-related benchmarks
+OUR_MAX_SIDE = 512  # px, default --max_side of the content-related benchmarks
 
 
-def comma_list(kind: type = str):
+def comma_list(kind: type = str) -> Callable[[str], list]:
     """argparse type: "a,b,c" -> [kind(a), kind(b), kind(c)]."""
     return lambda text: [kind(item) for item in text.split(",")]
 
@@ -58,21 +59,20 @@ def parents() -> dict[str, argparse.ArgumentParser]:
 def add_image_benchmarks(commands, groups: dict[str, argparse.ArgumentParser]) -> None:
     """presets, fivek, dpst, dpst-oracle, halves, sensitivity, clicks (eval.quality)."""
     shared = [groups["output"], groups["data"], groups["model"], groups["pairs"]]
-    specs = {
-        "presets": (quality.run_presets, "photos", "seeded looks on photo pairs (ground truth by construction)"),
-        "fivek": (quality.run_fivek, "fivek", "FiveK input -> expert retouch"),
-        "dpst": (quality.run_dpst, "dpst", "DPST pairs: contact sheet, no ground truth"),
-        "dpst-oracle": (quality.run_dpst_oracle, "dpst", "DPST pairs against a mask-oracle ground truth"),
-        "halves": (quality.run_halves, "photos", "two halves of one photo under one look"),
-        "sensitivity": (quality.run_sensitivity, "dpst", "DPST: effect of another reference"),
-        "clicks": (quality.run_clicks, "dpst", "DPST: click effect of 'ours' (needs --pretrained_model_name_or_path)"),
+    specs = {  # command: (run, data folder, --max_side default, help)
+        "presets": (quality.run_presets, "photos", None, "seeded looks on photo pairs (ground truth by construction)"),
+        "fivek": (quality.run_fivek, "fivek", None, "FiveK input -> expert retouch"),
+        "dpst": (quality.run_dpst, "dpst", None, "DPST pairs: contact sheet, no ground truth"),
+        "dpst-oracle": (quality.run_dpst_oracle, "dpst", OUR_MAX_SIDE, "DPST pairs against a mask-oracle ground truth"),
+        "halves": (quality.run_halves, "photos", OUR_MAX_SIDE, "two halves of one photo under one look"),
+        "sensitivity": (quality.run_sensitivity, "dpst", OUR_MAX_SIDE, "DPST: effect of another reference"),
+        "clicks": (quality.run_clicks, "dpst", OUR_MAX_SIDE,
+                   "DPST: click effect of 'ours' (needs --pretrained_model_name_or_path)"),
     }
-    for name, (run, folder, text) in specs.items():
+    for name, (run, folder, max_side, text) in specs.items():
         command = commands.add_parser(name, parents=shared, help=text, description=text)
         command.add_argument(f"--{folder}_dir", type=Path, help=f"{folder} folder (default DATA_DIR/{folder})")
-        command.set_defaults(run=run)
-        if folder == "dpst" and name != "dpst" or name == "halves":
-            command.set_defaults(max_side=OUR_MAX_SIDE)
+        command.set_defaults(run=run, max_side=max_side)
         if folder == "photos":
             command.add_argument("--split", choices=SPLITS, default="val" if name == "halves" else "all",
                                  help="photos of the training split (recolor_hf.data.photo_split)")

@@ -26,6 +26,14 @@ from recolor_hf.metrics import lpips_name
 
 SHEET_ROWS = 100  # contact_sheet.jpg shows at most this many pairs (JPEG height limit)
 IMAGE_HEIGHT = 256  # px, rows of the per-pair strips saved with --save_images
+CLICK_NOTES = [  # the method of the clicks benchmark, for its summary
+    "one click from the centre of the largest source class to the centre of the reference class of the most "
+    "different mean colour; a keep point in the next largest source class",
+    "moved: share of the way the clicked region's mean Lab colour moves toward the clicked colour (ΔE00); "
+    "keep / rest: mean ΔE00 change of the keep region / the rest of the image; regions: the class's pixels "
+    f"within {CLICK_RADIUS:.0%} of the image diagonal of the point",
+    "ours+click: with the clicks; every other row: the method's automatic output (ours = the same model, no click)",
+]
 
 
 def lpips_note() -> str:
@@ -136,16 +144,6 @@ def run_sensitivity(args: argparse.Namespace) -> None:
     notes = [f"DPST: {args.dpst_dir}, max side {args.max_side}; R' = the reference of another pair (seed {args.seed}), "
              "never pixel-identical to R", f"methods: {', '.join(methods)}"]
     write_results(args, results, rows, labels, "Reference sensitivity (DPST)", notes, SENSITIVITY_METRICS)
-
-
-CLICK_NOTES = [
-    "one click from the centre of the largest source class to the centre of the reference class of the most "
-    "different mean colour; a keep point in the next largest source class",
-    "moved: share of the way the clicked region's mean Lab colour moves toward the clicked colour (ΔE00); "
-    "keep / rest: mean ΔE00 change of the keep region / the rest of the image; regions: the class's pixels "
-    f"within {CLICK_RADIUS:.0%} of the image diagonal of the point",
-    "ours+click: with the clicks; every other row: the method's automatic output (ours = the same model, no click)",
-]
 
 
 def run_clicks(args: argparse.Namespace) -> None:

@@ -56,19 +56,19 @@ def stage_class(stage: str) -> type[torch.nn.Module]:
     return getattr(train_module(script), name)
 
 
-def images_per_second(stage: str, preset: str, args: argparse.Namespace) -> float:
-    """Images / s of `stage` on preset `preset`: `--steps` timed steps after `--warmup` ones."""
-    pipe = RecolorPipeline.from_preset(preset, seed=args.seed).to(args.device)
-    module = stage_class(stage)(pipe, STAGE_OPTIONS).to(args.device)
+def images_per_second(stage: str, preset: str, device: str, args: argparse.Namespace) -> float:
+    """Images / s of `stage` on preset `preset` on `device`: `--steps` timed steps after `--warmup` ones."""
+    pipe = RecolorPipeline.from_preset(preset, seed=args.seed).to(device)
+    module = stage_class(stage)(pipe, STAGE_OPTIONS).to(device)
     params = [p for name in module.trained for p in getattr(pipe, name).parameters()]
     optimizer = torch.optim.Adam(params, lr=LEARNING_RATE, betas=ADAM_BETAS)
     size, batch = pipe.config.resolution, args.train_batch_size
     generator = torch.Generator().manual_seed(args.seed)
-    data = {key: torch.rand(batch, 3, size, size, generator=generator).to(args.device) for key in BATCH_KEYS}
-    autocast = torch.autocast(args.device, dtype=torch.bfloat16, enabled=args.mixed_precision == "bf16")
+    data = {key: torch.rand(batch, 3, size, size, generator=generator).to(device) for key in BATCH_KEYS}
+    autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=args.mixed_precision == "bf16")
     for i in range(args.warmup + args.steps):
         if i == args.warmup:
-            if args.device == "cuda":
+            if device == "cuda":
                 torch.cuda.synchronize()
             start = time.perf_counter()
         with autocast:
@@ -76,21 +76,23 @@ def images_per_second(stage: str, preset: str, args: argparse.Namespace) -> floa
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-    if args.device == "cuda":
+    if device == "cuda":
         torch.cuda.synchronize()
     return batch * args.steps / (time.perf_counter() - start)
 
 
 def run(args: argparse.Namespace) -> None:
-    """Throughput of every preset x stage: results.csv and summary.md."""
+    """Throughput of every preset x stage on --device (default cuda when there is one): results.csv, summary.md."""
     PartialState()  # the stages log through accelerate's logger
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     rows = []
     for preset in args.presets:
         for stage in args.stages:
-            rows.append({"preset": preset, "stage": stage, "images / s": images_per_second(stage, preset, args)})
+            rows.append({"preset": preset, "stage": stage,
+                         "images / s": images_per_second(stage, preset, device, args)})
             print(f"{preset} {stage}: {rows[-1]['images / s']:.1f} images / s", flush=True)
     results = pd.DataFrame(rows)
     results.to_csv(args.output_dir / "results.csv", index=False)
-    notes = [f"torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} CPU threads, batch "
+    notes = [f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} CPU threads, batch "
              f"{args.train_batch_size}, mixed precision {args.mixed_precision}, {args.steps} steps after {args.warmup}"]
     write_summary(args.output_dir, "Training throughput", notes, {"stages": markdown_table(results, {"images / s": "{:.1f}"})})
