@@ -1,4 +1,4 @@
-"""Benchmarks of DESIGN §6: pairs (with ground truth by construction where there is one), runs, tables, sheets.
+"""Benchmarks of DESIGN §6: pairs (with ground truth by construction where there is one), runs and contact sheets.
 
 - preset_pairs, fivek_pairs, dpst_pairs: the no-harm checks and the DPST contact sheet;
 - dpst_oracle_pairs (mask_oracle), halves_pairs (strong_eval_look): ground truth for content-related references;
@@ -22,23 +22,15 @@ from skimage.color import deltaE_ciede2000, lab2rgb, rgb2lab
 from tqdm import tqdm
 
 from eval.methods import Method
+from eval.report import METRICS
 from recolor_hf.data import FiveKPairs
 from recolor_hf.guidance import Guidance
 from recolor_hf.image_io import load_array, to_float, to_uint8
 from recolor_hf.looks import LocalLook, Look, random_look
 from recolor_hf.metrics import ciede2000, evaluate_pair
 
-METRICS = ("mae", "psnr", "ciede2000", "lpips")
 SENSITIVITY_METRICS = ("reference_change", "source_change")
 CLICK_METRICS = ("moved", "keep_change", "rest_change")
-HIGHER_IS_BETTER = {"psnr"}
-LOWER_IS_BETTER = {"mae", "ciede2000", "lpips"}  # the best value of these and HIGHER_IS_BETTER is bold in tables
-HEADERS = {
-    "mae": "MAE ↓", "psnr": "PSNR ↑", "ciede2000": "ΔE00 ↓", "lpips": "LPIPS ↓", "seconds": "s/img",
-    "reference_change": "ΔE00 out(S, R) vs out(S, R')", "source_change": "ΔE00 out(S, R) vs S",
-    "moved": "share moved to clicked colour", "keep_change": "keep region ΔE00", "rest_change": "rest ΔE00",
-}
-FORMATS = {"lpips": "{:.4f}", "seconds": "{:.3f}"}  # others "{:.2f}"
 
 MIN_AREA = 0.005  # a mask class counts (oracle match, click region) when it covers this share of its image
 ORACLE_SIGMA = 2.0  # std (px) of the oracle's mask softening at a 512 px long side; scales with the image
@@ -385,39 +377,6 @@ def click_benchmark(
         if on_pair is not None:
             on_pair(pair, case, outputs)
     return pd.DataFrame(rows, columns=["pair", "part", "method", *CLICK_METRICS])
-
-
-def markdown_table(results: pd.DataFrame, metrics: Iterable[str] = METRICS) -> str:
-    """Markdown table of per-method means of `metrics` (+ seconds if there) in first-seen method order;
-    the best value of each ranked metric (HIGHER_IS_BETTER, LOWER_IS_BETTER) in bold."""
-    columns = [*metrics] + (["seconds"] if "seconds" in results else [])
-    means = results.groupby("method", sort=False)[columns].mean()
-    lines = [
-        "| method | " + " | ".join(HEADERS[column] for column in means.columns) + " |",
-        "|---|" + "---:|" * len(means.columns),
-    ]
-    best = {
-        metric: (means[metric].max() if metric in HIGHER_IS_BETTER else means[metric].min())
-        for metric in columns
-        if metric in HIGHER_IS_BETTER | LOWER_IS_BETTER and means[metric].notna().any()
-    }
-    for method, row in means.iterrows():
-        cells = []
-        for column, value in row.items():
-            text = "n/a" if math.isnan(value) else FORMATS.get(column, "{:.2f}").format(value)
-            cells.append(f"**{text}**" if column in best and value == best[column] else text)
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def summary_markdown(results: pd.DataFrame, title: str, notes: list[str], metrics: Iterable[str] = METRICS) -> str:
-    """Summary document: title, notes, then one table of `metrics` for all pairs and one per part (if several)."""
-    parts = list(dict.fromkeys(results["part"]))
-    sections = [("all", results)] + ([(part, results[results["part"] == part]) for part in parts] if len(parts) > 1 else [])
-    text = [f"# {title}", "", *[f"- {note}" for note in notes], ""]
-    for part, frame in sections:
-        text += [f"## {part} ({frame['pair'].nunique()} pairs)", "", markdown_table(frame, metrics), ""]
-    return "\n".join(text)
 
 
 def fit_cell(image: np.ndarray, height: int = 160) -> np.ndarray:

@@ -1,6 +1,7 @@
-"""The README / model-card pictures, made by a checkpoint (run after `python -m eval dpst-oracle ... --out DIR`).
+"""The README / model-card pictures, made by a checkpoint (run after `python -m eval dpst-oracle ... --output_dir DIR`).
 
-    python -m eval.figures --checkpoint checkpoints/recolor-small --oracle-out outputs/eval/dpst-oracle
+    python -m eval figures --pretrained_model_name_or_path checkpoints/recolor-small \\
+        --oracle_dir outputs/eval/dpst-oracle
 
 - docs/result.jpg          the DPST pairs where ours is closest to the mask-oracle ground truth (by ΔE00), with
                            very different references: source | reference | ours;
@@ -10,17 +11,17 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import pandas as pd
 from PIL import Image
 
-from eval.__main__ import DATA
-from eval.benchmark import contact_sheet, dpst_oracle_pairs, fit_cell
-from eval.methods import pipeline_method
+from eval import REPO_ROOT
+from eval.benchmark import Pair, contact_sheet, dpst_oracle_pairs, fit_cell
+from eval.methods import Method, pipeline_method
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+DOCS = REPO_ROOT / "docs"
 RESULT_ROW_HEIGHT, FAILURE_ROW_HEIGHT = 200, 160
+JPEG_QUALITY = 88
 
 
 def ranked_pairs(results: pd.DataFrame, baseline: str | None = None) -> list[str]:
@@ -30,46 +31,39 @@ def ranked_pairs(results: pd.DataFrame, baseline: str | None = None) -> list[str
     return list(score.sort_values(ascending=False).index)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--oracle-out", type=Path, required=True,
-                   help="output folder of `python -m eval dpst-oracle` (default size) run with ours and reinhard")
-    p.add_argument("--dpst", type=Path, default=DATA / "dpst")
-    p.add_argument("--results", type=int, default=4, help="rows of result.jpg")
-    p.add_argument("--failures", type=int, default=4, help="rows of failure_cases.jpg")
-    p.add_argument("--docs", type=Path, default=DOCS)
-    args = p.parse_args()
-    ours = pipeline_method(args.checkpoint)
-    results = pd.read_csv(args.oracle_out / "results.csv")
-    pairs = {pair.name: pair for pair in dpst_oracle_pairs(args.dpst)}
+def distinct(names: list[str], pairs: dict[str, Pair], count: int) -> list[str]:
+    """The first `count` names whose sources differ (DPST repeats some sources, e.g. in9 == in22)."""
+    chosen, seen = [], set()
+    for name in names:
+        key = pairs[name].source.tobytes()
+        if key not in seen and len(chosen) < count:
+            chosen.append(name)
+            seen.add(key)
+    return chosen
 
-    def distinct(names: list[str], count: int) -> list[str]:  # DPST repeats some sources (e.g. in9 == in22)
-        chosen, seen = [], set()
-        for name in names:
-            key = pairs[name].source.tobytes()
-            if key not in seen and len(chosen) < count:
-                chosen.append(name)
-                seen.add(key)
-        return chosen
 
-    best = distinct(ranked_pairs(results)[::-1], args.results)
-    worst = distinct(ranked_pairs(results, "reinhard"), args.failures)
+def sheet(pairs: list[Pair], ours: Method, with_target: bool, height: int) -> Image.Image:
+    """Contact sheet: source | reference | (mask oracle) | ours, one row per pair."""
+    rows = []
+    for pair in pairs:
+        images = [pair.source, pair.reference] + ([pair.target] if with_target else [])
+        rows.append([fit_cell(x, height) for x in (*images, ours(pair.source, pair.reference))])
+    labels = ["source", "reference"] + (["mask oracle"] if with_target else []) + ["ours"]
+    return contact_sheet(rows, labels, height)
 
-    def sheet(names: list[str], with_target: bool, height: int) -> Image.Image:
-        rows = []
-        for name in names:
-            pair = pairs[name]
-            images = [pair.source, pair.reference] + ([pair.target] if with_target else [])
-            rows.append([fit_cell(x, height) for x in (*images, ours(pair.source, pair.reference))])
-        labels = ["source", "reference"] + (["mask oracle"] if with_target else []) + ["ours"]
-        return contact_sheet(rows, labels, height)
 
-    sheet(best, False, RESULT_ROW_HEIGHT).save(args.docs / "result.jpg", quality=88)
-    sheet(worst, True, FAILURE_ROW_HEIGHT).save(args.docs / "failure_cases.jpg", quality=88)
-    print(f"wrote {args.docs / 'result.jpg'} (DPST pairs {best}) and {args.docs / 'failure_cases.jpg'} "
+def run(args: argparse.Namespace) -> None:
+    """Write result.jpg and failure_cases.jpg into --output_dir."""
+    results = pd.read_csv(args.oracle_dir / "results.csv")
+    if "ours" not in set(results["method"]) or "reinhard" not in set(results["method"]):
+        raise ValueError(f"{args.oracle_dir / 'results.csv'} needs the methods ours and reinhard")
+    ours = pipeline_method(args.pretrained_model_name_or_path, args.device)
+    pairs = {pair.name: pair for pair in dpst_oracle_pairs(args.dpst_dir)}
+    best = distinct(ranked_pairs(results)[::-1], pairs, args.num_results)
+    worst = distinct(ranked_pairs(results, "reinhard"), pairs, args.num_failures)
+    sheet([pairs[name] for name in best], ours, False, RESULT_ROW_HEIGHT).save(
+        args.output_dir / "result.jpg", quality=JPEG_QUALITY)
+    sheet([pairs[name] for name in worst], ours, True, FAILURE_ROW_HEIGHT).save(
+        args.output_dir / "failure_cases.jpg", quality=JPEG_QUALITY)
+    print(f"wrote {args.output_dir / 'result.jpg'} (DPST pairs {best}) and {args.output_dir / 'failure_cases.jpg'} "
           f"(DPST pairs {worst})")
-
-
-if __name__ == "__main__":
-    main()

@@ -43,7 +43,7 @@ def build_methods(
     if unknown:
         raise ValueError(f"unknown methods {unknown}; choose from {list(BASELINES) + ['ours']}")
     if "ours" in names and not checkpoint:
-        raise ValueError("method 'ours' needs --checkpoint DIR")
+        raise ValueError("method 'ours' needs --pretrained_model_name_or_path DIR")
     return {
         name: pipeline_method(checkpoint, device) if name == "ours" else BASELINES[name]
         for name in names

@@ -37,6 +37,12 @@ JITTER_MIX = {"jitter": 0.5, "global": 0.25, "segment": 0.15, "local": 0.1}  # s
 REFERENCE_MIX = {"strong": 0.45, "global": 0.25, "local": 0.2, "segment": 0.1}  # stage 3
 CROSS_KINDS = ("global", "local", "jitter", "strong", "none")  # looks that are the same edit on any photo (not "segment")
 FAST_CHECK_DRAFT = (1, 1)  # scan_images decodes JPEGs at their smallest scale (1/8): still a full read of the file
+DATA_ENV = "RECOLOR_DATA"  # environment variable naming the data root
+# The data root of training and evaluation: $RECOLOR_DATA, else the `shared/data` folder beside a source checkout.
+DATA_ROOT = Path(os.environ.get(DATA_ENV, Path(__file__).resolve().parents[2] / "shared" / "data"))
+VAL_FRACTION = 0.1  # share of each photo source held out of training (validation, and the evaluation's "val" split)
+SPLIT_SEED = 0  # seed of that split: fixed, so training and evaluation hold out the same photos
+SPLITS = ("all", "train", "val")
 
 
 def unreadable(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> str | None:
@@ -73,7 +79,7 @@ def list_images(root: str | os.PathLike) -> list[Path]:
     return scan_images(root)[0]
 
 
-def split_train_val(paths: list[Path], val_fraction: float = 0.1, seed: int = 0,
+def split_train_val(paths: list[Path], val_fraction: float = VAL_FRACTION, seed: int = SPLIT_SEED,
                     root: str | os.PathLike | None = None) -> tuple[list[Path], list[Path]]:
     """Deterministic (train, val) split holding out val_fraction of EACH top-level subfolder (n_val rounded half up).
 
@@ -94,6 +100,18 @@ def split_train_val(paths: list[Path], val_fraction: float = 0.1, seed: int = 0,
     for group in groups.values():
         val.update(p for _, p in sorted(group)[:math.floor(val_fraction * len(group) + 0.5)])
     return [p for p in paths if p not in val], [p for p in paths if p in val]
+
+
+def photo_split(root: str | os.PathLike, split: str = "all", val_fraction: float = VAL_FRACTION) -> list[Path]:
+    """The usable photos under root (list_images) of one split: "all", or the "train" / "val" part of
+    split_train_val(photos, val_fraction, SPLIT_SEED), the split the training scripts hold out."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}, expected one of {SPLITS}")
+    paths = list_images(root)
+    if split == "all":
+        return paths
+    train, val = split_train_val(paths, val_fraction, SPLIT_SEED)
+    return val if split == "val" else train
 
 
 def to_gray(img: np.ndarray) -> np.ndarray:

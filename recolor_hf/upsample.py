@@ -23,7 +23,7 @@ from .image_io import check_rgb_array, to_float, to_rgb
 
 # Grid nodes along the image's long side (capped at the low-res pixel count). Each node
 # fits its colour matrix on a tent window spanning its own cell and half of each
-# neighbour. `python eval/bench_upsample.py --quality` (FiveK retouches, 128 px -> ~512
+# neighbour. `python -m eval upsample-quality` (FiveK retouches, 128 px -> ~512
 # px): 64 beats bicubic upsampling of the result by 3.6 dB; finer grids fit sharp
 # results a bit better (128: +0.7 dB) but with 1-2 px cells they start to follow the
 # network's chroma blur rather than the colour mapping (blurred results: +0.2 dB only).

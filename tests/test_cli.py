@@ -341,7 +341,7 @@ def test_export_lut_needs_a_single_file(checkpoint, files, tmp_path, capsys):
 
 def test_help_and_usage_errors_load_no_heavy_module():
     """`recolor --help` and argument errors answer before torch, diffusers or numpy are imported (start-up time
-    is shown by eval/bench_speed.py); `recolor_hf.RecolorPipeline` still imports on first use."""
+    is shown by `python -m eval speed`); `recolor_hf.RecolorPipeline` still imports on first use."""
     code = ("import sys; from recolor_hf.cli import main; import recolor_hf; "
             "codes = [main(['--help']), main(['x.jpg', '--alpha', '3'])]; "
             "heavy = [m for m in ('torch', 'diffusers', 'numpy') if m in sys.modules]; "

@@ -9,8 +9,8 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from conftest import SHARED_DATA, bomb_png
-from recolor_hf.data import (MODES, ColourPairDataset, FiveKPairs, box_iou, list_images, low_overlap_boxes,
-                             random_warp, scan_images, split_train_val)
+from recolor_hf.data import (MODES, SPLIT_SEED, VAL_FRACTION, ColourPairDataset, FiveKPairs, box_iou, list_images,
+                             low_overlap_boxes, photo_split, random_warp, scan_images, split_train_val)
 
 KEYS = {"jitter": {"input", "target"}, "reference": {"content", "reference", "target"}}
 
@@ -81,6 +81,15 @@ def test_split_per_source_and_deterministic(photo_dir):
     assert split_train_val(paths, 0.1, seed=0) == (train, val)
     assert split_train_val(paths, 0.1, seed=1)[1] != val
     assert split_train_val(paths, 0.1, seed=0, root=photo_dir) == (train, val)
+
+
+def test_photo_split_is_the_training_split(photo_dir):
+    train, val = split_train_val(list_images(photo_dir), VAL_FRACTION, SPLIT_SEED)
+    assert (photo_split(photo_dir, "train"), photo_split(photo_dir, "val")) == (train, val) and val
+    assert photo_split(photo_dir) == list_images(photo_dir)
+    assert photo_split(photo_dir, "val", val_fraction=0.5) != val
+    with pytest.raises(ValueError, match="unknown split 'test'"):
+        photo_split(photo_dir, "test")
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -1,5 +1,9 @@
-"""Evaluation harness end to end on tiny synthetic photos, with a fake `ours` plugged in."""
+"""Evaluation harness: the image benchmarks end to end on tiny synthetic photos (a fake `ours` plugged in, or the tiny
+pipeline), the data root, the tables, and the command line's errors."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -8,10 +12,13 @@ import pytest
 from PIL import Image
 from skimage.color import rgb2lab
 
+import eval as eval_package
 from eval import methods as eval_methods
-from eval.__main__ import main
-from eval.benchmark import MILD_KINDS, STRONG_KINDS, Pair, markdown_table, mask_labels, mask_oracle, run_benchmark
+from eval.benchmark import MILD_KINDS, STRONG_KINDS, Pair, mask_labels, mask_oracle, run_benchmark
+from eval.cli import main
+from eval.report import markdown_table, method_table
 from recolor_hf.baselines import BASELINES
+from recolor_hf.data import SPLIT_SEED, VAL_FRACTION, list_images, split_train_val
 
 METHODS = [*BASELINES, "ours"]
 COLUMNS = ["pair", "part", "method", "mae", "psnr", "ciede2000", "lpips", "seconds"]
@@ -57,14 +64,14 @@ def photos(tmp_path) -> Path:
 
 
 def run_presets(photos: Path, out: Path, *extra: str) -> pd.DataFrame:
-    main(["presets", "--photos", str(photos), "--split", "all", "--num-pairs", "3", "--out", str(out),
-          "--checkpoint", "fake", *extra])
+    main(["presets", "--photos_dir", str(photos), "--split", "all", "--num_pairs", "3", "--output_dir", str(out),
+          "--pretrained_model_name_or_path", "fake", *extra])
     return pd.read_csv(out / "results.csv")
 
 
 def test_presets_end_to_end(photos, tmp_path, capsys):
     out = tmp_path / "out"
-    results = run_presets(photos, out, "--save-images")
+    results = run_presets(photos, out, "--save_images")
     assert list(results.columns) == COLUMNS
     assert len(results) == 3 * len(METHODS)
     assert list(results["method"].unique()) == METHODS
@@ -99,12 +106,13 @@ def test_fivek_and_dpst(tmp_path):
         write_photo(dpst / "content" / f"in{i + 1}.png", seed=20 + i)
         write_photo(dpst / "reference" / f"tar{i + 1}.png", seed=30 + i, size=(30, 44))
 
-    main(["fivek", "--fivek", str(fivek), "--out", str(tmp_path / "f"), "--methods", "identity,mkl"])
+    main(["fivek", "--data_dir", str(tmp_path), "--output_dir", str(tmp_path / "f"), "--methods", "identity,mkl"])
     results = pd.read_csv(tmp_path / "f" / "results.csv")
     assert len(results) == 6 and results["mae"].notna().all()
     assert all(pair.split("_")[0] != pair.split("_")[1] for pair in results["pair"])
 
-    main(["dpst", "--dpst", str(dpst), "--out", str(tmp_path / "d"), "--checkpoint", "fake"])
+    main(["dpst", "--data_dir", str(tmp_path), "--output_dir", str(tmp_path / "d"),
+          "--pretrained_model_name_or_path", "fake"])
     results = pd.read_csv(tmp_path / "d" / "results.csv")
     assert len(results) == 3 * len(METHODS) and results["mae"].isna().all() and results["seconds"].notna().all()
     sheet = Image.open(tmp_path / "d" / "contact_sheet.jpg")
@@ -116,9 +124,37 @@ def test_markdown_table_bolds_best():
         "pair": ["x", "x"], "part": ["global"] * 2, "method": ["a", "b"],
         "mae": [1.0, 2.0], "psnr": [30.0, 40.0], "ciede2000": [3.0, 1.0], "lpips": [np.nan, np.nan], "seconds": [0.1, 0.2],
     })
-    table = markdown_table(results)
+    table = method_table(results)
     assert "| a | **1.00** | 30.00 | 3.00 | n/a | 0.100 |" in table
     assert "| b | 2.00 | **40.00** | **1.00** | n/a | 0.200 |" in table
+
+
+def test_markdown_table_formats_aligns_and_bolds():
+    frame = pd.DataFrame({"size": ["8x8", "16x16"], "count": [3, 12], "seconds": [0.1234, np.nan], "ratio": [0.5, 2.0]})
+    bold = pd.DataFrame(False, index=frame.index, columns=frame.columns)
+    bold.loc[1, "ratio"] = True
+    lines = markdown_table(frame, {"count": "{:d}"}, bold).splitlines()
+    assert lines[:2] == ["| size | count | s/img | ratio |", "|---|---:|---:|---:|"]
+    assert lines[2:] == ["| 8x8 | 3 | 0.123 | 0.50 |", "| 16x16 | 12 | n/a | **2.00** |"]
+
+
+def test_val_split_is_the_training_split(tmp_path):
+    for i in range(10):
+        write_photo(tmp_path / "photos" / "a" / f"p{i}.jpg", seed=i)
+    main(["halves", "--data_dir", str(tmp_path), "--output_dir", str(tmp_path / "h"), "--methods", "identity"])
+    (held_out,) = split_train_val(list_images(tmp_path / "photos"), VAL_FRACTION, SPLIT_SEED)[1]
+    assert list(pd.read_csv(tmp_path / "h" / "results.csv")["pair"]) == [f"000_{held_out.stem}"]
+
+
+def test_data_root_is_beside_the_repository_or_from_the_environment(tmp_path):
+    def data_root(**env: str) -> Path:
+        environ = {k: v for k, v in os.environ.items() if k != eval_package.DATA_ENV} | env
+        done = subprocess.run([sys.executable, "-c", "import eval; print(eval.DATA_ROOT)"], env=environ,
+                              cwd=eval_package.REPO_ROOT, capture_output=True, text=True, check=True)
+        return Path(done.stdout.strip())
+
+    assert data_root() == eval_package.REPO_ROOT.parent / "shared" / "data"
+    assert data_root(**{eval_package.DATA_ENV: str(tmp_path)}) == tmp_path
 
 
 def test_run_benchmark_rejects_wrong_output():
@@ -131,7 +167,7 @@ def test_run_benchmark_rejects_wrong_output():
 def test_build_methods():
     assert list(eval_methods.build_methods()) == list(BASELINES)
     assert list(eval_methods.build_methods(checkpoint="fake")) == METHODS
-    with pytest.raises(ValueError, match="checkpoint"):
+    with pytest.raises(ValueError, match="--pretrained_model_name_or_path"):
         eval_methods.build_methods(["ours"])
     with pytest.raises(ValueError, match="unknown"):
         eval_methods.build_methods(["nope"])
@@ -180,14 +216,15 @@ def test_mask_labels_merge_near_duplicate_colours(tmp_path):
 
 def test_dpst_oracle_and_sensitivity(tmp_path):
     write_dpst(tmp_path / "dpst")
-    main(["dpst-oracle", "--dpst", str(tmp_path / "dpst"), "--out", str(tmp_path / "o"), "--checkpoint", "fake"])
+    main(["dpst-oracle", "--dpst_dir", str(tmp_path / "dpst"), "--output_dir", str(tmp_path / "o"),
+          "--pretrained_model_name_or_path", "fake"])
     results = pd.read_csv(tmp_path / "o" / "results.csv")
     assert list(results["method"].unique()) == METHODS and len(results) == 3 * len(METHODS)
     assert results[["mae", "psnr", "ciede2000"]].notna().all().all()
     assert (results[results["method"] == "identity"]["mae"] > 0).all()
 
-    main(["sensitivity", "--dpst", str(tmp_path / "dpst"), "--out", str(tmp_path / "s"), "--checkpoint", "fake",
-          "--methods", "identity,reinhard,ours"])
+    main(["sensitivity", "--dpst_dir", str(tmp_path / "dpst"), "--output_dir", str(tmp_path / "s"),
+          "--pretrained_model_name_or_path", "fake", "--methods", "identity,reinhard,ours"])
     results = pd.read_csv(tmp_path / "s" / "results.csv").set_index("method")
     assert len(results) == 9 and all(pair.split("_")[0] != "in" + pair.split("_")[1][2:] for pair in results["pair"])
     assert (results.loc["identity", ["reference_change", "source_change"]] == 0).all().all()
@@ -197,8 +234,8 @@ def test_dpst_oracle_and_sensitivity(tmp_path):
 
 @pytest.mark.parametrize("strength, kinds", [("strong", STRONG_KINDS[:4]), ("mild", MILD_KINDS)])
 def test_halves(photos, tmp_path, strength, kinds):
-    main(["halves", "--photos", str(photos), "--split", "all", "--strength", strength, "--out", str(tmp_path / "h"),
-          "--methods", "identity,mkl,ours", "--checkpoint", "fake"])
+    main(["halves", "--photos_dir", str(photos), "--split", "all", "--strength", strength, "--output_dir",
+          str(tmp_path / "h"), "--methods", "identity,mkl,ours", "--pretrained_model_name_or_path", "fake"])
     results = pd.read_csv(tmp_path / "h" / "results.csv")
     assert len(results) == 4 * 3 and set(results["part"]) == set(kinds)
     assert (results[results["method"] == "identity"]["mae"] > 0).all()  # the look changed the target
@@ -206,14 +243,15 @@ def test_halves(photos, tmp_path, strength, kinds):
     assert image.size == (240 * 6, 20 + 4 * 160)
 
 
-def test_clicks_with_tiny_pipeline(tmp_path, monkeypatch, tiny_pipe):
+def test_clicks_with_tiny_pipeline(tmp_path, monkeypatch, capsys, tiny_pipe):
     monkeypatch.setattr(eval_methods, "pipeline_method", REAL_PIPELINE_METHOD)
     tiny_pipe.save_pretrained(tmp_path / "tiny")
     write_dpst(tmp_path / "dpst", count=2)
-    with pytest.raises(SystemExit, match="checkpoint"):
-        main(["clicks", "--dpst", str(tmp_path / "dpst"), "--out", str(tmp_path / "c")])
-    main(["clicks", "--dpst", str(tmp_path / "dpst"), "--out", str(tmp_path / "c"), "--checkpoint",
-          str(tmp_path / "tiny"), "--methods", "identity,ours"])
+    with pytest.raises(SystemExit, match="1"):
+        main(["clicks", "--dpst_dir", str(tmp_path / "dpst"), "--output_dir", str(tmp_path / "c")])
+    assert "give --pretrained_model_name_or_path DIR" in capsys.readouterr().err
+    main(["clicks", "--dpst_dir", str(tmp_path / "dpst"), "--output_dir", str(tmp_path / "c"),
+          "--pretrained_model_name_or_path", str(tmp_path / "tiny"), "--methods", "identity,ours"])
     results = pd.read_csv(tmp_path / "c" / "results.csv")
     assert list(results["method"]) == ["identity", "ours", "ours+click"] * 2
     assert results[["moved", "keep_change", "rest_change"]].notna().all().all()

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from conftest import randomize_zero_init, textured_image
-from eval.bench_video import aligner, pan_zoom, pan_zoom_boxes
+from eval.video import aligner, pan_zoom, pan_zoom_boxes
 from recolor_hf import RecolorPipeline
 from recolor_hf.cli import main
 from recolor_hf.metrics import flicker
@@ -90,7 +90,7 @@ def test_smoothing_removes_flicker(pipe, clip, reference):
     independent = flicker(list(FrameRecolorer(pipe, reference, smoothing=0).map(clip)), clip, align)
     smoothed = flicker(list(FrameRecolorer(pipe, reference).map(clip)), clip, align)
     assert independent > 1.0  # the per-frame match switches: the case the smoothing is for
-    assert smoothed <= independent / 3  # (the absolute bound, <= 1.0, is for the trained checkpoint: bench_video)
+    assert smoothed <= independent / 3  # (the absolute bound, <= 1.0, is for the trained checkpoint: python -m eval video)
 
 
 def test_scene_cut_restarts_the_average(pipe, clip, reference):

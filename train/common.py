@@ -45,7 +45,8 @@ from tqdm.auto import tqdm
 
 from recolor_hf import PRESETS, RecolorPipeline
 from recolor_hf.pipeline import COMPONENTS
-from recolor_hf.data import ColourPairDataset, FiveKPairs, scan_images, split_train_val
+from recolor_hf.data import (DATA_ROOT, SPLIT_SEED, VAL_FRACTION, ColourPairDataset, FiveKPairs, scan_images,
+                             split_train_val)
 from recolor_hf.image_io import tensor_to_uint8
 
 logger = get_logger(__name__)
@@ -62,11 +63,11 @@ def parse_args(description: str, defaults: dict, argv=None) -> argparse.Namespac
     p.add_argument("--preset", default="small", choices=sorted(PRESETS), help="model size when starting fresh")
     p.add_argument("--pretrained_model_name_or_path", default=None,
                    help="pipeline folder written by the previous stage (or any pipeline folder)")
-    p.add_argument("--train_data_dir", default=str(Path(__file__).resolve().parents[2] / "shared/data/photos"))
+    p.add_argument("--train_data_dir", default=str(DATA_ROOT / "photos"))
     p.add_argument("--fivek_dir", default=None,
                    help="optional FiveK folder (input/ + expertC/) mixed into stages 1 and 3; off by default "
                         "because the evaluation's FiveK benchmark uses these photos")
-    p.add_argument("--val_fraction", type=float, default=0.1, help="share of each photo source held out")
+    p.add_argument("--val_fraction", type=float, default=VAL_FRACTION, help="share of each photo source held out")
     p.add_argument("--output_dir", required=True)
     p.add_argument("--resolution", type=int, default=None, help="training size (default: the preset's)")
     p.add_argument("--train_batch_size", type=int, default=8)
@@ -330,7 +331,7 @@ def build_accelerator(args: argparse.Namespace) -> Accelerator:
 def build_data(stage: Stage, args: argparse.Namespace, resolution: int) -> TrainingData:
     """Training and validation sets of ``stage`` from ``--train_data_dir`` (unreadable photos skipped, logged)."""
     photos, skipped = scan_images(args.train_data_dir)
-    train_paths, val_paths = split_train_val(photos, args.val_fraction, seed=0)
+    train_paths, val_paths = split_train_val(photos, args.val_fraction, SPLIT_SEED)
     if not train_paths:
         raise ValueError(f"no training photos under {args.train_data_dir}")
     fivek = FiveKPairs(args.fivek_dir) if args.fivek_dir else None

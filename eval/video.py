@@ -1,6 +1,6 @@
 """Video benchmark: flicker of per-frame independent vs temporally smoothed re-colouring, and speed at 1080p.
 
-Usage: `python -m eval.bench_video [--checkpoint DIR] [--frames 64] [--speed-frames 6]`.
+Usage: `python -m eval video [--pretrained_model_name_or_path DIR] [--frames 64] [--speed_frames 6]`.
 
 Clips (made here, H.264-encoded and decoded back so the source frames carry real compression noise):
 - `pan-zoom`: a slow pan and zoom across one photo;
@@ -9,8 +9,10 @@ Flicker = mean ΔE00 between consecutive output frames minus that between consec
 (`recolor_hf.metrics.flicker`), for `--smoothing 0` (each frame on its own), the default smoothing and MKL
 applied per frame. Raw consecutive frames differ mostly by motion (a textured photo panning), which a
 re-colouring that lowers contrast shrinks, so the raw difference can be negative; the main number compares
-frame t with frame t-1 resampled onto it (the crop boxes are known), leaving out a border. Speed: frames per second of `recolor_video` end to end (decode, re-colour, encode) on a
-1920x1080 pan, beside MKL applied per frame at 1080p (colour transfer only, no decoding or encoding).
+frame t with frame t-1 resampled onto it (the crop boxes are known), leaving out a border. Speed: frames per
+second of `recolor_video` end to end (decode, re-colour, encode) on a `--speed_size` pan (default 1920x1080),
+beside MKL applied per frame at that size (colour transfer only, no decoding or encoding). The clips are made from CLIP_PHOTOS and re-coloured
+after REFERENCE, paths in the data root.
 """
 
 from __future__ import annotations
@@ -21,18 +23,19 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from PIL import Image
 
-import recolor_hf
+from eval.report import markdown_table, write_summary
 from recolor_hf import RecolorPipeline
 from recolor_hf.baselines import mkl
 from recolor_hf.metrics import flicker
 from recolor_hf.video import DEFAULT_SMOOTHING, FrameRecolorer, read_frames, recolor_video, write_frames
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-PHOTOS = (DATA / "photos" / "kodak24" / "kodim23.jpg", DATA / "photos" / "kodak24" / "kodim05.jpg")
-REFERENCE = DATA / "dpst" / "reference" / "tar1.png"
+CLIP_PHOTOS = ("photos/kodak24/kodim23.jpg", "photos/kodak24/kodim05.jpg")  # in the data root
+REFERENCE = "dpst/reference/tar1.png"  # in the data root
+SPEED_SIZE = (1920, 1080)  # default --speed_size
 FPS = 25
 PAN = 0.25  # the crop window travels this fraction of the photo's width over a shot
 ZOOM = 1.25  # and narrows by this factor
@@ -89,9 +92,9 @@ def aligner(boxes: list[Box], cuts: set[int], size: tuple[int, int]):
 Clip = tuple[Path, list[Box], set[int]]  # file, crop box of each frame, first frames of new shots
 
 
-def make_clips(frames: int, size: tuple[int, int], folder: Path) -> dict[str, Clip]:
-    """The benchmark clips as H.264 files in ``folder``, by name."""
-    first, second = (Image.open(p).convert("RGB") for p in PHOTOS)
+def make_clips(photos: list[Image.Image], frames: int, size: tuple[int, int], folder: Path) -> dict[str, Clip]:
+    """The benchmark clips from two photos as H.264 files in ``folder``, by name."""
+    first, second = photos
     half = frames // 2
     clips = {"pan-zoom": (pan_zoom(first, frames, size), pan_zoom_boxes(first.size, frames, size), set()),
              "two-shots": (pan_zoom(first, half, size) + pan_zoom(second, frames - half, size, pan=0),
@@ -104,62 +107,70 @@ def make_clips(frames: int, size: tuple[int, int], folder: Path) -> dict[str, Cl
     return result
 
 
-def flicker_table(pipe: RecolorPipeline, clips: dict[str, Clip], reference: Image.Image,
-                  size: tuple[int, int]) -> None:
-    """Print flicker per clip and method, motion-compensated (and raw), and the ratio smoothed / independent."""
-    print("flicker = mean dE00 between consecutive output frames - that between consecutive source frames, "
-          "motion-compensated (raw, without compensation, in brackets)")
-    print(f"| clip | frames | independent (smoothing 0) | smoothed ({DEFAULT_SMOOTHING}) | ratio | scene cuts "
-          f"| MKL per frame |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    reference_array = np.asarray(reference)
+def flicker_rows(pipe: RecolorPipeline, clips: dict[str, Clip], reference: Image.Image,
+                 size: tuple[int, int]) -> list[dict]:
+    """Flicker per clip and output (independent, smoothed, MKL per frame), motion-compensated and raw, with the
+    scene cuts the smoother detected."""
+    rows, reference_array = [], np.asarray(reference)
     for name, (path, boxes, cuts) in clips.items():
         sources = list(read_frames(path))
         align = aligner(boxes, cuts, size)
-        outputs = {"independent": list(FrameRecolorer(pipe, reference, smoothing=0).map(sources))}
         smoothed = FrameRecolorer(pipe, reference)
-        outputs["smoothed"] = list(smoothed.map(sources))
-        outputs["mkl"] = [mkl(frame, reference_array) for frame in sources]
-        values = {k: (flicker(v, sources, align), flicker(v, sources)) for k, v in outputs.items()}
-        cells = {k: f"{a:.3f} ({raw:.3f})" for k, (a, raw) in values.items()}
-        ratio = values["smoothed"][0] / values["independent"][0]
-        print(f"| {name} | {len(sources)} | {cells['independent']} | {cells['smoothed']} | {ratio:.3f} "
-              f"| {smoothed.smoother.cuts} | {cells['mkl']} |", flush=True)
+        outputs = {"independent (smoothing 0)": list(FrameRecolorer(pipe, reference, smoothing=0).map(sources)),
+                   f"smoothed ({DEFAULT_SMOOTHING})": list(smoothed.map(sources)),
+                   "MKL per frame": [mkl(frame, reference_array) for frame in sources]}
+        rows += [{"clip": name, "frames": len(sources), "output": output, "flicker": flicker(frames, sources, align),
+                  "raw flicker": flicker(frames, sources), "scene cuts": smoothed.smoother.cuts}
+                 for output, frames in outputs.items()]
+    return rows
 
 
-def speed(pipe: RecolorPipeline, reference: Image.Image, frames: int, folder: Path) -> None:
-    """Print frames per second at 1920x1080: ours end to end, MKL per frame."""
-    clip = pan_zoom(Image.open(PHOTOS[0]).convert("RGB"), frames, (1920, 1080))
-    path = folder / "1080p.mp4"
+def flicker_table(results: pd.DataFrame) -> str:
+    """A row per clip: each output's motion-compensated flicker (raw in brackets), the ratio smoothed / independent
+    (the first two outputs of flicker_rows) and the scene cuts."""
+    rows = []
+    for clip, frame in results.groupby("clip", sort=False):
+        cells = {output: f"{value:.3f} ({raw:.3f})"
+                 for output, value, raw in zip(frame["output"], frame["flicker"], frame["raw flicker"])}
+        rows.append({"clip": clip, "frames": frame["frames"].iat[0], **cells,
+                     "ratio": frame["flicker"].iat[1] / frame["flicker"].iat[0], "scene cuts": frame["scene cuts"].iat[0]})
+    return markdown_table(pd.DataFrame(rows), {"frames": "{:d}", "ratio": "{:.3f}", "scene cuts": "{:d}"})
+
+
+def speed(pipe: RecolorPipeline, photo: Image.Image, reference: Image.Image, frames: int, size: tuple[int, int],
+          folder: Path) -> dict:
+    """Frames per second at `size` (W, H): ours end to end, MKL per frame."""
+    clip = pan_zoom(photo, frames, size)
+    path = folder / "speed.mp4"
     write_frames(path, clip, FPS)
     start = time.perf_counter()
-    written = recolor_video(pipe, path, reference, folder / "1080p-out.mp4", progress=False)
+    written = recolor_video(pipe, path, reference, folder / "speed-out.mp4", progress=False)
     ours = written / (time.perf_counter() - start)
     reference_array = np.asarray(reference)
     start = time.perf_counter()
     for frame in clip:
         mkl(frame, reference_array)
-    baseline = len(clip) / (time.perf_counter() - start)
-    print(f"1080p ({frames} frames, {torch.get_num_threads()} torch threads): ours {ours:.2f} frames/s end to end "
-          f"(decode + re-colour + encode); MKL per frame {baseline:.2f} frames/s (transfer only)")
+    return {"frames": frames, "ours frames/s (decode + re-colour + encode)": ours,
+            "MKL frames/s (transfer only)": len(clip) / (time.perf_counter() - start)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, default=recolor_hf.DEFAULT_CHECKPOINT)
-    parser.add_argument("--frames", type=int, default=64, help="frames per flicker clip")
-    parser.add_argument("--width", type=int, default=320)
-    parser.add_argument("--height", type=int, default=240)
-    parser.add_argument("--speed-frames", type=int, default=6, help="frames of the 1080p speed run (0: skip)")
-    args = parser.parse_args()
-    pipe = RecolorPipeline.from_pretrained(args.checkpoint)
-    reference = Image.open(REFERENCE).convert("RGB")
+def run(args: argparse.Namespace) -> None:
+    """Flicker of every clip (results.csv) and, unless --speed_frames 0, the speed (speed.csv); summary.md."""
+    pipe = RecolorPipeline.from_pretrained(args.pretrained_model_name_or_path)
+    if args.device is not None:
+        pipe = pipe.to(args.device)
+    photos = [Image.open(args.data_dir / path).convert("RGB") for path in CLIP_PHOTOS]
+    reference = Image.open(args.data_dir / REFERENCE).convert("RGB")
+    size = (args.width, args.height)
     with tempfile.TemporaryDirectory() as tmp:
-        size = (args.width, args.height)
-        flicker_table(pipe, make_clips(args.frames, size, Path(tmp)), reference, size)
+        results = pd.DataFrame(flicker_rows(pipe, make_clips(photos, args.frames, size, Path(tmp)), reference, size))
+        results.to_csv(args.output_dir / "results.csv", index=False)
+        tables = {"flicker": flicker_table(results)}
         if args.speed_frames:
-            speed(pipe, reference, args.speed_frames, Path(tmp))
-
-
-if __name__ == "__main__":
-    main()
+            speeds = pd.DataFrame([speed(pipe, photos[0], reference, args.speed_frames, args.speed_size, Path(tmp))])
+            speeds.to_csv(args.output_dir / "speed.csv", index=False)
+            tables["speed at {}x{}".format(*args.speed_size)] = markdown_table(speeds, {"frames": "{:d}"})
+    notes = ["flicker = mean dE00 between consecutive output frames - that between consecutive source frames, "
+             "motion-compensated (raw, without compensation, in brackets)",
+             f"{args.frames} frames at {args.width}x{args.height}, {torch.get_num_threads()} torch threads"]
+    write_summary(args.output_dir, "Video flicker and speed", notes, tables)

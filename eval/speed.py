@@ -1,14 +1,14 @@
 """Speed benchmark: seconds per image and peak memory at 1 MP and 12 MP, and the `recolor` command's start-up.
 
-Usage: `python -m eval.bench_speed [--checkpoint DIR] [--device cuda] [--source PHOTO]`.
-Sources are a synthetic smooth colour field, or `--source` upscaled, at 3:2 aspect; the
-reference is 512 px. Peak memory is the rise of the process's peak resident set size
+Usage: `python -m eval speed [--pretrained_model_name_or_path DIR] [--device cuda] [--source PHOTO]`.
+Sources are a synthetic smooth colour field, or `--source` upscaled, at 3:2 aspect (ASPECT); the
+reference is REFERENCE_SIDE px. Peak memory is the rise of the process's peak resident set size
 (Linux VmHWM, reset before each method) and, when CUDA is in use, torch's peak CUDA memory.
 
 With a checkpoint, a second table compares process start-up with in-process work for one image of the largest
 size: `python -c "import torch"`, `recolor --help`, a whole `recolor SOURCE --reference REF -o OUT` process,
 the same work (read, re-colour, write) in a process that has the pipeline loaded, and MKL's in-process time
-(medians of `--startup-repeats` runs). The target: the process costs at most `import torch` + 1 s more.
+(medians of `--startup_repeats` runs). The target: the process costs at most `import torch` + 1 s more.
 """
 
 from __future__ import annotations
@@ -24,24 +24,32 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 
 from eval.methods import Method, build_methods
+from eval.report import markdown_table, write_summary
 from recolor_hf.image_io import load_array
+
+ASPECT = 1.5  # width / height of the sources
+REFERENCE_SIDE = 512  # px, long side of the reference
+SYNTHETIC_GRID = (6, 9)  # (rows, columns) of random colours the synthetic photo interpolates
+SYNTHETIC_NOISE = 4.0  # std of its per-pixel noise, in 8-bit levels
 
 
 def synthetic_photo(height: int, width: int, seed: int = 0) -> np.ndarray:
     """A smooth random colour field with mild noise, uint8 RGB (height, width)."""
     rng = np.random.default_rng(seed)
-    coarse = Image.fromarray(rng.integers(0, 256, (6, 9, 3), dtype=np.uint8)).resize((width, height), Image.BICUBIC)
-    noise = rng.normal(0.0, 4.0, (height, width, 1))
+    coarse = Image.fromarray(rng.integers(0, 256, (*SYNTHETIC_GRID, 3), dtype=np.uint8)).resize((width, height),
+                                                                                           Image.BICUBIC)
+    noise = rng.normal(0.0, SYNTHETIC_NOISE, (height, width, 1))
     return np.clip(np.asarray(coarse) + noise, 0, 255).astype(np.uint8)
 
 
 def source_image(megapixels: float, photo: Path | None) -> np.ndarray:
-    """A 3:2 source of about `megapixels` MP: `photo` upscaled (bicubic), or a synthetic photo."""
-    width = round((megapixels * 1e6 * 1.5) ** 0.5)
-    height = round(width / 1.5)
+    """A source of aspect ASPECT and about `megapixels` MP: `photo` upscaled (bicubic), or a synthetic photo."""
+    width = round((megapixels * 1e6 * ASPECT) ** 0.5)
+    height = round(width / ASPECT)
     if photo is None:
         return synthetic_photo(height, width)
     return np.asarray(Image.fromarray(load_array(photo)).resize((width, height), Image.BICUBIC))
@@ -148,23 +156,16 @@ def startup_rows(checkpoint: str, device: str | None, content: np.ndarray, refer
                    ("overhead - import torch (target <= 1 s)", *(o - t for o, t in zip(overhead, rows[0][1:])))]
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Time every method at each size and print a markdown table."""
-    parser = argparse.ArgumentParser(prog="python -m eval.bench_speed", description=__doc__)
-    parser.add_argument("--checkpoint", help="RecolorPipeline folder; adds method 'ours'")
-    parser.add_argument("--device", help="device for 'ours' (e.g. cuda)")
-    parser.add_argument("--methods", type=lambda text: text.split(","), help="comma-separated methods")
-    parser.add_argument("--megapixels", type=lambda text: [float(v) for v in text.split(",")], default=[1.0, 12.0])
-    parser.add_argument("--source", type=Path, help="photo to upscale as the source (default synthetic)")
-    parser.add_argument("--reference", type=Path, help="reference photo (default synthetic, 512 px)")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--startup-repeats", type=int, default=3, help="runs per start-up measurement (0: skip)")
-    args = parser.parse_args(argv)
+def reference_image(photo: Path | None) -> np.ndarray:
+    """The reference: `photo` at REFERENCE_SIDE px, or a synthetic photo of that width."""
+    if photo is not None:
+        return load_array(photo, REFERENCE_SIDE)
+    return synthetic_photo(round(REFERENCE_SIDE / ASPECT), REFERENCE_SIDE, seed=1)
 
-    methods = build_methods(args.methods, args.checkpoint, args.device)
-    if "ours" in methods:
-        methods |= pipeline_parts(args.checkpoint, args.device)
-    reference = load_array(args.reference, 512) if args.reference else synthetic_photo(341, 512, seed=1)
+
+def method_rows(methods: dict[str, Method], args: argparse.Namespace) -> pd.DataFrame:
+    """One row per size and method: seconds and peak memory (measure)."""
+    reference = reference_image(args.reference)
     rows = []
     for megapixels in args.megapixels:
         content = source_image(megapixels, args.source)
@@ -172,16 +173,24 @@ def main(argv: list[str] | None = None) -> None:
             result = measure(method, content, reference, args.repeats)
             rows.append({"method": name, "size": f"{content.shape[1]}x{content.shape[0]}"} | result)
             print(f"{name} {rows[-1]['size']}: {result['seconds']:.3f} s", file=sys.stderr)
-    columns = ["seconds", "peak_rss_mib"] + (["peak_cuda_mib"] if any("peak_cuda_mib" in row for row in rows) else [])
-    print("| method | size | " + " | ".join(columns) + " |")
-    print("|---|---|" + "---:|" * len(columns))
-    for row in rows:
-        cells = [f"{row['seconds']:.3f}"] + [f"{row.get(column, float('nan')):.0f}" for column in columns[1:]]
-        print(f"| {row['method']} | {row['size']} | " + " | ".join(cells) + " |")
-    if args.checkpoint and args.startup_repeats > 0:
-        print(f"\n| start-up, median of {args.startup_repeats} | wall s | CPU s |\n|---|---:|---:|")
-        for name, wall, cpu in startup_rows(args.checkpoint, args.device, content, reference, args.startup_repeats):
-            print(f"| {name} | {wall:.2f} | {cpu:.2f} |")
+    return pd.DataFrame(rows)
 
-if __name__ == "__main__":
-    main()
+
+def run(args: argparse.Namespace) -> None:
+    """Time every method at each size (results.csv) and, with a checkpoint, the start-up (startup.csv)."""
+    methods = build_methods(args.methods, args.pretrained_model_name_or_path, args.device)
+    if "ours" in methods:
+        methods |= pipeline_parts(args.pretrained_model_name_or_path, args.device)
+    results = method_rows(methods, args)
+    results.to_csv(args.output_dir / "results.csv", index=False)
+    memory = {"peak_rss_mib": "{:.0f}", "peak_cuda_mib": "{:.0f}"}
+    tables = {"seconds per image (median) and peak memory (MiB)": markdown_table(results, memory)}
+    if args.pretrained_model_name_or_path and args.startup_repeats > 0:
+        content = source_image(args.megapixels[-1], args.source)
+        startup = pd.DataFrame(startup_rows(args.pretrained_model_name_or_path, args.device, content,
+                                            reference_image(args.reference),
+                                            args.startup_repeats), columns=["measurement", "wall s", "CPU s"])
+        startup.to_csv(args.output_dir / "startup.csv", index=False)
+        tables[f"start-up, median of {args.startup_repeats}"] = markdown_table(startup)
+    notes = [f"methods: {', '.join(methods)}", f"sources: {args.source or 'synthetic'}, {args.repeats} timed runs"]
+    write_summary(args.output_dir, "Speed benchmark", notes, tables)

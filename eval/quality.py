@@ -1,0 +1,167 @@
+"""The image benchmarks (`python -m eval presets | fivek | dpst | dpst-oracle | halves | sensitivity | clicks`):
+each method on each pair, scored; results.csv, summary.md and contact_sheet.jpg in `--output_dir`.
+
+No-harm checks: presets, fivek (and dpst: contact sheet only). Content-related references (DESIGN §6):
+dpst-oracle, halves, sensitivity, clicks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from eval.benchmark import (
+    CLICK_METRICS, CLICK_RADIUS, SENSITIVITY_METRICS, ClickCase, Pair, click_benchmark, contact_sheet, dpst_labelled,
+    dpst_oracle_pairs, dpst_pairs, fit_cell, fivek_pairs, halves_pairs, mark_points, preset_pairs,
+    reference_sensitivity, run_benchmark, swapped_references,
+)
+from eval.methods import Method, build_methods
+from eval.report import METRICS, method_tables, write_summary
+from recolor_hf.data import photo_split
+from recolor_hf.metrics import lpips_name
+
+SHEET_ROWS = 100  # contact_sheet.jpg shows at most this many pairs (JPEG height limit)
+IMAGE_HEIGHT = 256  # px, rows of the per-pair strips saved with --save_images
+CLICK_NOTES = [  # the method of the clicks benchmark, for its summary
+    "one click from the centre of the largest source class to the centre of the reference class of the most "
+    "different mean colour; a keep point in the next largest source class",
+    "moved: share of the way the clicked region's mean Lab colour moves toward the clicked colour (ΔE00); "
+    "keep / rest: mean ΔE00 change of the keep region / the rest of the image; regions: the class's pixels "
+    f"within {CLICK_RADIUS:.0%} of the image diagonal of the point",
+    "ours+click: with the clicks; every other row: the method's automatic output (ours = the same model, no click)",
+]
+
+
+def lpips_note() -> str:
+    """Which LPIPS ran, for the output header."""
+    name = lpips_name()
+    if name is not None:
+        return f"LPIPS: {name} (real LPIPS)"
+    return "LPIPS: n/a (needs the `lpips` package and its torchvision backbone weights in the torch hub cache; nothing is downloaded)"
+
+
+def methods_of(args: argparse.Namespace) -> dict[str, Method]:
+    """The methods named by --methods (default: the baselines, plus 'ours' with --pretrained_model_name_or_path)."""
+    return build_methods(args.methods, args.pretrained_model_name_or_path, args.device)
+
+
+def add_row(args: argparse.Namespace, rows: list, name: str, labels: list[str], images: list[np.ndarray]) -> None:
+    """Keep a contact-sheet row (the first SHEET_ROWS pairs) and, with --save_images, save images/NAME.jpg."""
+    if args.save_images:
+        (args.output_dir / "images").mkdir(exist_ok=True)
+        contact_sheet([images], labels, height=IMAGE_HEIGHT).save(args.output_dir / "images" / f"{name}.jpg", quality=92)
+    if len(rows) < SHEET_ROWS:
+        rows.append([fit_cell(image, args.row_height) for image in images])
+
+
+def write_results(
+    args: argparse.Namespace, results: pd.DataFrame, rows: list, labels: list[str], title: str, notes: list[str],
+    metrics: Iterable[str] = METRICS,
+) -> None:
+    """Write results.csv, summary.md (tables of `metrics`) and contact_sheet.jpg; print the summary."""
+    results.to_csv(args.output_dir / "results.csv", index=False)
+    contact_sheet(rows, labels, args.row_height).save(args.output_dir / "contact_sheet.jpg", quality=90)
+    write_summary(args.output_dir, title, notes, method_tables(results, metrics))
+
+
+def evaluate(
+    pairs: Iterable[Pair], methods: dict[str, Method], args: argparse.Namespace, title: str, notes: list[str], total: int | None
+) -> None:
+    """Run the methods and write the results (write_results); the contact sheet has one row per pair: source,
+    reference, target if any, each method."""
+    rows, labels = [], []
+
+    def on_pair(pair: Pair, outputs: dict[str, np.ndarray]) -> None:
+        target = [] if pair.target is None else [pair.target]
+        labels[:] = ["source", "reference"] + ["target"] * len(target) + list(outputs)
+        add_row(args, rows, pair.name, labels, [pair.source, pair.reference, *target, *outputs.values()])
+
+    results = run_benchmark(pairs, methods, total=total, on_pair=on_pair)
+    write_results(args, results, rows, labels, title, [*notes, lpips_note(), f"methods: {', '.join(methods)}"])
+
+
+def run_presets(args: argparse.Namespace) -> None:
+    """Preset benchmark over a folder of photos."""
+    paths = photo_split(args.photos_dir, args.split)
+    notes = [
+        f"photos: {args.photos_dir} (split {args.split}: {len(paths)} photos), max side {args.max_side or 'as stored'}",
+        f"{args.num_pairs} pairs (alternating global / local looks), seed {args.seed}",
+    ]
+    pairs = preset_pairs(paths, args.num_pairs, args.seed, args.max_side)
+    evaluate(pairs, methods_of(args), args, "Preset benchmark", notes, total=args.num_pairs)
+
+
+def run_fivek(args: argparse.Namespace) -> None:
+    """FiveK expert benchmark."""
+    pairs = itertools.islice(fivek_pairs(args.fivek_dir, args.seed, args.expert, args.max_side), args.num_pairs)
+    notes = [f"FiveK: {args.fivek_dir}, expert {args.expert}, seed {args.seed}, max side {args.max_side or 'as stored'}"]
+    evaluate(pairs, methods_of(args), args, f"FiveK expert {args.expert} benchmark", notes, total=args.num_pairs)
+
+
+def run_dpst(args: argparse.Namespace) -> None:
+    """DPST pairs (no ground truth): timings and the contact sheet."""
+    pairs = itertools.islice(dpst_pairs(args.dpst_dir, args.max_side), args.num_pairs)
+    notes = [f"DPST: {args.dpst_dir} (no ground truth: quality metrics n/a, see contact_sheet.jpg)"]
+    evaluate(pairs, methods_of(args), args, "DPST pairs", notes, total=args.num_pairs)
+
+
+def run_dpst_oracle(args: argparse.Namespace) -> None:
+    """DPST pairs against the mask-oracle ground truth."""
+    pairs = itertools.islice(dpst_oracle_pairs(args.dpst_dir, args.max_side), args.num_pairs)
+    notes = [f"DPST: {args.dpst_dir}, max side {args.max_side}; target: per-class CIELAB mean/std transfer with the "
+             "semantic masks (eval.benchmark.mask_oracle)"]
+    evaluate(pairs, methods_of(args), args, "DPST mask-oracle benchmark", notes, total=args.num_pairs)
+
+
+def run_halves(args: argparse.Namespace) -> None:
+    """Halves of one photo under one look."""
+    paths = photo_split(args.photos_dir, args.split)[: args.num_pairs]
+    notes = [
+        f"photos: {args.photos_dir} (split {args.split}), {len(paths)} pairs, max side {args.max_side or 'as stored'}",
+        f"source half A, reference P(half B), target P(half A); {args.strength} looks by kind, seed {args.seed}",
+    ]
+    pairs = halves_pairs(paths, args.seed, args.strength, args.max_side)
+    evaluate(pairs, methods_of(args), args, f"Halves benchmark ({args.strength} looks)", notes, total=len(paths))
+
+
+def run_sensitivity(args: argparse.Namespace) -> None:
+    """Reference sensitivity on DPST: each source with its own and another pair's reference."""
+    methods = methods_of(args)
+    pairs = list(dpst_pairs(args.dpst_dir, args.max_side))
+    cases = list(itertools.islice(swapped_references(pairs, args.seed), args.num_pairs))
+    labels = ["source", "reference", "other reference"] + [f"{name}{r}" for name in methods for r in ("", " (R')")]
+    rows = []
+
+    def on_pair(pair: Pair, other: Pair, outputs: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        images = [pair.source, pair.reference, other.reference, *itertools.chain(*outputs.values())]
+        add_row(args, rows, pair.name, labels, images)
+
+    results = reference_sensitivity(cases, methods, total=len(cases), on_pair=on_pair)
+    notes = [f"DPST: {args.dpst_dir}, max side {args.max_side}; R' = the reference of another pair (seed {args.seed}), "
+             "never pixel-identical to R", f"methods: {', '.join(methods)}"]
+    write_results(args, results, rows, labels, "Reference sensitivity (DPST)", notes, SENSITIVITY_METRICS)
+
+
+def run_clicks(args: argparse.Namespace) -> None:
+    """Click effect of 'ours' on DPST, beside every method's automatic output."""
+    methods = methods_of(args)
+    if "ours" not in methods:
+        raise ValueError("clicks measures the model's guidance: give --pretrained_model_name_or_path DIR "
+                         "(and 'ours' in --methods)")
+    labelled = itertools.islice(dpst_labelled(args.dpst_dir, args.max_side), args.num_pairs)
+    labels = ["source (click, keep)", "reference (target)", *methods, "ours+click"]
+    rows = []
+
+    def on_pair(pair: Pair, case: ClickCase, outputs: dict[str, np.ndarray]) -> None:
+        (click, target), = case.guidance.pairs
+        source = mark_points(mark_points(pair.source, [click], (255, 0, 0)), case.guidance.keep, (0, 255, 0))
+        reference = mark_points(pair.reference, [target], (255, 0, 0))
+        add_row(args, rows, pair.name, labels, [source, reference, *outputs.values()])
+
+    results = click_benchmark(labelled, methods, total=args.num_pairs, on_pair=on_pair)
+    notes = [f"DPST: {args.dpst_dir}, max side {args.max_side}", *CLICK_NOTES]
+    write_results(args, results, rows, labels, "Click effect (DPST)", notes, CLICK_METRICS)

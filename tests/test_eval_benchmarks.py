@@ -1,0 +1,118 @@
+"""`python -m eval` speed / memory commands and figures, each end to end on tiny inputs (the tiny pipeline, a few
+requests or frames, small sizes): what they write in --output_dir."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from conftest import textured_image
+from eval.cli import main
+from recolor_hf.pipeline import COMPONENTS
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory, tiny_pipe) -> Path:
+    """The tiny pipeline saved as a pipeline folder."""
+    folder = tmp_path_factory.mktemp("tiny")
+    tiny_pipe.save_pretrained(folder)
+    return folder
+
+
+def run(command: str, out: Path, *options: str) -> pd.DataFrame:
+    """Run `python -m eval COMMAND --output_dir OUT OPTIONS`; its results.csv."""
+    main([command, "--output_dir", str(out), *options])
+    assert (out / "summary.md").read_text().startswith("# ")
+    return pd.read_csv(out / "results.csv")
+
+
+def test_speed(tmp_path, tiny_dir):
+    results = run("speed", tmp_path, "--pretrained_model_name_or_path", str(tiny_dir), "--methods", "identity,ours",
+                  "--megapixels", "0.01", "--repeats", "1", "--startup_repeats", "0")
+    assert list(results["method"]) == ["identity", "ours", "ours: networks", "ours: render + full-res transfer"]
+    assert (results["size"] == "122x81").all()
+    assert (results["seconds"] > 0).all() and results["peak_rss_mib"].notna().all()
+    assert "| ours: networks | 122x81 |" in (tmp_path / "summary.md").read_text()
+
+
+def test_soak(tmp_path, tiny_dir, monkeypatch):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))  # restored afterwards (soak sets its own)
+    results = run("soak", tmp_path / "out", "--pretrained_model_name_or_path", str(tiny_dir), "--requests", "4",
+                  "--megapixels", "0.02", "--num_photos", "2", "--sessions", "2", "--every", "2")
+    assert list(results["request"]) == [2, 4] and (results["rss_mib"] > 0).all()
+    assert (results["encodings"] >= 1).all() and (results["result_files"] >= 1).all()
+    assert "RSS median over the first 1 requests" in (tmp_path / "out" / "summary.md").read_text()
+
+
+def test_model_size(tmp_path, tiny_pipe):
+    results = run("model-size", tmp_path, "--presets", "tiny", "--repeats", "1", "--size", "32")
+    (row,) = results.to_dict("records")
+    assert row["preset"] == "tiny" and row["seconds"] > 0
+    expected = {c: sum(p.numel() for p in getattr(tiny_pipe, c).parameters()) / 1e6 for c in COMPONENTS}
+    assert [row[c] for c in COMPONENTS] == pytest.approx(list(expected.values()))
+    assert row["total"] == pytest.approx(sum(expected.values()))
+
+
+def test_train_speed_every_stage(tmp_path):
+    results = run("train-speed", tmp_path, "--presets", "tiny", "--train_batch_size", "1", "--steps", "1",
+                  "--warmup", "0")
+    assert list(results["stage"]) == ["generator", "map_encoder", "predictor"]
+    assert (results["images / s"] > 0).all()
+
+
+def test_upsample_speed(tmp_path):
+    results = run("upsample", tmp_path, "--sizes", "96x64,64x64")
+    assert list(results["size"]) == ["96x64", "64x64"] and list(results["low"]) == ["256x171", "256x256"]
+    assert (results[["fit s", "apply s"]] > 0).all().all()
+    assert (results["apply peak RSS MiB"] >= results["input RSS MiB"]).all()
+
+
+def test_upsample_quality(tmp_path):
+    for i, name in enumerate(["a0001", "a0002"]):
+        for expert, seed in (("input", i), ("expertC", 10 + i)):
+            (tmp_path / "fivek" / expert).mkdir(parents=True, exist_ok=True)
+            textured_image(60, 90, seed).save(tmp_path / "fivek" / expert / f"{name}.jpg", quality=95)
+    results = run("upsample-quality", tmp_path / "out", "--data_dir", str(tmp_path))
+    assert len(results) == 2 * (1 + 4 * 3) and results["PSNR"].between(5, 60).all()
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "## chroma-blurred result: True; bicubic " in summary and "| grid | eps 0.0001 |" in summary
+
+
+def test_video(tmp_path, tiny_dir):
+    data = tmp_path / "data"
+    for path, seed in (("photos/kodak24/kodim23.jpg", 0), ("photos/kodak24/kodim05.jpg", 1),
+                       ("dpst/reference/tar1.png", 2)):
+        (data / path).parent.mkdir(parents=True, exist_ok=True)
+        textured_image(96, 144, seed).save(data / path)
+    results = run("video", tmp_path / "out", "--data_dir", str(data), "--pretrained_model_name_or_path",
+                  str(tiny_dir), "--frames", "10", "--width", "48", "--height", "36", "--speed_frames", "2",
+                  "--speed_size", "96x64")
+    assert list(results["clip"].unique()) == ["pan-zoom", "two-shots"] and (results["frames"] == 10).all()
+    assert len(results) == 6 and results[["flicker", "raw flicker"]].notna().all().all()
+    speed = pd.read_csv(tmp_path / "out" / "speed.csv")
+    assert (speed.filter(like="frames/s") > 0).all().all()
+    assert "| pan-zoom | 10 |" in (tmp_path / "out" / "summary.md").read_text()
+
+
+def test_figures(tmp_path, tiny_dir):
+    for i in (1, 2, 3):
+        for folder, stem, seed in (("content", "in", i), ("reference", "tar", 10 + i), ("masks", "in", 20),
+                                   ("masks", "tar", 20)):
+            (tmp_path / "dpst" / folder).mkdir(parents=True, exist_ok=True)
+            textured_image(40, 56, seed).save(tmp_path / "dpst" / folder / f"{stem}{i}.png")
+    main(["dpst-oracle", "--data_dir", str(tmp_path), "--output_dir", str(tmp_path / "oracle"),
+          "--pretrained_model_name_or_path", str(tiny_dir), "--methods", "reinhard,ours"])
+    main(["figures", "--data_dir", str(tmp_path), "--oracle_dir", str(tmp_path / "oracle"), "--output_dir",
+          str(tmp_path), "--pretrained_model_name_or_path", str(tiny_dir), "--num_results", "2"])
+    assert Image.open(tmp_path / "result.jpg").size == (3 * 300, 20 + 2 * 200)
+    assert Image.open(tmp_path / "failure_cases.jpg").size == (4 * 240, 20 + 3 * 160)
+
+
+def test_missing_data_folder_is_a_clear_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["halves", "--data_dir", str(tmp_path / "nowhere"), "--output_dir", str(tmp_path)])
+    assert exit_info.value.code == 1
+    assert f"data folder {tmp_path / 'nowhere'} not found: pass --data_dir or set RECOLOR_DATA" in capsys.readouterr().err
+    assert not np.any([path.is_file() for path in tmp_path.iterdir()])
