@@ -5,7 +5,7 @@ directly). Run ``python app.py [--checkpoint DIR]``: it serves the shipped check
 ``small`` pipeline, with a banner, when the folder is missing) on Gradio's usual host / port (GRADIO_SERVER_NAME,
 GRADIO_SERVER_PORT).
 
-Every tab's action is an API endpoint (``/recolour``, ``/guided``, ``/masks``, ``/optimise`` with ``/stop``,
+Every tab's action is an API endpoint (``/recolour``, ``/guided``, ``/masks``, ``/optimize`` with ``/stop``,
 ``/inspect``, and ``/strength`` to re-render the session's result). Events get the raw uploads
 (``preprocess=False``) so that an unreadable file reaches ``Handlers.load`` and its message reaches the user.
 Memory and disk stay bounded: the encodings live in an LRU cache keyed by the inputs' hash (the session state
@@ -100,7 +100,7 @@ def shrink(image: PIL.Image.Image) -> PIL.Image.Image:
     return small
 
 
-def normalised(index, size: tuple[int, int]) -> tuple[float, float]:
+def normalized(index, size: tuple[int, int]) -> tuple[float, float]:
     """Click position [x, y] in pixels of an image of ``size`` (W, H) -> (x, y) in [0, 1] (pixel centres)."""
     return min((index[0] + 0.5) / size[0], 1.0), min((index[1] + 0.5) / size[1], 1.0)
 
@@ -315,14 +315,14 @@ class Handlers:
     def click_source(self, clicks: dict, mode: str, source, reference, evt: gr.SelectData,
                      request: gr.Request = None) -> tuple:
         """A click on the source view: starts a pair, or adds a keep point."""
-        point = normalised(evt.index, self.preview(source, "source photo").size)
+        point = normalized(evt.index, self.preview(source, "source photo").size)
         return self.click_views(Clicks.from_json(clicks).click_source(point, mode), source, reference, request)
 
     @report_errors(warn=True)
     def click_reference(self, clicks: dict, source, reference, evt: gr.SelectData,
                         request: gr.Request = None) -> tuple:
         """A click on the reference view completes the pending pair."""
-        point = normalised(evt.index, self.preview(reference, "reference photo").size)
+        point = normalized(evt.index, self.preview(reference, "reference photo").size)
         return self.click_views(Clicks.from_json(clicks).click_reference(point), source, reference, request)
 
     @report_errors(warn=True)
@@ -350,7 +350,7 @@ class Handlers:
         return self.show(key, latents, strength, request, note)
 
     @report_errors()
-    def optimise(self, source, reference, mode: str, steps: float, strength: float, request: gr.Request = None):
+    def optimize(self, source, reference, mode: str, steps: float, strength: float, request: gr.Request = None):
         """Match the reference's overall look by optimisation (supp. C.7), a generator: yields the status and the
         curve after every step, then the result of the closest step with the curve. ``stop`` ends it early.
 
@@ -523,8 +523,8 @@ def wire(h: Handlers, shown: gr.State, clicks: gr.JSON, photos: SimpleNamespace,
     point.run.click(h.guided, inputs + [clicks, out.strength], result, api_name="guided", **heavy)
     tabs.regions.run.click(h.masks, inputs + regions + [clicks, out.strength], result, api_name="masks", **heavy)
     look = tabs.look
-    look.run.click(h.optimise, inputs + [look.mode, look.steps, out.strength], result + [look.curve],
-                   api_name="optimise", **heavy)
+    look.run.click(h.optimize, inputs + [look.mode, look.steps, out.strength], result + [look.curve],
+                   api_name="optimize", **heavy)
     look.stop.click(h.stop, None, None, api_name="stop", concurrency_limit=None)
     tabs.inspect.run.click(h.inspect, [shown, photos.reference], tabs.inspect.gallery, api_name="inspect", **heavy)
     out.export.click(h.export_lut, [shown, out.strength], [out.lut, out.status], api_name="export_lut", **heavy)

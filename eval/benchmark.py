@@ -305,7 +305,7 @@ def near(labels: np.ndarray, label: int, point: tuple[int, int]) -> np.ndarray:
     return (labels == label) & ((rows - point[0]) ** 2 + (cols - point[1]) ** 2 <= radius**2)
 
 
-def normalised(point: tuple[int, int], shape: tuple[int, ...]) -> tuple[float, float]:
+def normalized(point: tuple[int, int], shape: tuple[int, ...]) -> tuple[float, float]:
     """(row, col) pixel of an image of `shape` -> normalised (x, y) of its centre."""
     return (point[1] + 0.5) / shape[1], (point[0] + 0.5) / shape[0]
 
@@ -334,8 +334,8 @@ def click_case(pair: Pair, source_mask: np.ndarray, reference_mask: np.ndarray) 
     label = max(large_classes(reference_mask), key=lambda c: delta_e(reference_lab[reference_mask == c].mean(0), mean))
     target = inner_point(reference_mask == label)
     keep = inner_point(source_mask == classes[1]) if len(classes) > 1 else None
-    guidance = Guidance(pairs=[(normalised(click, source_mask.shape), normalised(target, reference_mask.shape))],
-                        keep=[] if keep is None else [normalised(keep, source_mask.shape)])
+    guidance = Guidance(pairs=[(normalized(click, source_mask.shape), normalized(target, reference_mask.shape))],
+                        keep=[] if keep is None else [normalized(keep, source_mask.shape)])
     return ClickCase(
         guidance, source_lab, region,
         colour=reference_lab[near(reference_mask, label, target)].mean(0),

@@ -169,7 +169,7 @@ def test_masks_from_brush_layers_and_plain_mask_images(handlers, tmp_path):
 
 
 def test_optimise_stop_shows_the_best_so_far_then_inspect(handlers):
-    run = handlers.optimise(SOURCE, REFERENCE, "maps", 10, 1.0)
+    run = handlers.optimize(SOURCE, REFERENCE, "maps", 10, 1.0)
     updates = [next(run), next(run)]
     assert list(updates[1][4]["step"]) == [1, 2] and "Step 2 of 10" in updates[1][3]
     handlers.stop()
@@ -181,7 +181,7 @@ def test_optimise_stop_shows_the_best_so_far_then_inspect(handlers):
     assert [caption.split()[0] for _, caption in gallery] == ["Coarse", "Medium", "Fine", "The"]
     assert all(Image.open(image).size == (256, 160) for image, _ in gallery)
     with pytest.raises(gr.Error, match="steps must be between"):
-        list(handlers.optimise(SOURCE, REFERENCE, "code", 0, 1.0))
+        list(handlers.optimize(SOURCE, REFERENCE, "code", 0, 1.0))
     with pytest.raises(gr.Error, match="Nothing to inspect"):
         handlers.inspect(None, REFERENCE)
 
@@ -224,7 +224,7 @@ def test_every_endpoint_from_gradio_client(tiny_pipe, tmp_path, monkeypatch):
     try:
         client = Client(demo.local_url, verbose=False, download_files=str(tmp_path / "client"))
         api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
-        assert set(api) == {"/recolour", "/strength", "/guided", "/masks", "/optimise", "/stop", "/inspect",
+        assert set(api) == {"/recolour", "/strength", "/guided", "/masks", "/optimize", "/stop", "/inspect",
                             "/export_lut"}
         names = [item["parameter_name"] for e in api.values() for item in e["parameters"]]
         names += [item["label"] for e in api.values() for item in e["returns"]]
@@ -253,9 +253,9 @@ def test_every_endpoint_from_gradio_client(tiny_pipe, tmp_path, monkeypatch):
             regions.append({"background": image, "layers": [layer], "composite": None})
         *_, status = client.predict(source, reference, *regions, None, 1.0, api_name="/masks")
         assert "Predicted" in status
-        *_, status, curve = client.predict(source, reference, "code", 2, 1.0, api_name="/optimise")
+        *_, status, curve = client.predict(source, reference, "code", 2, 1.0, api_name="/optimize")
         assert "Ran 2 steps" in status and [row[0] for row in curve["data"]] == [1, 2]
-        job = client.submit(source, reference, "maps", app.MAX_STEPS, 1.0, api_name="/optimise")
+        job = client.submit(source, reference, "maps", app.MAX_STEPS, 1.0, api_name="/optimize")
         while not job.outputs() and not job.done():
             time.sleep(0.1)
         client.predict(api_name="/stop")

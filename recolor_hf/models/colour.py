@@ -163,7 +163,7 @@ def local_transfer(image: torch.Tensor, content: torch.Tensor, target: torch.Ten
     return lab_to_rgb(lab)
 
 
-def normalise_statistics(stats: torch.Tensor) -> torch.Tensor:
+def normalize_statistics(stats: torch.Tensor) -> torch.Tensor:
     """(B, 6, h, w) Lab statistics -> O(1) network inputs (fixed STATS_OFFSET / STATS_SCALE)."""
     offset = stats.new_tensor(STATS_OFFSET).view(1, -1, 1, 1)
     return (stats - offset) / stats.new_tensor(STATS_SCALE).view(1, -1, 1, 1)

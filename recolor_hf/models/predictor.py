@@ -24,7 +24,7 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
-from .colour import STATS_CHANNELS, colour_prior, normalise_statistics, target_statistics
+from .colour import STATS_CHANNELS, colour_prior, normalize_statistics, target_statistics
 from .layers import ASPPWithCode, EqualConv2d, resize_map
 
 
@@ -166,8 +166,8 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
         c1, c2, c3 = colour_features
         content_stats, target_stats = statistics
         warped = F.layer_norm(correspondence.warped, correspondence.warped.shape[1:])
-        x = torch.cat([warped, F.layer_norm(c3, c3.shape[1:]), normalise_statistics(target_stats),
-                       normalise_statistics(content_stats), correspondence.confidence], dim=1)
+        x = torch.cat([warped, F.layer_norm(c3, c3.shape[1:]), normalize_statistics(target_stats),
+                       normalize_statistics(content_stats), correspondence.confidence], dim=1)
         maps = []
         for k, (aspp, head, skip) in enumerate(zip(self.aspp, self.heads, (None, c2, c1))):
             if skip is not None:
