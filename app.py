@@ -53,7 +53,7 @@ DELETE_CACHE = (3600, 86400)  # Gradio's cached uploads and views: every hour, d
 LOCAL_SESSION = "local"  # the session of direct calls (no Gradio request)
 INPUT_HEIGHT, VIEW_HEIGHT, RESULT_HEIGHT, EXAMPLES_HEIGHT, THUMB_SIDE = 220, 240, 480, 120, 160
 EXAMPLE_COLUMNS = 5  # thumbnail width: a fifth of the column
-OPTIMISE_MODES = [("The whole look at once", "code"), ("Region by region (may show artifacts)", "maps")]
+OPTIMIZE_MODES = [("The whole look at once", "code"), ("Region by region (may show artifacts)", "maps")]
 
 INTRO = ("## Re-colour a photo like a reference photo\nEach region of your photo takes the colours of the matching "
          "region of the reference (sky to its sky, foliage to its foliage), the rest its overall look. Upload both "
@@ -464,7 +464,7 @@ def look_tab() -> SimpleNamespace:
     gr.Markdown("No matching of regions: the model adjusts the whole photo, step by step, until its overall look "
                 "is as close as it gets to the reference's.")
     with gr.Row():
-        mode = gr.Radio(OPTIMISE_MODES, value="code", label="Fine-tune")
+        mode = gr.Radio(OPTIMIZE_MODES, value="code", label="Fine-tune")
         steps = gr.Slider(1, MAX_STEPS, value=20, step=1, label="Steps", elem_id="steps")
     with gr.Row():
         run = gr.Button("Match the look", variant="primary")

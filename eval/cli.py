@@ -144,7 +144,7 @@ def add_other_benchmarks(commands, groups: dict[str, argparse.ArgumentParser]) -
     command.add_argument("--height", type=int, default=240)
     command.add_argument("--speed_frames", type=int, default=6, help="frames of the speed run (0: skip)")
     command.add_argument("--speed_size", type=image_size, default=video.SPEED_SIZE, help="WxH of the speed run")
-    command.set_defaults(run=video.run)
+    command.set_defaults(run=video.run, reads_data_root=True)  # its clip photos are files under --data_dir
     command = commands.add_parser("figures", parents=[data], help="docs/result.jpg and docs/failure_cases.jpg",
                                   description=figures.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     command.add_argument("--pretrained_model_name_or_path", required=True, help="pipeline folder ('ours')")
@@ -170,12 +170,19 @@ def parser() -> argparse.ArgumentParser:
     return main_parser
 
 
+def check_data_root(data_dir: Path) -> None:
+    """A ValueError naming ``data_dir`` when it is not a folder."""
+    if not data_dir.is_dir():
+        raise ValueError(f"data folder {data_dir} not found: pass --data_dir or set {DATA_ENV}")
+
+
 def resolve_paths(args: argparse.Namespace) -> None:
     """Fill in the defaults that depend on others: --NAME_dir from --data_dir, --output_dir from the command."""
-    if getattr(args, "data_dir", None) is not None and not args.data_dir.is_dir():
-        raise ValueError(f"data folder {args.data_dir} not found: pass --data_dir or set {DATA_ENV}")
+    if getattr(args, "reads_data_root", False):
+        check_data_root(args.data_dir)
     for name in DATA_FOLDERS:
-        if getattr(args, f"{name}_dir", False) is None:
+        if getattr(args, f"{name}_dir", False) is None:  # a folder this command reads, not given: from the root
+            check_data_root(args.data_dir)
             setattr(args, f"{name}_dir", args.data_dir / name)
     args.output_dir = args.output_dir or OUTPUTS / args.command
     args.output_dir.mkdir(parents=True, exist_ok=True)

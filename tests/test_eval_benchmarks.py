@@ -116,3 +116,12 @@ def test_missing_data_folder_is_a_clear_error(tmp_path, capsys):
     assert exit_info.value.code == 1
     assert f"data folder {tmp_path / 'nowhere'} not found: pass --data_dir or set RECOLOR_DATA" in capsys.readouterr().err
     assert not np.any([path.is_file() for path in tmp_path.iterdir()])
+
+
+def test_a_benchmark_folder_given_alone_needs_no_data_root(tmp_path):
+    for i in range(2):
+        Image.fromarray(np.full((40, 60, 3), 60 * i, np.uint8)).save(tmp_path / f"p{i}.png")
+    main(["presets", "--data_dir", str(tmp_path / "nowhere"), "--photos_dir", str(tmp_path), "--methods", "identity",
+          "--num_pairs", "2", "--output_dir", str(tmp_path / "out")])
+    assert (tmp_path / "out" / "summary.md").is_file()
+

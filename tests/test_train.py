@@ -144,6 +144,9 @@ def test_killed_run_resumes_exactly_from_the_newest_checkpoint_that_loads(photos
     assert resumed == expected  # exactly: the same batches at every step
     a, b = RecolorPipeline.from_pretrained(full), RecolorPipeline.from_pretrained(killed)
     assert all(torch.equal(x, y) for x, y in zip(a.generator.parameters(), b.generator.parameters()))
+    # asked for by path, a checkpoint that does not load is a clear error, not a traceback from inside the load
+    with pytest.raises(ValueError, match=r"checkpoint-3 does not load \(no checkpoint_complete.json"):
+        train(GeneratorStage, tiny_args(photos, killed, "--resume_from_checkpoint", str(killed / "checkpoint-3")))
 
 
 def test_resumable_checkpoints_need_the_marker_and_the_recorded_sizes(tmp_path):

@@ -250,7 +250,11 @@ def resume(accelerator: Accelerator, output_dir: Path, choice: str) -> int:
         problem = checkpoint_problem(path)
         if problem is not None:
             logger.warning(f"{path}: {problem}; loading it anyway, as asked")
-        accelerator.load_state(str(path))
+        try:
+            accelerator.load_state(str(path))
+        except LOAD_ERRORS as err:
+            raise ValueError(f"--resume_from_checkpoint: {path} does not load "
+                             f"({problem or f'{type(err).__name__}: {err}'})") from err
         logger.info(f"resumed from {path} at step {checkpoint_step(path)}")
         return checkpoint_step(path)
     for path in resumable_checkpoints(output_dir):
