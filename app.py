@@ -270,6 +270,7 @@ class Handlers:
         photos = [None if photo is None else self.preview(photo, name)
                   for photo, name in ((source, "source photo"), (reference, "reference photo"))]
         views = self.view_files(session, "view", *photos)
+        # the editors get files of their own: the next click re-saves (and deletes) the view files
         editors = [None if v is None else {"background": v, "layers": [], "composite": v}
                    for v in self.view_files(session, "region", *photos)]
         status = "New photos: press **Re-colour** (or another tab's action)."

@@ -86,13 +86,13 @@ def fivek_pairs(root: Path, seed: int, expert: str = "C", max_side: int | None =
     rng = np.random.default_rng(seed)
     for i in range(len(fivek)):
         j = (i + 1 + rng.integers(len(fivek) - 1)) % len(fivek)  # any index but i
-        source, target = fivek[i]
+        source, target = fivek.arrays(i)
         yield Pair(
             name=f"{fivek.names[i]}_{fivek.names[j]}",
             part="fivek",
-            source=to_uint8(source),
+            source=source,
             reference=load_array(fivek.experts[j], max_side),
-            target=to_uint8(target),
+            target=target,
         )
 
 

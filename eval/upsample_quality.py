@@ -15,7 +15,6 @@ from PIL import Image, ImageFilter
 
 from eval.report import markdown_table, write_summary
 from recolor_hf.data import FiveKPairs
-from recolor_hf.image_io import to_uint8
 from recolor_hf.upsample import EPS, GRID_SIZE, transfer_colour
 
 QUALITY_LOW = 128  # px, long side of the low-res result
@@ -50,7 +49,7 @@ def run(args: argparse.Namespace) -> None:
     fivek = FiveKPairs(args.fivek_dir, "expertC", max_side=None, cache=False)
     if not len(fivek):
         raise ValueError(f"no FiveK input / expertC pairs under {args.fivek_dir}")
-    pairs = [(to_uint8(source), to_uint8(retouch)) for source, retouch in (fivek[i] for i in range(len(fivek)))]
+    pairs = [fivek.arrays(i) for i in range(len(fivek))]
     rows = []
     for blurred in (False, True):
         errors = [squared_errors(source, retouch, blurred) for source, retouch in pairs]

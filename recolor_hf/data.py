@@ -196,7 +196,7 @@ def random_warp(img: np.ndarray, rng: np.random.Generator, area: tuple[float, fl
 class FiveKPairs:
     """MIT-Adobe FiveK (input, expert) pairs from root/input/NAME.jpg and root/<expert>/NAME.jpg.
 
-    pairs[i] -> (input, expert): (H, W, 3) float32 in [0, 1], expert resized to the input's size (some pairs differ
+    pairs[i] -> (input, expert): (H, W, 3) float32 in [0, 1] (``arrays(i)``: uint8), expert resized to the input's size (some pairs differ
     by 1-2 px). Decoded images are cached in memory when cache=True.
     """
 
@@ -217,11 +217,16 @@ class FiveKPairs:
         b = load_image(self.experts[i]).resize((a.shape[1], a.shape[0]), Image.LANCZOS)
         return a, np.asarray(b)
 
-    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+    def arrays(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """pairs[i] as decoded: (input, expert) (H, W, 3) uint8."""
         pair = self._cache[i] if i in self._cache else self._load(i)
         if self.cache:
             self._cache[i] = pair
-        return to_float(pair[0]), to_float(pair[1])
+        return pair
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        content, expert = self.arrays(i)
+        return to_float(content), to_float(expert)
 
 
 class ColourPairDataset(Dataset):

@@ -190,6 +190,8 @@ def test_fivek_pairs(fivek_dir, photo_dir):
         a, b = pairs[i]
         assert a.shape == b.shape == (48, 72, 3) and a.dtype == b.dtype == np.float32
         assert np.abs(a - b).mean() < 0.05  # same photo
+        as_decoded = pairs.arrays(i)
+        assert all(x.dtype == np.uint8 and np.array_equal(x, np.rint(y * 255)) for x, y in zip(as_decoded, (a, b)))
     for mode in ("jitter", "reference"):
         ds = ColourPairDataset(list_images(photo_dir)[:3], 32, mode=mode, fivek=pairs, fivek_prob=1.0, gray_prob=0)
         s = ds[0]
