@@ -32,9 +32,10 @@ from gradio.utils import get_upload_folder
 from recolor_hf import DEFAULT_CHECKPOINT, RecolorLatents, RecolorPipeline
 from recolor_hf.demo_state import Clicks, LRUCache, SessionFiles, content_key
 from recolor_hf.guidance import Guidance
-from recolor_hf.image_io import mask_from_image
+from recolor_hf.image_io import load_mask
 from recolor_hf.lut import LUT_SIZE, export_cube
 from recolor_hf.optimize import LatentOptimizer
+from recolor_hf.strength import ALPHA_RANGE, check_alpha
 from recolor_hf.visualize import correspondence_image, draw_clicks, pca_images
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
@@ -105,18 +106,13 @@ def normalized(index, size: tuple[int, int]) -> tuple[float, float]:
     return min((index[0] + 0.5) / size[0], 1.0), min((index[1] + 0.5) / size[1], 1.0)
 
 
-def painted_mask(editor: dict | None) -> np.ndarray | None:
-    """A region editor's value -> (H, W) bool mask of what is painted on any layer (the library's one mask rule,
-    ``image_io.mask_from_image``), or None if nothing is. Layers may be FileData dicts, paths or PIL images."""
-    mask = None
-    for layer in (editor or {}).get("layers") or []:
-        try:
-            image = layer if isinstance(layer, PIL.Image.Image) else PIL.Image.open(photo_path(layer))
-            painted = mask_from_image(image)
-        except OSError as err:
-            raise ValueError(f"a painted region could not be read ({err})") from None
-        mask = painted if mask is None else mask | painted
-    return mask if mask is not None and mask.any() else None
+def check_strength(strength) -> float:
+    """The slider's value as the pipeline's alpha, refused up front in the UI's words."""
+    try:
+        return check_alpha(strength)
+    except ValueError:
+        raise ValueError(f"The strength must be a number from {ALPHA_RANGE[0]:g} to {ALPHA_RANGE[1]:g}, "
+                         f"got {strength!r}.") from None
 
 
 def guidance_parts(guidance: Guidance | None) -> list[bytes | str]:
@@ -162,8 +158,13 @@ class Handlers:
     """The demo's event functions around one pipeline: photos in are raw uploads (FileData dicts or paths),
     images out are session file paths; problems are reported by ``report_errors``."""
 
-    def __init__(self, pipe: RecolorPipeline, files_root: Path | None = None, max_encodings: int = MAX_ENCODINGS):
+    def __init__(self, pipe: RecolorPipeline, files_root: Path | None = None, max_encodings: int = MAX_ENCODINGS,
+                 input_roots: tuple[Path, ...] | None = None):
         self.pipe = pipe
+        # where photos may be read from: Gradio's upload folder (what clients uploaded) and the examples; a client
+        # controls every field it sends, so a path anywhere else is refused whether or not it exists
+        roots = input_roots or (Path(get_upload_folder()), EXAMPLES_DIR)
+        self.input_roots = tuple(Path(root).resolve() for root in roots)
         self.encodings = LRUCache(max_encodings)  # content key -> RecolorLatents
         self.previews = LRUCache(MAX_PREVIEWS)  # content key -> downscaled photo
         self.files = SessionFiles(files_root or Path(get_upload_folder()) / "recolor_demo", MAX_SESSIONS)
@@ -171,24 +172,46 @@ class Handlers:
 
     # ----- photos, encodings and results -----
 
+    def uploaded(self, photo, name: str) -> Path:
+        """The file of an uploaded photo (a FileData dict or a path): only a file inside ``input_roots``, with
+        the same message for a path outside them whether or not it exists on the server."""
+        path = photo_path(photo)
+        if not path:
+            raise ValueError(f"Upload a {name} first.")
+        resolved = Path(path).resolve()
+        if not any(resolved.is_relative_to(root) for root in self.input_roots) or not resolved.is_file():
+            raise ValueError(f"The {name} is not a file uploaded to this demo: upload it again.")
+        return resolved
+
     def load(self, photo, name: str) -> PIL.Image.Image:
         """An uploaded photo, checked by the pipeline's rules; the ValueError names the problem and the file."""
-        path = photo_path(photo)
-        if path is None:
-            raise ValueError(f"Upload a {name} first.")
-        shown = (photo.get("orig_name") if isinstance(photo, dict) else None) or Path(path).name
+        path = self.uploaded(photo, name)
+        shown = (photo.get("orig_name") if isinstance(photo, dict) else None) or path.name
         try:
             return self.pipe.prepare(path, name)[0]
         except ValueError as err:
-            raise ValueError(str(err).replace(path, shown)) from None
+            raise ValueError(str(err).replace(str(path), str(shown))) from None
 
     def photo_key(self, photo, name: str) -> str:
         """The content hash of an uploaded photo's file (a missing or unreadable one raises ``load``'s error)."""
         try:
-            return content_key(Path(photo_path(photo)).read_bytes())
-        except (TypeError, OSError):
+            return content_key(self.uploaded(photo, name).read_bytes())
+        except OSError:
             self.load(photo, name)
             raise
+
+    def painted_mask(self, editor: dict | None, name: str) -> np.ndarray | None:
+        """A region editor's value -> (H, W) bool mask of what is painted on any layer (the library's one mask
+        rule), or None if nothing is. Layers are uploads (FileData dicts or paths, checked as photos are) or PIL
+        images, decoded by the library's checked loader: the pixel limit holds before anything is decoded."""
+        if editor is not None and not isinstance(editor, dict):
+            raise ValueError(f"The {name} must be an image editor's value, got {type(editor).__name__}.")
+        mask = None
+        for layer in (editor or {}).get("layers") or []:
+            image = layer if isinstance(layer, PIL.Image.Image) else self.uploaded(layer, name)
+            painted = load_mask(image, name, self.pipe.config.max_pixels)
+            mask = painted if mask is None else mask | painted
+        return mask if mask is not None and mask.any() else None
 
     def preview(self, photo, name: str) -> PIL.Image.Image:
         """The photo downscaled for the screen (cached by content)."""
@@ -239,6 +262,7 @@ class Handlers:
     @report_errors()
     def export_lut(self, shown: Shown | None, strength: float, request: gr.Request = None) -> tuple[str, str]:
         """The result on screen as a 3D LUT (``recolor_hf.lut``) -> (.cube file path, status with its fit error)."""
+        strength = check_strength(strength)
         latents = self.on_screen(shown)
         if latents is None:
             raise ValueError("Re-colour a photo first: the LUT is fitted to the result on screen.")
@@ -294,12 +318,15 @@ class Handlers:
     @report_errors(warn=True)
     def use_example(self, evt: gr.SelectData, request: gr.Request = None) -> tuple:
         """A click on an example: its two photos, then as ``new_photos``."""
+        if not isinstance(evt.index, int) or not 0 <= evt.index < len(EXAMPLES):
+            raise ValueError(f"There is no example number {evt.index!r}.")
         source, reference = EXAMPLES[evt.index]
         return source, reference, *self.fresh_views(source, reference, request)
 
     @report_errors()
     def recolour(self, source, reference, strength: float, request: gr.Request = None):
         """Automatic correspondence -> (state, before/after, full-resolution PNG, status)."""
+        strength = check_strength(strength)
         key, latents, note = self.encode(source, reference)
         return self.show(key, latents, strength, request, note)
 
@@ -307,6 +334,7 @@ class Handlers:
     def set_strength(self, shown: Shown | None, strength: float, request: gr.Request = None):
         """Re-render the result on screen at another strength from its cached latents (supp. eq. 3), no
         predictor run; nothing to do before a result -> (before/after, full-resolution PNG, status)."""
+        strength = check_strength(strength)
         latents = self.on_screen(shown)
         if latents is None:
             return gr.skip()
@@ -337,6 +365,7 @@ class Handlers:
     @report_errors()
     def guided(self, source, reference, clicks: dict, strength: float, request: gr.Request = None):
         """Re-colour with the clicked pairs and keep points (supp. eq. 2)."""
+        strength = check_strength(strength)
         key, latents, note = self.encode(source, reference, Clicks.from_json(clicks).guidance())
         return self.show(key, latents, strength, request, note)
 
@@ -344,7 +373,9 @@ class Handlers:
     def masks(self, source, reference, source_region: dict, reference_region: dict, clicks: dict, strength: float,
               request: gr.Request = None):
         """Re-colour with the painted regions (supp. eq. 1), plus any clicks."""
-        masks = painted_mask(source_region), painted_mask(reference_region)
+        strength = check_strength(strength)
+        masks = (self.painted_mask(source_region, "painted source region"),
+                 self.painted_mask(reference_region, "painted reference region"))
         if masks[0] is None and masks[1] is None:
             raise ValueError("Paint a region on the source photo and/or the reference first.")
         key, latents, note = self.encode(source, reference, Clicks.from_json(clicks).guidance(*masks))
@@ -357,9 +388,10 @@ class Handlers:
 
         Outputs: (state, before/after, full-resolution PNG, status, curve).
         """
-        session, steps = session_of(request), int(steps)
-        if not 1 <= steps <= MAX_STEPS:
-            raise ValueError(f"steps must be between 1 and {MAX_STEPS}, got {steps}")
+        strength, session = check_strength(strength), session_of(request)
+        if isinstance(steps, bool) or not isinstance(steps, (int, float)) or not 1 <= steps <= MAX_STEPS:
+            raise ValueError(f"The number of steps must be from 1 to {MAX_STEPS}, got {steps!r}.")
+        steps = int(steps)
         self.stopping.discard(session)
         start = time.perf_counter()
         optimizer = LatentOptimizer(self.pipe, self.load(source, "source photo"),

@@ -22,6 +22,7 @@ import PIL.Image
 from .guidance import Guidance, Point, check_point
 
 MODES = ("pair", "keep")  # a source click starts a pair, or marks a region to keep
+MAX_ACTIONS = 64  # clicks accepted in one guidance (a client may send any list)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,8 @@ class Clicks:
             return cls()
         if not isinstance(value, dict) or not isinstance(value.get("actions", []), list):
             raise ValueError(f'clicks must be {{"actions": [...], "pending": null}}, got {value!r}')
+        if len(value.get("actions", [])) > MAX_ACTIONS:
+            raise ValueError(f"clicks may hold at most {MAX_ACTIONS} actions, got {len(value['actions'])}")
         actions = []
         for i, action in enumerate(value.get("actions", [])):
             if isinstance(action, dict) and set(action) == {"source", "reference"}:
@@ -144,15 +147,17 @@ class LRUCache:
 
 
 class SessionFiles:
-    """Result files under ``root``/<session>/<token>/<name>: saving a name again deletes the session's previous
-    file of that name (a fresh token gives the browser a fresh URL), and saving for more than ``max_sessions``
-    sessions deletes the least recently used session's folder."""
+    """Result files under ``root``/<folder>/<token>/<name>, where <folder> is a random name this object gives each
+    session: the session id a client sends is only a key, never part of a path, so no id (``../x``, ``/``) can
+    point a write or a delete outside ``root``. Saving a name again deletes the session's previous file of that
+    name (a fresh token gives the browser a fresh URL), and saving for more than ``max_sessions`` sessions deletes
+    the least recently used session's folder."""
 
     def __init__(self, root: Path, max_sessions: int):
         if max_sessions < 1:
             raise ValueError(f"max_sessions must be >= 1, got {max_sessions}")
-        self.root, self.max_sessions = Path(root), max_sessions
-        self.sessions: OrderedDict[str, None] = OrderedDict()
+        self.root, self.max_sessions = Path(root).resolve(), max_sessions
+        self.folders: OrderedDict[str, Path] = OrderedDict()  # session id -> its folder, least recently used first
         self.lock = threading.Lock()
 
     def save(self, session: str, name: str, image: PIL.Image.Image, **options) -> str:
@@ -162,14 +167,15 @@ class SessionFiles:
         return str(path)
 
     def new_path(self, session: str, name: str) -> Path:
-        """A fresh path for the file ``name`` of ``session`` (its folder exists, the session's previous file of
-        that name is deleted); the caller writes it."""
-        folder = self.root / session
+        """A fresh path for the file ``name`` (a plain file name) of ``session`` (its folder exists, the session's
+        previous file of that name is deleted); the caller writes it."""
+        if Path(name).name != name or name in ("", ".", ".."):
+            raise ValueError(f"a session file name must be a plain file name, got {name!r}")
         with self.lock:
-            self.sessions[session] = None
-            self.sessions.move_to_end(session)
-            while len(self.sessions) > self.max_sessions:
-                shutil.rmtree(self.root / self.sessions.popitem(last=False)[0], ignore_errors=True)
+            folder = self.folders.pop(session, None) or self.root / uuid.uuid4().hex
+            self.folders[session] = folder
+            while len(self.folders) > self.max_sessions:
+                shutil.rmtree(self.folders.popitem(last=False)[1], ignore_errors=True)
             for old in folder.glob(f"*/{name}"):
                 shutil.rmtree(old.parent, ignore_errors=True)
             path = folder / uuid.uuid4().hex / name
@@ -179,8 +185,9 @@ class SessionFiles:
     def close(self, session: str) -> None:
         """Delete every file of ``session``."""
         with self.lock:
-            self.sessions.pop(session, None)
-            shutil.rmtree(self.root / session, ignore_errors=True)
+            folder = self.folders.pop(session, None)
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def files(self) -> list[Path]:
         """Every file currently kept, all sessions."""

@@ -1,4 +1,5 @@
 import os
+import socket
 import struct
 import zlib
 from pathlib import Path
@@ -29,6 +30,15 @@ def bomb_png(width: int, height: int) -> bytes:
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+def serve(demo):
+    """Launch a Gradio app on a free port of 127.0.0.1 without blocking; the caller closes it."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    return demo
 
 
 def randomize_zero_init(*modules, std: float = 0.5) -> None:

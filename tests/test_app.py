@@ -1,5 +1,4 @@
 import io
-import socket
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -10,7 +9,7 @@ import pytest
 from PIL import Image
 
 import app
-from conftest import textured_image
+from conftest import serve, textured_image
 from recolor_hf.demo_state import Clicks
 
 SOURCE, REFERENCE = app.EXAMPLES[0]
@@ -19,7 +18,7 @@ SOURCE_SIZE, REFERENCE_SIZE = (640, 400), (640, 359)
 
 @pytest.fixture()
 def handlers(tiny_pipe, tmp_path):
-    return app.Handlers(tiny_pipe, tmp_path / "files")
+    return app.Handlers(tiny_pipe, tmp_path / "files", input_roots=(tmp_path, app.EXAMPLES_DIR))
 
 
 def select(x: int, y: int) -> gr.SelectData:
@@ -99,7 +98,7 @@ def test_bad_uploads_name_the_problem(handlers, tmp_path):
         handlers.recolour(str(truncated), REFERENCE, 1.0)
     with pytest.raises(gr.Error, match="Upload a reference photo first"):
         handlers.recolour(SOURCE, None, 1.0)
-    with pytest.raises(gr.Error, match="alpha must be in"):
+    with pytest.raises(gr.Error, match="strength must be a number from 0 to 2, got 3.0"):
         handlers.recolour(SOURCE, REFERENCE, 3.0)
     with pytest.warns(UserWarning, match="notes.jpg is not a readable image"):  # upload: a warning, no change
         assert handlers.new_photos(upload, REFERENCE) == gr.skip()
@@ -180,14 +179,15 @@ def test_optimise_stop_shows_the_best_so_far_then_inspect(handlers):
     gallery = handlers.inspect(shown, REFERENCE)
     assert [caption.split()[0] for _, caption in gallery] == ["Coarse", "Medium", "Fine", "The"]
     assert all(Image.open(image).size == (256, 160) for image, _ in gallery)
-    with pytest.raises(gr.Error, match="steps must be between"):
-        list(handlers.optimize(SOURCE, REFERENCE, "code", 0, 1.0))
+    for steps in (0, float("inf"), float("nan"), "10", True):
+        with pytest.raises(gr.Error, match="number of steps must be from 1 to"):
+            list(handlers.optimize(SOURCE, REFERENCE, "code", steps, 1.0))
     with pytest.raises(gr.Error, match="Nothing to inspect"):
         handlers.inspect(None, REFERENCE)
 
 
 def test_thirty_requests_keep_cache_and_files_bounded(tiny_pipe, tmp_path):
-    handlers = app.Handlers(tiny_pipe, tmp_path / "files", max_encodings=2)
+    handlers = app.Handlers(tiny_pipe, tmp_path / "files", max_encodings=2, input_roots=(tmp_path, app.EXAMPLES_DIR))
     sessions = [SimpleNamespace(session_hash=f"session{i}") for i in range(3)]
     references = [saved(tmp_path, textured_image(64, 64, seed=i), f"ref{i}.png") for i in range(5)]
     shown = {}
@@ -202,17 +202,6 @@ def test_thirty_requests_keep_cache_and_files_bounded(tiny_pipe, tmp_path):
     for state in shown.values():
         handlers.forget(state)  # what the session's gr.State does when it ends
     assert handlers.files.files() == [] and len(handlers.encodings) == 0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve(demo: gr.Blocks) -> gr.Blocks:
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
-    return demo
 
 
 def test_every_endpoint_from_gradio_client(tiny_pipe, tmp_path, monkeypatch):

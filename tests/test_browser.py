@@ -8,12 +8,12 @@ test run leaves the tree clean.
 import os
 import re
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
 
 import app
+from conftest import serve
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -34,11 +34,7 @@ expect = sync_api.expect
 @pytest.fixture(scope="module")
 def url():
     pipe, untrained = app.load_pipe()  # what `python app.py` serves: the screenshots show the real app
-    demo = app.build_demo(pipe, untrained)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    demo = serve(app.build_demo(pipe, untrained))
     yield demo.local_url
     demo.close()
 

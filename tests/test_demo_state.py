@@ -1,4 +1,5 @@
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -46,6 +47,8 @@ def test_clicks_json_round_trip_and_errors():
         Clicks.from_json({"actions": [{"source": "left", "reference": [0.1, 0.1]}]})
     with pytest.raises(ValueError, match="clicks must be"):
         Clicks.from_json([1, 2])
+    with pytest.raises(ValueError, match="at most 64 actions, got 100000"):  # a client may send any list
+        Clicks.from_json({"actions": [{"keep": [0.5, 0.5]}] * 100_000})
 
 
 def test_draw_clicks_marks_both_photos():
@@ -101,9 +104,26 @@ def test_session_files_replace_and_bound(tmp_path):
     preview = files.save("s1", "preview.jpg", image, quality=90)
     assert first != second and not Image.open(second).getpixel((0, 0))[1]
     assert files.files() == sorted(map(type(tmp_path), (second, preview)))  # the first result was replaced
-    files.save("s2", "result.png", image)
-    files.save("s3", "result.png", image)  # over max_sessions: s1, the least recently used, goes
-    assert {p.parts[-3] for p in files.files()} == {"s2", "s3"}
+    s2 = Path(files.save("s2", "result.png", image)).parents[1]
+    s3 = Path(files.save("s3", "result.png", image)).parents[1]
+    assert {p.parents[1] for p in files.files()} == {s2, s3}  # over max_sessions: s1, the least recently used, went
     files.close("s2")
     files.close("never-seen")
-    assert [p.parts[-3] for p in files.files()] == ["s3"]
+    assert [p.parents[1] for p in files.files()] == [s3]
+
+
+@pytest.mark.parametrize("session", ["../victim", "../../victim", "/", "/tmp/victim", "a/../../b", "", "."])
+def test_session_ids_never_become_paths(tmp_path, session):
+    """A client's session id is only a key: files land in a random folder under the root, and closing the
+    session deletes that folder and nothing else."""
+    root, canary = tmp_path / "root", tmp_path / "victim" / "keep.txt"
+    canary.parent.mkdir()
+    canary.write_text("mine")
+    files = SessionFiles(root, max_sessions=1)
+    saved = Path(files.save(session, "result.png", Image.new("RGB", (4, 4))))
+    assert saved.resolve().is_relative_to(root.resolve()) and session not in saved.parts[-3:-2]
+    files.save("other", "result.png", Image.new("RGB", (4, 4)))  # evicts the first session
+    files.close("other")
+    assert canary.read_text() == "mine" and list(root.iterdir()) == []
+    with pytest.raises(ValueError, match="plain file name"):
+        files.new_path("s", "../escape.png")
