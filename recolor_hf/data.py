@@ -229,6 +229,52 @@ class FiveKPairs:
         return to_float(content), to_float(expert)
 
 
+RELATED_MIX = {"segment": 0.35, "strong": 0.25, "mono": 0.15, "global": 0.15, "none": 0.1}  # related pairs
+
+
+class RelatedPairDataset(Dataset):
+    """Content-related pairs with exact ground truth: one look over a whole photo, then two low-overlap crops.
+
+    content = crop A of the photo, reference = crop B of the edited photo (flipped with ``flip_prob``), target =
+    crop A of the edited photo. A "segment" look gives each unsupervised region of the whole photo its own edit, so
+    the same region has the same look in both crops and the right colour depends on which region matches; the
+    crops cover different parts, so each side has content the other lacks; "mono" references are grey or
+    monochrome-tinted. Sample ``i`` of epoch ``e`` draws from np.random.default_rng([seed, e, i]); images are
+    float32 tensors (3, R, R) in [0, 1].
+
+    Args: paths: image files; resolution: output side R; seed; mix: {look kind: weight} [RELATED_MIX];
+    max_iou: largest IoU of the two crops [0.2]; scale: crop area range [(0.2, 0.5)]; flip_prob [0.5];
+    max_side: photos decoded downscaled to this long side [512].
+    """
+
+    def __init__(self, paths: list[Path], resolution: int = 256, seed: int = 0, mix: dict[str, float] | None = None,
+                 max_iou: float = 0.2, scale: tuple[float, float] = (0.2, 0.5), flip_prob: float = 0.5,
+                 max_side: int | None = 512):
+        mix = mix or RELATED_MIX
+        self.paths, self.resolution, self.seed, self.epoch = list(paths), resolution, seed, 0
+        self.kinds, self.kind_probs = list(mix), np.array(list(mix.values())) / sum(mix.values())
+        self.max_iou, self.scale, self.flip_prob, self.max_side = max_iou, scale, flip_prob, max_side
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        photo = to_float(load_array(self.paths[i], self.max_side))
+        kind = self.kinds[rng.choice(len(self.kinds), p=self.kind_probs)]
+        edited = random_look(rng, kind)(photo)
+        box, other = low_overlap_boxes(*photo.shape[:2], rng, self.max_iou, self.scale)
+        reference = crop_resize(edited, other, self.resolution)
+        if rng.random() < self.flip_prob:
+            reference = np.ascontiguousarray(reference[:, ::-1])
+        return {"content": image_to_tensor(crop_resize(photo, box, self.resolution)),
+                "reference": image_to_tensor(reference), "target": image_to_tensor(crop_resize(edited, box,
+                                                                                               self.resolution))}
+
+
 class ColourPairDataset(Dataset):
     """Photos -> training samples for one stage (`mode`), float32 tensors (3, resolution, resolution) in [0, 1].
 

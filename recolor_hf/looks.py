@@ -387,7 +387,23 @@ def strong_look(rng: np.random.Generator) -> Callable[[np.ndarray], np.ndarray]:
     return lambda img: local(grade(img))
 
 
-LOOK_KINDS = ("global", "local", "segment", "jitter", "strong", "none")
+MONO_TINT = (0.0, 0.35)  # chroma of a monochrome look's tint (0: plain grey), as a share of the luma
+
+
+def mono_look(rng: np.random.Generator) -> Callable[[np.ndarray], np.ndarray]:
+    """A black-and-white or monochrome-tinted edit (sepia, blue-toned, ...) with a random tone curve: the
+    reference that must take a photo's colour away."""
+    amount = rng.uniform(*MONO_TINT) if rng.random() < 0.6 else 0.0
+    tint = 1.0 + amount * _tint_rgb(rng.uniform())[:, 0]  # per-channel factors of the grey; luma kept
+    tone = Look.random(rng, 1.0)
+
+    def edit(img: np.ndarray) -> np.ndarray:
+        grey = np.repeat((tone.apply(img) @ LUMA)[..., None], 3, -1)
+        return (grey * tint).clip(0, 1).astype(np.float32)
+    return edit
+
+
+LOOK_KINDS = ("global", "local", "segment", "jitter", "strong", "mono", "none")
 
 
 def random_look(rng: np.random.Generator, kind: str = "global",
@@ -398,7 +414,7 @@ def random_look(rng: np.random.Generator, kind: str = "global",
     (segment_local_augment, not transferable), "jitter" (colour_jitter with its ranges scaled by `strength`:
     brightness / contrast / saturation in [2^-strength, 2^strength], hue in +-0.2 strength), "none" (the photo
     as it is: teaches a model that a reference's own colours are not an edit), "strong" (``strong_look``, which
-    ignores ``strength``).
+    ignores ``strength``), "mono" (``mono_look``: grey or monochrome-tinted, ignores ``strength``).
     """
     if kind == "none":
         return lambda img: img
@@ -408,6 +424,8 @@ def random_look(rng: np.random.Generator, kind: str = "global",
         return LocalLook.random(rng, strength=strength).apply
     if kind == "strong":
         return strong_look(rng)
+    if kind == "mono":
+        return mono_look(rng)
     seed = int(rng.integers(2 ** 63))  # the callable replays the same random draws on every call
     if kind == "segment":
         return lambda img: segment_local_augment(img, np.random.default_rng(seed), strength=strength)

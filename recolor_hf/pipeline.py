@@ -52,8 +52,9 @@ class RecolorLatents:
     """Everything needed to re-render a result at another strength without re-running the predictor.
 
     maps: predicted (W1, W2, W3); base_map: W0(base) (B, D, h, w), the maps' starting point; correspondence: the
-    match used; content_stats, target_stats: S_S and T (B, 6, h, w); content_low: working-resolution contents
-    (B, 3, r, r); contents: the full-resolution contents (empty for tensor-level use).
+    match used; content_stats, target_stats: S_S and T' (B, 6, h, w); content_low: working-resolution contents
+    (B, 3, r, r); contents: the full-resolution contents (empty for tensor-level use); learned: False for the
+    base-only path (no trained network: ``render`` returns the base image).
     """
 
     maps: tuple[torch.Tensor, ...]
@@ -63,6 +64,28 @@ class RecolorLatents:
     target_stats: torch.Tensor
     content_low: torch.Tensor
     contents: list[PIL.Image.Image] = field(default_factory=list)
+    learned: bool = True
+
+
+@dataclass
+class PairFeatures:
+    """The frozen and non-learned inputs of P_W for a batch of pairs (what a training cache stores).
+
+    colour: content colour features (C1, C2, C3) at 1/4, 1/8, 1/16; content_semantic F_S (B, f, h_s, w_s),
+    reference_semantic F_R (B, f, h_r, w_r); code: w = E_w(I_S, I_R) (B, D); reference_map: W0R = E_W(I_R, I_R)
+    (B, D, h, w); content_stats S_S, reference_stats S_R: (B, 6, h, w) patch Lab statistics on F_S's / F_R's grid;
+    content_whole, reference_whole: (B, 6, 1, 1) whole-image Lab statistics.
+    """
+
+    colour: tuple[torch.Tensor, ...]
+    content_semantic: torch.Tensor
+    reference_semantic: torch.Tensor
+    code: torch.Tensor
+    reference_map: torch.Tensor
+    content_stats: torch.Tensor
+    reference_stats: torch.Tensor
+    content_whole: torch.Tensor
+    reference_whole: torch.Tensor
 
 
 def interpolate_maps(maps: tuple[torch.Tensor, ...], base_map: torch.Tensor, alpha: float,
@@ -173,39 +196,79 @@ class RecolorPipeline(DiffusionPipeline):
         """W0(I) = E_W(I, I): (B, 3, H, W) -> (B, D, H/16, W/16), the image's local colour (main §3.3)."""
         return self.map_encoder(image, image)
 
-    def predict(self, content: torch.Tensor, reference: torch.Tensor, mask_ratio: float = 0.0,
-                generator: torch.Generator | None = None, guide: Callable | None = None) -> RecolorLatents:
-        """P_W(I_S, I_R): (B, 3, r, r) x2 -> ``RecolorLatents`` (maps, W0(base), match, S_S, T; no contents).
-
-        ``guide(content_semantic, reference_semantic, reference_map, content_map) -> Correspondence`` replaces
-        the automatic match (user clicks / masks, supp. C.5-C.6).
-        """
+    def features(self, content: torch.Tensor, reference: torch.Tensor) -> PairFeatures:
+        """The frozen and non-learned inputs of P_W for (B, 3, r, r) content and reference (``PairFeatures``)."""
         colour_s, semantic_s = self.backbone(content)
         _, semantic_r = self.backbone(reference)
-        w = self.latent_encoder(content, reference)
-        reference_map = self.self_map(reference)
         content_lab, reference_lab = rgb_to_lab(content), rgb_to_lab(reference)
-        content_stats = patch_statistics(content_lab, tuple(semantic_s.shape[-2:]))
-        reference_stats = patch_statistics(reference_lab, tuple(semantic_r.shape[-2:]))
-        if guide is None:
-            prior = self.predictor.match_prior(content_stats, reference_stats)
-            match = self.predictor.correspond(semantic_s, semantic_r, reference_map, mask_ratio, generator, prior)
-        else:
-            match = guide(semantic_s, semantic_r, reference_map, self.self_map(content))
-        target_stats = self.predictor.colour_target(content_stats, reference_stats, match, content_lab, reference_lab)
-        stats = (content_stats, target_stats)
-        base_map = self.self_map(local_transfer(content, *stats))
-        maps = self.predictor(colour_s, match, stats, w, base_map)
-        return RecolorLatents(maps, base_map, match, *stats, content)
+        return PairFeatures(
+            colour=tuple(colour_s), content_semantic=semantic_s, reference_semantic=semantic_r,
+            code=self.latent_encoder(content, reference), reference_map=self.self_map(reference),
+            content_stats=patch_statistics(content_lab, tuple(semantic_s.shape[-2:])),
+            reference_stats=patch_statistics(reference_lab, tuple(semantic_r.shape[-2:])),
+            content_whole=patch_statistics(content_lab, (1, 1)), reference_whole=patch_statistics(reference_lab, (1, 1)))
+
+    def match(self, features: PairFeatures, mask_ratio: float = 0.0, generator: torch.Generator | None = None,
+              guide: Callable | None = None, content: torch.Tensor | None = None) -> Correspondence:
+        """The automatic correspondence W~0R = Hard(A_C ⊙ M) W0R with the colour prior, or ``guide``'s (which
+        also gets W0(content) of the (B, 3, r, r) ``content``)."""
+        f = features
+        if guide is not None:
+            return guide(f.content_semantic, f.reference_semantic, f.reference_map, self.self_map(content))
+        prior = self.predictor.match_prior(f.content_stats, f.reference_stats)
+        return self.predictor.correspond(f.content_semantic, f.reference_semantic, f.reference_map, mask_ratio,
+                                         generator, prior)
+
+    def colour_targets(self, features: PairFeatures, match: Correspondence, learned: bool = True,
+                       maps: bool = True) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
+        """(T', residuals): P_W's learned target statistics (B, 6, h, w) and map residuals (dW1, dW2, dW3) for
+        ``features`` and ``match`` (``maps=False``: dW1 only); with ``learned=False`` the non-learned target T and
+        None."""
+        f = features
+        target, gathered = self.predictor.colour_target(f.content_stats, f.reference_stats, match, f.content_whole,
+                                                        f.reference_whole)
+        if not learned:
+            return target, None
+        statistics = (f.content_stats, target, gathered, f.content_whole, f.reference_whole)
+        output = self.predictor(f.colour, match, statistics, f.code, maps)
+        return output.target_stats, output.residuals
+
+    def predict_from(self, content: torch.Tensor, features: PairFeatures, match: Correspondence,
+                     learned: bool = True) -> RecolorLatents:
+        """P_W on precomputed ``features`` and ``match`` for the (B, 3, r, r) content -> ``RecolorLatents``.
+
+        ``learned=False`` is the base-only path: no trained network, T' = T, maps W0(base), and ``render`` returns
+        the base image without G'.
+        """
+        target, residuals = self.colour_targets(features, match, learned)
+        base_map = self.self_map(local_transfer(content, features.content_stats, target))
+        residuals = residuals or (torch.zeros_like(base_map),) * 3
+        maps = tuple(resize_map(base_map, r.shape[-2:]) + r for r in residuals)
+        return RecolorLatents(maps, base_map, match, features.content_stats, target, content, learned=learned)
+
+    def predict(self, content: torch.Tensor, reference: torch.Tensor, mask_ratio: float = 0.0,
+                generator: torch.Generator | None = None, guide: Callable | None = None,
+                learned: bool = True) -> RecolorLatents:
+        """P_W(I_S, I_R): (B, 3, r, r) x2 -> ``RecolorLatents`` (maps, W0(base), match, S_S, T'; no contents).
+
+        ``guide(content_semantic, reference_semantic, reference_map, content_map) -> Correspondence`` replaces
+        the automatic match (user clicks / masks, supp. C.5-C.6); ``learned=False``: see ``predict_from``.
+        """
+        features = self.features(content, reference)
+        match = self.match(features, mask_ratio, generator, guide, content)
+        return self.predict_from(content, features, match, learned)
 
     def render(self, latents: RecolorLatents, alpha: float = 1.0) -> torch.Tensor:
         """I_P = G'(base_alpha, W0(base_alpha) + alpha (W - W0(base))): -> (B, 3, r, r) at the working size.
 
-        base_alpha is the content moved to the statistics S_S + alpha (T - S_S); alpha 0 is the content's
-        self-reconstruction G'(I_S, W0S), alpha 1 the prediction G'(base, W).
+        base_alpha is the content moved to the statistics S_S + alpha (T' - S_S); alpha 0 is the content's
+        self-reconstruction G'(I_S, W0S), alpha 1 the prediction G'(base, W). Base-only latents
+        (``learned=False``) give base_alpha itself.
         """
         stats = interpolate_statistics(latents.content_stats, latents.target_stats, alpha)
         base = local_transfer(latents.content_low, latents.content_stats, stats)
+        if not latents.learned:
+            return base
         start_map = latents.base_map if alpha == 1 else self.self_map(base)
         return self.generator(base, maps=interpolate_maps(latents.maps, latents.base_map, alpha, start_map))
 
@@ -229,15 +292,16 @@ class RecolorPipeline(DiffusionPipeline):
         return torch.stack(low).to(self.device, self.dtype)
 
     @torch.no_grad()
-    def encode(self, content, reference, guide: Callable | None = None) -> RecolorLatents:
-        """Run the predictor once; ``decode`` then renders any strength from the cached maps."""
+    def encode(self, content, reference, guide: Callable | None = None, learned: bool = True) -> RecolorLatents:
+        """Run the predictor once; ``decode`` then renders any strength from the cached maps. ``learned=False``:
+        the base-only path (no trained network; see ``predict_from``)."""
         contents = self.prepare(content, "content")
         references = self.prepare(reference, "reference")
         if len(references) == 1 and len(contents) > 1:
             references = references * len(contents)
         if len(references) != len(contents):
             raise ValueError(f"got {len(contents)} contents but {len(references)} references (give 1 or as many)")
-        latents = self.predict(self.to_working(contents), self.to_working(references), guide=guide)
+        latents = self.predict(self.to_working(contents), self.to_working(references), guide=guide, learned=learned)
         latents.contents = contents
         return latents
 
@@ -261,7 +325,7 @@ class RecolorPipeline(DiffusionPipeline):
         return images
 
     def __call__(self, content, reference, alpha: float = 1.0, output_type: str = "pil", return_dict: bool = True,
-                 guide: Callable | None = None):
+                 guide: Callable | None = None, learned: bool = True):
         """Re-colour ``content`` like ``reference``.
 
         Args:
@@ -272,11 +336,13 @@ class RecolorPipeline(DiffusionPipeline):
                 change (supp. eq. 3).
             output_type: "pil", "np" ((H, W, 3) float in [0, 1]) or "pt" ((3, H, W) tensor in [0, 1]).
             guide: optional user correspondence (see ``predict``).
+            learned: False runs the base-only path: the same pipeline with every trained network bypassed (the
+                non-learned colour transfer alone), the ablation the learned model is judged against.
 
         Returns:
             ``RecolorPipelineOutput(images=[...])`` (each at its content's own size), or a tuple when
             ``return_dict`` is False.
         """
         check_alpha(alpha)
-        images = self.decode(self.encode(content, reference, guide=guide), alpha, output_type)
+        images = self.decode(self.encode(content, reference, guide=guide, learned=learned), alpha, output_type)
         return RecolorPipelineOutput(images=images) if return_dict else (images,)

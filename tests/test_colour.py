@@ -27,10 +27,11 @@ def test_target_statistics_follow_confidence_and_keep():
     index = torch.tensor([[1, 0, -1]])
     confidence = torch.tensor([0.9, 0.1, 1.0]).view(1, 1, 1, 3)
     source_lab, reference_lab = torch.full((1, 3, 4, 4), 50.0), torch.full((1, 3, 4, 4), 10.0)
-    target = target_statistics(source, reference, index, confidence, (0.3, 0.6), source_lab, reference_lab,
-                                NO_SMOOTHING)
+    whole_s, whole = (patch_statistics(lab, (1, 1)) for lab in (source_lab, reference_lab))
+    target, gathered = target_statistics(source, reference, index, confidence, (0.3, 0.6), whole_s, whole,
+                                         NO_SMOOTHING)
     torch.testing.assert_close(target[0, :, 0, 0], reference[0, :, 0, 1])  # confident: the matched patch
-    whole = patch_statistics(reference_lab, (1, 1))
+    torch.testing.assert_close(gathered[0, :, 0, 1], reference[0, :, 0, 0])  # the raw match, before the fallback
     torch.testing.assert_close(target[0, :3, 0, 1], whole[0, :3, 0, 0] - 50.0 + source[0, :3, 0, 1])  # global
     torch.testing.assert_close(target[0, :, 0, 2], source[0, :, 0, 2])  # kept (index -1)
     torch.testing.assert_close(gather_statistics(reference, source, index)[0, :, 0, 0], reference[0, :, 0, 1])

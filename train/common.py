@@ -41,6 +41,7 @@ from diffusers.utils import logging as diffusers_logging
 from PIL import Image
 from safetensors import SafetensorError
 from torch import nn
+from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from recolor_hf import PRESETS, RecolorPipeline
@@ -121,6 +122,10 @@ class Stage(nn.Module):
     def dataset_options(self) -> dict:
         """Extra ``ColourPairDataset`` arguments of this stage (training and validation sets)."""
         return {}
+
+    def datasets(self, train_set: Dataset, val_set: Dataset) -> tuple[Dataset, Dataset]:
+        """The stage's training and validation sets, given the photo ones (a stage may train on other data)."""
+        return train_set, val_set
 
     def forward(self, batch: dict, step: int) -> tuple[torch.Tensor, dict]:
         raise NotImplementedError
@@ -288,13 +293,13 @@ def save_grid(columns: list[torch.Tensor], path: Path) -> None:
 class TrainingData:
     """The training set, the held-out set and what the scan of the photo folder skipped."""
 
-    train_set: ColourPairDataset
-    val_set: ColourPairDataset
+    train_set: Dataset
+    val_set: Dataset
     held_out: int
     skipped: int
 
     def validation_batch(self, device: torch.device) -> dict[str, torch.Tensor]:
-        """The first ``VALIDATION_PAIRS`` held-out samples, stacked: {key: (B, 3, R, R)} on ``device``."""
+        """The first ``VALIDATION_PAIRS`` held-out samples, stacked: {key: (B, ...)} on ``device``."""
         samples = [self.val_set[i] for i in range(min(VALIDATION_PAIRS, len(self.val_set)))]
         return {k: torch.stack([sample[k] for sample in samples]).to(device) for k in samples[0]}
 
@@ -344,7 +349,7 @@ def build_data(stage: Stage, args: argparse.Namespace, resolution: int) -> Train
                                  **options)
     val_set = ColourPairDataset(val_paths or train_paths, resolution, seed=args.seed + 1, mode=stage.data_mode,
                                **options)
-    return TrainingData(train_set, val_set, held_out=len(val_paths), skipped=len(skipped))
+    return TrainingData(*stage.datasets(train_set, val_set), held_out=len(val_paths), skipped=len(skipped))
 
 
 def prepare_run(accelerator: Accelerator, pipe: RecolorPipeline, stage: Stage, data: TrainingData,

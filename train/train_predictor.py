@@ -22,8 +22,11 @@ import torch
 import torch.nn.functional as F
 
 from common import Stage, logger, parse_args, train
+from feature_cache import FeatureCache, unpack
 from recolor_hf.looks import LOOK_KINDS
 from recolor_hf.losses import PerceptualLoss, lab_l1, w0_loss
+from recolor_hf.models.colour import local_transfer, normalize_statistics, patch_statistics, rgb_to_lab
+from recolor_hf.pipeline import PairFeatures
 
 
 def look_mix(text: str) -> dict[str, float]:
@@ -39,6 +42,9 @@ def look_mix(text: str) -> dict[str, float]:
     return mix
 
 
+BASE_LOSS_POOL = 2  # the base-image loss runs on images average-pooled by this factor (statistics are 1/16)
+
+
 class PredictorStage(Stage):
     trained = ("predictor",)
     data_mode = "reference"
@@ -52,30 +58,60 @@ class PredictorStage(Stage):
         return {"cross_prob": self.args.cross_reference_prob, "pair_prob": self.args.pair_reference_prob,
                 "target_mix": self.args.target_mix}
 
+    def datasets(self, train_set, val_set):
+        """With ``--cache_dir``: the cached related pairs (``feature_cache``) for training and validation images."""
+        if not self.args.cache_dir:
+            return train_set, val_set
+        cache = FeatureCache(self.args.cache_dir)
+        return cache, cache
+
     def mask_ratio(self, step: int) -> float:
         if not self.training:
             return 0.0
         top = self.args.max_mask_ratio * min(1.0, step / max(1, self.args.mask_curriculum_steps))
         return float(torch.rand(()) * top)
 
+    def inputs(self, batch: dict) -> tuple[PairFeatures, dict[str, torch.Tensor]]:
+        """(features, images) of a batch: unpacked from the cache, or computed by the frozen parts."""
+        if "code.0" in batch:
+            return unpack(batch)
+        with torch.no_grad():
+            return self.pipe.features(batch["content"], batch["reference"]), batch
+
     def predict(self, batch, step):
-        latents = self.pipe.predict(batch["content"], batch["reference"], self.mask_ratio(step))
-        return self.pipe.render(latents)
+        features, images = self.inputs(batch)
+        match = self.pipe.match(features, self.mask_ratio(step))
+        return self.pipe.render(self.pipe.predict_from(images["content"], features, match)), images
 
     def forward(self, batch, step):
-        pred, target = self.predict(batch, step), batch["target"]
+        features, images = self.inputs(batch)
+        content, target = images["content"], images["target"]
+        match = self.pipe.match(features, self.mask_ratio(step))
+        image_terms = (self.args.lambda_l1, self.args.lambda_perceptual, self.args.lambda_w0, self.args.lambda_lab)
+        if any(image_terms):
+            latents = self.pipe.predict_from(content, features, match)
+            stats, pred = latents.target_stats, self.pipe.render(latents)
+        else:  # only the statistics losses: no G', no maps
+            stats, pred = self.pipe.colour_targets(features, match, maps=False)[0], None
+        truth = patch_statistics(rgb_to_lab(target), tuple(stats.shape[-2:]))
         terms = {
             "l1": (self.args.lambda_l1, lambda: F.l1_loss(pred, target)),
             "perceptual": (self.args.lambda_perceptual, lambda: self.perceptual(pred, target)),
-            "w0": (self.args.lambda_w0, lambda: w0_loss(self.pipe, pred, batch["reference"]).mean()),
+            "w0": (self.args.lambda_w0, lambda: w0_loss(self.pipe, pred, images["reference"]).mean()),
             "lab": (self.args.lambda_lab, lambda: lab_l1(pred, target)),
+            "stats": (self.args.lambda_stats,
+                      lambda: F.l1_loss(normalize_statistics(stats), normalize_statistics(truth))),
+            "base": (self.args.lambda_base, lambda: lab_l1(
+                local_transfer(F.avg_pool2d(content, BASE_LOSS_POOL), features.content_stats, stats),
+                F.avg_pool2d(target, BASE_LOSS_POOL))),
         }
         values = {name: fn() for name, (weight, fn) in terms.items() if weight != 0}
         loss = sum(terms[name][0] * value for name, value in values.items())
         return loss, {name: value.item() for name, value in values.items()}
 
     def validation_images(self, batch):
-        return [batch["content"], batch["reference"], self.predict(batch, 0).clamp(0, 1), batch["target"]]
+        pred, images = self.predict(batch, 0)
+        return [images["content"], images["reference"], pred.clamp(0, 1), images["target"]]
 
 
 if __name__ == "__main__":
@@ -90,5 +126,9 @@ if __name__ == "__main__":
         "cross_reference_prob": (float, 0.05, "chance that the reference is another photo under the target's look"),
         "target_mix": (look_mix, None, "look kinds turning the source into the target with their weights, e.g. "
                                        "global=0.4,local=0.4,segment=0.2 (default: recolor_hf.data.REFERENCE_MIX)"),
+        "cache_dir": (str, None, "train on a feature cache of related pairs (train/feature_cache.py) instead of "
+                                 "photos"),
+        "lambda_stats": (float, 0.0, "weight of L1 between T' and the target's patch statistics (normalised)"),
+        "lambda_base": (float, 0.0, "weight of Lab L1 between the base image (content moved to T') and the target"),
     }
     train(PredictorStage, parse_args(__doc__, {"learning_rate": 0.0025, "extra": extra}))

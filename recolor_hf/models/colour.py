@@ -123,24 +123,35 @@ def smooth_transfer(content: torch.Tensor, target: torch.Tensor, weight: torch.T
     return torch.cat([s[..., :3] + smooth[..., :3], std.clamp_min(0)], dim=-1).transpose(1, 2).view_as(content)
 
 
-def target_statistics(content: torch.Tensor, reference: torch.Tensor, index: torch.Tensor,
-                      confidence: torch.Tensor, confidence_range: tuple[float, float],
-                      content_lab: torch.Tensor, reference_lab: torch.Tensor,
-                      smoothing: tuple[float, float]) -> torch.Tensor:
-    """T = c S~R + (1 - c) Reinhard(S_S), then ``smooth_transfer`` (module docstring); kept patches (index -1)
-    keep S_S.
+def match_blend(content: torch.Tensor, reference: torch.Tensor, index: torch.Tensor, confidence: torch.Tensor,
+                confidence_range: tuple[float, float], content_whole: torch.Tensor,
+                reference_whole: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The unsmoothed target c S~R + (1 - c) Reinhard(S_S) (module docstring).
 
-    content (B, 6, hs, ws), reference (B, 6, hr, wr): patch statistics; index (B, hs*ws); confidence
-    (B, 1, hs, ws) the match scores; content_lab, reference_lab (B, 3, H, W): the images, for the global transfer;
-    smoothing: ``smooth_transfer``'s (spatial, colour) sigmas.
+    content (B, 6, hs, ws), reference (B, 6, hr, wr): patch statistics; index (B, hs*ws); confidence (B, 1, hs, ws)
+    the match scores; content_whole, reference_whole (B, 6, 1, 1): whole-image statistics -> (blend, S~R, c), the
+    first two (B, 6, hs, ws), c (B, 1, hs, ws) in [0, 1].
     """
     low, high = confidence_range
     weight = ((confidence - low) / max(high - low, 1e-6)).clamp(0, 1)
+    gathered = gather_statistics(reference, content, index)
+    fallback = global_transfer(content, content_whole, reference_whole)
+    return weight * gathered + (1 - weight) * fallback, gathered, weight
+
+
+def target_statistics(content: torch.Tensor, reference: torch.Tensor, index: torch.Tensor,
+                      confidence: torch.Tensor, confidence_range: tuple[float, float],
+                      content_whole: torch.Tensor, reference_whole: torch.Tensor,
+                      smoothing: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor]:
+    """T = Smooth(c S~R + (1 - c) Reinhard(S_S)) (``match_blend``, then ``smooth_transfer``); kept patches (index
+    -1) keep S_S. Arguments as ``match_blend``; smoothing: ``smooth_transfer``'s (spatial, colour) sigmas.
+
+    Returns (T, S~R), each (B, 6, hs, ws): the target and the raw matched statistics it started from.
+    """
+    blend, gathered, weight = match_blend(content, reference, index, confidence, confidence_range, content_whole,
+                                          reference_whole)
     keep = (index < 0).view_as(weight)
-    whole_s, whole_r = (patch_statistics(lab, (1, 1)) for lab in (content_lab, reference_lab))
-    fallback = global_transfer(content, whole_s, whole_r)
-    target = weight * gather_statistics(reference, content, index) + (1 - weight) * fallback
-    return smooth_transfer(content, target, weight, keep, smoothing)
+    return smooth_transfer(content, blend, weight, keep, smoothing), gathered
 
 
 def interpolate_statistics(content: torch.Tensor, target: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -161,6 +172,12 @@ def local_transfer(image: torch.Tensor, content: torch.Tensor, target: torch.Ten
     gain = std_gain(t[:, 3:], s[:, 3:]).clamp(*GAIN_RANGE)
     lab = (rgb_to_lab(image) - s[:, :3]) * gain + t[:, :3]
     return lab_to_rgb(lab)
+
+
+def denormalize_change(change: torch.Tensor) -> torch.Tensor:
+    """A change of normalised statistics (B, 6, h, w) -> the same change in Lab units (the inverse scaling of
+    ``normalize_statistics``)."""
+    return change * change.new_tensor(STATS_SCALE).view(1, -1, 1, 1)
 
 
 def normalize_statistics(stats: torch.Tensor) -> torch.Tensor:

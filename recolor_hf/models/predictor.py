@@ -1,19 +1,21 @@
-"""LatentMapPredictor P_W(I_S, I_R) -> W = (W1, W2, W3) (main §3.4).
+"""LatentMapPredictor P_W(I_S, I_R) -> W = (W1, W2, W3) (main §3.4), and the learned target colours T'.
 
 Correspondence (``correspond``): cosine cross-attention A_C(i, j) = <F_S(i), F_R(j)> (main eq. 4), random
 semantic masking of A_C's columns during training, hard argmax activation (main eq. 5) and the warped reference
 colour feature W~0R = Hard(A_C ⊙ M) W0R. Prediction (``forward``): three ASPP modules whose pooling branch is
-the global code w: ASPP1([W~0R, C3, T, S_S, conf], w) -> W1, ASPP2([up(out1), C2], w) -> W2,
+the global code w: ASPP1([W~0R, C3, statistics, conf], w) -> W1, ASPP2([up(out1), C2], w) -> W2,
 ASPP3([up(out2), C1], w) -> W3. ``conf`` is the similarity of the chosen match (our reading of the mask channel M
 fed to ASPP1).
 
 Beyond the paper (see ``colour``): the match prefers, among semantically similar reference patches, those of
-similar colour (``colour_prior``); the same hard match gathers the reference's per-patch Lab statistics, with a
-confidence fallback to the global transfer and a joint bilateral smoothing, into target statistics T
-(``colour_target``); the generator
-re-renders the content moved to T (the "base" image), and each map is predicted as a residual on the base's
-self-reconstruction map W0(base), so an untrained head reproduces the base. ASPP1's inputs are normalised per
-group (W~0R, C3: layer norm; statistics: fixed Lab scales) so that none swamps the others.
+similar colour (``colour_prior``); the same hard match gathers the reference's per-patch Lab statistics S~R, with
+a confidence fallback to the global transfer and a joint bilateral smoothing, into the non-learned target T
+(``colour_target``). From ASPP1's features P_W also predicts a correction of T (``statistics_head``): the learned
+target T' = T + dT, which decides per patch how far to trust the match, the fallback or neither (a grey reference,
+content the reference lacks). The generator re-renders the content moved to T' (the "base" image), and each map
+is predicted as a residual on the base's self-reconstruction map W0(base); zero-initialised heads reproduce the
+non-learned transfer. ASPP1's inputs are normalised per group (W~0R, C3: layer norm; statistics: fixed Lab
+scales) so that none swamps the others.
 """
 
 from dataclasses import dataclass
@@ -24,8 +26,11 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
-from .colour import STATS_CHANNELS, colour_prior, normalize_statistics, target_statistics
+from .colour import (STATS_CHANNELS, colour_prior, denormalize_change, normalize_statistics,
+                     target_statistics)
 from .layers import ASPPWithCode, EqualConv2d, resize_map
+
+STATISTICS_INPUTS = 5  # S_S, T, S~R, whole-image S and R: the statistics groups fed to ASPP1
 
 
 @dataclass
@@ -88,8 +93,18 @@ def hard_warp(attention: torch.Tensor, values: torch.Tensor, out_size: tuple[int
     return Correspondence(warped.view(shape), confidence.view(shape[0], 1, *out_size), index)
 
 
+@dataclass
+class PredictorOutput:
+    """What P_W predicts. target_stats: the learned target statistics T' (B, 6, h, w) on the match's grid;
+    residuals: (dW1, dW2, dW3), each (B, D, H/16 * 2^k, W/16 * 2^k), added to W0(base') by the pipeline."""
+
+    target_stats: torch.Tensor
+    residuals: tuple[torch.Tensor, ...]
+
+
 class LatentMapPredictor(ModelMixin, ConfigMixin):
-    """P_W: content colour features, warped reference map and the global code w -> latent maps W1, W2, W3.
+    """P_W: content colour features, the warped reference map, the matched statistics and the global code w ->
+    learned target statistics T' and latent map residuals dW1, dW2, dW3.
 
     Args:
         style_dim: D, channels of W0R and of the predicted maps.
@@ -112,12 +127,13 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
         c1, c2, c3 = color_channels
         h1, h2, h3 = hidden_channels
         self.aspp = nn.ModuleList([
-            ASPPWithCode(style_dim + c3 + 2 * STATS_CHANNELS + 1, h1, style_dim, tuple(aspp_rates)),
+            ASPPWithCode(style_dim + c3 + STATISTICS_INPUTS * STATS_CHANNELS + 1, h1, style_dim, tuple(aspp_rates)),
             ASPPWithCode(h1 + c2, h2, style_dim, tuple(aspp_rates)),
             ASPPWithCode(h2 + c1, h3, style_dim, tuple(aspp_rates)),
         ])
+        self.statistics_head = EqualConv2d(h1, STATS_CHANNELS, 1, activate=False)
         self.heads = nn.ModuleList(EqualConv2d(h, style_dim, 1, activate=False) for h in hidden_channels)
-        for head in self.heads:  # start from W = W0(base)
+        for head in (self.statistics_head, *self.heads):  # start from T' = T and W = W0(base)
             nn.init.zeros_(head.weight)
 
     @staticmethod
@@ -145,33 +161,40 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
         return colour_prior(content_stats, reference_stats, *self.config.colour_prior)
 
     def colour_target(self, content_stats: torch.Tensor, reference_stats: torch.Tensor, match: Correspondence,
-                      content_lab: torch.Tensor, reference_lab: torch.Tensor) -> torch.Tensor:
-        """Target statistics T = Smooth(c Hard(A_C) S_R + (1 - c) Reinhard(S_S)) (``colour.target_statistics``).
+                      content_whole: torch.Tensor, reference_whole: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The non-learned target T = Smooth(c Hard(A_C) S_R + (1 - c) Reinhard(S_S)) and the raw match S~R
+        (``colour.target_statistics``).
 
-        S_S (B, 6, h_s, w_s), S_R (B, 6, h_r, w_r): patch statistics on the match's grids; content_lab,
-        reference_lab: (B, 3, H, W) CIELAB images -> T (B, 6, h_s, w_s).
+        S_S (B, 6, h_s, w_s), S_R (B, 6, h_r, w_r): patch statistics on the match's grids; content_whole,
+        reference_whole: (B, 6, 1, 1) whole-image statistics -> (T, S~R), each (B, 6, h_s, w_s).
         """
         return target_statistics(content_stats, reference_stats, match.index, match.confidence,
-                                 tuple(self.config.confidence_range), content_lab, reference_lab,
+                                 tuple(self.config.confidence_range), content_whole, reference_whole,
                                  tuple(self.config.transfer_smoothing))
 
     def forward(self, colour_features: tuple[torch.Tensor, ...], correspondence: Correspondence,
-                statistics: tuple[torch.Tensor, torch.Tensor], w: torch.Tensor,
-                base_map: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(C1, C2, C3), W~0R with its confidence, (S_S, T) each (B, 6, h, w), w (B, D), W0(base) (B, D, h, w)
-        -> (W1, W2, W3) with h, w = H/16, W/16.
+                statistics: tuple[torch.Tensor, ...], w: torch.Tensor, maps: bool = True) -> PredictorOutput:
+        """(C1, C2, C3), W~0R with its confidence, statistics (S_S, T, S~R, whole S, whole R) and w (B, D) ->
+        ``PredictorOutput``.
 
-        W1 (B, D, H/16, W/16), W2 (B, D, H/8, W/8), W3 (B, D, H/4, W/4).
+        ASPP1([W~0R, C3, statistics, conf], w) gives T' = T + dT (dT from ``statistics_head``; patches the user
+        keeps, index -1, stay S_S) and dW1; ASPP2([up(out1), C2], w) dW2; ASPP3([up(out2), C1], w) dW3.
+        S_S, T, S~R: (B, 6, h, w) on C3's grid (h, w = H/16, W/16); whole S, whole R: (B, 6, 1, 1).
+        ``maps=False`` stops after ASPP1 (T' and dW1 only: training the statistics alone).
         """
         c1, c2, c3 = colour_features
-        content_stats, target_stats = statistics
+        content_stats, target_stats = statistics[:2]
+        grid = content_stats.shape[-2:]
+        stats = [normalize_statistics(x).expand(-1, -1, *grid) for x in statistics]
         warped = F.layer_norm(correspondence.warped, correspondence.warped.shape[1:])
-        x = torch.cat([warped, F.layer_norm(c3, c3.shape[1:]), normalize_statistics(target_stats),
-                       normalize_statistics(content_stats), correspondence.confidence], dim=1)
-        maps = []
-        for k, (aspp, head, skip) in enumerate(zip(self.aspp, self.heads, (None, c2, c1))):
+        x = torch.cat([warped, F.layer_norm(c3, c3.shape[1:]), *stats, correspondence.confidence], dim=1)
+        residuals, corrected = [], None
+        for aspp, head, skip in list(zip(self.aspp, self.heads, (None, c2, c1)))[:None if maps else 1]:
             if skip is not None:
                 x = torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False), skip], 1)
             x = aspp(x, w)
-            maps.append(head(x) + resize_map(base_map, x.shape[-2:]))
-        return tuple(maps)
+            if corrected is None:
+                corrected = target_stats + denormalize_change(self.statistics_head(x))
+            residuals.append(head(x))
+        keep = (correspondence.index < 0).view(corrected.shape[0], 1, *grid)
+        return PredictorOutput(torch.where(keep, content_stats, corrected), tuple(residuals))
