@@ -12,7 +12,7 @@ atomically (temporary files a killed run left behind are removed when the same o
 mode every output stays inside the ``-o`` folder unless ``--allow-outside-output`` is given. Outputs keep the
 source's ICC profile and EXIF (minus the orientation, which is applied). Exit status: 0 all written (or skipped
 because they exist), 1 some image failed, 2 usage error.
-torch, diffusers and colour-science are imported only when a command needs them, so ``--help`` and usage errors
+torch and diffusers are imported only when a command needs them, so ``--help`` and usage errors
 answer at once.
 """
 

@@ -320,15 +320,19 @@ def test_lut_folder_mode_without_torch(files, tmp_path):
     (["--reference", "REF", "--lut", "LUT"], "--lut replaces the reference"),
     (["--lut", "missing.cube"], "no LUT file at"),
     (["--lut", "LUT"], "is not a readable .cube LUT"),
+    (["--lut", "SIZE_1"], "size_1.cube is not a readable .cube LUT (line 1: LUT_1D_SIZE must be a whole number from 2 "
+                          "to 65536, got '1')"),
     (["--reference", "REF", "--export-lut", "look.png"], "a LUT file must end in .cube"),
 ])
 def test_lut_usage_errors(checkpoint, files, tmp_path, capsys, args, message):
     source, reference = files
     bad_cube = tmp_path / "bad.cube"
     bad_cube.write_text("not a LUT")
-    args = [{"REF": reference, "LUT": bad_cube}.get(a, a) for a in args]
+    (tmp_path / "size_1.cube").write_text("LUT_1D_SIZE 1\n0 0 0\n")
+    args = [{"REF": reference, "LUT": bad_cube, "SIZE_1": tmp_path / "size_1.cube"}.get(a, a) for a in args]
     assert recolor(checkpoint, source, "-o", tmp_path / "out.png", *args) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
     assert not (tmp_path / "out.png").exists()
 
 
