@@ -4,7 +4,8 @@ Three modes: one SOURCE file -> OUT file; a SOURCE folder -> every image in it, 
 reference, into the OUT folder; ``--pairs pairs.csv`` -> one (source, reference[, output]) job per row.
 ``--lut look.cube`` applies a 3D LUT instead of the model (file or folder mode); ``--export-lut look.cube``
 also fits a LUT to a single file's transfer (``recolor_hf.lut``).
-A video SOURCE (``video.VIDEO_EXTENSIONS``) is re-coloured frame by frame without flicker (``recolor_hf.video``).
+A video SOURCE (``video.VIDEO_EXTENSIONS``) is re-coloured frame by frame without flicker (``recolor_hf.video``);
+one that decodes to fewer frames than its container declares (cut short) fails unless ``--allow-partial-video``.
 Under ``accelerate launch`` the jobs are split between the processes, each output is written by exactly one, and
 the main process prints one summary of all of them.
 Outputs are never written over an input, nor over an existing file without ``--overwrite``, and are written
@@ -22,6 +23,7 @@ import argparse
 import csv
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Callable, NamedTuple
 
@@ -122,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--smoothing", type=smoothing_arg, default=DEFAULT_SMOOTHING,
                         help="video: weight in [0, 1) of the past frames in the moving average of the colour "
                              "transfer; 0 re-colours each frame on its own (default %(default)s)")
+    parser.add_argument("--allow-partial-video", action="store_true",
+                        help="video: keep the output of a video that decodes to fewer frames than its container "
+                             "declares (a truncated file), with a warning, instead of failing it")
     parser.add_argument("--device", choices=("cpu", "cuda"),
                         help="default: cuda when available (each process's own GPU under accelerate), else cpu")
     parser.add_argument("--max-pixels", type=positive_int,
@@ -308,14 +313,25 @@ def save_atomic(image: PIL.Image.Image, path: Path, metadata: dict | None = None
         image.save(f, format=image_format, **SAVE_OPTIONS.get(image_format, {}), **(metadata or {}))
 
 
-def model_video(pipe: RecolorPipeline, alpha: float, smoothing: float, progress: bool) -> VideoRecolor:
-    """The pipeline's video mode (``recolor_hf.video``) as a ``VideoRecolor``."""
+def model_video(pipe: RecolorPipeline, alpha: float, smoothing: float, progress: bool,
+                allow_partial: bool = False) -> VideoRecolor:
+    """The pipeline's video mode (``recolor_hf.video``) as a ``VideoRecolor``; with ``allow_partial`` a truncated
+    video is kept and its ``TruncatedVideoWarning`` printed as a ``warning:`` line."""
+    from tqdm import tqdm
+
     from .image_io import load_image
-    from .video import recolor_video
+    from .video import TruncatedVideoWarning, recolor_video
 
     def recolor(video: Path, reference: Path, file: BinaryIO, muxer: str) -> None:
         image = load_image(reference, f"reference {reference}", pipe.config.max_pixels)
-        recolor_video(pipe, video, image, file, alpha, smoothing, muxer, progress)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", TruncatedVideoWarning)
+            recolor_video(pipe, video, image, file, alpha, smoothing, muxer, progress, allow_partial)
+        for warning in caught:  # others are shown as they would have been
+            if warning.category is TruncatedVideoWarning:
+                tqdm.write(f"warning: {video}: {warning.message}", file=sys.stderr)
+            else:
+                warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
 
     return recolor
 
@@ -417,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
             limit = pipe.config.max_pixels
             guide = load_guide(jobs[0], args.source_mask, args.reference_mask, limit) if args.source_mask else None
             recolor = model_recolor(pipe, args.alpha, guide)
-            video = model_video(pipe, args.alpha, args.smoothing, progress)
+            video = model_video(pipe, args.alpha, args.smoothing, progress, args.allow_partial_video)
         if args.export_lut:
             recolor = exporting(recolor, args.export_lut)
     except (UsageError, ValueError, OSError, ImportError) as err:  # also a bad checkpoint file, a missing package
