@@ -141,12 +141,18 @@ def output_name(source: Path, ext: str | None) -> str:
 
 
 def folder_jobs(folder: Path, reference: Path, out: Path, ext: str | None, recursive: bool) -> list[Job]:
-    """One job per image in ``folder`` (sorted), keeping sub-folders; files inside ``out`` are left out."""
+    """One job per image in ``folder`` (sorted), keeping sub-folders; when ``out`` is inside ``folder``, the files
+    in it (earlier outputs) are left out. ``out`` may not be ``folder`` itself: outputs would mix with the inputs."""
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} is a file; in folder mode -o must be a folder")
     out_resolved = out.resolve()
+    if out_resolved == folder.resolve():
+        raise UsageError(f"-o {out} is the input folder: the outputs would mix with the inputs (and an output "
+                         "named like its input is refused); give another output folder, e.g. a sub-folder")
+    inside = folder.resolve() in out_resolved.parents
     sources = sorted(p for p in folder.glob("**/*" if recursive else "*")
-                     if p.is_file() and p.suffix.lower() in FORMATS and out_resolved not in p.resolve().parents)
+                     if p.is_file() and p.suffix.lower() in FORMATS
+                     and not (inside and out_resolved in p.resolve().parents))
     if not sources:
         raise UsageError(f"no images ({', '.join(FORMATS)}) in {folder}")
     return [Job(p, reference, out / p.relative_to(folder).parent / output_name(p, ext)) for p in sources]
@@ -159,15 +165,9 @@ def csv_jobs(pairs: Path, out: Path, ext: str | None, allow_outside: bool = Fals
     if not pairs.is_file():
         raise UsageError(f"no such CSV file: {pairs}")
     base = pairs.parent
-    with open(pairs, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        columns = [c.strip() for c in reader.fieldnames or []]
-        if not {"source", "reference"} <= set(columns):
-            raise UsageError(f"{pairs} needs the columns source,reference[,output]; found {','.join(columns)}")
-        rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in reader]
     out_resolved = out.resolve()
     jobs = []
-    for line, row in enumerate(rows, start=2):
+    for line, row in csv_rows(pairs):
         if not row["source"] or not row["reference"]:
             raise UsageError(f"{pairs} line {line}: empty source or reference")
         source = base / row["source"]
@@ -179,6 +179,29 @@ def csv_jobs(pairs: Path, out: Path, ext: str | None, allow_outside: bool = Fals
     if not jobs:
         raise UsageError(f"{pairs} has no rows")
     return jobs
+
+
+def csv_rows(pairs: Path) -> list[tuple[int, dict[str, str]]]:
+    """(line number, row with its cells stripped) of each row of a --pairs CSV with the columns source and
+    reference; a UsageError naming the file (and the line) for missing columns, text that is not UTF-8, a row the
+    csv module refuses (e.g. a field over its limit of 131,072 characters) or a NUL byte, which no path holds."""
+    rows = []
+    with open(pairs, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        try:
+            columns = [c.strip() for c in reader.fieldnames or []]
+            if not {"source", "reference"} <= set(columns):
+                raise UsageError(f"{pairs} needs the columns source,reference[,output]; found {','.join(columns)}")
+            for row in reader:
+                cells = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+                if any("\0" in value for value in cells.values()):
+                    raise UsageError(f"{pairs} line {reader.line_num}: a field holds a NUL byte")
+                rows.append((reader.line_num, cells))
+        except csv.Error as err:  # raised before line_num counts the line it is reading
+            raise UsageError(f"{pairs} line {reader.line_num + 1}: not a readable CSV row ({err})") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"{pairs} is not UTF-8 text") from None
+    return rows
 
 
 def plan_jobs(args: argparse.Namespace) -> list[Job]:

@@ -284,7 +284,8 @@ def parse_cube(f: TextIO) -> Lut:
         else:
             header = header or cube_header(keywords)  # the header is complete: its sizes are checked here
             if count == header.rows:
-                raise ValueError(f"line {number}: more than the {header.rows} table rows expected ({header.declared()})")
+                raise ValueError(f"line {number}: more than the {header.rows} table rows expected "
+                                 f"({header.declared()})")
             if count == len(rows):  # grown as rows come: a declared size alone allocates nothing
                 rows = np.concatenate([rows, np.empty((min(max(count, ROW_CHUNK), header.rows - count), 3))])
             rows[count] = row_values(line, number)
@@ -348,7 +349,8 @@ def add_keyword(keywords: dict[str, tuple[int, str]], line: str, number: int) ->
 
 def cube_header(keywords: dict[str, tuple[int, str]]) -> CubeHeader:
     """The sizes, domains and title of the keywords; a ValueError for a bad or contradictory value."""
-    size_1d, size_3d = size_value(keywords, "LUT_1D_SIZE", MAX_1D_SIZE), size_value(keywords, "LUT_3D_SIZE", MAX_3D_SIZE)
+    size_1d = size_value(keywords, "LUT_1D_SIZE", MAX_1D_SIZE)
+    size_3d = size_value(keywords, "LUT_3D_SIZE", MAX_3D_SIZE)
     if not size_1d and not size_3d:
         raise ValueError("no LUT_1D_SIZE or LUT_3D_SIZE line before the table")
     for n, size in ((1, size_1d), (3, size_3d)):
