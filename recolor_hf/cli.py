@@ -4,7 +4,8 @@ Three modes: one SOURCE file -> OUT file; a SOURCE folder -> every image in it, 
 reference, into the OUT folder; ``--pairs pairs.csv`` -> one (source, reference[, output]) job per row.
 ``--lut look.cube`` applies a 3D LUT instead of the model (file or folder mode); ``--export-lut look.cube``
 also fits a LUT to a single file's transfer (``recolor_hf.lut``).
-A video SOURCE (``video.VIDEO_EXTENSIONS``) is re-coloured frame by frame without flicker (``recolor_hf.video``).
+A video SOURCE (``video.VIDEO_EXTENSIONS``) is re-coloured frame by frame without flicker (``recolor_hf.video``);
+one that decodes to fewer frames than its container declares (cut short) fails unless ``--allow-partial-video``.
 Under ``accelerate launch`` the jobs are split between the processes, each output is written by exactly one, and
 the main process prints one summary of all of them.
 Outputs are never written over an input, nor over an existing file without ``--overwrite``, and are written
@@ -12,7 +13,7 @@ atomically (temporary files a killed run left behind are removed when the same o
 mode every output stays inside the ``-o`` folder unless ``--allow-outside-output`` is given. Outputs keep the
 source's ICC profile and EXIF (minus the orientation, which is applied). Exit status: 0 all written (or skipped
 because they exist), 1 some image failed, 2 usage error.
-torch, diffusers and colour-science are imported only when a command needs them, so ``--help`` and usage errors
+torch and diffusers are imported only when a command needs them, so ``--help`` and usage errors
 answer at once.
 """
 
@@ -22,6 +23,7 @@ import argparse
 import csv
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Callable, NamedTuple
 
@@ -122,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--smoothing", type=smoothing_arg, default=DEFAULT_SMOOTHING,
                         help="video: weight in [0, 1) of the past frames in the moving average of the colour "
                              "transfer; 0 re-colours each frame on its own (default %(default)s)")
+    parser.add_argument("--allow-partial-video", action="store_true",
+                        help="video: keep the output of a video that decodes to fewer frames than its container "
+                             "declares (a truncated file), with a warning, instead of failing it")
     parser.add_argument("--device", choices=("cpu", "cuda"),
                         help="default: cuda when available (each process's own GPU under accelerate), else cpu")
     parser.add_argument("--max-pixels", type=positive_int,
@@ -136,12 +141,18 @@ def output_name(source: Path, ext: str | None) -> str:
 
 
 def folder_jobs(folder: Path, reference: Path, out: Path, ext: str | None, recursive: bool) -> list[Job]:
-    """One job per image in ``folder`` (sorted), keeping sub-folders; files inside ``out`` are left out."""
+    """One job per image in ``folder`` (sorted), keeping sub-folders; when ``out`` is inside ``folder``, the files
+    in it (earlier outputs) are left out. ``out`` may not be ``folder`` itself: outputs would mix with the inputs."""
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} is a file; in folder mode -o must be a folder")
     out_resolved = out.resolve()
+    if out_resolved == folder.resolve():
+        raise UsageError(f"-o {out} is the input folder: the outputs would mix with the inputs (and an output "
+                         "named like its input is refused); give another output folder, e.g. a sub-folder")
+    inside = folder.resolve() in out_resolved.parents
     sources = sorted(p for p in folder.glob("**/*" if recursive else "*")
-                     if p.is_file() and p.suffix.lower() in FORMATS and out_resolved not in p.resolve().parents)
+                     if p.is_file() and p.suffix.lower() in FORMATS
+                     and not (inside and out_resolved in p.resolve().parents))
     if not sources:
         raise UsageError(f"no images ({', '.join(FORMATS)}) in {folder}")
     return [Job(p, reference, out / p.relative_to(folder).parent / output_name(p, ext)) for p in sources]
@@ -154,15 +165,9 @@ def csv_jobs(pairs: Path, out: Path, ext: str | None, allow_outside: bool = Fals
     if not pairs.is_file():
         raise UsageError(f"no such CSV file: {pairs}")
     base = pairs.parent
-    with open(pairs, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        columns = [c.strip() for c in reader.fieldnames or []]
-        if not {"source", "reference"} <= set(columns):
-            raise UsageError(f"{pairs} needs the columns source,reference[,output]; found {','.join(columns)}")
-        rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in reader]
     out_resolved = out.resolve()
     jobs = []
-    for line, row in enumerate(rows, start=2):
+    for line, row in csv_rows(pairs):
         if not row["source"] or not row["reference"]:
             raise UsageError(f"{pairs} line {line}: empty source or reference")
         source = base / row["source"]
@@ -174,6 +179,29 @@ def csv_jobs(pairs: Path, out: Path, ext: str | None, allow_outside: bool = Fals
     if not jobs:
         raise UsageError(f"{pairs} has no rows")
     return jobs
+
+
+def csv_rows(pairs: Path) -> list[tuple[int, dict[str, str]]]:
+    """(line number, row with its cells stripped) of each row of a --pairs CSV with the columns source and
+    reference; a UsageError naming the file (and the line) for missing columns, text that is not UTF-8, a row the
+    csv module refuses (e.g. a field over its limit of 131,072 characters) or a NUL byte, which no path holds."""
+    rows = []
+    with open(pairs, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        try:
+            columns = [c.strip() for c in reader.fieldnames or []]
+            if not {"source", "reference"} <= set(columns):
+                raise UsageError(f"{pairs} needs the columns source,reference[,output]; found {','.join(columns)}")
+            for row in reader:
+                cells = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+                if any("\0" in value for value in cells.values()):
+                    raise UsageError(f"{pairs} line {reader.line_num}: a field holds a NUL byte")
+                rows.append((reader.line_num, cells))
+        except csv.Error as err:  # raised before line_num counts the line it is reading
+            raise UsageError(f"{pairs} line {reader.line_num + 1}: not a readable CSV row ({err})") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"{pairs} is not UTF-8 text") from None
+    return rows
 
 
 def plan_jobs(args: argparse.Namespace) -> list[Job]:
@@ -308,14 +336,25 @@ def save_atomic(image: PIL.Image.Image, path: Path, metadata: dict | None = None
         image.save(f, format=image_format, **SAVE_OPTIONS.get(image_format, {}), **(metadata or {}))
 
 
-def model_video(pipe: RecolorPipeline, alpha: float, smoothing: float, progress: bool) -> VideoRecolor:
-    """The pipeline's video mode (``recolor_hf.video``) as a ``VideoRecolor``."""
+def model_video(pipe: RecolorPipeline, alpha: float, smoothing: float, progress: bool,
+                allow_partial: bool = False) -> VideoRecolor:
+    """The pipeline's video mode (``recolor_hf.video``) as a ``VideoRecolor``; with ``allow_partial`` a truncated
+    video is kept and its ``TruncatedVideoWarning`` printed as a ``warning:`` line."""
+    from tqdm import tqdm
+
     from .image_io import load_image
-    from .video import recolor_video
+    from .video import TruncatedVideoWarning, recolor_video
 
     def recolor(video: Path, reference: Path, file: BinaryIO, muxer: str) -> None:
         image = load_image(reference, f"reference {reference}", pipe.config.max_pixels)
-        recolor_video(pipe, video, image, file, alpha, smoothing, muxer, progress)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", TruncatedVideoWarning)
+            recolor_video(pipe, video, image, file, alpha, smoothing, muxer, progress, allow_partial)
+        for warning in caught:  # others are shown as they would have been
+            if warning.category is TruncatedVideoWarning:
+                tqdm.write(f"warning: {video}: {warning.message}", file=sys.stderr)
+            else:
+                warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
 
     return recolor
 
@@ -417,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
             limit = pipe.config.max_pixels
             guide = load_guide(jobs[0], args.source_mask, args.reference_mask, limit) if args.source_mask else None
             recolor = model_recolor(pipe, args.alpha, guide)
-            video = model_video(pipe, args.alpha, args.smoothing, progress)
+            video = model_video(pipe, args.alpha, args.smoothing, progress, args.allow_partial_video)
         if args.export_lut:
             recolor = exporting(recolor, args.export_lut)
     except (UsageError, ValueError, OSError, ImportError) as err:  # also a bad checkpoint file, a missing package

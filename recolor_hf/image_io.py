@@ -4,7 +4,8 @@ names it.
 Accepted: a path, a PIL image (opened lazily or not), an HWC / HW numpy array (uint8, uint16 or float in
 [0, 1]) and a (3, H, W) or (1, 3, H, W) tensor in [0, 1]. Modes are converted to RGB: RGBA / LA and palette
 images with transparency are composited on white, 16-bit and float images are scaled, CMYK / grayscale /
-bilevel are converted; the EXIF orientation is applied. Float images holding NaN or infinity are refused.
+bilevel are converted; the EXIF orientation is applied. Float RGB(A) TIFFs, which Pillow cannot open, are read with
+tifffile. Float images holding NaN or infinity are refused.
 
 The pixel limit ``max_pixels`` (the CLI's ``--max-pixels``) is checked on the size a file's header declares,
 before anything is decoded. Decoded images keep the source's ICC profile (RGB profiles only) and its EXIF
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import os
 import sys
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +43,7 @@ ICC_COLOUR_SPACE = slice(16, 20)  # bytes of an ICC profile's header naming its 
 ICC_RGB = b"RGB "
 UINT8_PEAK = 255.0  # a uint8 pixel value of 255 is 1.0 as a float
 UINT16_PEAK = 65535.0
+TIFF_SUFFIXES = (".tif", ".tiff")
 
 
 def to_float(image: np.ndarray, dtype: np.dtype = np.float32) -> np.ndarray:
@@ -85,13 +88,9 @@ def to_rgb(image: Image.Image, name: str = "image") -> Image.Image:
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         data = np.asarray(image, dtype=np.float64)
-        if not np.isfinite(data).all():
-            raise ValueError(f"{name} holds NaN or infinite pixel values; it cannot be shown as a photo")
-        if image.mode.startswith("I;16"):
-            peak = UINT16_PEAK  # 16-bit modes are always scaled from their full range, dark images included
-        else:
-            peak = (1.0 if image.mode == "F" and data.max() <= 1.0
-                    else UINT16_PEAK if data.max() > UINT8_PEAK else UINT8_PEAK)
+        check_finite(data, name)
+        # 16-bit modes are always scaled from their full range, dark images included
+        peak = UINT16_PEAK if image.mode.startswith("I;16") else white_level(data, image.mode == "F")
         image = Image.fromarray(to_uint8(data / peak), "L")
     if image.mode in ("RGBa", "La"):  # premultiplied alpha: PIL converts these to their plain forms only
         image = image.convert(image.mode.upper())
@@ -100,6 +99,20 @@ def to_rgb(image: Image.Image, name: str = "image") -> Image.Image:
         background = Image.new("RGBA", rgba.size, BACKGROUND + (255,))
         image = Image.alpha_composite(background, rgba)
     return image.convert("RGB")
+
+
+def check_finite(data: np.ndarray, name: str) -> None:
+    """Refuse pixel data holding NaN or infinity (it would come out black)."""
+    if not np.isfinite(data).all():
+        raise ValueError(f"{name} holds NaN or infinite pixel values; it cannot be shown as a photo")
+
+
+def white_level(data: np.ndarray, is_float: bool) -> float:
+    """The value of white in pixel data whose format does not fix it (float, 32-bit integer): 1.0 for float data
+    within [0, 1], else 65535 when values pass 255, else 255."""
+    if is_float and data.max() <= 1.0:
+        return 1.0
+    return UINT16_PEAK if data.max() > UINT8_PEAK else UINT8_PEAK
 
 
 def array_to_image(array: np.ndarray, name: str) -> Image.Image:
@@ -131,18 +144,46 @@ def tensor_to_image(tensor: torch.Tensor, name: str) -> Image.Image:
     return array_to_image(tensor.detach().float().cpu().permute(1, 2, 0).numpy(), name)
 
 
-def open_image(path: str | os.PathLike, name: str = "image") -> Image.Image:
-    """Open a file lazily (header only) -> PIL image, or a ValueError naming the problem."""
+def open_image(path: str | os.PathLike, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Open a file lazily (header only) -> PIL image, or a ValueError naming the problem. A float RGB(A) TIFF,
+    which Pillow cannot open, is read whole by ``read_float_tiff`` (its size checked against ``max_pixels``)."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{name}: no such file {path}")
     try:
         return Image.open(path)
     except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"{name}: {path} is not a readable image ({err})") from None
+        problem = err
     except Image.DecompressionBombError as err:
         raise ValueError(f"{name}: {path} is refused as a decompression bomb by Pillow's own limit, "
                          f"whatever max_pixels says ({err})") from None
+    image = read_float_tiff(path, name, max_pixels) if path.suffix.lower() in TIFF_SUFFIXES else None
+    if image is None:
+        raise ValueError(f"{name}: {path} is not a readable image ({problem})")
+    return image
+
+
+def read_float_tiff(path: Path, name: str, max_pixels: int) -> Image.Image | None:
+    """A float RGB or RGBA TIFF read with tifffile as an 8-bit PIL image: the size its header declares checked
+    against ``max_pixels`` before decoding, NaN and infinity refused, values scaled like a float grayscale image's
+    (``white_level``). None when the file is not such a TIFF."""
+    import tifffile
+
+    try:
+        tiff = tifffile.TiffFile(path)
+    except (ValueError, OSError):  # not a TIFF that tifffile can parse either
+        return None
+    with tiff:
+        page = tiff.pages.first
+        if page.dtype is None or page.dtype.kind != "f" or page.samplesperpixel not in (3, 4):
+            return None
+        check_size(page.imagewidth, page.imagelength, max_pixels, name)
+        try:
+            data = np.moveaxis(page.asarray(), page.axes.index("S"), -1)  # samples last, whatever the layout
+        except (ValueError, OSError, zlib.error) as err:
+            raise ValueError(f"{name} could not be decoded, the file may be truncated or corrupt ({err})") from None
+    check_finite(data, name)
+    return Image.fromarray(to_uint8(data / white_level(data, True)), "RGBA" if data.shape[2] == 4 else "RGB")
 
 
 def decode(image: Image.Image, name: str, max_pixels: int, draft: tuple[int, int] | None = None) -> Image.Image:
@@ -184,7 +225,7 @@ def load_image(image, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS,
     ``max_side``: downscale (LANCZOS, aspect kept) so that the long side is at most this many pixels.
     """
     if isinstance(image, (str, os.PathLike)):
-        image = open_image(image, name)
+        image = open_image(image, name, max_pixels)
     if isinstance(image, np.ndarray):
         rgb = array_to_image(image, name)
     elif is_tensor(image):
@@ -220,7 +261,7 @@ def mask_from_image(image: Image.Image) -> np.ndarray:
 def load_mask(mask: str | os.PathLike | Image.Image, name: str = "mask",
               max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """A mask file or PIL image -> (H, W) bool by ``mask_from_image``, with ``load_image``'s checks."""
-    image = open_image(mask, name) if isinstance(mask, (str, os.PathLike)) else mask
+    image = open_image(mask, name, max_pixels) if isinstance(mask, (str, os.PathLike)) else mask
     return mask_from_image(decode(image, name, max_pixels))
 
 

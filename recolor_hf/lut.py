@@ -10,22 +10,29 @@ L - identity is a smooth (harmonic) blend of the shifts of the nearest colours t
 unseen colours get a bounded version of the look and never run off to extreme values. The system is sparse and
 symmetric positive definite; scipy's conjugate gradients solves it.
 
-File I/O and the LUT objects are colour-science's (``read_LUT`` / ``write_LUT``, Iridas / Resolve ``.cube``);
-images are mapped at full resolution by Pillow's ``Color3DLUT`` filter (trilinear, the interpolation the fit
-assumes). Any LUT colour-science reads (3D, 1D, shaper + 3D) is applied through its 3D equivalent on [0, 1]^3.
+A LUT is a ``Lut``: a 3D table, a 1D table (one curve per channel) or a 1D shaper followed by a 3D table, each
+with its input domain. ``read_cube`` / ``write_cube`` read and write Iridas / Resolve ``.cube`` text (keywords
+``TITLE``, ``LUT_1D_SIZE``, ``LUT_3D_SIZE``, ``DOMAIN_MIN`` / ``DOMAIN_MAX``, ``LUT_1D_INPUT_RANGE`` /
+``LUT_3D_INPUT_RANGE``, ``#`` comments); every malformed file is a ValueError naming the file, the line and the
+problem, and sizes are bounded before anything is allocated. Images are mapped at full resolution by Pillow's
+``Color3DLUT`` filter (trilinear, the interpolation the fit assumes); any LUT is applied through its 3D
+equivalent on [0, 1]^3.
 """
 
+import math
 import os
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Iterator, TextIO
 
 import numpy as np
 import PIL.Image
 from PIL import ImageFilter
 
-from .atomic import atomic_path
+from .atomic import atomic_file
 from .deprecation import renamed_keyword
 from .image_io import load_image, to_float
-from .metrics import ciede2000
 
 LUT_SIZE = 33  # lattice points per axis: the common size of grading LUTs (Resolve, ffmpeg, OBS)
 PIL_MAX_SIZE = 65  # Pillow's Color3DLUT takes 2..65 points per axis; larger or non-3D LUTs are resampled to this
@@ -34,8 +41,88 @@ ERROR_SAMPLES = 2**18  # pixels the fit error is measured on (an independent sam
 SMOOTHNESS = 1e-3  # weight of the smoothness of L - identity, gradient per unit of colour, against the data term
 SOLVER_TOLERANCE = 1e-6  # relative residual of conjugate gradients
 SOLVER_MAX_ITERATIONS = 5000
-CUBE_FORMAT = "Iridas Cube"  # colour-science's name of the .cube format (it falls back to "Resolve Cube")
 FIT_SEED, ERROR_SEED = 0, 1
+MAX_3D_SIZE = 256  # largest LUT_3D_SIZE read or made (256^3 rows): checked before the table is allocated
+MAX_1D_SIZE = 65536  # largest LUT_1D_SIZE
+MAX_LINE_CHARS = 4096  # a longer .cube line is refused as it is read, so a file without line breaks is never held
+DECIMALS = 7  # decimals of the written values (as Resolve writes them)
+CUBE_KEYWORDS = ("TITLE", "LUT_1D_SIZE", "LUT_3D_SIZE", "DOMAIN_MIN", "DOMAIN_MAX", "LUT_1D_INPUT_RANGE",
+                 "LUT_3D_INPUT_RANGE")
+DOMAIN_KEYWORDS = ("DOMAIN_MIN", "DOMAIN_MAX")  # Iridas: the domain of a file's only table
+ROW_CHUNK = 1024  # rows first allocated for a .cube table, doubled as needed
+SHOWN_CHARS = 40  # of a bad value quoted in an error message
+
+
+def unit_domain() -> np.ndarray:
+    """The default input domain of a table, [0, 1] in every channel: rows min, max."""
+    return np.array([[0.0] * 3, [1.0] * 3])
+
+
+@dataclass(eq=False)
+class Lut:
+    """A colour LUT: an optional 1D ``shaper`` (a curve per channel), then an optional 3D ``table``; not neither.
+
+    ``table`` (n, n, n, 3) is indexed [r, g, b] and sampled on ``domain``; ``shaper`` (m, 3) on ``shaper_domain``;
+    a domain is (2, 3): the min row, then the max row. Inputs outside a domain are clamped to it. Checked on
+    creation (a ValueError naming the problem): sizes from 2 to ``MAX_3D_SIZE`` / ``MAX_1D_SIZE``, finite values,
+    min below max in every channel of a domain, a title and comments of one line each.
+    """
+
+    table: np.ndarray | None = None
+    shaper: np.ndarray | None = None
+    domain: np.ndarray = field(default_factory=unit_domain)
+    shaper_domain: np.ndarray = field(default_factory=unit_domain)
+    title: str = ""
+    comments: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.table is None and self.shaper is None:
+            raise ValueError("a LUT needs a 3D table, a 1D table or both")
+        if self.table is not None:
+            self.table = checked_table(self.table, 3, MAX_3D_SIZE)
+        if self.shaper is not None:
+            self.shaper = checked_table(self.shaper, 1, MAX_1D_SIZE)
+        self.domain = checked_domain(self.domain, "3D")
+        self.shaper_domain = checked_domain(self.shaper_domain, "1D")
+        self.comments = tuple(self.comments)
+        for text in (self.title, *self.comments):
+            if "\n" in text or "\r" in text:
+                raise ValueError(f"a LUT title or comment must be one line, got {text!r}")
+
+    def apply(self, rgb: np.ndarray) -> np.ndarray:
+        """Colours (..., 3) -> float64 (..., 3): through the shaper (linear), then the 3D table (trilinear)."""
+        shape, rgb = np.shape(rgb), np.asarray(rgb, dtype=np.float64).reshape(-1, 3)
+        if self.shaper is not None:
+            low, high = self.shaper_domain
+            nodes = np.linspace(low, high, len(self.shaper))  # (m, 3): each channel's sample positions
+            rgb = np.stack([np.interp(rgb[:, c], nodes[:, c], self.shaper[:, c]) for c in range(3)], axis=1)
+        if self.table is not None:
+            low, high = self.domain
+            rgb = trilinear_weights((rgb - low) / (high - low), len(self.table)) @ self.table.reshape(-1, 3)
+        return rgb.reshape(shape)
+
+
+def checked_table(values, axes: int, largest: int) -> np.ndarray:
+    """``values`` as float64 of shape (n,) * ``axes`` + (3,), n from 2 to ``largest``, all finite."""
+    values = np.asarray(values, dtype=np.float64)
+    size = values.shape[0] if values.ndim else 0
+    if values.shape != (size,) * axes + (3,) or not 2 <= size <= largest:
+        raise ValueError(f"a {axes}D LUT table has shape ({'n, ' * axes}3) with n from 2 to {largest}, "
+                         f"got {values.shape}")
+    if not np.isfinite(values).all():
+        raise ValueError(f"the {axes}D table has values that are not finite numbers")
+    return values
+
+
+def checked_domain(domain, name: str) -> np.ndarray:
+    """``domain`` as float64 (2, 3) rows min, max: finite, min below max in every channel."""
+    domain = np.asarray(domain, dtype=np.float64)
+    if domain.shape != (2, 3) or not np.isfinite(domain).all():
+        raise ValueError(f"the {name} domain must be two rows (min, max) of 3 finite numbers, got {domain.tolist()}")
+    if not (domain[0] < domain[1]).all():
+        raise ValueError(f"degenerate {name} domain: min {domain[0].tolist()} must be below max "
+                         f"{domain[1].tolist()} in every channel")
+    return domain
 
 
 def lattice(size: int) -> np.ndarray:
@@ -86,12 +173,11 @@ def pixel_pairs(content, output, count: int, seed: int) -> tuple[np.ndarray, np.
     return content, output
 
 
-def fit_lut(content, output, size: int = LUT_SIZE, title: str = "recolor_hf look"):
+def fit_lut(content, output, size: int = LUT_SIZE, title: str = "recolor_hf look") -> Lut:
     """Fit a ``size``^3 LUT mapping ``content`` to ``output`` (one size; paths, PIL images, (H, W, 3) arrays...).
 
-    Returns a ``colour.LUT3D`` (table (size, size, size, 3) indexed [r, g, b], values in [0, 1]).
+    Returns a 3D ``Lut`` (table (size, size, size, 3) indexed [r, g, b], values in [0, 1]).
     """
-    import colour
     import scipy.sparse
     import scipy.sparse.linalg
     from threadpoolctl import threadpool_limits
@@ -114,58 +200,258 @@ def fit_lut(content, output, size: int = LUT_SIZE, title: str = "recolor_hf look
                 maxiter=SOLVER_MAX_ITERATIONS, M=jacobi)
             if info != 0:
                 raise RuntimeError(f"the LUT fit did not converge in {SOLVER_MAX_ITERATIONS} iterations")
-    return colour.LUT3D(np.clip(table, 0.0, 1.0).reshape(size, size, size, 3), name=title)
+    return Lut(np.clip(table, 0.0, 1.0).reshape(size, size, size, 3), title=title)
 
 
-def lut_filter(lut) -> ImageFilter.Color3DLUT:
-    """Any colour-science LUT -> Pillow's 3D LUT filter over [0, 1]^3 (3D tables kept as they are when Pillow
-    takes their size, everything else sampled on a ``PIL_MAX_SIZE`` lattice)."""
-    import colour
-
-    size = min(lut.size, PIL_MAX_SIZE) if isinstance(lut, colour.LUT3D) else PIL_MAX_SIZE
-    table = np.asarray(lut.apply(lattice(size)), dtype=np.float64).reshape(size, size, size, 3)
-    if not np.isfinite(table).all():
-        raise ValueError("the LUT has values that are not finite numbers")
+def lut_filter(lut: Lut) -> ImageFilter.Color3DLUT:
+    """A ``Lut`` -> Pillow's 3D LUT filter over [0, 1]^3 (a 3D table alone is sampled at its own size when Pillow
+    takes it, everything else on a ``PIL_MAX_SIZE`` lattice)."""
+    size = min(len(lut.table), PIL_MAX_SIZE) if lut.shaper is None else PIL_MAX_SIZE
+    table = lut.apply(lattice(size)).reshape(size, size, size, 3)
     return ImageFilter.Color3DLUT(size, table.transpose(2, 1, 0, 3))  # Pillow: [b, g, r], red changes fastest
 
 
-def apply_lut(image, lut) -> PIL.Image.Image:
+def apply_lut(image, lut: Lut) -> PIL.Image.Image:
     """Map every pixel of ``image`` (anything ``load_image`` takes, any size) through ``lut``: RGB PIL image."""
     return load_image(image).filter(lut_filter(lut))
 
 
-def fit_error(content, output, lut) -> float:
+def fit_error(content, output, lut: Lut) -> float:
     """Mean ΔE00 between the LUT applied to ``content`` and ``output``, on a seeded sample of ``ERROR_SAMPLES``
     pixels (all pixels of smaller images), independent of the fit's sample."""
+    from .metrics import ciede2000  # scikit-image: only for the fit error, not for reading or applying a LUT
+
     colours, targets = pixel_pairs(content, output, ERROR_SAMPLES, ERROR_SEED)
     return ciede2000(np.asarray(apply_lut(colours[:, None], lut)), targets[:, None])  # pixels as (N, 1, 3) images
 
 
-def read_cube(path: str | os.PathLike):
-    """Read a ``.cube`` file (Iridas or Resolve; 3D, 1D or shaper + 3D) as a colour-science LUT; a ValueError
-    names the file when it is missing or not a LUT."""
-    import colour
-
+def read_cube(path: str | os.PathLike) -> Lut:
+    """Read a ``.cube`` file (Iridas or Resolve; 3D, 1D or shaper + 3D) as a ``Lut``; a ValueError names the file
+    and the problem when it is missing or not a well-formed LUT (``parse_cube``)."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"no such LUT file: {path}")
     try:
-        lut = colour.read_LUT(str(path), method=CUBE_FORMAT)
-    except (ValueError, IndexError, KeyError, NameError) as err:  # NameError: colour's parser on an empty file
-        raise ValueError(f"{path} is not a readable .cube LUT ({err or type(err).__name__})") from None
-    lut_filter(lut)  # refuse a LUT Pillow cannot apply now, not at the first image
-    return lut
+        with open(path, encoding="utf-8-sig") as f:
+            return parse_cube(f)
+    except UnicodeDecodeError:  # a ValueError too, whose message names neither the file nor the problem
+        raise ValueError(f"{path} is not a readable .cube LUT (not UTF-8 text)") from None
+    except ValueError as err:
+        raise ValueError(f"{path} is not a readable .cube LUT ({err})") from None
 
 
-def write_cube(lut, path: str | os.PathLike, comments: list[str] = ()) -> None:
-    """Write ``lut`` to ``path`` as an Iridas ``.cube``, atomically (``atomic.atomic_path``), with optional
-    ``# comment`` lines."""
-    import colour
+@dataclass
+class CubeHeader:
+    """The keywords of a .cube file: sizes (0 when that table is absent), domains, title."""
 
-    lut = lut.copy()
-    lut.comments = list(comments)
-    with atomic_path(Path(path)) as tmp:
-        colour.write_LUT(lut, str(tmp), method=CUBE_FORMAT)
+    size_1d: int
+    size_3d: int
+    domain_1d: np.ndarray
+    domain_3d: np.ndarray
+    title: str
+
+    @property
+    def rows(self) -> int:
+        """The number of table rows the sizes declare: the 1D table's, then the 3D table's."""
+        return self.size_1d + self.size_3d**3
+
+    def declared(self) -> str:
+        """The sizes as the file gives them, e.g. ``LUT_1D_SIZE 10 and LUT_3D_SIZE 5``."""
+        sizes = [f"LUT_{n}D_SIZE {size}" for n, size in ((1, self.size_1d), (3, self.size_3d)) if size]
+        return " and ".join(sizes)
+
+    def lut(self, rows: np.ndarray, comments: list[str]) -> Lut:
+        """The ``Lut`` of the table rows (1D rows first; 3D rows with red changing fastest)."""
+        n = self.size_3d
+        table = rows[self.size_1d:].reshape(n, n, n, 3).transpose(2, 1, 0, 3) if n else None  # [b, g, r] -> [r, g, b]
+        return Lut(table, rows[:self.size_1d] if self.size_1d else None, self.domain_3d, self.domain_1d, self.title,
+                   tuple(comments))
+
+
+def parse_cube(f: TextIO) -> Lut:
+    """Parse .cube text: keywords (``CUBE_KEYWORDS``, each once), then the table rows of 3 finite numbers, exactly as
+    many as the sizes declare; ``#`` comments anywhere. Anything else is a ValueError naming the line."""
+    keywords: dict[str, tuple[int, str]] = {}  # keyword -> (line number, the rest of its line)
+    comments: list[str] = []
+    header, rows, count = None, np.empty((0, 3)), 0
+    for number, line in cube_lines(f):
+        if line.startswith("#"):
+            comments.append(line[1:].strip())
+        elif not is_row(line):
+            if header is not None:
+                raise ValueError(f"line {number}: keyword {shown(line.split()[0])} after the table rows")
+            add_keyword(keywords, line, number)
+        else:
+            header = header or cube_header(keywords)  # the header is complete: its sizes are checked here
+            if count == header.rows:
+                raise ValueError(f"line {number}: more than the {header.rows} table rows expected "
+                                 f"({header.declared()})")
+            if count == len(rows):  # grown as rows come: a declared size alone allocates nothing
+                rows = np.concatenate([rows, np.empty((min(max(count, ROW_CHUNK), header.rows - count), 3))])
+            rows[count] = row_values(line, number)
+            count += 1
+    header = header or cube_header(keywords)
+    if count < header.rows:
+        raise ValueError(f"{header.rows} table rows expected ({header.declared()}), found {count}")
+    return header.lut(rows, comments)
+
+
+def cube_lines(f: TextIO) -> Iterator[tuple[int, str]]:
+    """The non-blank lines of a text file, stripped, with their numbers; a line over ``MAX_LINE_CHARS`` is a
+    ValueError as soon as that much of it is read."""
+    for number, line in enumerate(iter(lambda: f.readline(MAX_LINE_CHARS + 2), ""), start=1):
+        if len(line.rstrip("\n")) > MAX_LINE_CHARS:
+            raise ValueError(f"line {number} is longer than {MAX_LINE_CHARS} characters")
+        if line.strip():
+            yield number, line.strip()
+
+
+def shown(text: str) -> str:
+    """``text`` quoted for an error message, shortened to ``SHOWN_CHARS``."""
+    return repr(text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "...")
+
+
+def is_row(line: str) -> bool:
+    """Whether a line is table data (it starts with a number, finite or not) rather than a keyword."""
+    try:
+        float(line.split(maxsplit=1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def finite_numbers(text: str, count: int) -> list[float] | None:
+    """``count`` finite numbers separated by white space, or None."""
+    try:
+        values = [float(token) for token in text.split()]
+    except ValueError:
+        return None
+    return values if len(values) == count and all(map(math.isfinite, values)) else None
+
+
+def row_values(line: str, number: int) -> list[float]:
+    """The 3 numbers of a table row."""
+    values = finite_numbers(line, 3)
+    if values is None:
+        raise ValueError(f"line {number}: a table row is 3 finite numbers, got {shown(line)}")
+    return values
+
+
+def add_keyword(keywords: dict[str, tuple[int, str]], line: str, number: int) -> None:
+    """Record a keyword line: a known keyword, given once."""
+    name, rest = (line.split(maxsplit=1) + [""])[:2]
+    if name not in CUBE_KEYWORDS:
+        raise ValueError(f"line {number}: unknown keyword {shown(name)} (known: {', '.join(CUBE_KEYWORDS)})")
+    if name in keywords:
+        raise ValueError(f"line {number}: {name} is given twice (first on line {keywords[name][0]})")
+    keywords[name] = (number, rest)
+
+
+def cube_header(keywords: dict[str, tuple[int, str]]) -> CubeHeader:
+    """The sizes, domains and title of the keywords; a ValueError for a bad or contradictory value."""
+    size_1d = size_value(keywords, "LUT_1D_SIZE", MAX_1D_SIZE)
+    size_3d = size_value(keywords, "LUT_3D_SIZE", MAX_3D_SIZE)
+    if not size_1d and not size_3d:
+        raise ValueError("no LUT_1D_SIZE or LUT_3D_SIZE line before the table")
+    for n, size in ((1, size_1d), (3, size_3d)):
+        if f"LUT_{n}D_INPUT_RANGE" in keywords and not size:
+            raise ValueError(f"LUT_{n}D_INPUT_RANGE is given without LUT_{n}D_SIZE")
+    only = not (size_1d and size_3d)  # DOMAIN_MIN / DOMAIN_MAX are the domain of the file's only table
+    if not only and keywords.keys() & set(DOMAIN_KEYWORDS):
+        raise ValueError("DOMAIN_MIN / DOMAIN_MAX with both a 1D and a 3D table: a shaper + 3D file gives "
+                         "LUT_1D_INPUT_RANGE / LUT_3D_INPUT_RANGE")
+    return CubeHeader(size_1d, size_3d, domain_value(keywords, "LUT_1D_INPUT_RANGE", only and not size_3d),
+                      domain_value(keywords, "LUT_3D_INPUT_RANGE", only and bool(size_3d)), title_value(keywords))
+
+
+def size_value(keywords: dict[str, tuple[int, str]], name: str, largest: int) -> int:
+    """The whole number of a ``LUT_nD_SIZE`` line, from 2 to ``largest``; 0 when there is none."""
+    if name not in keywords:
+        return 0
+    number, text = keywords[name]
+    if not re.fullmatch("[0-9]{1,9}", text) or not 2 <= int(text) <= largest:
+        raise ValueError(f"line {number}: {name} must be a whole number from 2 to {largest}, got {shown(text)}")
+    return int(text)
+
+
+def numbers_value(keywords: dict[str, tuple[int, str]], name: str, count: int) -> list[float]:
+    """The ``count`` finite numbers of a keyword's line."""
+    number, text = keywords[name]
+    values = finite_numbers(text, count)
+    if values is None:
+        raise ValueError(f"line {number}: {name} needs {count} finite numbers, got {shown(text)}")
+    return values
+
+
+def domain_value(keywords: dict[str, tuple[int, str]], range_name: str, with_domain: bool) -> np.ndarray:
+    """A table's domain: its input range ``range_name`` (min max, for every channel), or with ``with_domain`` the
+    DOMAIN_MIN / DOMAIN_MAX lines (3 numbers each), else [0, 1]; not both."""
+    domain = unit_domain()
+    given = [name for name in DOMAIN_KEYWORDS if name in keywords] if with_domain else []
+    if given and range_name in keywords:
+        raise ValueError(f"both {range_name} and {' / '.join(given)} give the domain of the table")
+    for name in given:
+        domain[DOMAIN_KEYWORDS.index(name)] = numbers_value(keywords, name, 3)
+    if range_name in keywords:
+        domain[:] = np.array(numbers_value(keywords, range_name, 2))[:, None]
+    return domain
+
+
+def title_value(keywords: dict[str, tuple[int, str]]) -> str:
+    """The quoted text of the TITLE line; empty when there is none."""
+    if "TITLE" not in keywords:
+        return ""
+    number, text = keywords["TITLE"]
+    if len(text) < 2 or text[0] != '"' or text[-1] != '"':
+        raise ValueError(f'line {number}: TITLE needs a text in double quotes, got {shown(text)}')
+    return text[1:-1]
+
+
+def write_cube(lut: Lut, path: str | os.PathLike, comments: list[str] = ()) -> None:
+    """Write ``lut`` to ``path`` as a ``.cube`` (Iridas; Resolve's for a shaper + 3D LUT), atomically
+    (``atomic.atomic_file``), with optional ``# comment`` lines."""
+    lut = replace(lut, comments=tuple(comments))  # checks the comments, one line each
+    with atomic_file(Path(path)) as f:
+        f.write(cube_text(lut).encode())
+
+
+def cube_text(lut: Lut) -> str:
+    """The .cube text of ``lut``: title, comments, sizes, domains that are not [0, 1], then the rows (the 1D
+    table's, then the 3D table's with red changing fastest)."""
+    lines = [f'TITLE "{lut.title}"'] if lut.title else []
+    lines += [f"# {comment}" for comment in lut.comments]
+    rows = []
+    if lut.shaper is not None:
+        lines.append(f"LUT_1D_SIZE {len(lut.shaper)}")
+        rows.append(lut.shaper)
+    if lut.table is not None:
+        lines.append(f"LUT_3D_SIZE {len(lut.table)}")
+        rows.append(lut.table.transpose(2, 1, 0, 3).reshape(-1, 3))  # [r, g, b] -> red changing fastest
+    lines += domain_lines(lut)
+    lines += [numbers_text(row) for row in np.concatenate(rows)]
+    return "\n".join(lines) + "\n"
+
+
+def numbers_text(values: np.ndarray) -> str:
+    """Numbers as written in a .cube: ``DECIMALS`` decimals, separated by spaces."""
+    return " ".join(f"{value:.{DECIMALS}f}" for value in values)
+
+
+def domain_lines(lut: Lut) -> list[str]:
+    """The header lines of the domains that are not [0, 1]: DOMAIN_MIN / DOMAIN_MAX for a single table,
+    LUT_1D_INPUT_RANGE / LUT_3D_INPUT_RANGE (one range for all channels) for a shaper + 3D LUT."""
+    if lut.table is None or lut.shaper is None:
+        domain = lut.domain if lut.shaper is None else lut.shaper_domain
+        return [] if (domain == unit_domain()).all() else [f"{name} {numbers_text(row)}"
+                                                           for name, row in zip(DOMAIN_KEYWORDS, domain)]
+    lines = []
+    for name, domain in (("LUT_1D_INPUT_RANGE", lut.shaper_domain), ("LUT_3D_INPUT_RANGE", lut.domain)):
+        if not (domain == domain[:, :1]).all():
+            raise ValueError(f"a shaper + 3D .cube has one input range per table for all channels; the per-channel "
+                             f"domain {domain.tolist()} cannot be written")
+        if not (domain == unit_domain()).all():
+            lines.append(f"{name} {numbers_text(domain[:, 0])}")
+    return lines
 
 
 @renamed_keyword("source", "content")  # the README's name before the API took "content" throughout

@@ -16,8 +16,13 @@ A scene cut (a large change of the frame's colour histogram) resets the averages
 transfer at once. Each frame is then rendered (``RecolorPipeline.decode``) and carried to the frame's full
 resolution by the local-affine step of ``recolor_hf.upsample``. Decoding and encoding use PyAV (FFmpeg); the
 first audio stream is copied unchanged, the frame rate and timestamps are kept.
+
+A video that decodes to fewer frames than its container declares (a file cut short: the demuxer just stops, or
+its last packet does not decode) is a ValueError, or with ``allow_partial`` a ``TruncatedVideoWarning`` and the
+frames there are.
 """
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
@@ -39,6 +44,12 @@ VIDEO_CODEC = "libx264"
 VIDEO_QUALITY = {"crf": "18", "preset": "medium"}  # x264: visually lossless-ish, FFmpeg's default speed
 HISTOGRAM_BINS = 8  # per RGB channel, for scene-cut detection
 SCENE_CUT = 0.5  # total-variation distance between consecutive colour histograms that counts as a cut
+DURATION_TOLERANCE = 0.02  # a frame count estimated from a duration may be this much too high (variable frame rate)
+
+
+class TruncatedVideoWarning(UserWarning):
+    """A video decoded to fewer frames than its container declares (or with a packet that did not decode), and
+    ``allow_partial`` kept the frames there are."""
 
 
 def colour_histogram(frame_low: torch.Tensor) -> torch.Tensor:
@@ -168,12 +179,14 @@ def write_frames(path: Path, frames: list[np.ndarray], fps: int) -> None:
 
 def recolor_video(pipe: RecolorPipeline, content: Path, reference, output: Path | BinaryIO, alpha: float = 1.0,
                   smoothing: float = DEFAULT_SMOOTHING, container_format: str | None = None,
-                  progress: bool = True) -> int:
+                  progress: bool = True, allow_partial: bool = False) -> int:
     """Re-colour the video ``content`` like ``reference`` into ``output`` as H.264.
 
     ``output`` is a path ending in one of ``VIDEO_FORMATS`` or a seekable binary file, then with
     ``container_format`` (a ``VIDEO_FORMATS`` value). Frames keep their size, timestamps and frame rate; the
-    first audio stream is copied as it is. Returns the number of frames written.
+    first audio stream is copied as it is. Returns the number of frames written. A video that ends before the
+    frame count its container declares is a ValueError, or with ``allow_partial`` a ``TruncatedVideoWarning``
+    (``check_complete``); either way ``output`` has been written to, so write through ``atomic.atomic_file``.
     """
     if container_format is None:
         suffix = Path(output).suffix.lower()
@@ -182,12 +195,13 @@ def recolor_video(pipe: RecolorPipeline, content: Path, reference, output: Path 
         container_format = VIDEO_FORMATS[suffix]
     recolour = FrameRecolorer(pipe, reference, alpha, smoothing)
     with open_video(content) as container, av.open(output, "w", format=container_format) as out:
-        return transcode(container, out, recolour, progress)
+        return transcode(container, out, recolour, progress, allow_partial)
 
 
 def transcode(container: av.container.InputContainer, out: av.container.OutputContainer,
-              recolour: FrameRecolorer, progress: bool) -> int:
-    """Decode the first video stream, re-colour each frame, encode it; copy the first audio stream's packets."""
+              recolour: FrameRecolorer, progress: bool, allow_partial: bool = False) -> int:
+    """Decode the first video stream, re-colour each frame, encode it; copy the first audio stream's packets;
+    then ``check_complete``."""
     video_in = container.streams.video[0]
     video_in.thread_type = "AUTO"
     width, height = video_in.codec_context.width, video_in.codec_context.height
@@ -200,7 +214,7 @@ def transcode(container: av.container.InputContainer, out: av.container.OutputCo
     audio_in = container.streams.audio[0] if container.streams.audio else None
     audio_out = out.add_stream_from_template(audio_in) if audio_in is not None else None
     streams = [s for s in (video_in, audio_in) if s is not None]
-    count = 0
+    count, damaged = 0, None
     with tqdm(total=video_in.frames or None, desc="recolor", unit="frame", disable=not progress) as bar:
         for packet in container.demux(*streams):
             if packet.stream is audio_in:
@@ -208,7 +222,12 @@ def transcode(container: av.container.InputContainer, out: av.container.OutputCo
                     packet.stream = audio_out
                     out.mux(packet)
                 continue
-            for frame in packet.decode():
+            try:
+                frames = packet.decode()
+            except av.FFmpegError as err:  # typically the last packet of a file cut short: skipped, and reported
+                damaged = damaged or str(err)
+                continue
+            for frame in frames:
                 result = av.VideoFrame.from_ndarray(recolour(frame.to_ndarray(format="rgb24")), format="rgb24")
                 result.pts, result.time_base = frame.pts, frame.time_base
                 out.mux(video_out.encode(result))
@@ -217,4 +236,51 @@ def transcode(container: av.container.InputContainer, out: av.container.OutputCo
         out.mux(video_out.encode())
     if count == 0:
         raise ValueError("video: no frames could be decoded")
+    check_complete(count, declared_frames(container, video_in), damaged, allow_partial)
     return count
+
+
+def stream_seconds(container: av.container.InputContainer, stream: av.VideoStream) -> float | None:
+    """The duration of ``stream`` as its header gives it: the stream's own, else its DURATION tag (Matroska and
+    WebM, as FFmpeg writes them: ``HH:MM:SS.nnnnnnnnn``), else the container's when the stream is its only one
+    (the container's duration covers every stream, e.g. a longer audio track); None when unknown."""
+    if stream.duration is not None:
+        return float(stream.duration * stream.time_base)
+    tag = stream.metadata.get("DURATION", "")
+    try:
+        hours, minutes, seconds = tag.split(":")
+        return 3600 * int(hours) + 60 * int(minutes) + float(seconds)
+    except ValueError:  # no tag, or not in that form
+        pass
+    if len(container.streams) == 1 and container.duration:
+        return container.duration / av.time_base
+    return None
+
+
+def declared_frames(container: av.container.InputContainer, stream: av.VideoStream) -> tuple[int, float] | None:
+    """(frame count the container declares for ``stream``, relative shortfall tolerated): the header's count when
+    it has one (mp4, mov, avi), exact; else duration x average frame rate, within ``DURATION_TOLERANCE``; None
+    when neither is known."""
+    if stream.frames > 0:
+        return stream.frames, 0.0
+    seconds = stream_seconds(container, stream)
+    if seconds is None or not stream.average_rate:
+        return None
+    return round(seconds * stream.average_rate), DURATION_TOLERANCE
+
+
+def check_complete(count: int, declared: tuple[int, float] | None, damaged: str | None, allow_partial: bool) -> None:
+    """Refuse a video that decoded to fewer frames than ``declared`` (``declared_frames``) or had a packet that
+    could not be decoded (``damaged``, the decoder's error): a ValueError, or with ``allow_partial`` a
+    ``TruncatedVideoWarning`` with the same message."""
+    short = declared is not None and count < declared[0] * (1 - declared[1])
+    if not short and damaged is None:
+        return
+    message = (f"video: decoded {count} of {declared[0]} frames; the video looks truncated" if short
+               else "video: the video looks damaged")
+    if damaged is not None:
+        message += f" (a packet could not be decoded: {damaged})"
+    if not allow_partial:
+        raise ValueError(f"{message} (allow_partial=True, --allow-partial-video on the command line, keeps the "
+                         "frames there are)")
+    warnings.warn(message, TruncatedVideoWarning, stacklevel=2)

@@ -5,11 +5,13 @@ import sys
 
 import numpy as np
 import pytest
+import tifffile
 from PIL import Image, ImageCms
 
 from conftest import ROOT, textured_image
 from recolor_hf import RecolorPipeline
 from recolor_hf.cli import main
+from recolor_hf.image_io import to_uint8
 from recolor_hf.metrics import ciede2000
 
 
@@ -128,6 +130,34 @@ def test_csv_mode(checkpoint, files, tmp_path, monkeypatch, capsys):
     assert "2 written" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("content, problem", [
+    ("source,reference\na.jpg," + "x" * 140_000 + "\n",
+     "pairs.csv line 2: not a readable CSV row (field larger than field limit (131072))"),
+    ("source,reference\na.jpg,b.png\nc\0.jpg,b.png\n", "pairs.csv line 3: a field holds a NUL byte"),
+    ("source,reference\n\udcff.jpg,b.png\n", "pairs.csv is not UTF-8 text"),
+])
+def test_bad_csv_names_the_file_and_line(checkpoint, tmp_path, capsys, content, problem):
+    """A field over the csv module's limit, a NUL byte or bytes that are not UTF-8: a usage error, no traceback."""
+    (tmp_path / "pairs.csv").write_bytes(content.encode("utf-8", "surrogateescape"))
+    assert recolor(checkpoint, "--pairs", tmp_path / "pairs.csv", "-o", tmp_path / "outs") == 2
+    assert capsys.readouterr().err == f"recolor: error: {tmp_path}/{problem}\n"
+    assert not (tmp_path / "outs").exists()
+
+
+def test_folder_mode_output_folder_is_not_the_input_folder(checkpoint, files, tmp_path, capsys):
+    """-o the input folder is refused by name; -o a folder above the input folder works (its images are inputs)."""
+    _, reference = files
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    textured_image(40, 48, seed=3).save(folder / "a.png")
+    for same in (folder, folder / "."):
+        assert recolor(checkpoint, folder, "--reference", reference, "-o", same) == 2
+        assert f"-o {same} is the input folder: the outputs would mix with the inputs" in capsys.readouterr().err
+    assert [p.name for p in folder.iterdir()] == ["a.png"]
+    assert recolor(checkpoint, folder, "--reference", reference, "-o", tmp_path) == 0
+    assert "1 written" in capsys.readouterr().out and (tmp_path / "a.png").is_file()
+
+
 @pytest.mark.parametrize("escape", ["../../x.png", "ABSOLUTE", "sub/../../../x.png"])
 def test_csv_outputs_stay_inside_the_output_folder(checkpoint, files, tmp_path, capsys, escape):
     source, reference = files
@@ -161,6 +191,18 @@ def test_nan_float_tiff_is_refused(checkpoint, files, tmp_path, capsys):
     assert recolor(checkpoint, tmp_path / "nan.tif", "--reference", reference, "-o", tmp_path / "out.png") == 1
     assert "holds NaN or infinite pixel values" in capsys.readouterr().err
     assert not (tmp_path / "out.png").exists()
+
+
+def test_float_rgb_tiff_is_read(tmp_path, capsys):
+    """An ordinary RGB float32 TIFF (Pillow cannot open it) is graded like any photo."""
+    rgb = np.random.default_rng(0).random((20, 30, 3)).astype(np.float32)
+    tifffile.imwrite(tmp_path / "float.tif", rgb, photometric="rgb")
+    (tmp_path / "invert.cube").write_text("LUT_1D_SIZE 2\n1 1 1\n0 0 0\n")
+    assert main([str(p) for p in (tmp_path / "float.tif", "--lut", tmp_path / "invert.cube", "-o",
+                                  tmp_path / "out.png")]) == 0
+    assert "1 written, 0 failed" in capsys.readouterr().out
+    with Image.open(tmp_path / "out.png") as out:
+        assert np.abs(np.asarray(out).astype(int) - (255 - to_uint8(rgb).astype(int))).max() <= 1
 
 
 def test_pixel_limit_names_the_flag(checkpoint, files, tmp_path, capsys):
@@ -320,15 +362,19 @@ def test_lut_folder_mode_without_torch(files, tmp_path):
     (["--reference", "REF", "--lut", "LUT"], "--lut replaces the reference"),
     (["--lut", "missing.cube"], "no LUT file at"),
     (["--lut", "LUT"], "is not a readable .cube LUT"),
+    (["--lut", "SIZE_1"], "size_1.cube is not a readable .cube LUT (line 1: LUT_1D_SIZE must be a whole number from 2 "
+                          "to 65536, got '1')"),
     (["--reference", "REF", "--export-lut", "look.png"], "a LUT file must end in .cube"),
 ])
 def test_lut_usage_errors(checkpoint, files, tmp_path, capsys, args, message):
     source, reference = files
     bad_cube = tmp_path / "bad.cube"
     bad_cube.write_text("not a LUT")
-    args = [{"REF": reference, "LUT": bad_cube}.get(a, a) for a in args]
+    (tmp_path / "size_1.cube").write_text("LUT_1D_SIZE 1\n0 0 0\n")
+    args = [{"REF": reference, "LUT": bad_cube, "SIZE_1": tmp_path / "size_1.cube"}.get(a, a) for a in args]
     assert recolor(checkpoint, source, "-o", tmp_path / "out.png", *args) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
     assert not (tmp_path / "out.png").exists()
 
 

@@ -1,10 +1,11 @@
 """Reading user images: float TIFFs with NaN, the pixel limit checked on the header, the mask rule, metadata."""
 import numpy as np
 import pytest
+import tifffile
 from PIL import Image, ImageCms, ImageFile
 
 from conftest import bomb_png, textured_image
-from recolor_hf.image_io import check_size, kept_metadata, load_image, load_mask, mask_from_image
+from recolor_hf.image_io import check_size, kept_metadata, load_image, load_mask, mask_from_image, to_uint8
 
 ORIENTATION, MAKE = 0x0112, 0x010F  # EXIF tags
 SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
@@ -28,6 +29,41 @@ def test_float_tiff_with_nan_or_inf_is_refused(tmp_path, bad):
         load_image(tmp_path / "float.tif", "source")
     Image.fromarray(np.full((6, 8), 0.5, np.float32), "F").save(tmp_path / "fine.tif")
     assert np.asarray(load_image(tmp_path / "fine.tif")).max() == 128  # finite float TIFFs still read
+
+
+@pytest.mark.parametrize("planar", [False, True])
+def test_float_rgb_tiff_is_read(tmp_path, planar):
+    """An RGB float32 TIFF (Pillow cannot open it), interleaved or planar, reads as its values scaled from [0, 1];
+    RGBA is composited on white."""
+    rgb = np.random.default_rng(0).random((6, 8, 3)).astype(np.float32)
+    path = tmp_path / "float.tif"
+    tifffile.imwrite(path, np.moveaxis(rgb, -1, 0) if planar else rgb, photometric="rgb",
+                     planarconfig="separate" if planar else "contig")
+    np.testing.assert_array_equal(np.asarray(load_image(path, "source")), to_uint8(rgb))
+    rgba = np.concatenate([rgb, np.zeros((6, 8, 1), np.float32)], axis=2)  # fully transparent
+    tifffile.imwrite(tmp_path / "rgba.tif", rgba, photometric="rgb", extrasamples=["unassalpha"])
+    assert (np.asarray(load_image(tmp_path / "rgba.tif")) == 255).all()
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_float_rgb_tiff_with_nan_or_inf_is_refused(tmp_path, bad):
+    data = np.full((6, 8, 3), 0.5, np.float32)
+    data[2, 3, 1] = bad
+    tifffile.imwrite(tmp_path / "float.tif", data, photometric="rgb")
+    with pytest.raises(ValueError, match="source holds NaN or infinite pixel values"):
+        load_image(tmp_path / "float.tif", "source")
+
+
+def test_float_rgb_tiff_limit_before_decoding_and_truncation(tmp_path, monkeypatch):
+    path = tmp_path / "float.tif"
+    tifffile.imwrite(path, np.full((60, 80, 3), 0.5, np.float32), photometric="rgb")
+    with monkeypatch.context() as patch:
+        patch.setattr(tifffile.TiffPage, "asarray", lambda *args, **kwargs: pytest.fail("decoded"))
+        with pytest.raises(ValueError, match="source is 80x60 = 4,800 pixels, over the pixel limit of 1,000"):
+            load_image(path, "source", max_pixels=1000)
+    path.write_bytes(path.read_bytes()[:-20000])
+    with pytest.raises(ValueError, match="source could not be decoded, the file may be truncated or corrupt"):
+        load_image(path, "source")
 
 
 def test_pixel_limit_is_checked_on_the_header_before_decoding(tmp_path, monkeypatch):

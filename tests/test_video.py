@@ -1,3 +1,5 @@
+import re
+
 import av
 import numpy as np
 import pytest
@@ -8,8 +10,9 @@ from eval.video import aligner, pan_zoom, pan_zoom_boxes
 from recolor_hf import RecolorPipeline
 from recolor_hf.cli import main
 from recolor_hf.metrics import flicker
-from recolor_hf.video import (FrameRecolorer, TemporalSmoother, apply_transfer, check_smoothing, read_frames,
-                              recolor_video, transfer_of, write_frames)
+from recolor_hf.video import (DURATION_TOLERANCE, FrameRecolorer, TemporalSmoother, TruncatedVideoWarning,
+                              apply_transfer, check_complete, check_smoothing, declared_frames, open_video,
+                              read_frames, recolor_video, transfer_of, write_frames)
 
 SIZE = (64, 48)  # (W, H) of the test clips
 FPS = 25
@@ -173,3 +176,63 @@ def test_cli_video(checkpoint, clip, reference, tmp_path, capsys):
     assert main([str(broken), *common, "-o", str(tmp_path / "broken-out.mp4")]) == 1
     assert "broken.mov" in capsys.readouterr().err
     assert not (tmp_path / "broken-out.mp4").exists() and not list(tmp_path.glob(".broken-out*"))
+
+
+def write_faststart_mp4(path, frames):
+    """An H.264 mp4 with its index (moov) first, as web videos are: cut short, it still opens and decodes."""
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as container:
+        stream = container.add_stream("libx264", rate=FPS)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+
+
+def test_truncated_video_fails_unless_allowed(checkpoint, reference, tmp_path, capsys):
+    """An mp4 cut at 60 % of its bytes: the job fails and leaves no output; --allow-partial-video keeps the frames
+    there are, with a warning. (Noise frames: every frame takes a similar share of the file.)"""
+    whole, cut, ref, out = tmp_path / "whole.mp4", tmp_path / "cut.mp4", tmp_path / "look.png", tmp_path / "out.mp4"
+    rng = np.random.default_rng(0)
+    write_faststart_mp4(whole, [rng.integers(0, 256, (SIZE[1], SIZE[0], 3), np.uint8) for _ in range(12)])
+    cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.6)])
+    reference.save(ref)
+    common = [str(cut), "--reference", str(ref), "--checkpoint", str(checkpoint), "--device", "cpu", "-o", str(out)]
+    assert main(common) == 1
+    captured = capsys.readouterr()
+    decoded = int(re.search(r"decoded (\d+) of 12 frames; the video looks truncated", captured.err).group(1))
+    assert 0 < decoded < 12 and "--allow-partial-video" in captured.err and "0 written, 1 failed" in captured.out
+    assert sorted(tmp_path.iterdir()) == sorted([whole, cut, ref])  # no output, no temporary file
+    assert main([*common, "--allow-partial-video"]) == 0
+    captured = capsys.readouterr()
+    assert f"warning: {cut}: video: decoded {decoded} of 12 frames; the video looks truncated" in captured.err
+    assert "1 written, 0 failed" in captured.out and len(list(read_frames(out))) == decoded
+
+
+def test_declared_frame_count_from_a_duration_tag(clip, tmp_path):
+    """Matroska declares no frame count: it comes from the video's own DURATION tag, not from the container's
+    duration, which a longer audio track stretches; a cut file still declares the whole count."""
+    path = tmp_path / "clip.mkv"
+    write_clip_with_audio(path, clip, seconds=3 * len(clip) / FPS)
+    with open_video(path) as container:
+        assert container.streams.video[0].frames == 0
+        assert declared_frames(container, container.streams.video[0]) == (len(clip), DURATION_TOLERANCE)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with open_video(cut) as container:
+        assert declared_frames(container, container.streams.video[0]) == (len(clip), DURATION_TOLERANCE)
+
+
+def test_check_complete():
+    """An exact count must be met, an estimated one within its tolerance; a packet that did not decode is reported
+    even when the count is unknown; allow_partial turns each refusal into a warning."""
+    check_complete(12, (12, 0.0), None, False)
+    check_complete(98, (100, DURATION_TOLERANCE), None, False)
+    with pytest.raises(ValueError, match=r"decoded 11 of 12 frames; the video looks truncated \(allow_partial"):
+        check_complete(11, (12, 0.0), None, False)
+    with pytest.raises(ValueError, match="decoded 97 of 100 frames"):
+        check_complete(97, (100, DURATION_TOLERANCE), None, False)
+    with pytest.raises(ValueError, match=r"the video looks damaged \(a packet could not be decoded: bad data\)"):
+        check_complete(5, None, "bad data", False)
+    with pytest.warns(TruncatedVideoWarning, match="decoded 3 of 12 frames; the video looks truncated"):
+        check_complete(3, (12, 0.0), None, True)
