@@ -9,8 +9,8 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from conftest import SHARED_DATA, bomb_png
-from recolor_hf.data import (MODES, SPLIT_SEED, VAL_FRACTION, ColourPairDataset, FiveKPairs, box_iou, list_images,
-                             low_overlap_boxes, photo_split, random_warp, scan_images, split_train_val)
+from recolor_hf.data import (MODES, SPLIT_SEED, VAL_FRACTION, ColourPairDataset, FiveKPairs, RelatedPairDataset, box_iou,
+                             list_images, low_overlap_boxes, photo_split, random_warp, scan_images, split_train_val)
 
 KEYS = {"jitter": {"input", "target"}, "reference": {"content", "reference", "target"}}
 
@@ -165,6 +165,27 @@ def test_pair_reference_is_another_crop_under_the_same_look(tmp_path):
         assert not torch.equal(same["content"], same["reference"])  # a different crop
         strong = ColourPairDataset(list_images(tmp_path), 16, seed=seed, target_mix={"strong": 1.0}, **options)[0]
         assert torch.equal(strong["content"], same["content"]) and not torch.equal(strong["target"], same["target"])
+
+
+def test_related_pairs_share_one_look_over_the_whole_photo(tmp_path):
+    """One look edits the whole photo: with "none" the target is the content; under a per-pixel look a flat photo
+    has the same colour in the reference and the target; segment-local looks re-colour, seeded."""
+    blocks(0, (80, 40)).save(tmp_path / "0.png")
+    Image.new("RGB", (64, 48), (120, 160, 90)).save(tmp_path / "1.png")
+    paths = list_images(tmp_path)
+    none = RelatedPairDataset(paths, 16, seed=0, mix={"none": 1.0})
+    assert torch.equal(none[0]["content"], none[0]["target"]) and not torch.equal(none[0]["content"],
+                                                                                  none[0]["reference"])
+    for seed in range(3):
+        flat = RelatedPairDataset(paths, 16, seed=seed, mix={"strong": 1.0})[1]
+        assert (flat["target"] - flat["content"]).abs().max() > 0.02  # re-coloured
+        torch.testing.assert_close(flat["reference"].mean((1, 2)), flat["target"].mean((1, 2)), atol=0.01, rtol=0)
+        segment = RelatedPairDataset(paths, 16, seed=seed, mix={"segment": 1.0})
+        assert (segment[0]["target"] - segment[0]["content"]).abs().max() > 0.02
+        assert torch.equal(segment[0]["target"], segment[0]["target"])  # seeded
+    mono = RelatedPairDataset(paths, 16, seed=0, mix={"mono": 1.0})[1]["reference"]
+    chroma = mono.max(0).values - mono.min(0).values
+    assert chroma.max() < 0.35  # grey or monochrome-tinted
 
 
 def test_random_warp_identity_and_flip():

@@ -107,6 +107,34 @@ def test_three_stages_chain_and_resume(photos, tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(raw.generator.parameters(), final.generator.parameters()))
 
 
+def test_feature_cache_round_trip_then_cached_predictor_training(photos, tmp_path):
+    """The cache holds each related pair's frozen features and images (float16 / uint8); stage 3 trains on it with
+    the statistics losses alone, which move only P_W's statistics path."""
+    from feature_cache import FeatureCache, build_cache, unpack
+
+    from recolor_hf.data import RelatedPairDataset, list_images
+
+    pipe = RecolorPipeline.from_preset("tiny", seed=0)
+    pipe.save_pretrained(tmp_path / "tiny")
+    pairs = RelatedPairDataset(list_images(photos), resolution=64, seed=0)
+    build_cache(pipe, pairs, tmp_path / "cache", num_pairs=10, batch_size=4)  # more pairs than photos: 2 epochs
+    cache = FeatureCache(tmp_path / "cache")
+    assert len(cache) == 10 and cache.resolution == 64
+    features, images = unpack(torch.utils.data.default_collate([cache[i] for i in range(3)]))
+    with torch.no_grad():
+        fresh = pipe.features(images["content"], images["reference"])
+    torch.testing.assert_close(features.code, fresh.code, atol=2e-3, rtol=2e-3)
+    torch.testing.assert_close(features.colour[2], fresh.colour[2], atol=2e-2, rtol=2e-3)
+    out = launch("train_predictor.py", "--pretrained_model_name_or_path", str(tmp_path / "tiny"), "--output_dir",
+                 str(tmp_path / "s3"), "--cache_dir", str(tmp_path / "cache"), "--max_train_steps", "2",
+                 "--lambda_l1", "0", "--lambda_perceptual", "0", "--lambda_w0", "0", "--lambda_stats", "1",
+                 "--lambda_base", "0.02", "--train_data_dir", str(photos))
+    assert "stats=" in out.stderr and "base=" in out.stderr and "l1=" not in out.stderr
+    trained = RecolorPipeline.from_pretrained(tmp_path / "s3")
+    assert trained.predictor.statistics_head.weight.abs().sum() > 0
+    assert all(head.weight.abs().sum() == 0 for head in trained.predictor.heads)  # no image loss: maps untouched
+
+
 def test_two_processes_train_and_checkpoint(photos, tmp_path):
     out_dir = tmp_path / "ddp"
     out = launch("train_generator.py", "--preset", "tiny", "--output_dir", str(out_dir), "--max_train_steps", "2",

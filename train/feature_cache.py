@@ -21,7 +21,6 @@ from tqdm.auto import tqdm
 
 from recolor_hf import RecolorPipeline
 from recolor_hf.data import DATA_ROOT, RelatedPairDataset, photo_split
-from recolor_hf.image_io import to_uint8
 from recolor_hf.pipeline import PairFeatures
 
 IMAGES = ("content", "reference", "target")
@@ -89,7 +88,8 @@ def build_cache(pipe: RecolorPipeline, pairs: Dataset, output_dir: Path, num_pai
             for i in range(start, min(num_pairs, (k + 1) * SHARD_SIZE, start + batch_size)):
                 pairs.set_epoch(i // len(pairs))
                 samples.append(pairs[i % len(pairs)])
-            images = {name: torch.stack([s[name] for s in samples]) for name in IMAGES}
+            # the images as the cache stores them (uint8), so that features and images agree
+            images = {name: (torch.stack([s[name] for s in samples]) * 255).round() / 255 for name in IMAGES}
             features = pipe.features(images["content"].to(pipe.device), images["reference"].to(pipe.device))
             packed.append(pack(features, images))
         shard = {name: torch.cat([p[name] for p in packed]).cpu() for name in packed[0]}
