@@ -21,7 +21,7 @@ from scipy.ndimage import distance_transform_edt, gaussian_filter
 from skimage.color import deltaE_ciede2000, lab2rgb, rgb2lab
 from tqdm import tqdm
 
-from eval.methods import Method
+from eval.methods import PIPELINE_METHODS, Method
 from eval.report import METRICS
 from recolor_hf.data import FiveKPairs
 from recolor_hf.guidance import Guidance
@@ -358,6 +358,15 @@ def click_scores(case: ClickCase, output: np.ndarray) -> dict[str, float]:
     }
 
 
+def guided_methods(methods: dict[str, Method]) -> list[str]:
+    """The methods that take clicks (PIPELINE_METHODS), in order; a ValueError if there is none."""
+    guided = [name for name in methods if name in PIPELINE_METHODS]
+    if not guided:
+        raise ValueError("clicks measures the model's guidance: give --pretrained_model_name_or_path DIR "
+                         f"(and {' or '.join(map(repr, PIPELINE_METHODS))} in --methods)")
+    return guided
+
+
 def click_benchmark(
     labelled: Iterable[tuple[Pair, np.ndarray, np.ndarray]],
     methods: dict[str, Method],
@@ -365,13 +374,15 @@ def click_benchmark(
     on_pair: Callable[[Pair, ClickCase, dict[str, np.ndarray]], None] | None = None,
 ) -> pd.DataFrame:
     """Click effect on labelled DPST pairs (dpst_labelled): one row per pair × output with CLICK_METRICS: each
-    method's automatic output, then "ours+click", methods["ours"] called with the click_case guidance.
-    `on_pair(pair, case, outputs)` is called after each pair."""
+    method's automatic output, then "NAME+click" for each pipeline method (PIPELINE_METHODS: ours, base-only)
+    called with the click_case guidance. `on_pair(pair, case, outputs)` is called after each pair."""
+    guided = guided_methods(methods)
     rows = []
     for pair, source_mask, reference_mask in tqdm(labelled, total=total, desc="pairs", unit="pair"):
         case = click_case(pair, source_mask, reference_mask)
         outputs = {name: method(pair.source, pair.reference) for name, method in methods.items()}
-        outputs["ours+click"] = methods["ours"](pair.source, pair.reference, guidance=case.guidance)
+        outputs |= {f"{name}+click": methods[name](pair.source, pair.reference, guidance=case.guidance)
+                    for name in guided}
         rows += [{"pair": pair.name, "part": pair.part, "method": name} | click_scores(case, output)
                  for name, output in outputs.items()]
         if on_pair is not None:

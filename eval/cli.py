@@ -44,9 +44,11 @@ def parents() -> dict[str, argparse.ArgumentParser]:
     groups["output"].add_argument("--output_dir", type=Path, help=f"output folder (default {OUTPUTS}/COMMAND)")
     groups["data"].add_argument("--data_dir", type=Path, default=DATA_ROOT,
                                 help=f"data root (default ${DATA_ENV} or ../shared/data beside the repository)")
-    groups["model"].add_argument("--pretrained_model_name_or_path", help="RecolorPipeline folder; adds method 'ours'")
+    groups["model"].add_argument("--pretrained_model_name_or_path",
+                                 help="RecolorPipeline folder; adds the methods 'ours' and 'base-only'")
     groups["model"].add_argument("--device", help="device for the pipeline (e.g. cuda)")
-    groups["model"].add_argument("--methods", type=comma_list(), help="comma-separated methods (default: baselines [+ ours])")
+    groups["model"].add_argument("--methods", type=comma_list(),
+                                 help="comma-separated methods (default: baselines [+ ours, base-only])")
     pairs = groups["pairs"]
     pairs.add_argument("--seed", type=int, default=0)
     pairs.add_argument("--max_side", type=int, help="downscale inputs so the long side is at most this")
@@ -67,7 +69,7 @@ def add_image_benchmarks(commands, groups: dict[str, argparse.ArgumentParser]) -
         "halves": (quality.run_halves, "photos", OUR_MAX_SIDE, "two halves of one photo under one look"),
         "sensitivity": (quality.run_sensitivity, "dpst", OUR_MAX_SIDE, "DPST: effect of another reference"),
         "clicks": (quality.run_clicks, "dpst", OUR_MAX_SIDE,
-                   "DPST: click effect of 'ours' (needs --pretrained_model_name_or_path)"),
+                   "DPST: click effect of 'ours' and 'base-only' (needs --pretrained_model_name_or_path)"),
     }
     for name, (run, folder, max_side, text) in specs.items():
         command = commands.add_parser(name, parents=shared, help=text, description=text)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from eval.benchmark import (
     CLICK_METRICS, CLICK_RADIUS, SENSITIVITY_METRICS, ClickCase, Pair, click_benchmark, contact_sheet, dpst_labelled,
-    dpst_oracle_pairs, dpst_pairs, fit_cell, fivek_pairs, halves_pairs, mark_points, preset_pairs,
+    dpst_oracle_pairs, dpst_pairs, fit_cell, fivek_pairs, guided_methods, halves_pairs, mark_points, preset_pairs,
     reference_sensitivity, run_benchmark, swapped_references,
 )
 from eval.methods import Method, build_methods
@@ -32,7 +32,8 @@ CLICK_NOTES = [  # the method of the clicks benchmark, for its summary
     "moved: share of the way the clicked region's mean Lab colour moves toward the clicked colour (ΔE00); "
     "keep / rest: mean ΔE00 change of the keep region / the rest of the image; regions: the class's pixels "
     f"within {CLICK_RADIUS:.0%} of the image diagonal of the point",
-    "ours+click: with the clicks; every other row: the method's automatic output (ours = the same model, no click)",
+    "ours+click, base-only+click: the model / its base-only path with the clicks; every other row: the method's "
+    "automatic output (ours, base-only = the same, no click)",
 ]
 
 
@@ -45,7 +46,8 @@ def lpips_note() -> str:
 
 
 def methods_of(args: argparse.Namespace) -> dict[str, Method]:
-    """The methods named by --methods (default: the baselines, plus 'ours' with --pretrained_model_name_or_path)."""
+    """The methods named by --methods (default: the baselines, plus 'ours' and 'base-only' with
+    --pretrained_model_name_or_path)."""
     return build_methods(args.methods, args.pretrained_model_name_or_path, args.device)
 
 
@@ -147,13 +149,11 @@ def run_sensitivity(args: argparse.Namespace) -> None:
 
 
 def run_clicks(args: argparse.Namespace) -> None:
-    """Click effect of 'ours' on DPST, beside every method's automatic output."""
+    """Click effect of 'ours' and 'base-only' on DPST, beside every method's automatic output."""
     methods = methods_of(args)
-    if "ours" not in methods:
-        raise ValueError("clicks measures the model's guidance: give --pretrained_model_name_or_path DIR "
-                         "(and 'ours' in --methods)")
+    guided = guided_methods(methods)
     labelled = itertools.islice(dpst_labelled(args.dpst_dir, args.max_side), args.num_pairs)
-    labels = ["source (click, keep)", "reference (target)", *methods, "ours+click"]
+    labels = ["source (click, keep)", "reference (target)", *methods, *(f"{name}+click" for name in guided)]
     rows = []
 
     def on_pair(pair: Pair, case: ClickCase, outputs: dict[str, np.ndarray]) -> None:
