@@ -1,8 +1,9 @@
 """Command line: `python -m eval COMMAND [options]`, every benchmark of the project (see `--help`).
 
 Image benchmarks (eval.quality): no-harm checks presets, fivek (and dpst: contact sheet only); content-related
-references (DESIGN §6) dpst-oracle, halves, sensitivity, clicks. Speed and memory: speed, soak (the demo),
-train-speed, model-size, upsample, upsample-quality, video. figures: the README / model-card pictures.
+references (DESIGN §6) dpst-oracle, halves, halves-local, grey-refs, sensitivity, clicks. Speed and memory: speed,
+soak (the demo), train-speed, model-size, upsample, upsample-quality, video. figures: the README / model-card
+pictures.
 Flags are diffusers-style snake_case, as in train/: --pretrained_model_name_or_path, --output_dir, ...
 """
 
@@ -59,7 +60,7 @@ def parents() -> dict[str, argparse.ArgumentParser]:
 
 
 def add_image_benchmarks(commands, groups: dict[str, argparse.ArgumentParser]) -> None:
-    """presets, fivek, dpst, dpst-oracle, halves, sensitivity, clicks (eval.quality)."""
+    """presets, fivek, dpst, dpst-oracle, halves, halves-local, grey-refs, sensitivity, clicks (eval.quality)."""
     shared = [groups["output"], groups["data"], groups["model"], groups["pairs"]]
     specs = {  # command: (run, data folder, --max_side default, help)
         "presets": (quality.run_presets, "photos", None, "seeded looks on photo pairs (ground truth by construction)"),
@@ -67,6 +68,10 @@ def add_image_benchmarks(commands, groups: dict[str, argparse.ArgumentParser]) -
         "dpst": (quality.run_dpst, "dpst", None, "DPST pairs: contact sheet, no ground truth"),
         "dpst-oracle": (quality.run_dpst_oracle, "dpst", OUR_MAX_SIDE, "DPST pairs against a mask-oracle ground truth"),
         "halves": (quality.run_halves, "photos", OUR_MAX_SIDE, "two halves of one photo under one look"),
+        "halves-local": (quality.run_halves_local, "photos", OUR_MAX_SIDE,
+                         "two halves of one photo under one segment-local look over the whole photo"),
+        "grey-refs": (quality.run_grey_refs, "dpst", OUR_MAX_SIDE,
+                      "DPST pairs with grey references against the mask oracle of the grey reference"),
         "sensitivity": (quality.run_sensitivity, "dpst", OUR_MAX_SIDE, "DPST: effect of another reference"),
         "clicks": (quality.run_clicks, "dpst", OUR_MAX_SIDE,
                    "DPST: click effect of 'ours' and 'base-only' (needs --pretrained_model_name_or_path)"),
@@ -76,7 +81,7 @@ def add_image_benchmarks(commands, groups: dict[str, argparse.ArgumentParser]) -
         command.add_argument(f"--{folder}_dir", type=Path, help=f"{folder} folder (default DATA_DIR/{folder})")
         command.set_defaults(run=run, max_side=max_side)
         if folder == "photos":
-            command.add_argument("--split", choices=SPLITS, default="val" if name == "halves" else "all",
+            command.add_argument("--split", choices=SPLITS, default="val" if name.startswith("halves") else "all",
                                  help="photos of the training split (recolor_hf.data.photo_split)")
     commands.choices["presets"].set_defaults(num_pairs=60)
     commands.choices["fivek"].add_argument("--expert", default="C")

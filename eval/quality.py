@@ -1,14 +1,16 @@
-"""The image benchmarks (`python -m eval presets | fivek | dpst | dpst-oracle | halves | sensitivity | clicks`):
-each method on each pair, scored; results.csv, summary.md and contact_sheet.jpg in `--output_dir`.
+"""The image benchmarks (`python -m eval presets | fivek | dpst | dpst-oracle | halves | halves-local | grey-refs |
+sensitivity | clicks`): each method on each pair, scored; results.csv, summary.md and contact_sheet.jpg in
+`--output_dir`.
 
 No-harm checks: presets, fivek (and dpst: contact sheet only). Content-related references (DESIGN §6):
-dpst-oracle, halves, sensitivity, clicks.
+dpst-oracle, halves, halves-local, grey-refs, sensitivity, clicks.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
@@ -16,8 +18,8 @@ import pandas as pd
 
 from eval.benchmark import (
     CLICK_METRICS, CLICK_RADIUS, SENSITIVITY_METRICS, ClickCase, Pair, click_benchmark, contact_sheet, dpst_labelled,
-    dpst_oracle_pairs, dpst_pairs, fit_cell, fivek_pairs, guided_methods, halves_pairs, mark_points, preset_pairs,
-    reference_sensitivity, run_benchmark, swapped_references,
+    dpst_oracle_pairs, dpst_pairs, fit_cell, fivek_pairs, guided_methods, halves_local_pairs, halves_pairs,
+    mark_points, preset_pairs, reference_sensitivity, run_benchmark, swapped_references,
 )
 from eval.methods import Method, build_methods
 from eval.report import METRICS, method_tables, write_summary
@@ -119,15 +121,40 @@ def run_dpst_oracle(args: argparse.Namespace) -> None:
     evaluate(pairs, methods_of(args), args, "DPST mask-oracle benchmark", notes, total=args.num_pairs)
 
 
+def halves_paths(args: argparse.Namespace) -> list[Path]:
+    """The photos of halves and halves-local: the first --num_pairs (default all) of --split of --photos_dir."""
+    return photo_split(args.photos_dir, args.split)[: args.num_pairs]
+
+
 def run_halves(args: argparse.Namespace) -> None:
     """Halves of one photo under one look."""
-    paths = photo_split(args.photos_dir, args.split)[: args.num_pairs]
+    paths = halves_paths(args)
     notes = [
         f"photos: {args.photos_dir} (split {args.split}), {len(paths)} pairs, max side {args.max_side or 'as stored'}",
         f"source half A, reference P(half B), target P(half A); {args.strength} looks by kind, seed {args.seed}",
     ]
     pairs = halves_pairs(paths, args.seed, args.strength, args.max_side)
     evaluate(pairs, methods_of(args), args, f"Halves benchmark ({args.strength} looks)", notes, total=len(paths))
+
+
+def run_halves_local(args: argparse.Namespace) -> None:
+    """Halves of one photo under one segment-local look (eval.benchmark.halves_local_pairs)."""
+    paths = halves_paths(args)
+    notes = [
+        f"photos: {args.photos_dir} (split {args.split}), {len(paths)} pairs, max side {args.max_side or 'as stored'}",
+        "one segment-local look L over the whole photo (recolor_hf.looks.segment_local_augment: different looks on "
+        f"unsupervised regions); source half A, reference L(photo) half B, target L(photo) half A; seed {args.seed}",
+    ]
+    pairs = halves_local_pairs(paths, args.seed, args.max_side)
+    evaluate(pairs, methods_of(args), args, "Halves benchmark (segment-local looks)", notes, total=len(paths))
+
+
+def run_grey_refs(args: argparse.Namespace) -> None:
+    """DPST pairs with grey references against the mask oracle of the grey reference."""
+    pairs = itertools.islice(dpst_oracle_pairs(args.dpst_dir, args.max_side, grey=True), args.num_pairs)
+    notes = [f"DPST: {args.dpst_dir}, max side {args.max_side}; each reference converted to grey "
+             "(recolor_hf.data.to_gray); target: the mask oracle (eval.benchmark.mask_oracle) with the grey reference"]
+    evaluate(pairs, methods_of(args), args, "DPST grey-reference benchmark", notes, total=args.num_pairs)
 
 
 def run_sensitivity(args: argparse.Namespace) -> None:

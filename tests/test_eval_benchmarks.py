@@ -1,5 +1,5 @@
-"""`python -m eval` speed / memory commands and figures, each end to end on tiny inputs (the tiny pipeline, a few
-requests or frames, small sizes): what they write in --output_dir."""
+"""`python -m eval` speed / memory commands, figures, halves-local and grey-refs, each end to end on tiny inputs
+(the tiny pipeline, a few requests, frames or pairs, small sizes): what they write in --output_dir."""
 
 from pathlib import Path
 
@@ -9,8 +9,15 @@ import pytest
 from PIL import Image
 
 from conftest import textured_image
+from eval.benchmark import apply_look, dpst_labelled, dpst_oracle_pairs, half_boxes, halves_local_pairs, mask_oracle
 from eval.cli import main
+from eval.methods import PIPELINE_METHODS
+from recolor_hf.baselines import BASELINES
+from recolor_hf.image_io import load_array
+from recolor_hf.looks import random_look
 from recolor_hf.pipeline import COMPONENTS
+
+IMAGE_METHODS = [*BASELINES, *PIPELINE_METHODS]  # the default methods with a checkpoint: ours and base-only included
 
 
 @pytest.fixture(scope="module")
@@ -19,6 +26,25 @@ def tiny_dir(tmp_path_factory, tiny_pipe) -> Path:
     folder = tmp_path_factory.mktemp("tiny")
     tiny_pipe.save_pretrained(folder)
     return folder
+
+
+def write_dpst_pairs(root: Path, count: int = 3) -> Path:
+    """Tiny DPST-like pairs under root/dpst: content/inN.png, reference/tarN.png, masks/{in,tar}N.png."""
+    for i in range(1, count + 1):
+        for folder, stem, seed in (("content", "in", i), ("reference", "tar", 10 + i), ("masks", "in", 20),
+                                   ("masks", "tar", 20)):
+            (root / "dpst" / folder).mkdir(parents=True, exist_ok=True)
+            textured_image(40, 56, seed).save(root / "dpst" / folder / f"{stem}{i}.png")
+    return root / "dpst"
+
+
+def write_photos(root: Path, count: int = 3) -> Path:
+    """Tiny photos under root/photos/a (landscape and one portrait)."""
+    for i in range(count):
+        (root / "photos" / "a").mkdir(parents=True, exist_ok=True)
+        textured_image(48, 64, i).save(root / "photos" / "a" / f"p{i}.png")
+    textured_image(64, 40, count).save(root / "photos" / "a" / "portrait.png")
+    return root / "photos"
 
 
 def run(command: str, out: Path, *options: str) -> pd.DataFrame:
@@ -97,11 +123,7 @@ def test_video(tmp_path, tiny_dir):
 
 
 def test_figures(tmp_path, tiny_dir):
-    for i in (1, 2, 3):
-        for folder, stem, seed in (("content", "in", i), ("reference", "tar", 10 + i), ("masks", "in", 20),
-                                   ("masks", "tar", 20)):
-            (tmp_path / "dpst" / folder).mkdir(parents=True, exist_ok=True)
-            textured_image(40, 56, seed).save(tmp_path / "dpst" / folder / f"{stem}{i}.png")
+    write_dpst_pairs(tmp_path)
     main(["dpst-oracle", "--data_dir", str(tmp_path), "--output_dir", str(tmp_path / "oracle"),
           "--pretrained_model_name_or_path", str(tiny_dir), "--methods", "reinhard,ours"])
     main(["figures", "--data_dir", str(tmp_path), "--oracle_dir", str(tmp_path / "oracle"), "--output_dir",
@@ -124,4 +146,33 @@ def test_a_benchmark_folder_given_alone_needs_no_data_root(tmp_path):
     main(["presets", "--data_dir", str(tmp_path / "nowhere"), "--photos_dir", str(tmp_path), "--methods", "identity",
           "--num_pairs", "2", "--output_dir", str(tmp_path / "out")])
     assert (tmp_path / "out" / "summary.md").is_file()
+
+
+def test_halves_local(tmp_path, tiny_dir):
+    photos = write_photos(tmp_path)
+    results = run("halves-local", tmp_path / "out", "--photos_dir", str(photos), "--split", "all",
+                  "--pretrained_model_name_or_path", str(tiny_dir))
+    assert list(results["method"].unique()) == IMAGE_METHODS and len(results) == 4 * len(IMAGE_METHODS)
+    assert set(results["part"]) == {"segment"} and results[["mae", "ciede2000"]].notna().all().all()
+    assert (results[results["method"] == "identity"]["mae"] > 0).all()  # the look changed the target
+    paths = sorted(photos.rglob("*.png"))
+    for i, (path, pair) in enumerate(zip(paths, halves_local_pairs(paths, 0))):
+        rng = np.random.default_rng([0, i])
+        photo = load_array(path)
+        edited = apply_look(random_look(rng, "segment"), photo)  # one look over the whole photo, then the halves
+        a, b = half_boxes(*photo.shape[:2], rng)
+        assert np.array_equal(pair.source, photo[a]) and np.array_equal(pair.reference, edited[b])
+        assert np.array_equal(pair.target, edited[a])
+
+
+def test_grey_refs(tmp_path, tiny_dir):
+    dpst = write_dpst_pairs(tmp_path)
+    results = run("grey-refs", tmp_path / "out", "--dpst_dir", str(dpst), "--pretrained_model_name_or_path",
+                  str(tiny_dir))
+    assert list(results["method"].unique()) == IMAGE_METHODS and len(results) == 3 * len(IMAGE_METHODS)
+    assert set(results["part"]) == {"grey"} and results[["mae", "ciede2000"]].notna().all().all()
+    for pair, (colour, source_mask, reference_mask) in zip(dpst_oracle_pairs(dpst, grey=True), dpst_labelled(dpst)):
+        assert (pair.reference == pair.reference[..., :1]).all()  # three equal channels
+        assert not np.array_equal(pair.reference, colour.reference)
+        assert np.array_equal(pair.target, mask_oracle(pair.source, pair.reference, source_mask, reference_mask))
 
