@@ -1,9 +1,9 @@
 """Command line: `python -m eval COMMAND [options]`, every benchmark of the project (see `--help`).
 
 Image benchmarks (eval.quality): no-harm checks presets, fivek (and dpst: contact sheet only); content-related
-references (DESIGN §6) dpst-oracle, halves, halves-local, grey-refs, sensitivity, clicks. Speed and memory: speed,
-soak (the demo), train-speed, model-size, upsample, upsample-quality, video. figures: the README / model-card
-pictures.
+references (DESIGN §6) dpst-oracle, halves, halves-local, grey-refs, sensitivity, clicks. ablation (eval.ablation):
+what each learned part of the model changes. Speed and memory: speed, soak (the demo), train-speed, model-size,
+upsample, upsample-quality, video. figures: the README / model-card pictures.
 Flags are diffusers-style snake_case, as in train/: --pretrained_model_name_or_path, --output_dir, ...
 """
 
@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Callable
 
 from eval import (
-    DATA_ENV, DATA_ROOT, figures, model_size, quality, soak, speed, train_speed, upsample, upsample_quality, video,
+    DATA_ENV, DATA_ROOT, ablation, figures, model_size, quality, soak, speed, train_speed, upsample, upsample_quality,
+    video,
 )
 from recolor_hf import DEFAULT_CHECKPOINT, PRESETS
 from recolor_hf.data import SPLITS
@@ -88,6 +89,20 @@ def add_image_benchmarks(commands, groups: dict[str, argparse.ArgumentParser]) -
     commands.choices["halves"].add_argument(
         "--strength", choices=["strong", "mild"], default="strong",
         help="strong: DPST-like grades (eval.benchmark.strong_eval_look); mild: the preset looks")
+
+
+def add_ablation(commands, groups: dict[str, argparse.ArgumentParser]) -> None:
+    """ablation (eval.ablation): on dpst-oracle and halves-local pairs."""
+    command = commands.add_parser(
+        "ablation", parents=[groups["output"], groups["data"], groups["pairs"]],
+        help="full model vs base-only, swapped w / W~0R, zeroed P_W heads", description=ablation.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    command.add_argument("--pretrained_model_name_or_path", required=True, help="RecolorPipeline folder")
+    command.add_argument("--device", help="device for the pipeline (e.g. cuda)")
+    command.add_argument("--dpst_dir", type=Path, help="dpst folder (default DATA_DIR/dpst)")
+    command.add_argument("--photos_dir", type=Path, help="photos folder of halves-local (default DATA_DIR/photos)")
+    command.add_argument("--split", choices=SPLITS, default="val", help="photos of halves-local, as in halves")
+    command.set_defaults(run=ablation.run, max_side=OUR_MAX_SIDE)
 
 
 def add_speed_benchmarks(commands, groups: dict[str, argparse.ArgumentParser]) -> None:
@@ -172,6 +187,7 @@ def parser() -> argparse.ArgumentParser:
     commands = main_parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     groups = parents()
     add_image_benchmarks(commands, groups)
+    add_ablation(commands, groups)
     add_speed_benchmarks(commands, groups)
     add_other_benchmarks(commands, groups)
     return main_parser

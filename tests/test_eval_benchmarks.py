@@ -1,14 +1,18 @@
-"""`python -m eval` speed / memory commands, figures, halves-local and grey-refs, each end to end on tiny inputs
-(the tiny pipeline, a few requests, frames or pairs, small sizes): what they write in --output_dir."""
+"""`python -m eval` speed / memory commands, figures, halves-local, grey-refs and ablation, each end to end on tiny
+inputs (the tiny pipeline, a few requests, frames or pairs, small sizes): what they write in --output_dir."""
+
+import copy
 
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from PIL import Image
 
-from conftest import textured_image
+from conftest import randomize_zero_init, textured_image
+from eval.ablation import ROWS
 from eval.benchmark import apply_look, dpst_labelled, dpst_oracle_pairs, half_boxes, halves_local_pairs, mask_oracle
 from eval.cli import main
 from eval.methods import PIPELINE_METHODS
@@ -25,6 +29,18 @@ def tiny_dir(tmp_path_factory, tiny_pipe) -> Path:
     """The tiny pipeline saved as a pipeline folder."""
     folder = tmp_path_factory.mktemp("tiny")
     tiny_pipe.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def live_dir(tmp_path_factory, tiny_pipe) -> Path:
+    """The tiny pipeline with random weights in its zero-initialised layers (ToRGB, P_W's statistics and map
+    heads), saved: every learned part shows in its output."""
+    pipe = copy.deepcopy(tiny_pipe)
+    randomize_zero_init(pipe.generator, pipe.predictor, std=0.2)
+    torch.nn.init.normal_(pipe.predictor.statistics_head.weight, std=0.2)
+    folder = tmp_path_factory.mktemp("live")
+    pipe.save_pretrained(folder)
     return folder
 
 
@@ -176,3 +192,41 @@ def test_grey_refs(tmp_path, tiny_dir):
         assert not np.array_equal(pair.reference, colour.reference)
         assert np.array_equal(pair.target, mask_oracle(pair.source, pair.reference, source_mask, reference_mask))
 
+
+def run_ablation(tmp_path: Path, checkpoint: Path, *options: str) -> pd.DataFrame:
+    """`python -m eval ablation` on 3 tiny DPST pairs and 4 tiny photos."""
+    dpst, photos = write_dpst_pairs(tmp_path), write_photos(tmp_path)
+    return run("ablation", tmp_path / "out", "--dpst_dir", str(dpst), "--photos_dir", str(photos), "--split", "all",
+               "--pretrained_model_name_or_path", str(checkpoint), *options)
+
+
+def test_ablation(tmp_path, live_dir, capsys):
+    results = run_ablation(tmp_path, live_dir)
+    assert list(results["method"]) == list(ROWS) * 7
+    assert list(results["part"].unique()) == ["dpst-oracle", "halves-local"]
+    assert results[["mae", "ciede2000"]].notna().all().all()
+    change = results.groupby("method")["full_change"]
+    assert change.apply(lambda values: values.isna().all())["full"]
+    assert (results[results["method"] != "full"]["full_change"] > 0).all()  # every learned part is live here
+    seconds = results.groupby("method")["seconds"].apply(lambda values: values.notna().all())
+    assert seconds[["full", "base-only"]].all() and not seconds[["w swap", "W~0R swap", "heads zeroed"]].any()
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    for text in ("## dpst-oracle (3 pairs)", "## halves-local (4 pairs)", "ΔE00 vs full",
+                 "w swap changes the output by", "full / base-only = "):
+        assert text in summary
+    assert summary in capsys.readouterr().out
+
+
+def test_ablation_of_zero_heads_changes_nothing(tmp_path, tiny_dir):
+    """The tiny pipeline's P_W heads are zero: zeroing them, or swapping w or W~0R (P_W's inputs), gives exactly the
+    full output, so the variants' tensor-level path is the pipeline's own."""
+    results = run_ablation(tmp_path, tiny_dir, "--num_pairs", "2")
+    assert len(results) == 4 * len(ROWS)
+    variants = results[results["method"].isin(["w swap", "W~0R swap", "heads zeroed"])]
+    assert (variants["full_change"] == 0).all()
+
+
+def test_ablation_needs_two_pairs_per_part(tmp_path, tiny_dir, capsys):
+    with pytest.raises(SystemExit):
+        run_ablation(tmp_path, tiny_dir, "--num_pairs", "1")
+    assert "each part needs at least 2 pairs, got 1" in capsys.readouterr().err
