@@ -152,15 +152,15 @@ def ablation_parts(args: argparse.Namespace) -> dict[str, list[Pair]]:
 
 
 def liveness_notes(results: pd.DataFrame) -> list[str]:
-    """What each row changes (mean full_change) and the speed ratio full / base-only, as sentences."""
-    means = results.groupby("method", sort=False)[["full_change", "seconds"]].mean()
-    notes = [f"{name} changes the output by {means.at[name, 'full_change']:.2f} ΔE00 (mean vs full)"
-             for name in ROWS if name != "full"]
-    ratio = means.at["full", "seconds"] / means.at["base-only", "seconds"]
+    """What each row changes (mean full_change) and the speed ratio full / base-only (of the median seconds, which
+    a busy machine's outliers move less than the tables' means), as sentences."""
+    change = results.groupby("method", sort=False)["full_change"].mean()
+    seconds = results.groupby("method", sort=False)["seconds"].median()
+    notes = [f"{name} changes the output by {change[name]:.2f} ΔE00 (mean vs full)" for name in ROWS if name != "full"]
+    ratio = seconds["full"] / seconds["base-only"]
     verdict = "within" if ratio <= SPEED_TARGET else "over"
-    return notes + [f"seconds per image: full {means.at['full', 'seconds']:.3f}, base-only "
-                    f"{means.at['base-only', 'seconds']:.3f}: full / base-only = {ratio:.2f} ({verdict} the target "
-                    f"<= {SPEED_TARGET:g})"]
+    return notes + [f"median seconds per image: full {seconds['full']:.3f}, base-only {seconds['base-only']:.3f}: "
+                    f"full / base-only = {ratio:.2f} ({verdict} the target <= {SPEED_TARGET:g})"]
 
 
 def run(args: argparse.Namespace) -> None:
