@@ -1,7 +1,8 @@
 """Benchmarks of DESIGN §6: pairs (with ground truth by construction where there is one), runs and contact sheets.
 
 - preset_pairs, fivek_pairs, dpst_pairs: the no-harm checks and the DPST contact sheet;
-- dpst_oracle_pairs (mask_oracle), halves_pairs (strong_eval_look): ground truth for content-related references;
+- dpst_oracle_pairs (mask_oracle; grey=True: grey references), halves_pairs (strong_eval_look), halves_local_pairs
+  (a segment-local look over the whole photo): ground truth for content-related references;
 - reference_sensitivity: how much the output depends on the reference;
 - click_benchmark (click_case, click_scores): how far a click moves a region toward the clicked colour.
 """
@@ -21,9 +22,9 @@ from scipy.ndimage import distance_transform_edt, gaussian_filter
 from skimage.color import deltaE_ciede2000, lab2rgb, rgb2lab
 from tqdm import tqdm
 
-from eval.methods import Method
+from eval.methods import PIPELINE_METHODS, Method
 from eval.report import METRICS
-from recolor_hf.data import FiveKPairs
+from recolor_hf.data import FiveKPairs, to_gray
 from recolor_hf.guidance import Guidance
 from recolor_hf.image_io import load_array, to_float, to_uint8
 from recolor_hf.looks import LocalLook, Look, random_look
@@ -160,9 +161,12 @@ def dpst_labelled(root: Path, max_side: int | None = 512) -> Iterator[tuple[Pair
         yield pair, source_mask, reference_mask
 
 
-def dpst_oracle_pairs(root: Path, max_side: int | None = 512) -> Iterator[Pair]:
-    """DPST pairs with the mask-oracle target (mask_oracle)."""
+def dpst_oracle_pairs(root: Path, max_side: int | None = 512, grey: bool = False) -> Iterator[Pair]:
+    """DPST pairs with the mask-oracle target (mask_oracle). grey: each reference converted to grey (3 equal
+    channels, recolor_hf.data.to_gray) first, so the target is the oracle with the grey reference; part "grey"."""
     for pair, source_mask, reference_mask in dpst_labelled(root, max_side):
+        if grey:
+            pair.reference, pair.part = to_uint8(to_gray(to_float(pair.reference))), "grey"
         pair.target = mask_oracle(pair.source, pair.reference, source_mask, reference_mask)
         yield pair
 
@@ -201,25 +205,46 @@ def strong_eval_look(rng: np.random.Generator, kind: str) -> Callable[[np.ndarra
     return lambda image: extra.apply(grade.apply(image))
 
 
+Box = tuple[slice, slice]  # rows, columns of an image
+
+
+def half_boxes(height: int, width: int, rng: np.random.Generator) -> tuple[Box, Box]:
+    """The (A, B) halves of a height × width image: left / right (top / bottom if portrait), in random order."""
+    if width >= height:
+        halves = (slice(None), slice(None, width // 2)), (slice(None), slice(width // 2, None))
+    else:
+        halves = (slice(None, height // 2), slice(None)), (slice(height // 2, None), slice(None))
+    return halves if rng.random() < 0.5 else halves[::-1]
+
+
 def halves_pairs(
     paths: list[Path], seed: int, strength: str = "strong", max_side: int | None = None
 ) -> Iterator[Pair]:
-    """Seeded halves pairs: photo i cut into left / right halves (top / bottom if portrait), A and B in random order;
-    source A, reference P(B), target P(A) for one look P: strong_eval_look (strength "strong") or random_look ("mild"),
-    its kind cycling through STRONG_KINDS or MILD_KINDS. Pair i depends only on (seed, i)."""
+    """Seeded halves pairs: photo i cut into halves A and B (half_boxes); source A, reference P(B), target P(A) for
+    one look P: strong_eval_look (strength "strong") or random_look ("mild"), its kind cycling through STRONG_KINDS or
+    MILD_KINDS. Pair i depends only on (seed, i)."""
     kinds = STRONG_KINDS if strength == "strong" else MILD_KINDS
     for i, path in enumerate(paths):
         rng = np.random.default_rng([seed, i])
         kind = kinds[i % len(kinds)]
         look = strong_eval_look(rng, kind) if strength == "strong" else random_look(rng, kind)
         photo = load_array(path, max_side)
-        height, width = photo.shape[:2]
-        if width >= height:
-            halves = photo[:, : width // 2], photo[:, width // 2 :]
-        else:
-            halves = photo[: height // 2], photo[height // 2 :]
-        a, b = halves if rng.random() < 0.5 else halves[::-1]
-        yield Pair(f"{i:03d}_{path.stem}", kind, a, apply_look(look, b), apply_look(look, a))
+        a, b = half_boxes(*photo.shape[:2], rng)
+        yield Pair(f"{i:03d}_{path.stem}", kind, photo[a], apply_look(look, photo[b]), apply_look(look, photo[a]))
+
+
+def halves_local_pairs(paths: list[Path], seed: int, max_side: int | None = None) -> Iterator[Pair]:
+    """Seeded segment-local halves pairs: one random_look of kind "segment" (recolor_hf.looks.segment_local_augment:
+    different looks on unsupervised regions) applied to the whole photo i, so a region gets the same look in both
+    halves; then halves A and B (half_boxes): source A of the photo, reference B of the edited photo, target A of the
+    edited photo. Pair i depends only on (seed, i); part "segment"."""
+    for i, path in enumerate(paths):
+        rng = np.random.default_rng([seed, i])
+        look = random_look(rng, "segment")
+        photo = load_array(path, max_side)
+        edited = apply_look(look, photo)
+        a, b = half_boxes(*photo.shape[:2], rng)
+        yield Pair(f"{i:03d}_{path.stem}", "segment", photo[a], edited[b], edited[a])
 
 
 def run_benchmark(
@@ -358,6 +383,15 @@ def click_scores(case: ClickCase, output: np.ndarray) -> dict[str, float]:
     }
 
 
+def guided_methods(methods: dict[str, Method]) -> list[str]:
+    """The methods that take clicks (PIPELINE_METHODS), in order; a ValueError if there is none."""
+    guided = [name for name in methods if name in PIPELINE_METHODS]
+    if not guided:
+        raise ValueError("clicks measures the model's guidance: give --pretrained_model_name_or_path DIR "
+                         f"(and {' or '.join(map(repr, PIPELINE_METHODS))} in --methods)")
+    return guided
+
+
 def click_benchmark(
     labelled: Iterable[tuple[Pair, np.ndarray, np.ndarray]],
     methods: dict[str, Method],
@@ -365,13 +399,15 @@ def click_benchmark(
     on_pair: Callable[[Pair, ClickCase, dict[str, np.ndarray]], None] | None = None,
 ) -> pd.DataFrame:
     """Click effect on labelled DPST pairs (dpst_labelled): one row per pair × output with CLICK_METRICS: each
-    method's automatic output, then "ours+click", methods["ours"] called with the click_case guidance.
-    `on_pair(pair, case, outputs)` is called after each pair."""
+    method's automatic output, then "NAME+click" for each pipeline method (PIPELINE_METHODS: ours, base-only)
+    called with the click_case guidance. `on_pair(pair, case, outputs)` is called after each pair."""
+    guided = guided_methods(methods)
     rows = []
     for pair, source_mask, reference_mask in tqdm(labelled, total=total, desc="pairs", unit="pair"):
         case = click_case(pair, source_mask, reference_mask)
         outputs = {name: method(pair.source, pair.reference) for name, method in methods.items()}
-        outputs["ours+click"] = methods["ours"](pair.source, pair.reference, guidance=case.guidance)
+        outputs |= {f"{name}+click": methods[name](pair.source, pair.reference, guidance=case.guidance)
+                    for name in guided}
         rows += [{"pair": pair.name, "part": pair.part, "method": name} | click_scores(case, output)
                  for name, output in outputs.items()]
         if on_pair is not None:

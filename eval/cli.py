@@ -1,8 +1,9 @@
 """Command line: `python -m eval COMMAND [options]`, every benchmark of the project (see `--help`).
 
 Image benchmarks (eval.quality): no-harm checks presets, fivek (and dpst: contact sheet only); content-related
-references (DESIGN §6) dpst-oracle, halves, sensitivity, clicks. Speed and memory: speed, soak (the demo),
-train-speed, model-size, upsample, upsample-quality, video. figures: the README / model-card pictures.
+references (DESIGN §6) dpst-oracle, halves, halves-local, grey-refs, sensitivity, clicks. ablation (eval.ablation):
+what each learned part of the model changes. Speed and memory: speed, soak (the demo), train-speed, model-size,
+upsample, upsample-quality, video. figures: the README / model-card pictures.
 Flags are diffusers-style snake_case, as in train/: --pretrained_model_name_or_path, --output_dir, ...
 """
 
@@ -14,7 +15,8 @@ from pathlib import Path
 from typing import Callable
 
 from eval import (
-    DATA_ENV, DATA_ROOT, figures, model_size, quality, soak, speed, train_speed, upsample, upsample_quality, video,
+    DATA_ENV, DATA_ROOT, ablation, figures, model_size, quality, soak, speed, train_speed, upsample, upsample_quality,
+    video,
 )
 from recolor_hf import DEFAULT_CHECKPOINT, PRESETS
 from recolor_hf.data import SPLITS
@@ -44,9 +46,11 @@ def parents() -> dict[str, argparse.ArgumentParser]:
     groups["output"].add_argument("--output_dir", type=Path, help=f"output folder (default {OUTPUTS}/COMMAND)")
     groups["data"].add_argument("--data_dir", type=Path, default=DATA_ROOT,
                                 help=f"data root (default ${DATA_ENV} or ../shared/data beside the repository)")
-    groups["model"].add_argument("--pretrained_model_name_or_path", help="RecolorPipeline folder; adds method 'ours'")
+    groups["model"].add_argument("--pretrained_model_name_or_path",
+                                 help="RecolorPipeline folder; adds the methods 'ours' and 'base-only'")
     groups["model"].add_argument("--device", help="device for the pipeline (e.g. cuda)")
-    groups["model"].add_argument("--methods", type=comma_list(), help="comma-separated methods (default: baselines [+ ours])")
+    groups["model"].add_argument("--methods", type=comma_list(),
+                                 help="comma-separated methods (default: baselines [+ ours, base-only])")
     pairs = groups["pairs"]
     pairs.add_argument("--seed", type=int, default=0)
     pairs.add_argument("--max_side", type=int, help="downscale inputs so the long side is at most this")
@@ -57,7 +61,7 @@ def parents() -> dict[str, argparse.ArgumentParser]:
 
 
 def add_image_benchmarks(commands, groups: dict[str, argparse.ArgumentParser]) -> None:
-    """presets, fivek, dpst, dpst-oracle, halves, sensitivity, clicks (eval.quality)."""
+    """presets, fivek, dpst, dpst-oracle, halves, halves-local, grey-refs, sensitivity, clicks (eval.quality)."""
     shared = [groups["output"], groups["data"], groups["model"], groups["pairs"]]
     specs = {  # command: (run, data folder, --max_side default, help)
         "presets": (quality.run_presets, "photos", None, "seeded looks on photo pairs (ground truth by construction)"),
@@ -65,22 +69,40 @@ def add_image_benchmarks(commands, groups: dict[str, argparse.ArgumentParser]) -
         "dpst": (quality.run_dpst, "dpst", None, "DPST pairs: contact sheet, no ground truth"),
         "dpst-oracle": (quality.run_dpst_oracle, "dpst", OUR_MAX_SIDE, "DPST pairs against a mask-oracle ground truth"),
         "halves": (quality.run_halves, "photos", OUR_MAX_SIDE, "two halves of one photo under one look"),
+        "halves-local": (quality.run_halves_local, "photos", OUR_MAX_SIDE,
+                         "two halves of one photo under one segment-local look over the whole photo"),
+        "grey-refs": (quality.run_grey_refs, "dpst", OUR_MAX_SIDE,
+                      "DPST pairs with grey references against the mask oracle of the grey reference"),
         "sensitivity": (quality.run_sensitivity, "dpst", OUR_MAX_SIDE, "DPST: effect of another reference"),
         "clicks": (quality.run_clicks, "dpst", OUR_MAX_SIDE,
-                   "DPST: click effect of 'ours' (needs --pretrained_model_name_or_path)"),
+                   "DPST: click effect of 'ours' and 'base-only' (needs --pretrained_model_name_or_path)"),
     }
     for name, (run, folder, max_side, text) in specs.items():
         command = commands.add_parser(name, parents=shared, help=text, description=text)
         command.add_argument(f"--{folder}_dir", type=Path, help=f"{folder} folder (default DATA_DIR/{folder})")
         command.set_defaults(run=run, max_side=max_side)
         if folder == "photos":
-            command.add_argument("--split", choices=SPLITS, default="val" if name == "halves" else "all",
+            command.add_argument("--split", choices=SPLITS, default="val" if name.startswith("halves") else "all",
                                  help="photos of the training split (recolor_hf.data.photo_split)")
     commands.choices["presets"].set_defaults(num_pairs=60)
     commands.choices["fivek"].add_argument("--expert", default="C")
     commands.choices["halves"].add_argument(
         "--strength", choices=["strong", "mild"], default="strong",
         help="strong: DPST-like grades (eval.benchmark.strong_eval_look); mild: the preset looks")
+
+
+def add_ablation(commands, groups: dict[str, argparse.ArgumentParser]) -> None:
+    """ablation (eval.ablation): on dpst-oracle and halves-local pairs."""
+    command = commands.add_parser(
+        "ablation", parents=[groups["output"], groups["data"], groups["pairs"]],
+        help="full model vs base-only, swapped w / W~0R, zeroed P_W heads", description=ablation.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    command.add_argument("--pretrained_model_name_or_path", required=True, help="RecolorPipeline folder")
+    command.add_argument("--device", help="device for the pipeline (e.g. cuda)")
+    command.add_argument("--dpst_dir", type=Path, help="dpst folder (default DATA_DIR/dpst)")
+    command.add_argument("--photos_dir", type=Path, help="photos folder of halves-local (default DATA_DIR/photos)")
+    command.add_argument("--split", choices=SPLITS, default="val", help="photos of halves-local, as in halves")
+    command.set_defaults(run=ablation.run, max_side=OUR_MAX_SIDE)
 
 
 def add_speed_benchmarks(commands, groups: dict[str, argparse.ArgumentParser]) -> None:
@@ -165,6 +187,7 @@ def parser() -> argparse.ArgumentParser:
     commands = main_parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     groups = parents()
     add_image_benchmarks(commands, groups)
+    add_ablation(commands, groups)
     add_speed_benchmarks(commands, groups)
     add_other_benchmarks(commands, groups)
     return main_parser

@@ -1,14 +1,16 @@
-"""The image benchmarks (`python -m eval presets | fivek | dpst | dpst-oracle | halves | sensitivity | clicks`):
-each method on each pair, scored; results.csv, summary.md and contact_sheet.jpg in `--output_dir`.
+"""The image benchmarks (`python -m eval presets | fivek | dpst | dpst-oracle | halves | halves-local | grey-refs |
+sensitivity | clicks`): each method on each pair, scored; results.csv, summary.md and contact_sheet.jpg in
+`--output_dir`.
 
 No-harm checks: presets, fivek (and dpst: contact sheet only). Content-related references (DESIGN §6):
-dpst-oracle, halves, sensitivity, clicks.
+dpst-oracle, halves, halves-local, grey-refs, sensitivity, clicks.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
@@ -16,8 +18,8 @@ import pandas as pd
 
 from eval.benchmark import (
     CLICK_METRICS, CLICK_RADIUS, SENSITIVITY_METRICS, ClickCase, Pair, click_benchmark, contact_sheet, dpst_labelled,
-    dpst_oracle_pairs, dpst_pairs, fit_cell, fivek_pairs, halves_pairs, mark_points, preset_pairs,
-    reference_sensitivity, run_benchmark, swapped_references,
+    dpst_oracle_pairs, dpst_pairs, fit_cell, fivek_pairs, guided_methods, halves_local_pairs, halves_pairs,
+    mark_points, preset_pairs, reference_sensitivity, run_benchmark, swapped_references,
 )
 from eval.methods import Method, build_methods
 from eval.report import METRICS, method_tables, write_summary
@@ -32,7 +34,8 @@ CLICK_NOTES = [  # the method of the clicks benchmark, for its summary
     "moved: share of the way the clicked region's mean Lab colour moves toward the clicked colour (ΔE00); "
     "keep / rest: mean ΔE00 change of the keep region / the rest of the image; regions: the class's pixels "
     f"within {CLICK_RADIUS:.0%} of the image diagonal of the point",
-    "ours+click: with the clicks; every other row: the method's automatic output (ours = the same model, no click)",
+    "ours+click, base-only+click: the model / its base-only path with the clicks; every other row: the method's "
+    "automatic output (ours, base-only = the same, no click)",
 ]
 
 
@@ -45,7 +48,8 @@ def lpips_note() -> str:
 
 
 def methods_of(args: argparse.Namespace) -> dict[str, Method]:
-    """The methods named by --methods (default: the baselines, plus 'ours' with --pretrained_model_name_or_path)."""
+    """The methods named by --methods (default: the baselines, plus 'ours' and 'base-only' with
+    --pretrained_model_name_or_path)."""
     return build_methods(args.methods, args.pretrained_model_name_or_path, args.device)
 
 
@@ -117,15 +121,40 @@ def run_dpst_oracle(args: argparse.Namespace) -> None:
     evaluate(pairs, methods_of(args), args, "DPST mask-oracle benchmark", notes, total=args.num_pairs)
 
 
+def halves_paths(args: argparse.Namespace) -> list[Path]:
+    """The photos of halves and halves-local: the first --num_pairs (default all) of --split of --photos_dir."""
+    return photo_split(args.photos_dir, args.split)[: args.num_pairs]
+
+
 def run_halves(args: argparse.Namespace) -> None:
     """Halves of one photo under one look."""
-    paths = photo_split(args.photos_dir, args.split)[: args.num_pairs]
+    paths = halves_paths(args)
     notes = [
         f"photos: {args.photos_dir} (split {args.split}), {len(paths)} pairs, max side {args.max_side or 'as stored'}",
         f"source half A, reference P(half B), target P(half A); {args.strength} looks by kind, seed {args.seed}",
     ]
     pairs = halves_pairs(paths, args.seed, args.strength, args.max_side)
     evaluate(pairs, methods_of(args), args, f"Halves benchmark ({args.strength} looks)", notes, total=len(paths))
+
+
+def run_halves_local(args: argparse.Namespace) -> None:
+    """Halves of one photo under one segment-local look (eval.benchmark.halves_local_pairs)."""
+    paths = halves_paths(args)
+    notes = [
+        f"photos: {args.photos_dir} (split {args.split}), {len(paths)} pairs, max side {args.max_side or 'as stored'}",
+        "one segment-local look L over the whole photo (recolor_hf.looks.segment_local_augment: different looks on "
+        f"unsupervised regions); source half A, reference L(photo) half B, target L(photo) half A; seed {args.seed}",
+    ]
+    pairs = halves_local_pairs(paths, args.seed, args.max_side)
+    evaluate(pairs, methods_of(args), args, "Halves benchmark (segment-local looks)", notes, total=len(paths))
+
+
+def run_grey_refs(args: argparse.Namespace) -> None:
+    """DPST pairs with grey references against the mask oracle of the grey reference."""
+    pairs = itertools.islice(dpst_oracle_pairs(args.dpst_dir, args.max_side, grey=True), args.num_pairs)
+    notes = [f"DPST: {args.dpst_dir}, max side {args.max_side}; each reference converted to grey "
+             "(recolor_hf.data.to_gray); target: the mask oracle (eval.benchmark.mask_oracle) with the grey reference"]
+    evaluate(pairs, methods_of(args), args, "DPST grey-reference benchmark", notes, total=args.num_pairs)
 
 
 def run_sensitivity(args: argparse.Namespace) -> None:
@@ -147,13 +176,11 @@ def run_sensitivity(args: argparse.Namespace) -> None:
 
 
 def run_clicks(args: argparse.Namespace) -> None:
-    """Click effect of 'ours' on DPST, beside every method's automatic output."""
+    """Click effect of 'ours' and 'base-only' on DPST, beside every method's automatic output."""
     methods = methods_of(args)
-    if "ours" not in methods:
-        raise ValueError("clicks measures the model's guidance: give --pretrained_model_name_or_path DIR "
-                         "(and 'ours' in --methods)")
+    guided = guided_methods(methods)
     labelled = itertools.islice(dpst_labelled(args.dpst_dir, args.max_side), args.num_pairs)
-    labels = ["source (click, keep)", "reference (target)", *methods, "ours+click"]
+    labels = ["source (click, keep)", "reference (target)", *methods, *(f"{name}+click" for name in guided)]
     rows = []
 
     def on_pair(pair: Pair, case: ClickCase, outputs: dict[str, np.ndarray]) -> None:

@@ -20,7 +20,7 @@ from eval.report import markdown_table, method_table
 from recolor_hf.baselines import BASELINES
 from recolor_hf.data import SPLIT_SEED, VAL_FRACTION, list_images, split_train_val
 
-METHODS = [*BASELINES, "ours"]
+METHODS = [*BASELINES, "ours", "base-only"]
 COLUMNS = ["pair", "part", "method", "mae", "psnr", "ciede2000", "lpips", "seconds"]
 REAL_PIPELINE_METHOD = eval_methods.pipeline_method
 
@@ -29,6 +29,11 @@ def fake_ours(content: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Stand-in for the pipeline: the content shifted to the reference's mean colour."""
     shifted = content.astype(np.float64) - content.mean(axis=(0, 1)) + reference.mean(axis=(0, 1))
     return np.clip(shifted, 0, 255).astype(np.uint8)
+
+
+def fake_base_only(content: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Stand-in for the base-only path: fake_ours half way."""
+    return ((content.astype(np.uint16) + fake_ours(content, reference)) // 2).astype(np.uint8)
 
 
 def write_photo(path: Path, seed: int, size: tuple[int, int] = (56, 40)) -> None:
@@ -53,7 +58,8 @@ def write_dpst(root: Path, count: int = 3) -> None:
 
 @pytest.fixture(autouse=True)
 def plug_fake_ours(monkeypatch):
-    monkeypatch.setattr(eval_methods, "pipeline_method", lambda checkpoint, device=None: fake_ours)
+    monkeypatch.setattr(eval_methods, "pipeline_method",
+                        lambda checkpoint, device=None, learned=True: fake_ours if learned else fake_base_only)
 
 
 @pytest.fixture
@@ -167,8 +173,10 @@ def test_run_benchmark_rejects_wrong_output():
 def test_build_methods():
     assert list(eval_methods.build_methods()) == list(BASELINES)
     assert list(eval_methods.build_methods(checkpoint="fake")) == METHODS
-    with pytest.raises(ValueError, match="--pretrained_model_name_or_path"):
-        eval_methods.build_methods(["ours"])
+    assert eval_methods.build_methods(["base-only", "ours"], "fake") == {"base-only": fake_base_only, "ours": fake_ours}
+    for name in ("ours", "base-only"):
+        with pytest.raises(ValueError, match=f"method '{name}' needs --pretrained_model_name_or_path"):
+            eval_methods.build_methods([name])
     with pytest.raises(ValueError, match="unknown"):
         eval_methods.build_methods(["nope"])
 
@@ -251,9 +259,11 @@ def test_clicks_with_tiny_pipeline(tmp_path, monkeypatch, capsys, tiny_pipe):
         main(["clicks", "--dpst_dir", str(tmp_path / "dpst"), "--output_dir", str(tmp_path / "c")])
     assert "give --pretrained_model_name_or_path DIR" in capsys.readouterr().err
     main(["clicks", "--dpst_dir", str(tmp_path / "dpst"), "--output_dir", str(tmp_path / "c"),
-          "--pretrained_model_name_or_path", str(tmp_path / "tiny"), "--methods", "identity,ours"])
+          "--pretrained_model_name_or_path", str(tmp_path / "tiny"), "--methods", "identity,ours,base-only"])
     results = pd.read_csv(tmp_path / "c" / "results.csv")
-    assert list(results["method"]) == ["identity", "ours", "ours+click"] * 2
+    assert list(results["method"]) == ["identity", "ours", "base-only", "ours+click", "base-only+click"] * 2
     assert results[["moved", "keep_change", "rest_change"]].notna().all().all()
     assert (results[results["method"] == "identity"][["moved", "keep_change", "rest_change"]] == 0).all().all()
+    moved = results.set_index(["pair", "method"])["moved"].unstack()
+    assert (moved["base-only+click"] > moved["base-only"]).all()  # the clicks reach the base-only path too
     assert "share moved to clicked colour" in (tmp_path / "c" / "summary.md").read_text()

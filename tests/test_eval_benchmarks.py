@@ -1,16 +1,27 @@
-"""`python -m eval` speed / memory commands and figures, each end to end on tiny inputs (the tiny pipeline, a few
-requests or frames, small sizes): what they write in --output_dir."""
+"""`python -m eval` speed / memory commands, figures, halves-local, grey-refs and ablation, each end to end on tiny
+inputs (the tiny pipeline, a few requests, frames or pairs, small sizes): what they write in --output_dir."""
+
+import copy
 
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from PIL import Image
 
-from conftest import textured_image
+from conftest import randomize_zero_init, textured_image
+from eval.ablation import ROWS
+from eval.benchmark import apply_look, dpst_labelled, dpst_oracle_pairs, half_boxes, halves_local_pairs, mask_oracle
 from eval.cli import main
+from eval.methods import PIPELINE_METHODS
+from recolor_hf.baselines import BASELINES
+from recolor_hf.image_io import load_array
+from recolor_hf.looks import random_look
 from recolor_hf.pipeline import COMPONENTS
+
+IMAGE_METHODS = [*BASELINES, *PIPELINE_METHODS]  # the default methods with a checkpoint: ours and base-only included
 
 
 @pytest.fixture(scope="module")
@@ -19,6 +30,37 @@ def tiny_dir(tmp_path_factory, tiny_pipe) -> Path:
     folder = tmp_path_factory.mktemp("tiny")
     tiny_pipe.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="module")
+def live_dir(tmp_path_factory, tiny_pipe) -> Path:
+    """The tiny pipeline with random weights in its zero-initialised layers (ToRGB, P_W's statistics and map
+    heads), saved: every learned part shows in its output."""
+    pipe = copy.deepcopy(tiny_pipe)
+    randomize_zero_init(pipe.generator, pipe.predictor, std=0.2)
+    torch.nn.init.normal_(pipe.predictor.statistics_head.weight, std=0.2)
+    folder = tmp_path_factory.mktemp("live")
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def write_dpst_pairs(root: Path, count: int = 3) -> Path:
+    """Tiny DPST-like pairs under root/dpst: content/inN.png, reference/tarN.png, masks/{in,tar}N.png."""
+    for i in range(1, count + 1):
+        for folder, stem, seed in (("content", "in", i), ("reference", "tar", 10 + i), ("masks", "in", 20),
+                                   ("masks", "tar", 20)):
+            (root / "dpst" / folder).mkdir(parents=True, exist_ok=True)
+            textured_image(40, 56, seed).save(root / "dpst" / folder / f"{stem}{i}.png")
+    return root / "dpst"
+
+
+def write_photos(root: Path, count: int = 3) -> Path:
+    """Tiny photos under root/photos/a (landscape and one portrait)."""
+    for i in range(count):
+        (root / "photos" / "a").mkdir(parents=True, exist_ok=True)
+        textured_image(48, 64, i).save(root / "photos" / "a" / f"p{i}.png")
+    textured_image(64, 40, count).save(root / "photos" / "a" / "portrait.png")
+    return root / "photos"
 
 
 def run(command: str, out: Path, *options: str) -> pd.DataFrame:
@@ -97,11 +139,7 @@ def test_video(tmp_path, tiny_dir):
 
 
 def test_figures(tmp_path, tiny_dir):
-    for i in (1, 2, 3):
-        for folder, stem, seed in (("content", "in", i), ("reference", "tar", 10 + i), ("masks", "in", 20),
-                                   ("masks", "tar", 20)):
-            (tmp_path / "dpst" / folder).mkdir(parents=True, exist_ok=True)
-            textured_image(40, 56, seed).save(tmp_path / "dpst" / folder / f"{stem}{i}.png")
+    write_dpst_pairs(tmp_path)
     main(["dpst-oracle", "--data_dir", str(tmp_path), "--output_dir", str(tmp_path / "oracle"),
           "--pretrained_model_name_or_path", str(tiny_dir), "--methods", "reinhard,ours"])
     main(["figures", "--data_dir", str(tmp_path), "--oracle_dir", str(tmp_path / "oracle"), "--output_dir",
@@ -125,3 +163,70 @@ def test_a_benchmark_folder_given_alone_needs_no_data_root(tmp_path):
           "--num_pairs", "2", "--output_dir", str(tmp_path / "out")])
     assert (tmp_path / "out" / "summary.md").is_file()
 
+
+def test_halves_local(tmp_path, tiny_dir):
+    photos = write_photos(tmp_path)
+    results = run("halves-local", tmp_path / "out", "--photos_dir", str(photos), "--split", "all",
+                  "--pretrained_model_name_or_path", str(tiny_dir))
+    assert list(results["method"].unique()) == IMAGE_METHODS and len(results) == 4 * len(IMAGE_METHODS)
+    assert set(results["part"]) == {"segment"} and results[["mae", "ciede2000"]].notna().all().all()
+    assert (results[results["method"] == "identity"]["mae"] > 0).all()  # the look changed the target
+    paths = sorted(photos.rglob("*.png"))
+    for i, (path, pair) in enumerate(zip(paths, halves_local_pairs(paths, 0))):
+        rng = np.random.default_rng([0, i])
+        photo = load_array(path)
+        edited = apply_look(random_look(rng, "segment"), photo)  # one look over the whole photo, then the halves
+        a, b = half_boxes(*photo.shape[:2], rng)
+        assert np.array_equal(pair.source, photo[a]) and np.array_equal(pair.reference, edited[b])
+        assert np.array_equal(pair.target, edited[a])
+
+
+def test_grey_refs(tmp_path, tiny_dir):
+    dpst = write_dpst_pairs(tmp_path)
+    results = run("grey-refs", tmp_path / "out", "--dpst_dir", str(dpst), "--pretrained_model_name_or_path",
+                  str(tiny_dir))
+    assert list(results["method"].unique()) == IMAGE_METHODS and len(results) == 3 * len(IMAGE_METHODS)
+    assert set(results["part"]) == {"grey"} and results[["mae", "ciede2000"]].notna().all().all()
+    for pair, (colour, source_mask, reference_mask) in zip(dpst_oracle_pairs(dpst, grey=True), dpst_labelled(dpst)):
+        assert (pair.reference == pair.reference[..., :1]).all()  # three equal channels
+        assert not np.array_equal(pair.reference, colour.reference)
+        assert np.array_equal(pair.target, mask_oracle(pair.source, pair.reference, source_mask, reference_mask))
+
+
+def run_ablation(tmp_path: Path, checkpoint: Path, *options: str) -> pd.DataFrame:
+    """`python -m eval ablation` on 3 tiny DPST pairs and 4 tiny photos."""
+    dpst, photos = write_dpst_pairs(tmp_path), write_photos(tmp_path)
+    return run("ablation", tmp_path / "out", "--dpst_dir", str(dpst), "--photos_dir", str(photos), "--split", "all",
+               "--pretrained_model_name_or_path", str(checkpoint), *options)
+
+
+def test_ablation(tmp_path, live_dir, capsys):
+    results = run_ablation(tmp_path, live_dir)
+    assert list(results["method"]) == list(ROWS) * 7
+    assert list(results["part"].unique()) == ["dpst-oracle", "halves-local"]
+    assert results[["mae", "ciede2000"]].notna().all().all()
+    change = results.groupby("method")["full_change"]
+    assert change.apply(lambda values: values.isna().all())["full"]
+    assert (results[results["method"] != "full"]["full_change"] > 0).all()  # every learned part is live here
+    seconds = results.groupby("method")["seconds"].apply(lambda values: values.notna().all())
+    assert seconds[["full", "base-only"]].all() and not seconds[["w swap", "W~0R swap", "heads zeroed"]].any()
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    for text in ("## dpst-oracle (3 pairs)", "## halves-local (4 pairs)", "ΔE00 vs full",
+                 "w swap changes the output by", "full / base-only = "):
+        assert text in summary
+    assert summary in capsys.readouterr().out
+
+
+def test_ablation_of_zero_heads_changes_nothing(tmp_path, tiny_dir):
+    """The tiny pipeline's P_W heads are zero: zeroing them, or swapping w or W~0R (P_W's inputs), gives exactly the
+    full output, so the variants' tensor-level path is the pipeline's own."""
+    results = run_ablation(tmp_path, tiny_dir, "--num_pairs", "2")
+    assert len(results) == 4 * len(ROWS)
+    variants = results[results["method"].isin(["w swap", "W~0R swap", "heads zeroed"])]
+    assert (variants["full_change"] == 0).all()
+
+
+def test_ablation_needs_two_pairs_per_part(tmp_path, tiny_dir, capsys):
+    with pytest.raises(SystemExit):
+        run_ablation(tmp_path, tiny_dir, "--num_pairs", "1")
+    assert "each part needs at least 2 pairs, got 1" in capsys.readouterr().err
