@@ -1,7 +1,7 @@
 """Training throughput (images / s) per stage and preset on this machine, on synthetic batches.
 
 Each measurement is forward + backward + Adam step of the stage's module, the training scripts' own Stage classes
-(train/train_*.py) at their default options (STAGE_OPTIONS), after warm-up steps, float32 (bf16 autocast on CUDA
+(train/train_*.py) at their default options (each script's OPTIONS), after warm-up steps, float32 (bf16 autocast on CUDA
 with --mixed_precision bf16).
 
     python -m eval train-speed [--presets small] [--stages generator map_encoder predictor] [--train_batch_size 8]
@@ -25,10 +25,12 @@ from recolor_hf import RecolorPipeline
 
 TRAIN_DIR = REPO_ROOT / "train"
 STAGES = {"generator": ("train_generator", "GeneratorStage"), "map_encoder": ("train_map_encoder", "MapEncoderStage"),
-          "predictor": ("train_predictor", "PredictorStage")}  # stage -> (script in train/, Stage class)
-STAGE_OPTIONS = argparse.Namespace(  # the stages' options at the training scripts' defaults
-    self_pair_prob=0.5, max_mask_ratio=0.95, mask_curriculum_steps=5000, lambda_l1=1.0, lambda_perceptual=1.0,
-    lambda_w0=1.0, lambda_lab=0.0, pair_reference_prob=0.6, cross_reference_prob=0.05, target_mix=None)
+          "predictor": ("train_predictor", "PredictorStage"),
+          "predictor_cached": ("train_predictor", "PredictorStage")}  # stage -> (script in train/, Stage class)
+# stage 3 on the feature cache (train/feature_cache.py) with the statistics losses: the frozen parts run once per
+# pair when the cache is built, not in the step (the step unpacks cached features)
+CACHED_OPTIONS = {"lambda_l1": 0.0, "lambda_perceptual": 0.0, "lambda_w0": 0.0, "lambda_lab": 0.0,
+                  "lambda_stats": 1.0, "lambda_base": 0.02}
 STEP = 500  # the training step passed to forward (sets the masking curriculum's ratio)
 BATCH_KEYS = ("input", "target", "content", "reference")  # every stage's batch keys (each stage reads its own)
 LEARNING_RATE, ADAM_BETAS = 1e-4, (0.0, 0.99)
@@ -50,21 +52,33 @@ def train_module(name: str) -> ModuleType:
 
 
 def stage_class(stage: str) -> type[torch.nn.Module]:
-    """The Stage class of `stage` (a key of STAGES), its script's `common` module imported first."""
+    """The Stage class of `stage` (a key of STAGES), the modules its script imports (`common`, `feature_cache`)
+    imported first."""
     train_module("common")
+    train_module("feature_cache")
     script, name = STAGES[stage]
     return getattr(train_module(script), name)
+
+
+def stage_options(stage: str) -> argparse.Namespace:
+    """The options of `stage` at its training script's defaults (its module-level OPTIONS)."""
+    defaults = {name: value for name, (_, value, _) in getattr(train_module(STAGES[stage][0]), "OPTIONS", {}).items()}
+    return argparse.Namespace(**defaults, **(CACHED_OPTIONS if stage == "predictor_cached" else {}))
 
 
 def images_per_second(stage: str, preset: str, device: str, args: argparse.Namespace) -> float:
     """Images / s of `stage` on preset `preset` on `device`: `--steps` timed steps after `--warmup` ones."""
     pipe = RecolorPipeline.from_preset(preset, seed=args.seed).to(device)
-    module = stage_class(stage)(pipe, STAGE_OPTIONS).to(device)
+    module = stage_class(stage)(pipe, stage_options(stage)).to(device)
     params = [p for name in module.trained for p in getattr(pipe, name).parameters()]
     optimizer = torch.optim.Adam(params, lr=LEARNING_RATE, betas=ADAM_BETAS)
     size, batch = pipe.config.resolution, args.train_batch_size
     generator = torch.Generator().manual_seed(args.seed)
     data = {key: torch.rand(batch, 3, size, size, generator=generator).to(device) for key in BATCH_KEYS}
+    if stage == "predictor_cached":
+        with torch.no_grad():
+            features = pipe.features(data["content"], data["reference"])
+        data = train_module("feature_cache").pack(features, {k: data[k] for k in ("content", "reference", "target")})
     autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=args.mixed_precision == "bf16")
     for i in range(args.warmup + args.steps):
         if i == args.warmup:

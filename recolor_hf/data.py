@@ -35,7 +35,7 @@ MODES = ("jitter", "reference")
 # Default probabilities of the look kinds (see looks.random_look) that turn the input / content into the target.
 JITTER_MIX = {"jitter": 0.5, "global": 0.25, "segment": 0.15, "local": 0.1}  # stage 1
 REFERENCE_MIX = {"strong": 0.45, "global": 0.25, "local": 0.2, "segment": 0.1}  # stage 3
-CROSS_KINDS = ("global", "local", "jitter", "strong", "none")  # looks that are the same edit on any photo (not "segment")
+CROSS_KINDS = ("global", "local", "jitter", "strong", "mono", "none")  # looks that are the same edit on any photo (not "segment")
 FAST_CHECK_DRAFT = (1, 1)  # scan_images decodes JPEGs at their smallest scale (1/8): still a full read of the file
 DATA_ENV = "RECOLOR_DATA"  # environment variable naming the data root
 # The data root of training and evaluation: $RECOLOR_DATA, else the `shared/data` folder beside a source checkout.
@@ -242,18 +242,23 @@ class RelatedPairDataset(Dataset):
     monochrome-tinted. Sample ``i`` of epoch ``e`` draws from np.random.default_rng([seed, e, i]); images are
     float32 tensors (3, R, R) in [0, 1].
 
+    With chance ``cross_prob`` and a look that is the same edit on any photo (CROSS_KINDS but "none"), the
+    reference is instead a crop of ANOTHER photo under the look: similar looks over different scenes, as in
+    exemplar pairs of different photos.
+
     Args: paths: image files; resolution: output side R; seed; mix: {look kind: weight} [RELATED_MIX];
     max_iou: largest IoU of the two crops [0.2]; scale: crop area range [(0.2, 0.5)]; flip_prob [0.5];
-    max_side: photos decoded downscaled to this long side [512].
+    cross_prob [0.0]; max_side: photos decoded downscaled to this long side [512].
     """
 
     def __init__(self, paths: list[Path], resolution: int = 256, seed: int = 0, mix: dict[str, float] | None = None,
                  max_iou: float = 0.2, scale: tuple[float, float] = (0.2, 0.5), flip_prob: float = 0.5,
-                 max_side: int | None = 512):
+                 cross_prob: float = 0.0, max_side: int | None = 512):
         mix = mix or RELATED_MIX
         self.paths, self.resolution, self.seed, self.epoch = list(paths), resolution, seed, 0
         self.kinds, self.kind_probs = list(mix), np.array(list(mix.values())) / sum(mix.values())
         self.max_iou, self.scale, self.flip_prob, self.max_side = max_iou, scale, flip_prob, max_side
+        self.cross_prob = cross_prob
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -265,9 +270,14 @@ class RelatedPairDataset(Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, i])
         photo = to_float(load_array(self.paths[i], self.max_side))
         kind = self.kinds[rng.choice(len(self.kinds), p=self.kind_probs)]
-        edited = random_look(rng, kind)(photo)
+        look = random_look(rng, kind)
+        edited = look(photo)
         box, other = low_overlap_boxes(*photo.shape[:2], rng, self.max_iou, self.scale)
         reference = crop_resize(edited, other, self.resolution)
+        if kind in CROSS_KINDS and kind != "none" and len(self) > 1 and rng.random() < self.cross_prob:
+            second = to_float(load_array(self.paths[(i + 1 + int(rng.integers(len(self) - 1))) % len(self)],
+                                         self.max_side))
+            reference = look(crop_resize(second, random_box(*second.shape[:2], rng, self.scale), self.resolution))
         if rng.random() < self.flip_prob:
             reference = np.ascontiguousarray(reference[:, ::-1])
         return {"content": image_to_tensor(crop_resize(photo, box, self.resolution)),

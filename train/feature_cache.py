@@ -105,11 +105,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--num_pairs", type=int, default=4096)
     parser.add_argument("--resolution", type=int, default=None, help="default: the pipeline's working resolution")
     parser.add_argument("--batch_size", type=int, default=16)
+    parser.add_argument("--cross_prob", type=float, default=0.0,
+                        help="chance of a reference from another photo under the same look (RelatedPairDataset)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     pipe = RecolorPipeline.from_pretrained(args.pretrained_model_name_or_path)
     pairs = RelatedPairDataset(photo_split(args.train_data_dir, "train"), args.resolution or pipe.config.resolution,
-                               seed=args.seed)
+                               seed=args.seed, cross_prob=args.cross_prob)
     build_cache(pipe, pairs, args.output_dir, args.num_pairs, args.batch_size)
 
 

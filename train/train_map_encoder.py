@@ -11,6 +11,8 @@ import torch.nn.functional as F
 
 from common import ReconstructionStage, parse_args, train
 
+OPTIONS = {"self_pair_prob": (float, 0.5, "share of (I, I) self-reconstruction pairs")}  # name -> (type, default, help)
+
 
 class MapEncoderStage(ReconstructionStage):
     trained = ("map_encoder",)
@@ -31,5 +33,4 @@ class MapEncoderStage(ReconstructionStage):
 
 
 if __name__ == "__main__":
-    extra = {"self_pair_prob": (float, 0.5, "share of (I, I) self-reconstruction pairs")}
-    train(MapEncoderStage, parse_args(__doc__, {"learning_rate": 0.002, "extra": extra}))
+    train(MapEncoderStage, parse_args(__doc__, {"learning_rate": 0.002, "extra": OPTIONS}))

@@ -42,6 +42,22 @@ def look_mix(text: str) -> dict[str, float]:
     return mix
 
 
+OPTIONS = {  # stage 3's own flags: name -> (type, default, help); eval/train_speed.py reads the defaults
+    "max_mask_ratio": (float, 0.95, "upper bound of the masking curriculum"),
+    "mask_curriculum_steps": (int, 5000, "steps over which the maximal mask ratio grows to its bound"),
+    "lambda_l1": (float, 1.0, "weight of L1(I_P, I_T)"),
+    "lambda_perceptual": (float, 1.0, "weight of the perceptual loss"),
+    "lambda_w0": (float, 1.0, "weight of the w0 loss"),
+    "lambda_lab": (float, 0.0, "weight of L1(Lab(I_P), Lab(I_T)) (beyond the paper; Lab units, so ~0.01)"),
+    "pair_reference_prob": (float, 0.6, "chance that the reference is another crop of the photo under the look"),
+    "cross_reference_prob": (float, 0.05, "chance that the reference is another photo under the target's look"),
+    "target_mix": (look_mix, None, "look kinds turning the source into the target with their weights, e.g. "
+                                   "global=0.4,local=0.4,segment=0.2 (default: recolor_hf.data.REFERENCE_MIX)"),
+    "cache_dir": (str, None, "train on a feature cache of related pairs (train/feature_cache.py) instead of "
+                             "photos"),
+    "lambda_stats": (float, 0.0, "weight of L1 between T' and the target's patch statistics (normalised)"),
+    "lambda_base": (float, 0.0, "weight of Lab L1 between the base image (content moved to T') and the target"),
+}
 BASE_LOSS_POOL = 2  # the base-image loss runs on images average-pooled by this factor (statistics are 1/16)
 
 
@@ -115,20 +131,4 @@ class PredictorStage(Stage):
 
 
 if __name__ == "__main__":
-    extra = {
-        "max_mask_ratio": (float, 0.95, "upper bound of the masking curriculum"),
-        "mask_curriculum_steps": (int, 5000, "steps over which the maximal mask ratio grows to its bound"),
-        "lambda_l1": (float, 1.0, "weight of L1(I_P, I_T)"),
-        "lambda_perceptual": (float, 1.0, "weight of the perceptual loss"),
-        "lambda_w0": (float, 1.0, "weight of the w0 loss"),
-        "lambda_lab": (float, 0.0, "weight of L1(Lab(I_P), Lab(I_T)) (beyond the paper; Lab units, so ~0.01)"),
-        "pair_reference_prob": (float, 0.6, "chance that the reference is another crop of the photo under the look"),
-        "cross_reference_prob": (float, 0.05, "chance that the reference is another photo under the target's look"),
-        "target_mix": (look_mix, None, "look kinds turning the source into the target with their weights, e.g. "
-                                       "global=0.4,local=0.4,segment=0.2 (default: recolor_hf.data.REFERENCE_MIX)"),
-        "cache_dir": (str, None, "train on a feature cache of related pairs (train/feature_cache.py) instead of "
-                                 "photos"),
-        "lambda_stats": (float, 0.0, "weight of L1 between T' and the target's patch statistics (normalised)"),
-        "lambda_base": (float, 0.0, "weight of Lab L1 between the base image (content moved to T') and the target"),
-    }
-    train(PredictorStage, parse_args(__doc__, {"learning_rate": 0.0025, "extra": extra}))
+    train(PredictorStage, parse_args(__doc__, {"learning_rate": 0.0025, "extra": OPTIONS}))

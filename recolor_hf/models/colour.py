@@ -174,12 +174,6 @@ def local_transfer(image: torch.Tensor, content: torch.Tensor, target: torch.Ten
     return lab_to_rgb(lab)
 
 
-def denormalize_change(change: torch.Tensor) -> torch.Tensor:
-    """A change of normalised statistics (B, 6, h, w) -> the same change in Lab units (the inverse scaling of
-    ``normalize_statistics``)."""
-    return change * change.new_tensor(STATS_SCALE).view(1, -1, 1, 1)
-
-
 def normalize_statistics(stats: torch.Tensor) -> torch.Tensor:
     """(B, 6, h, w) Lab statistics -> O(1) network inputs (fixed STATS_OFFSET / STATS_SCALE)."""
     offset = stats.new_tensor(STATS_OFFSET).view(1, -1, 1, 1)

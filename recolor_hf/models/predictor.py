@@ -10,9 +10,9 @@ fed to ASPP1).
 Beyond the paper (see ``colour``): the match prefers, among semantically similar reference patches, those of
 similar colour (``colour_prior``); the same hard match gathers the reference's per-patch Lab statistics S~R, with
 a confidence fallback to the global transfer and a joint bilateral smoothing, into the non-learned target T
-(``colour_target``). From ASPP1's features P_W also predicts a correction of T (``statistics_head``): the learned
-target T' = T + dT, which decides per patch how far to trust the match, the fallback or neither (a grey reference,
-content the reference lacks). The generator re-renders the content moved to T' (the "base" image), and each map
+(``colour_target``). From ASPP1's features P_W also predicts the learned target T' (``statistics_head``,
+``correct``): per patch a move of T toward the raw match or the global transfer (and, for contrast, the content's
+own), so it decides how far to trust the match or the fallback (a grey reference, content the reference lacks). The generator re-renders the content moved to T' (the "base" image), and each map
 is predicted as a residual on the base's self-reconstruction map W0(base); zero-initialised heads reproduce the
 non-learned transfer. ASPP1's inputs are normalised per group (W~0R, C3: layer norm; statistics: fixed Lab
 scales) so that none swamps the others.
@@ -26,11 +26,13 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
-from .colour import (STATS_CHANNELS, colour_prior, denormalize_change, normalize_statistics,
-                     target_statistics)
+from .colour import STATS_CHANNELS, colour_prior, global_transfer, normalize_statistics, target_statistics
 from .layers import ASPPWithCode, EqualConv2d, resize_map
 
 STATISTICS_INPUTS = 5  # S_S, T, S~R, whole-image S and R: the statistics groups fed to ASPP1
+# what T' may move T toward, <statistics>_<part>: the raw match S~R and the global transfer Reinhard(S_S) for the
+# Lab means and standard deviations, the content's own S_S for the standard deviations (its texture contrast)
+CANDIDATES = ("match_mean", "match_std", "global_mean", "global_std", "content_std")
 
 
 @dataclass
@@ -131,7 +133,7 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
             ASPPWithCode(h1 + c2, h2, style_dim, tuple(aspp_rates)),
             ASPPWithCode(h2 + c1, h3, style_dim, tuple(aspp_rates)),
         ])
-        self.statistics_head = EqualConv2d(h1, STATS_CHANNELS, 1, activate=False)
+        self.statistics_head = EqualConv2d(h1, len(CANDIDATES), 1, activate=False)
         self.heads = nn.ModuleList(EqualConv2d(h, style_dim, 1, activate=False) for h in hidden_channels)
         for head in (self.statistics_head, *self.heads):  # start from T' = T and W = W0(base)
             nn.init.zeros_(head.weight)
@@ -177,8 +179,8 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
         """(C1, C2, C3), W~0R with its confidence, statistics (S_S, T, S~R, whole S, whole R) and w (B, D) ->
         ``PredictorOutput``.
 
-        ASPP1([W~0R, C3, statistics, conf], w) gives T' = T + dT (dT from ``statistics_head``; patches the user
-        keeps, index -1, stay S_S) and dW1; ASPP2([up(out1), C2], w) dW2; ASPP3([up(out2), C1], w) dW3.
+        ASPP1([W~0R, C3, statistics, conf], w) gives T' (``correct`` of ``statistics_head``'s output; patches the
+        user keeps, index -1, stay S_S) and dW1; ASPP2([up(out1), C2], w) dW2; ASPP3([up(out2), C1], w) dW3.
         S_S, T, S~R: (B, 6, h, w) on C3's grid (h, w = H/16, W/16); whole S, whole R: (B, 6, 1, 1).
         ``maps=False`` stops after ASPP1 (T' and dW1 only: training the statistics alone).
         """
@@ -194,7 +196,32 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
                 x = torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False), skip], 1)
             x = aspp(x, w)
             if corrected is None:
-                corrected = target_stats + denormalize_change(self.statistics_head(x))
+                corrected = self.correct(self.statistics_head(x), statistics)
             residuals.append(head(x))
         keep = (correspondence.index < 0).view(corrected.shape[0], 1, *grid)
         return PredictorOutput(torch.where(keep, content_stats, corrected), tuple(residuals))
+
+    @staticmethod
+    def correct(head: torch.Tensor, statistics: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """T' = T + sum_k a_k (C_k - T) per part (means, standard deviations), a_k in [0, 1]: a learned per-patch
+        move of the smoothed target T toward each candidate of CANDIDATES: the raw match S~R and the global
+        transfer Reinhard(S_S) for the means and the contrasts, and the content's own contrast S_S for the
+        standard deviations only. T' stays among colours the pair itself offers: the head decides how far to trust
+        the match or the fallback (a grey reference, content the reference lacks); it cannot invent a colour. (The
+        content's own means are no candidate: trained on crops of one photo, they kept the source's colours on
+        DPST pairs of two photos and doubled the error.)
+
+        head: (B, len(CANDIDATES), h, w), the a_k before clamping (zero-initialised: T' = T); statistics as
+        ``forward`` -> T' (B, 6, h, w).
+        """
+        content, target, gathered, content_whole, reference_whole = statistics
+        sources = {"match": gathered, "global": global_transfer(content, content_whole, reference_whole),
+                   "content": content}
+        amounts = head.clamp(0, 1)
+        parts = {"mean": slice(0, 3), "std": slice(3, 6)}
+        moved = target.clone()
+        for k, name in enumerate(CANDIDATES):
+            source, part = name.split("_")
+            span = parts[part]
+            moved[:, span] = moved[:, span] + amounts[:, k:k + 1] * (sources[source][:, span] - target[:, span])
+        return moved
