@@ -299,7 +299,8 @@ def test_modes_are_converted(tiny_pipe, pair, tmp_path):
     assert out.size == content.size and out.mode == "RGB"
     rgba = content.convert("RGBA")
     palette = content.convert("P")
-    sixteen = Image.fromarray((np.asarray(gray).astype(np.uint16) * 257), mode="I;16")
+    sixteen = Image.fromarray(np.asarray(gray).astype(np.uint16) * 257)  # uint16 -> I;16 (no mode=: Pillow 13)
+    assert sixteen.mode == "I;16"
     for img in (rgba, palette, sixteen):
         assert tiny_pipe(content=img, reference=pair[1]).images[0].size == content.size
     # EXIF orientation 6 (rotate 90 deg) -> output has the displayed size
