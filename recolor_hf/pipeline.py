@@ -92,6 +92,18 @@ class PairFeatures:
     reference_whole: torch.Tensor
 
 
+@dataclass
+class ReferenceFeatures:
+    """The parts of ``PairFeatures`` that depend on the reference alone (``RecolorPipeline.reference_features``):
+    computed once, they serve every content re-coloured like that reference (a video's frames). semantic F_R,
+    map W0R, stats S_R, whole: its whole-image statistics; batch 1 serves any batch of contents."""
+
+    semantic: torch.Tensor
+    map: torch.Tensor
+    stats: torch.Tensor
+    whole: torch.Tensor
+
+
 def interpolate_maps(maps: tuple[torch.Tensor, ...], base_map: torch.Tensor, alpha: float,
                      start_map: torch.Tensor | None = None) -> tuple:
     """W' = W0 + alpha (W - W0(base)) (supp. eq. 3 with W0 = ``start_map``, default W0(base)), maps resized."""
@@ -240,17 +252,28 @@ class RecolorPipeline(DiffusionPipeline):
         """W0(I) = E_W(I, I): (B, 3, H, W) -> (B, D, H/16, W/16), the image's local colour (main §3.3)."""
         return self.map_encoder(image, image)
 
-    def features(self, content: torch.Tensor, reference: torch.Tensor) -> PairFeatures:
-        """The frozen and non-learned inputs of P_W for (B, 3, r, r) content and reference (``PairFeatures``)."""
-        colour_s, semantic_s = self.backbone(content)
+    def reference_features(self, reference: torch.Tensor) -> ReferenceFeatures:
+        """The reference-only inputs of P_W for a (B, 3, r, r) reference: F_R, W0R, S_R and its whole-image
+        statistics (``ReferenceFeatures``), to compute once and pass to ``features`` for many contents."""
         _, semantic_r = self.backbone(reference)
-        content_lab, reference_lab = rgb_to_lab(content), rgb_to_lab(reference)
+        reference_lab = rgb_to_lab(reference)
+        return ReferenceFeatures(semantic_r, self.self_map(reference),
+                                 patch_statistics(reference_lab, tuple(semantic_r.shape[-2:])),
+                                 patch_statistics(reference_lab, (1, 1)))
+
+    def features(self, content: torch.Tensor, reference: torch.Tensor,
+                 reference_features: ReferenceFeatures | None = None) -> PairFeatures:
+        """The frozen and non-learned inputs of P_W for (B, 3, r, r) content and reference (``PairFeatures``);
+        ``reference_features``: the reference's from ``reference_features(reference)``, reused (the code w
+        depends on both images and is always computed)."""
+        ref = self.reference_features(reference) if reference_features is None else reference_features
+        colour_s, semantic_s = self.backbone(content)
+        content_lab = rgb_to_lab(content)
         return PairFeatures(
-            colour=tuple(colour_s), content_semantic=semantic_s, reference_semantic=semantic_r,
-            code=self.latent_encoder(content, reference), reference_map=self.self_map(reference),
-            content_stats=patch_statistics(content_lab, tuple(semantic_s.shape[-2:])),
-            reference_stats=patch_statistics(reference_lab, tuple(semantic_r.shape[-2:])),
-            content_whole=patch_statistics(content_lab, (1, 1)), reference_whole=patch_statistics(reference_lab, (1, 1)))
+            colour=tuple(colour_s), content_semantic=semantic_s, reference_semantic=ref.semantic,
+            code=self.latent_encoder(content, reference), reference_map=ref.map,
+            content_stats=patch_statistics(content_lab, tuple(semantic_s.shape[-2:])), reference_stats=ref.stats,
+            content_whole=patch_statistics(content_lab, (1, 1)), reference_whole=ref.whole)
 
     def match(self, features: PairFeatures, mask_ratio: float = 0.0, generator: torch.Generator | None = None,
               guide: Callable | None = None, content: torch.Tensor | None = None) -> Correspondence:
@@ -292,13 +315,14 @@ class RecolorPipeline(DiffusionPipeline):
 
     def predict(self, content: torch.Tensor, reference: torch.Tensor, mask_ratio: float = 0.0,
                 generator: torch.Generator | None = None, guide: Callable | None = None,
-                learned: bool = True) -> RecolorLatents:
+                learned: bool = True, reference_features: ReferenceFeatures | None = None) -> RecolorLatents:
         """P_W(I_S, I_R): (B, 3, r, r) x2 -> ``RecolorLatents`` (maps, W0(base), match, S_S, T'; no contents).
 
         ``guide(content_semantic, reference_semantic, reference_map, content_map) -> Correspondence`` replaces
-        the automatic match (user clicks / masks, supp. C.5-C.6); ``learned=False``: see ``predict_from``.
+        the automatic match (user clicks / masks, supp. C.5-C.6); ``learned=False``: see ``predict_from``;
+        ``reference_features``: the reference's, computed once (``features``).
         """
-        features = self.features(content, reference)
+        features = self.features(content, reference, reference_features)
         match = self.match(features, mask_ratio, generator, guide, content)
         return self.predict_from(content, features, match, learned)
 
