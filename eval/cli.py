@@ -115,6 +115,8 @@ def add_speed_benchmarks(commands, groups: dict[str, argparse.ArgumentParser]) -
     command.add_argument("--reference", type=Path, help="reference photo (default synthetic, 512 px)")
     command.add_argument("--repeats", type=int, default=3)
     command.add_argument("--startup_repeats", type=int, default=3, help="runs per start-up measurement (0: skip)")
+    command.add_argument("--force", action="store_true",
+                         help=f"time even when the load average is above {speed.MAX_LOAD} (a busy machine)")
     command.set_defaults(run=speed.run)
     command = commands.add_parser("soak", parents=[output], help="the demo's memory over many large requests",
                                   description=soak.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

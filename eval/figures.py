@@ -1,6 +1,6 @@
 """The README / model-card pictures, made by a checkpoint (run after `python -m eval dpst-oracle ... --output_dir DIR`).
 
-    python -m eval figures --pretrained_model_name_or_path checkpoints/recolor-small \\
+    python -m eval figures --pretrained_model_name_or_path recolor_hf/checkpoints/recolor-small \\
         --oracle_dir outputs/eval/dpst-oracle
 
 - docs/result.jpg          the DPST pairs where ours is closest to the mask-oracle ground truth (by ΔE00), with

@@ -9,11 +9,15 @@ With a checkpoint, a second table compares process start-up with in-process work
 size: `python -c "import torch"`, `recolor --help`, a whole `recolor SOURCE --reference REF -o OUT` process,
 the same work (read, re-colour, write) in a process that has the pipeline loaded, and MKL's in-process time
 (medians of `--startup_repeats` runs). The target: the process costs at most `import torch` + 1 s more.
+
+Timings on a busy machine are not comparable: the machine's load average is printed first, and above MAX_LOAD
+(1-minute load) the benchmark refuses to run unless `--force`; the summary records the load either way.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import subprocess
@@ -35,6 +39,7 @@ ASPECT = 1.5  # width / height of the sources
 REFERENCE_SIDE = 512  # px, long side of the reference
 SYNTHETIC_GRID = (6, 9)  # (rows, columns) of random colours the synthetic photo interpolates
 SYNTHETIC_NOISE = 4.0  # std of its per-pixel noise, in 8-bit levels
+MAX_LOAD = 1.0  # 1-minute load average above which the tables are refused without --force
 
 
 def synthetic_photo(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -176,8 +181,21 @@ def method_rows(methods: dict[str, Method], args: argparse.Namespace) -> pd.Data
     return pd.DataFrame(rows)
 
 
+def check_load(force: bool) -> str:
+    """Print the machine's load average; above MAX_LOAD a ValueError unless ``force``. Returns it as a note."""
+    load = os.getloadavg()
+    note = f"load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1 / 5 / 15 min) on {os.cpu_count()} CPUs"
+    print(note, file=sys.stderr)
+    if load[0] > MAX_LOAD and not force:
+        raise ValueError(f"{note}: above {MAX_LOAD}, other jobs share the machine and the timings would not be "
+                         "comparable; run on a quiet machine, or pass --force to write the tables anyway (the "
+                         "summary then records the load)")
+    return note + (": a busy machine, timed with --force" if load[0] > MAX_LOAD else "")
+
+
 def run(args: argparse.Namespace) -> None:
     """Time every method at each size (results.csv) and, with a checkpoint, the start-up (startup.csv)."""
+    load = check_load(args.force)
     methods = build_methods(args.methods, args.pretrained_model_name_or_path, args.device)
     if "ours" in methods:
         methods |= pipeline_parts(args.pretrained_model_name_or_path, args.device)
@@ -192,5 +210,6 @@ def run(args: argparse.Namespace) -> None:
                                             args.startup_repeats), columns=["measurement", "wall s", "CPU s"])
         startup.to_csv(args.output_dir / "startup.csv", index=False)
         tables[f"start-up, median of {args.startup_repeats}"] = markdown_table(startup)
-    notes = [f"methods: {', '.join(methods)}", f"sources: {args.source or 'synthetic'}, {args.repeats} timed runs"]
+    notes = [f"methods: {', '.join(methods)}", f"sources: {args.source or 'synthetic'}, {args.repeats} timed runs",
+             f"at the start, {load}"]
     write_summary(args.output_dir, "Speed benchmark", notes, tables)

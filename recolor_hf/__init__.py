@@ -10,9 +10,9 @@ from pathlib import Path
 from .presets import PRESETS
 
 __version__ = "0.1.0"
-# The shipped checkpoint lives in the repository, beside the package: found from a clone or an editable install,
-# absent from a plain `pip install .` (then `from_pretrained` says so).
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "recolor-small"
+# The shipped checkpoint: package data (recolor_hf/checkpoints/recolor-small), so a clone, an editable install and a
+# wheel install all find it. The one place that names it.
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "recolor-small"
 LAZY = {"RecolorLatents": ".pipeline", "RecolorPipeline": ".pipeline", "RecolorPipelineOutput": ".pipeline"}
 
 __all__ = ["DEFAULT_CHECKPOINT", "PRESETS", "__version__", *LAZY]

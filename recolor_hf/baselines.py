@@ -2,6 +2,8 @@
 
 Each baseline is `fn(content, reference) -> result`: uint8 (H, W, 3) RGB in, uint8 RGB
 out at the content's size. The reference may have any size.
+
+MKL needs color-matcher (the [train] extra), imported when MKL first runs: the module imports without it.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from color_matcher import ColorMatcher
 from skimage.color import lab2rgb, rgb2lab
 from skimage.exposure import match_histograms
 
@@ -44,6 +45,11 @@ def mkl(content: np.ndarray, reference: np.ndarray) -> np.ndarray:
     The mapping is affine in RGB, so it runs on floats in [0, 1]; out-of-gamut values are
     clipped (not min-max stretched, which would shift every colour).
     """
+    try:
+        from color_matcher import ColorMatcher
+    except ImportError:
+        raise ImportError("the MKL baseline needs the package color-matcher: pip install 'recolor_hf[train]' "
+                          "(or pip install color-matcher)") from None
     result = ColorMatcher().transfer(src=to_float(content, np.float64), ref=to_float(reference, np.float64),
                                      method="mkl")
     return to_uint8(np.real(result))

@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--reference-mask", type=Path,
                         help="mask image of the reference region whose colours that source region takes")
     parser.add_argument("--checkpoint", type=Path, default=recolor_hf.DEFAULT_CHECKPOINT,
-                        help="pipeline folder (default: %(default)s)")
+                        help="pipeline folder (default: the shipped checkpoint, %(default)s)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs (never an input)")
     parser.add_argument("--recursive", action="store_true", help="folder mode: include sub-folders")
     parser.add_argument("--ext", choices=sorted(f[1:] for f in FORMATS),

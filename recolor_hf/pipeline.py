@@ -30,13 +30,17 @@ from .models.encoders import LatentEncoder, LatentMapEncoder
 from .models.generator import RecolorGenerator
 from .models.layers import resize_map
 from .models.predictor import Correspondence, LatentMapPredictor
-from . import DEFAULT_CHECKPOINT
+from . import DEFAULT_CHECKPOINT, hub
 from .presets import PRESETS
 from .strength import check_alpha
 from .upsample import transfer_colour
 
 COMPONENTS = ("generator", "latent_encoder", "map_encoder", "predictor", "backbone")
+COMPONENT_CLASSES = {"generator": RecolorGenerator, "latent_encoder": LatentEncoder, "map_encoder": LatentMapEncoder,
+                     "predictor": LatentMapPredictor, "backbone": FeatureBackbone}
 OUTPUT_TYPES = ("pil", "np", "pt")
+# The usage placeholder of the model card diffusers writes for a new repository (utils/model_card_template.md).
+MODEL_CARD_TODO = "# TODO: add an example code snippet for running this diffusion pipeline"
 HUB_KWARGS = ("repo_id", "token", "private", "commit_message", "create_pr")  # diffusers' save_pretrained -> hub
 
 
@@ -88,6 +92,18 @@ class PairFeatures:
     reference_whole: torch.Tensor
 
 
+@dataclass
+class ReferenceFeatures:
+    """The parts of ``PairFeatures`` that depend on the reference alone (``RecolorPipeline.reference_features``):
+    computed once, they serve every content re-coloured like that reference (a video's frames). semantic F_R,
+    map W0R, stats S_R, whole: its whole-image statistics; batch 1 serves any batch of contents."""
+
+    semantic: torch.Tensor
+    map: torch.Tensor
+    stats: torch.Tensor
+    whole: torch.Tensor
+
+
 def interpolate_maps(maps: tuple[torch.Tensor, ...], base_map: torch.Tensor, alpha: float,
                      start_map: torch.Tensor | None = None) -> tuple:
     """W' = W0 + alpha (W - W0(base)) (supp. eq. 3 with W0 = ``start_map``, default W0(base)), maps resized."""
@@ -108,12 +124,11 @@ def unsquare(images: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
 def check_checkpoint_folder(path: Path) -> None:
     """Refuse a folder that is not a complete pipeline, naming what is missing."""
     if not path.is_dir():
-        shipped = (" (the shipped checkpoint is the repository's checkpoints/recolor-small, which a package "
-                   "installed without the repository does not carry: clone the repository, or install the clone "
-                   "with `pip install -e .`)" if path.resolve() == DEFAULT_CHECKPOINT else "")
-        raise ValueError(f"no checkpoint folder at {path}{shipped}; pass a saved pipeline folder: "
-                         "RecolorPipeline.from_pretrained(path) in Python, --checkpoint DIR to the recolor "
-                         "command or app.py")
+        shipped = (" (the shipped checkpoint is package data of recolor_hf: this installation lacks it; "
+                   "reinstall the package)" if path.resolve() == DEFAULT_CHECKPOINT else "")
+        raise ValueError(f"no checkpoint folder at {path}{shipped}; pass a saved pipeline folder or a Hugging Face "
+                         "repo id: RecolorPipeline.from_pretrained(path_or_repo_id) in Python, --checkpoint DIR to "
+                         "the recolor command or app.py")
     if not (path / "model_index.json").is_file():
         raise ValueError(f"{path} is not a pipeline folder: model_index.json is missing")
     for name in COMPONENTS:
@@ -122,6 +137,15 @@ def check_checkpoint_folder(path: Path) -> None:
             raise ValueError(f"checkpoint {path} is missing component '{name}' ({name}/config.json)")
         if not any(sub.glob("*.safetensors")) and not any(sub.glob("*.bin")):
             raise ValueError(f"checkpoint {path} is missing the weights of component '{name}'")
+
+
+def is_complete(path: Path) -> bool:
+    """Whether ``path`` is a complete pipeline folder (``check_checkpoint_folder`` accepts it)."""
+    try:
+        check_checkpoint_folder(path)
+    except ValueError:
+        return False
+    return True
 
 
 class RecolorPipeline(DiffusionPipeline):
@@ -159,17 +183,38 @@ class RecolorPipeline(DiffusionPipeline):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> "RecolorPipeline":
-        """Load a local pipeline folder (never a hub download); a ValueError names any missing component.
+        """Load a saved pipeline: a local folder, or a Hugging Face repo id such as ``"org/recolor-small"``.
+
+        A repo id (a string of the form namespace/name that is no existing path) resolves through huggingface_hub:
+        the cache first, then a download unless offline (``HF_HUB_OFFLINE=1`` or ``local_files_only=True``), with
+        the keywords ``revision``, ``cache_dir``, ``token``, ``force_download`` (``recolor_hf.hub.resolve``). Either
+        way a ValueError names a missing folder, repository or component. Folders written by ``save_pretrained``
+        (diffusers' custom-code layout, ``recolor_hf.hub``) load without running their custom-code files.
 
         Without accelerate (an install without the [train] extra) the components load the plain way, quietly.
         """
-        path = Path(pretrained_model_name_or_path)
+        hub_kwargs = {key: kwargs.pop(key) for key in hub.DOWNLOAD_KWARGS if key in kwargs}
+        if hub.is_repo_id(pretrained_model_name_or_path):
+            path = hub.resolve(pretrained_model_name_or_path, COMPONENTS, hub_kwargs, is_complete)
+        else:
+            path = Path(pretrained_model_name_or_path)
         check_checkpoint_folder(path)
         kwargs.setdefault("low_cpu_mem_usage", is_accelerate_available())
         return super().from_pretrained(path, **kwargs)
 
+    @classmethod
+    def load_config(cls, *args, **kwargs):
+        """diffusers' ``load_config``, with the custom-code names of a saved folder's model_index.json mapped back
+        to recolor_hf's classes (``hub.from_remote_code``)."""
+        loaded = super().load_config(*args, **kwargs)
+        if isinstance(loaded, tuple):
+            return (hub.from_remote_code(loaded[0], COMPONENT_CLASSES), *loaded[1:])
+        return hub.from_remote_code(loaded, COMPONENT_CLASSES)
+
     def save_pretrained(self, save_directory, push_to_hub: bool = False, **kwargs) -> None:
-        """diffusers' save, then drop ``_name_or_path`` from every config: a shipped folder names no local path.
+        """diffusers' save, then drop ``_name_or_path`` from every config: a shipped folder names no local path;
+        then the custom-code files with which ``DiffusionPipeline.from_pretrained(folder_or_repo_id,
+        trust_remote_code=True)`` loads the folder where recolor_hf is installed (``hub.write_remote_code``).
 
         ``push_to_hub=True`` then uploads through diffusers' ``push_to_hub`` (which saves through this method, so
         the upload names no local path either), with diffusers' keywords ``repo_id`` (default: the folder's name),
@@ -181,10 +226,21 @@ class RecolorPipeline(DiffusionPipeline):
             config = json.loads(path.read_text())
             if config.pop("_name_or_path", None) is not None:
                 path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        hub.write_remote_code(Path(save_directory), {name: type(getattr(self, name)) for name in COMPONENTS})
         if push_to_hub:
             repo_id = hub_kwargs.pop("repo_id", Path(save_directory).name)
             self.push_to_hub(repo_id, safe_serialization=kwargs.get("safe_serialization", True),
                              variant=kwargs.get("variant"), **hub_kwargs)
+
+    def _upload_folder(self, working_dir, repo_id: str, *args, **kwargs):
+        """diffusers' upload (the last step of ``push_to_hub``), after filling the usage snippet of the model card
+        diffusers generates for a new repository (``hub.usage_snippet``); a card the repository has is kept."""
+        card = Path(working_dir) / "README.md"
+        if card.is_file():
+            text = card.read_text()
+            if MODEL_CARD_TODO in text:
+                card.write_text(text.replace(MODEL_CARD_TODO, hub.usage_snippet(repo_id)))
+        return super()._upload_folder(working_dir, repo_id, *args, **kwargs)
 
     # ----- tensor-level building blocks (used by training, the app and the pipeline itself) -----
 
@@ -196,17 +252,28 @@ class RecolorPipeline(DiffusionPipeline):
         """W0(I) = E_W(I, I): (B, 3, H, W) -> (B, D, H/16, W/16), the image's local colour (main §3.3)."""
         return self.map_encoder(image, image)
 
-    def features(self, content: torch.Tensor, reference: torch.Tensor) -> PairFeatures:
-        """The frozen and non-learned inputs of P_W for (B, 3, r, r) content and reference (``PairFeatures``)."""
-        colour_s, semantic_s = self.backbone(content)
+    def reference_features(self, reference: torch.Tensor) -> ReferenceFeatures:
+        """The reference-only inputs of P_W for a (B, 3, r, r) reference: F_R, W0R, S_R and its whole-image
+        statistics (``ReferenceFeatures``), to compute once and pass to ``features`` for many contents."""
         _, semantic_r = self.backbone(reference)
-        content_lab, reference_lab = rgb_to_lab(content), rgb_to_lab(reference)
+        reference_lab = rgb_to_lab(reference)
+        return ReferenceFeatures(semantic_r, self.self_map(reference),
+                                 patch_statistics(reference_lab, tuple(semantic_r.shape[-2:])),
+                                 patch_statistics(reference_lab, (1, 1)))
+
+    def features(self, content: torch.Tensor, reference: torch.Tensor,
+                 reference_features: ReferenceFeatures | None = None) -> PairFeatures:
+        """The frozen and non-learned inputs of P_W for (B, 3, r, r) content and reference (``PairFeatures``);
+        ``reference_features``: the reference's from ``reference_features(reference)``, reused (the code w
+        depends on both images and is always computed)."""
+        ref = self.reference_features(reference) if reference_features is None else reference_features
+        colour_s, semantic_s = self.backbone(content)
+        content_lab = rgb_to_lab(content)
         return PairFeatures(
-            colour=tuple(colour_s), content_semantic=semantic_s, reference_semantic=semantic_r,
-            code=self.latent_encoder(content, reference), reference_map=self.self_map(reference),
-            content_stats=patch_statistics(content_lab, tuple(semantic_s.shape[-2:])),
-            reference_stats=patch_statistics(reference_lab, tuple(semantic_r.shape[-2:])),
-            content_whole=patch_statistics(content_lab, (1, 1)), reference_whole=patch_statistics(reference_lab, (1, 1)))
+            colour=tuple(colour_s), content_semantic=semantic_s, reference_semantic=ref.semantic,
+            code=self.latent_encoder(content, reference), reference_map=ref.map,
+            content_stats=patch_statistics(content_lab, tuple(semantic_s.shape[-2:])), reference_stats=ref.stats,
+            content_whole=patch_statistics(content_lab, (1, 1)), reference_whole=ref.whole)
 
     def match(self, features: PairFeatures, mask_ratio: float = 0.0, generator: torch.Generator | None = None,
               guide: Callable | None = None, content: torch.Tensor | None = None) -> Correspondence:
@@ -248,13 +315,14 @@ class RecolorPipeline(DiffusionPipeline):
 
     def predict(self, content: torch.Tensor, reference: torch.Tensor, mask_ratio: float = 0.0,
                 generator: torch.Generator | None = None, guide: Callable | None = None,
-                learned: bool = True) -> RecolorLatents:
+                learned: bool = True, reference_features: ReferenceFeatures | None = None) -> RecolorLatents:
         """P_W(I_S, I_R): (B, 3, r, r) x2 -> ``RecolorLatents`` (maps, W0(base), match, S_S, T'; no contents).
 
         ``guide(content_semantic, reference_semantic, reference_map, content_map) -> Correspondence`` replaces
-        the automatic match (user clicks / masks, supp. C.5-C.6); ``learned=False``: see ``predict_from``.
+        the automatic match (user clicks / masks, supp. C.5-C.6); ``learned=False``: see ``predict_from``;
+        ``reference_features``: the reference's, computed once (``features``).
         """
-        features = self.features(content, reference)
+        features = self.features(content, reference, reference_features)
         match = self.match(features, mask_ratio, generator, guide, content)
         return self.predict_from(content, features, match, learned)
 

@@ -120,20 +120,28 @@ class TemporalSmoother:
 
 
 class FrameRecolorer:
-    """Re-colour a stream of frames like one reference: (H, W, 3) uint8 in, (H, W, 3) uint8 out, in order."""
+    """Re-colour a stream of frames like one reference: (H, W, 3) uint8 in, (H, W, 3) uint8 out, in order.
+
+    The reference's own features (backbone, self-map, statistics: ``RecolorPipeline.reference_features``) are
+    computed once; ``reuse_reference=False`` recomputes them on every frame (the same output, slower: for
+    benchmarks).
+    """
 
     def __init__(self, pipe: RecolorPipeline, reference, alpha: float = 1.0,
-                 smoothing: float = DEFAULT_SMOOTHING):
+                 smoothing: float = DEFAULT_SMOOTHING, reuse_reference: bool = True):
         self.pipe = pipe
         self.alpha = check_alpha(alpha)
         self.reference_low = pipe.to_working(pipe.prepare(reference, "reference"))
+        with torch.no_grad():
+            self.reference = pipe.reference_features(self.reference_low) if reuse_reference else None
         self.smoother = TemporalSmoother(pipe, smoothing)
 
     @torch.no_grad()
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         """One frame (H, W, 3) uint8 -> the frame re-coloured at its own size."""
         content = PIL.Image.fromarray(frame)
-        latents = self.pipe.predict(self.pipe.to_working([content]), self.reference_low)
+        latents = self.pipe.predict(self.pipe.to_working([content]), self.reference_low,
+                                    reference_features=self.reference)
         latents = self.smoother(latents)
         latents.contents = [content]
         return np.asarray(self.pipe.decode(latents, self.alpha)[0])

@@ -72,11 +72,24 @@ def run(command: str, out: Path, *options: str) -> pd.DataFrame:
 
 def test_speed(tmp_path, tiny_dir):
     results = run("speed", tmp_path, "--pretrained_model_name_or_path", str(tiny_dir), "--methods", "identity,ours",
-                  "--megapixels", "0.01", "--repeats", "1", "--startup_repeats", "0")
+                  "--megapixels", "0.01", "--repeats", "1", "--startup_repeats", "0", "--force")
     assert list(results["method"]) == ["identity", "ours", "ours: networks", "ours: render + full-res transfer"]
     assert (results["size"] == "122x81").all()
     assert (results["seconds"] > 0).all() and results["peak_rss_mib"].notna().all()
     assert "| ours: networks | 122x81 |" in (tmp_path / "summary.md").read_text()
+
+
+def test_speed_refuses_a_busy_machine(tmp_path, monkeypatch, capsys):
+    """Above a load average of 1.0 the speed benchmark prints the load and writes no table, unless --force."""
+    monkeypatch.setattr("eval.speed.os.getloadavg", lambda: (3.5, 2.0, 1.0))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["speed", "--output_dir", str(tmp_path), "--methods", "identity", "--megapixels", "0.01"])
+    assert exit_info.value.code == 1 and not (tmp_path / "summary.md").exists()
+    err = capsys.readouterr().err
+    assert "load average 3.50 / 2.00 / 1.00" in err and "--force" in err
+    run("speed", tmp_path, "--methods", "identity", "--megapixels", "0.01", "--repeats", "1", "--force")
+    assert "load average 3.50 / 2.00 / 1.00 (1 / 5 / 15 min)" in (tmp_path / "summary.md").read_text()
+    assert "a busy machine, timed with --force" in (tmp_path / "summary.md").read_text()
 
 
 def test_soak(tmp_path, tiny_dir, monkeypatch):
@@ -136,6 +149,16 @@ def test_video(tmp_path, tiny_dir):
     speed = pd.read_csv(tmp_path / "out" / "speed.csv")
     assert (speed.filter(like="frames/s") > 0).all().all()
     assert "| pan-zoom | 10 |" in (tmp_path / "out" / "summary.md").read_text()
+
+
+def test_video_names_missing_data(tmp_path, capsys):
+    """Without the clip photos in the data folder, `python -m eval video` says which files it needs, no traceback."""
+    (tmp_path / "photos").mkdir()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["video", "--data_dir", str(tmp_path), "--output_dir", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1 and "photos/kodak24/kodim23.jpg" in err and "--data_dir" in err
+    assert "Traceback" not in err and "FileNotFoundError" not in err
 
 
 def test_figures(tmp_path, tiny_dir):

@@ -1,3 +1,4 @@
+import hashlib
 import json
 import os
 import shutil
@@ -86,6 +87,35 @@ def test_save_pretrained_pushes_the_cleaned_folder(saved, tmp_path, monkeypatch)
     assert not any("_name_or_path" in p.read_text() for p in (tmp_path / "out").rglob("*.json"))
 
 
+def test_push_to_hub_uploads_what_diffusers_loads(tiny_pipe, monkeypatch):
+    """push_to_hub uploads the weights, the custom-code files DiffusionPipeline.from_pretrained(repo_id,
+    trust_remote_code=True) needs, and diffusers' generated model card with that call as its usage snippet."""
+    from diffusers.utils import hub_utils
+    from huggingface_hub import ModelCard, ModelCardData
+
+    uploaded = {}
+
+    def upload(self, folder, repo_id, **kwargs):
+        uploaded["files"] = {str(p.relative_to(folder)): p.read_text() for p in Path(folder).rglob("*")
+                             if p.suffix in (".json", ".py", ".md")}
+
+    template = ModelCard.from_template(ModelCardData(library_name="diffusers"),
+                                       template_path=hub_utils.MODEL_CARD_TEMPLATE_PATH)  # a new repository's card
+    monkeypatch.setattr(hub_utils, "create_repo", lambda repo_id, **kwargs: type("Repo", (), {"repo_id": repo_id}))
+    monkeypatch.setattr(hub_utils, "load_or_create_model_card", lambda *args, **kwargs: template)
+    monkeypatch.setattr(hub_utils.PushToHubMixin, "_upload_folder", upload)  # below RecolorPipeline's own step
+    tiny_pipe.push_to_hub("someone/recolor-test", token="hf_test")
+    files = uploaded["files"]
+    index = json.loads(files["model_index.json"])
+    assert index["_class_name"] == ["pipeline", "RecolorPipeline"] and "pipeline.py" in files
+    for name in COMPONENTS:
+        assert index[name][0] == "recolor_components" and f"{name}/recolor_components.py" in files
+    assert "from recolor_hf.pipeline import RecolorPipeline" in files["pipeline.py"]
+    card = files["README.md"]
+    assert 'DiffusionPipeline.from_pretrained("someone/recolor-test", trust_remote_code=True)' in card
+    assert "TODO: add an example code snippet" not in card
+
+
 def test_output_has_content_size(tiny_pipe, pair):
     out = tiny_pipe(content=pair[0], reference=pair[1])
     assert isinstance(out, RecolorPipelineOutput)
@@ -94,7 +124,9 @@ def test_output_has_content_size(tiny_pipe, pair):
 
 def test_save_load_round_trip(tiny_pipe, saved, pair):
     index = json.loads((saved / "model_index.json").read_text())
-    assert index["generator"] == ["recolor_hf.models.generator", "RecolorGenerator"]
+    assert index["generator"] == ["recolor_components", "RecolorGenerator"]  # diffusers' custom-code layout
+    assert "from recolor_hf.models.generator import RecolorGenerator" in (
+        saved / "generator" / "recolor_components.py").read_text()
     assert index["resolution"] == tiny_pipe.config.resolution
     assert all(any((saved / c).glob("*.safetensors")) for c in COMPONENTS)
     loaded = RecolorPipeline.from_pretrained(saved)
@@ -105,6 +137,111 @@ def test_save_load_round_trip(tiny_pipe, saved, pair):
          loaded(content=pair[0], reference=pair[1], output_type="np").images[0]]
     assert np.abs(x[0] - x[1]).max() <= 1e-5
     assert loaded(content=pair[0], reference=pair[1]).images[0].size == (517, 333)
+
+
+REVISION = "0123456789abcdef0123456789abcdef01234567"
+
+
+def hub_cache(folder: Path, cache: Path, repo_id: str, revision: str = REVISION) -> Path:
+    """Lay out ``folder`` in ``cache`` as huggingface_hub lays out a downloaded repository: blobs named by their
+    sha256, snapshots/<revision>/ of relative symlinks to them, refs/main naming the revision."""
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    snapshot = repo / "snapshots" / revision
+    (repo / "blobs").mkdir(parents=True)
+    for path in folder.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+            blob.write_bytes(data)
+            link = snapshot / path.relative_to(folder)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(os.path.relpath(blob, link.parent))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    return snapshot
+
+
+OFFLINE_LOADS = """
+import sys
+import numpy as np
+from PIL import Image
+from diffusers import DiffusionPipeline
+from recolor_hf import RecolorPipeline
+
+saved = sys.argv[1]
+content, reference = Image.open(sys.argv[2]), Image.open(sys.argv[3])
+def run(pipe):
+    return pipe(content=content, reference=reference, output_type="np").images[0]
+expected = run(RecolorPipeline.from_pretrained(saved))
+for name, load in [
+        ("repo id", lambda: RecolorPipeline.from_pretrained("someone/recolor-test")),
+        ("revision", lambda: RecolorPipeline.from_pretrained("someone/recolor-test", revision=sys.argv[4])),
+        ("diffusers folder", lambda: DiffusionPipeline.from_pretrained(saved, trust_remote_code=True)),
+        ("diffusers repo id", lambda: DiffusionPipeline.from_pretrained("someone/recolor-test",
+                                                                        trust_remote_code=True))]:
+    pipe = load()
+    print(name, type(pipe).__module__ + "." + type(pipe).__name__, float(np.abs(run(pipe) - expected).max()),
+          sep="|")
+for name, load in [("missing repo", lambda: RecolorPipeline.from_pretrained("someone/not-there")),
+                   ("diffusers untrusted", lambda: DiffusionPipeline.from_pretrained(saved))]:
+    try:
+        load()
+        print(name, "no error", sep="|")
+    except ValueError as err:
+        print(name, "ValueError " + " ".join(str(err).split()), sep="|")
+"""
+
+
+@pytest.fixture(scope="module")
+def offline_loads(saved, pair, tmp_path_factory) -> dict[str, str]:
+    """{what: printed result} of OFFLINE_LOADS, run with HF_HUB_OFFLINE=1 and ``saved`` in a Hugging Face cache
+    as the repository someone/recolor-test (a fresh process: the hub client reads HF_HUB_OFFLINE at import)."""
+    home = tmp_path_factory.mktemp("hf_home")
+    hub_cache(saved, home / "hub", "someone/recolor-test")
+    images = []
+    for i, image in enumerate(pair):
+        images.append(home / f"{i}.png")
+        image.save(images[-1])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
+    env |= {"HF_HOME": str(home), "HF_HUB_OFFLINE": "1"}  # the cache is $HF_HOME/hub; modules go there too
+    done = subprocess.run([sys.executable, "-c", OFFLINE_LOADS, str(saved), *map(str, images), REVISION], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return dict(line.split("|", 1) for line in done.stdout.splitlines() if "|" in line)
+
+
+def test_from_pretrained_by_repo_id_from_the_offline_cache(offline_loads):
+    """RecolorPipeline.from_pretrained("org/name") finds the repository in the Hugging Face cache with
+    HF_HUB_OFFLINE=1 (by branch and by revision) and gives the same result as the folder itself."""
+    for name in ("repo id", "revision"):
+        kind, difference = offline_loads[name].split("|")
+        assert kind == "recolor_hf.pipeline.RecolorPipeline" and float(difference) == 0.0
+    assert offline_loads["missing repo"].startswith("ValueError no checkpoint folder at someone/not-there")
+    assert "not in the cache" in offline_loads["missing repo"] and "HF_HUB_OFFLINE=1" in offline_loads["missing repo"]
+
+
+def test_diffusion_pipeline_loads_the_pipeline(offline_loads):
+    """DiffusionPipeline.from_pretrained(folder or repo id, trust_remote_code=True) builds a RecolorPipeline from a
+    saved folder (diffusers' custom-code layout); without trust_remote_code diffusers refuses, saying so."""
+    for name in ("diffusers folder", "diffusers repo id"):
+        kind, difference = offline_loads[name].split("|")
+        assert kind == "recolor_hf.pipeline.RecolorPipeline" and float(difference) == 0.0
+    assert "trust_remote_code=True" in offline_loads["diffusers untrusted"]
+
+
+def test_repo_id_errors_name_the_problem(saved, tmp_path):
+    """Offline (local_files_only), a repository missing from the cache or a cached one missing a component is a
+    ValueError saying which; a relative path that does not exist and is no repo id stays a folder error."""
+    snapshot = hub_cache(saved, tmp_path, "someone/recolor-test")
+    loaded = RecolorPipeline.from_pretrained("someone/recolor-test", cache_dir=tmp_path, local_files_only=True)
+    assert loaded.config.resolution == RecolorPipeline.from_pretrained(saved).config.resolution
+    with pytest.raises(ValueError, match="'someone/other' .* is not in the cache"):
+        RecolorPipeline.from_pretrained("someone/other", cache_dir=tmp_path, local_files_only=True)
+    shutil.rmtree(snapshot / "predictor")
+    with pytest.raises(ValueError, match="missing component 'predictor'"):
+        RecolorPipeline.from_pretrained("someone/recolor-test", cache_dir=tmp_path, local_files_only=True)
+    with pytest.raises(ValueError, match="no checkpoint folder at a/b/c"):
+        RecolorPipeline.from_pretrained("a/b/c")
 
 
 def test_missing_component_is_named(saved, tmp_path):
@@ -162,7 +299,8 @@ def test_modes_are_converted(tiny_pipe, pair, tmp_path):
     assert out.size == content.size and out.mode == "RGB"
     rgba = content.convert("RGBA")
     palette = content.convert("P")
-    sixteen = Image.fromarray((np.asarray(gray).astype(np.uint16) * 257), mode="I;16")
+    sixteen = Image.fromarray(np.asarray(gray).astype(np.uint16) * 257)  # uint16 -> I;16 (no mode=: Pillow 13)
+    assert sixteen.mode == "I;16"
     for img in (rgba, palette, sixteen):
         assert tiny_pipe(content=img, reference=pair[1]).images[0].size == content.size
     # EXIF orientation 6 (rotate 90 deg) -> output has the displayed size

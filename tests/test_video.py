@@ -88,6 +88,20 @@ def test_smoothing_zero_is_the_pipeline_on_each_frame(pipe, clip, reference):
         np.testing.assert_array_equal(result, expected)
 
 
+def test_reference_features_are_computed_once(pipe, clip, reference, monkeypatch):
+    """The reference's backbone features, self-map and statistics are computed once per FrameRecolorer, not per
+    frame, with the same frames as recomputing them (reuse_reference=False, the old way)."""
+    calls = []
+    compute = pipe.reference_features
+    monkeypatch.setattr(pipe, "reference_features", lambda image: calls.append(1) or compute(image))
+    once = list(FrameRecolorer(pipe, reference).map(clip[:4]))
+    assert len(calls) == 1
+    every = list(FrameRecolorer(pipe, reference, reuse_reference=False).map(clip[:4]))
+    assert len(calls) == 1 + 4  # predict recomputes them per frame
+    for a, b in zip(once, every):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_smoothing_removes_flicker(pipe, clip, reference):
     align = aligner(pan_zoom_boxes(PHOTO.size, FRAMES, SIZE), set(), SIZE)  # motion-compensated, as the benchmark
     independent = flicker(list(FrameRecolorer(pipe, reference, smoothing=0).map(clip)), clip, align)

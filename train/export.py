@@ -5,7 +5,7 @@ Loads the pipeline the stage started from, replaces the components the stage tra
 a clean pipeline folder (no optimizer state, logs or checkpoints).
 
     python train/export.py --pretrained_model_name_or_path runs/stage2 \\
-        --checkpoint_path runs/stage3/checkpoint-2000 --use_ema --output_dir checkpoints/recolor-small
+        --checkpoint_path runs/stage3/checkpoint-2000 --use_ema --output_dir recolor_hf/checkpoints/recolor-small
 """
 
 import argparse

