@@ -63,7 +63,7 @@ def stage_class(stage: str) -> type[torch.nn.Module]:
 def stage_options(stage: str) -> argparse.Namespace:
     """The options of `stage` at its training script's defaults (its module-level OPTIONS)."""
     defaults = {name: value for name, (_, value, _) in getattr(train_module(STAGES[stage][0]), "OPTIONS", {}).items()}
-    return argparse.Namespace(**defaults, **(CACHED_OPTIONS if stage == "predictor_cached" else {}))
+    return argparse.Namespace(**{**defaults, **(CACHED_OPTIONS if stage == "predictor_cached" else {})})
 
 
 def images_per_second(stage: str, preset: str, device: str, args: argparse.Namespace) -> float:
