@@ -113,7 +113,7 @@ def test_model_size(tmp_path, tiny_pipe):
 def test_train_speed_every_stage(tmp_path):
     results = run("train-speed", tmp_path, "--presets", "tiny", "--train_batch_size", "1", "--steps", "1",
                   "--warmup", "0")
-    assert list(results["stage"]) == ["generator", "map_encoder", "predictor"]
+    assert list(results["stage"]) == ["generator", "map_encoder", "predictor", "predictor_cached"]
     assert (results["images / s"] > 0).all()
 
 

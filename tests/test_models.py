@@ -138,6 +138,36 @@ def test_predictor_starts_from_base_map():
     assert latents.target_stats.shape == latents.content_stats.shape == (2, 6, r // 16, r // 16)
 
 
+def test_learned_target_starts_at_t_and_trusts_the_match_or_the_fallback():
+    """The statistics head is zero-initialised (T' = T); full trust gives the smoothed raw match, none the
+    smoothed global transfer, and the contrast output moves only the standard deviations toward the content's."""
+    from recolor_hf.models.colour import global_transfer, smooth_transfer
+
+    pipe = RecolorPipeline.from_preset("tiny", seed=0)
+    r = pipe.config.resolution
+    with torch.no_grad():
+        features = pipe.features(torch.rand(1, 3, r, r), torch.rand(1, 3, r, r))
+        match = pipe.match(features)
+        base, _ = pipe.colour_targets(features, match, learned=False)
+        learned, _ = pipe.colour_targets(features, match)
+        torch.testing.assert_close(learned, base)
+        f = features
+        target, gathered = pipe.predictor.colour_target(f.content_stats, f.reference_stats, match, f.content_whole,
+                                                        f.reference_whole)
+        statistics = (f.content_stats, target, gathered, f.content_whole, f.reference_whole)
+        sigmas = tuple(pipe.predictor.config.transfer_smoothing)
+        keep = torch.zeros_like(match.confidence, dtype=torch.bool)
+        ones, zeros = torch.ones_like(match.confidence), torch.zeros_like(match.confidence)
+        trusted = pipe.predictor.correct(torch.cat([ones, zeros], 1), statistics, match)
+        torch.testing.assert_close(trusted, smooth_transfer(f.content_stats, gathered, ones, keep, sigmas))
+        fallback = global_transfer(f.content_stats, f.content_whole, f.reference_whole)
+        distrusted = pipe.predictor.correct(torch.cat([-ones, zeros], 1), statistics, match)
+        torch.testing.assert_close(distrusted, smooth_transfer(f.content_stats, fallback, zeros, keep, sigmas))
+        contrast = pipe.predictor.correct(torch.cat([zeros, ones], 1), statistics, match)
+        torch.testing.assert_close(contrast[:, :3], target[:, :3])
+        torch.testing.assert_close(contrast[:, 3:], f.content_stats[:, 3:])
+
+
 @pytest.mark.parametrize("name", ["tiny", "small", "paper"])
 def test_preset_parameter_counts_and_one_pair(name, capsys):
     pipe = RecolorPipeline.from_preset(name)

@@ -26,13 +26,12 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
-from .colour import STATS_CHANNELS, colour_prior, global_transfer, normalize_statistics, target_statistics
+from .colour import (STATS_CHANNELS, colour_prior, global_transfer, normalize_statistics, smooth_transfer,
+                     target_statistics)
 from .layers import ASPPWithCode, EqualConv2d, resize_map
 
 STATISTICS_INPUTS = 5  # S_S, T, S~R, whole-image S and R: the statistics groups fed to ASPP1
-# what T' may move T toward, <statistics>_<part>: the raw match S~R and the global transfer Reinhard(S_S) for the
-# Lab means and standard deviations, the content's own S_S for the standard deviations (its texture contrast)
-CANDIDATES = ("match_mean", "match_std", "global_mean", "global_std", "content_std")
+STATISTICS_HEAD = ("trust", "contrast")  # the statistics head's outputs: trust in the match, the content's contrast
 
 
 @dataclass
@@ -133,7 +132,7 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
             ASPPWithCode(h1 + c2, h2, style_dim, tuple(aspp_rates)),
             ASPPWithCode(h2 + c1, h3, style_dim, tuple(aspp_rates)),
         ])
-        self.statistics_head = EqualConv2d(h1, len(CANDIDATES), 1, activate=False)
+        self.statistics_head = EqualConv2d(h1, len(STATISTICS_HEAD), 1, activate=False)
         self.heads = nn.ModuleList(EqualConv2d(h, style_dim, 1, activate=False) for h in hidden_channels)
         for head in (self.statistics_head, *self.heads):  # start from T' = T and W = W0(base)
             nn.init.zeros_(head.weight)
@@ -196,32 +195,28 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
                 x = torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False), skip], 1)
             x = aspp(x, w)
             if corrected is None:
-                corrected = self.correct(self.statistics_head(x), statistics)
+                corrected = self.correct(self.statistics_head(x), statistics, correspondence)
             residuals.append(head(x))
         keep = (correspondence.index < 0).view(corrected.shape[0], 1, *grid)
         return PredictorOutput(torch.where(keep, content_stats, corrected), tuple(residuals))
 
-    @staticmethod
-    def correct(head: torch.Tensor, statistics: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """T' = T + sum_k a_k (C_k - T) per part (means, standard deviations), a_k in [0, 1]: a learned per-patch
-        move of the smoothed target T toward each candidate of CANDIDATES: the raw match S~R and the global
-        transfer Reinhard(S_S) for the means and the contrasts, and the content's own contrast S_S for the
-        standard deviations only. T' stays among colours the pair itself offers: the head decides how far to trust
-        the match or the fallback (a grey reference, content the reference lacks); it cannot invent a colour. (The
-        content's own means are no candidate: trained on crops of one photo, they kept the source's colours on
-        DPST pairs of two photos and doubled the error.)
+    def correct(self, head: torch.Tensor, statistics: tuple[torch.Tensor, ...],
+                correspondence: Correspondence) -> torch.Tensor:
+        """T' = Smooth(c' S~R + (1 - c') Reinhard(S_S)) with a learned trust c' = clamp(c + a_trust, 0, 1) in the
+        match (c: the confidence ramp of the match score), then the contrast moved toward the content's own,
+        std' = std + a_contrast (S_S std - std), a_contrast in [0, 1]. The same joint bilateral smoothing as T keeps
+        one material one colour; the head decides per patch how far to trust the match or the global fallback
+        (a grey reference, content the reference lacks) and cannot invent a colour. Zero-initialised: T' = T.
 
-        head: (B, len(CANDIDATES), h, w), the a_k before clamping (zero-initialised: T' = T); statistics as
-        ``forward`` -> T' (B, 6, h, w).
+        head: (B, 2, h, w) (a_trust, a_contrast); statistics as ``forward``; correspondence: the match
+        -> T' (B, 6, h, w).
         """
-        content, target, gathered, content_whole, reference_whole = statistics
-        sources = {"match": gathered, "global": global_transfer(content, content_whole, reference_whole),
-                   "content": content}
-        amounts = head.clamp(0, 1)
-        parts = {"mean": slice(0, 3), "std": slice(3, 6)}
-        moved = target.clone()
-        for k, name in enumerate(CANDIDATES):
-            source, part = name.split("_")
-            span = parts[part]
-            moved[:, span] = moved[:, span] + amounts[:, k:k + 1] * (sources[source][:, span] - target[:, span])
-        return moved
+        content, _, gathered, content_whole, reference_whole = statistics
+        low, high = self.config.confidence_range
+        trust = ((correspondence.confidence - low) / max(high - low, 1e-6)).clamp(0, 1)
+        trust = (trust + head[:, :1]).clamp(0, 1)
+        blend = trust * gathered + (1 - trust) * global_transfer(content, content_whole, reference_whole)
+        keep = (correspondence.index < 0).view_as(trust)
+        target = smooth_transfer(content, blend, trust, keep, tuple(self.config.transfer_smoothing))
+        contrast = head[:, 1:2].clamp(0, 1)
+        return torch.cat([target[:, :3], target[:, 3:] + contrast * (content[:, 3:] - target[:, 3:])], dim=1)
