@@ -123,6 +123,12 @@ def smooth_transfer(content: torch.Tensor, target: torch.Tensor, weight: torch.T
     return torch.cat([s[..., :3] + smooth[..., :3], std.clamp_min(0)], dim=-1).transpose(1, 2).view_as(content)
 
 
+def confidence_weight(confidence: torch.Tensor, confidence_range: tuple[float, float]) -> torch.Tensor:
+    """The trust c in each patch's match: its score ramped from 0 at confidence_range[0] to 1 at [1], (B, 1, h, w)."""
+    low, high = confidence_range
+    return ((confidence - low) / max(high - low, 1e-6)).clamp(0, 1)
+
+
 def match_blend(content: torch.Tensor, reference: torch.Tensor, index: torch.Tensor, confidence: torch.Tensor,
                 confidence_range: tuple[float, float], content_whole: torch.Tensor,
                 reference_whole: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -132,8 +138,7 @@ def match_blend(content: torch.Tensor, reference: torch.Tensor, index: torch.Ten
     the match scores; content_whole, reference_whole (B, 6, 1, 1): whole-image statistics -> (blend, S~R, c), the
     first two (B, 6, hs, ws), c (B, 1, hs, ws) in [0, 1].
     """
-    low, high = confidence_range
-    weight = ((confidence - low) / max(high - low, 1e-6)).clamp(0, 1)
+    weight = confidence_weight(confidence, confidence_range)
     gathered = gather_statistics(reference, content, index)
     fallback = global_transfer(content, content_whole, reference_whole)
     return weight * gathered + (1 - weight) * fallback, gathered, weight

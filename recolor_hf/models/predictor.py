@@ -11,8 +11,8 @@ Beyond the paper (see ``colour``): the match prefers, among semantically similar
 similar colour (``colour_prior``); the same hard match gathers the reference's per-patch Lab statistics S~R, with
 a confidence fallback to the global transfer and a joint bilateral smoothing, into the non-learned target T
 (``colour_target``). From ASPP1's features P_W also predicts the learned target T' (``statistics_head``,
-``correct``): per patch a move of T toward the raw match or the global transfer (and, for contrast, the content's
-own), so it decides how far to trust the match or the fallback (a grey reference, content the reference lacks). The generator re-renders the content moved to T' (the "base" image), and each map
+``correct``): per patch a learned trust in the match against the global fallback, smoothed as T is, and how much
+of the content's own contrast to keep (a grey reference, content the reference lacks). The generator re-renders the content moved to T' (the "base" image), and each map
 is predicted as a residual on the base's self-reconstruction map W0(base); zero-initialised heads reproduce the
 non-learned transfer. ASPP1's inputs are normalised per group (W~0R, C3: layer norm; statistics: fixed Lab
 scales) so that none swamps the others.
@@ -26,8 +26,8 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
-from .colour import (STATS_CHANNELS, colour_prior, global_transfer, normalize_statistics, smooth_transfer,
-                     target_statistics)
+from .colour import (STATS_CHANNELS, colour_prior, confidence_weight, global_transfer, normalize_statistics,
+                     smooth_transfer, target_statistics)
 from .layers import ASPPWithCode, EqualConv2d, resize_map
 
 STATISTICS_INPUTS = 5  # S_S, T, S~R, whole-image S and R: the statistics groups fed to ASPP1
@@ -184,8 +184,7 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
         ``maps=False`` stops after ASPP1 (T' and dW1 only: training the statistics alone).
         """
         c1, c2, c3 = colour_features
-        content_stats, target_stats = statistics[:2]
-        grid = content_stats.shape[-2:]
+        grid = statistics[0].shape[-2:]
         stats = [normalize_statistics(x).expand(-1, -1, *grid) for x in statistics]
         warped = F.layer_norm(correspondence.warped, correspondence.warped.shape[1:])
         x = torch.cat([warped, F.layer_norm(c3, c3.shape[1:]), *stats, correspondence.confidence], dim=1)
@@ -197,8 +196,7 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
             if corrected is None:
                 corrected = self.correct(self.statistics_head(x), statistics, correspondence)
             residuals.append(head(x))
-        keep = (correspondence.index < 0).view(corrected.shape[0], 1, *grid)
-        return PredictorOutput(torch.where(keep, content_stats, corrected), tuple(residuals))
+        return PredictorOutput(corrected, tuple(residuals))
 
     def correct(self, head: torch.Tensor, statistics: tuple[torch.Tensor, ...],
                 correspondence: Correspondence) -> torch.Tensor:
@@ -207,13 +205,13 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
         std' = std + a_contrast (S_S std - std), a_contrast in [0, 1]. The same joint bilateral smoothing as T keeps
         one material one colour; the head decides per patch how far to trust the match or the global fallback
         (a grey reference, content the reference lacks) and cannot invent a colour. Zero-initialised: T' = T.
+        Patches the user keeps (index -1) stay S_S: the smoothing keeps them and their contrast is their own.
 
         head: (B, 2, h, w) (a_trust, a_contrast); statistics as ``forward``; correspondence: the match
         -> T' (B, 6, h, w).
         """
         content, _, gathered, content_whole, reference_whole = statistics
-        low, high = self.config.confidence_range
-        trust = ((correspondence.confidence - low) / max(high - low, 1e-6)).clamp(0, 1)
+        trust = confidence_weight(correspondence.confidence, tuple(self.config.confidence_range))
         trust = (trust + head[:, :1]).clamp(0, 1)
         blend = trust * gathered + (1 - trust) * global_transfer(content, content_whole, reference_whole)
         keep = (correspondence.index < 0).view_as(trust)
