@@ -18,8 +18,8 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
-from scipy.ndimage import distance_transform_edt, gaussian_filter
-from skimage.color import deltaE_ciede2000, lab2rgb, rgb2lab
+from scipy.ndimage import distance_transform_edt
+from skimage.color import deltaE_ciede2000, rgb2lab
 from tqdm import tqdm
 
 from eval.methods import PIPELINE_METHODS, Method
@@ -29,12 +29,11 @@ from recolor_hf.guidance import Guidance
 from recolor_hf.image_io import load_array, to_float, to_uint8
 from recolor_hf.looks import LocalLook, Look, random_look
 from recolor_hf.metrics import ciede2000, evaluate_pair
+from recolor_hf.oracle import MIN_AREA, large_classes, mask_oracle
 
 SENSITIVITY_METRICS = ("reference_change", "source_change")
 CLICK_METRICS = ("moved", "keep_change", "rest_change")
 
-MIN_AREA = 0.005  # a mask class counts (oracle match, click region) when it covers this share of its image
-ORACLE_SIGMA = 2.0  # std (px) of the oracle's mask softening at a 512 px long side; scales with the image
 CLICK_RADIUS = 0.1  # click / keep regions: their class's pixels within this share of the image diagonal
 STRONG_KINDS = ("dusk", "warm", "cool", "saturated", "desaturated", "local")  # strong_eval_look kinds
 MILD_KINDS = ("global", "local")  # random_look kinds, as in the preset benchmark
@@ -116,40 +115,6 @@ def mask_labels(path: Path, size: tuple[int, int]) -> np.ndarray:
     with Image.open(path) as mask:
         rgb = np.asarray(mask.convert("RGB").resize(size, Image.NEAREST))
     return np.rint(rgb / 127.5).astype(np.int64) @ np.array([9, 3, 1])
-
-
-def large_classes(labels: np.ndarray) -> list[int]:
-    """Classes of a class map covering at least MIN_AREA of it, largest first."""
-    values, counts = np.unique(labels, return_counts=True)
-    return [int(values[i]) for i in np.argsort(-counts, kind="stable") if counts[i] >= MIN_AREA * labels.size]
-
-
-def mask_oracle(
-    source: np.ndarray, reference: np.ndarray, source_mask: np.ndarray, reference_mask: np.ndarray
-) -> np.ndarray:
-    """What an editor with semantic masks produces (DESIGN §6): uint8 at the source's size.
-
-    Each class covering >= MIN_AREA of both images takes the reference region's CIELAB mean and std (per channel);
-    source pixels of the other classes take the global transfer (whole source -> whole reference). The transfers are
-    blended with one-hot class masks softened by a Gaussian (ORACLE_SIGMA px at a 512 px long side), normalised to
-    sum 1. Masks are (H, W) class maps at their image's size (see mask_labels).
-    """
-    lab_s, lab_r = rgb2lab(source), rgb2lab(reference)
-
-    def transfer(pixels_s: np.ndarray, pixels_r: np.ndarray) -> np.ndarray:  # (N, 3) Lab pixels of the two regions
-        scale = pixels_r.std(0) / np.maximum(pixels_s.std(0), 1e-6)
-        return (lab_s - pixels_s.mean(0)) * scale + pixels_r.mean(0)
-
-    reference_classes = large_classes(reference_mask)
-    shared = [c for c in large_classes(source_mask) if c in reference_classes]
-    regions = [source_mask == c for c in shared]
-    edits = [transfer(lab_s[region], lab_r[reference_mask == c]) for c, region in zip(shared, regions)]
-    regions.append(~np.isin(source_mask, shared))  # classes absent from the reference (or too small)
-    edits.append(transfer(lab_s.reshape(-1, 3), lab_r.reshape(-1, 3)))
-    sigma = ORACLE_SIGMA * max(source.shape[:2]) / 512
-    weights = np.stack([gaussian_filter(region.astype(np.float64), sigma) for region in regions])
-    weights /= np.maximum(weights.sum(0), 1e-12)
-    return to_uint8(lab2rgb(np.einsum("khw,khwc->hwc", weights, np.stack(edits))))
 
 
 def dpst_labelled(root: Path, max_side: int | None = 512) -> Iterator[tuple[Pair, np.ndarray, np.ndarray]]:

@@ -135,6 +135,25 @@ def test_feature_cache_round_trip_then_cached_predictor_training(photos, tmp_pat
     assert all(head.weight.abs().sum() == 0 for head in trained.predictor.heads)  # no image loss: maps untouched
 
 
+def test_oracle_pairs_pair_different_photos_with_the_mask_oracle(photos):
+    """OraclePairs: the reference is another photo, one of the content's nearest by semantic feature; the target
+    keeps the content's layout (its regions take the reference's region colours), differs from the content where
+    the photos' colours differ, and the same (seed, epoch, index) gives the same pair."""
+    from feature_cache import OraclePairs
+
+    from recolor_hf.data import list_images
+
+    pipe = RecolorPipeline.from_preset("tiny", seed=0)
+    paths = [p for p in list_images(photos) if p.name[0].isdigit()][:6]
+    pairs = OraclePairs(pipe, paths, seed=0, batch_size=4)
+    assert len(pairs) == len(paths) and not (pairs.neighbours == torch.arange(len(paths))[:, None]).any()
+    sample = pairs[0]
+    assert {name: tuple(x.shape) for name, x in sample.items()} == {name: (3, 64, 64) for name in sample}
+    assert not torch.equal(sample["reference"], sample["content"])
+    assert (sample["target"] - sample["content"]).abs().mean() > 0.01
+    torch.testing.assert_close(pairs[0]["target"], sample["target"])
+
+
 def test_two_processes_train_and_checkpoint(photos, tmp_path):
     out_dir = tmp_path / "ddp"
     out = launch("train_generator.py", "--preset", "tiny", "--output_dir", str(out_dir), "--max_train_steps", "2",

@@ -2,8 +2,10 @@
 frozen encoders' w and W0R and the Lab statistics (``RecolorPipeline.features``), beside the pair's images.
 
 A training step then runs only the correspondence (cheap, and re-drawn each step with the random semantic mask),
-P_W, G' and the losses. Pairs come from ``RelatedPairDataset`` (content-related pairs with exact ground truth);
-the cache is a folder of shards ``shard-NNNNN.pt`` (features in float16, images in uint8) written atomically, so
+P_W, G' and the losses. Pairs come from ``RelatedPairDataset`` (content-related pairs with exact ground truth:
+two crops of one photo under one look) or, with ``--pairs oracle``, from ``OraclePairs``: two different photos
+of similar content with the DPST mask oracle as ground truth, on regions found by clustering the backbone's
+semantic features of both photos together (the DPST evaluation's structure, never its photos); the cache is a folder of shards ``shard-NNNNN.pt`` (features in float16, images in uint8) written atomically, so
 an interrupted build resumes at the first missing shard.
 
     python train/feature_cache.py --pretrained_model_name_or_path recolor_hf/checkpoints/recolor-small \
@@ -15,16 +17,23 @@ import os
 from dataclasses import fields
 from pathlib import Path
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from recolor_hf import RecolorPipeline
 from recolor_hf.data import DATA_ROOT, RelatedPairDataset, photo_split
+from recolor_hf.image_io import image_to_tensor, load_image
+from recolor_hf.oracle import mask_oracle
 from recolor_hf.pipeline import PairFeatures
 
 IMAGES = ("content", "reference", "target")
 SHARD_SIZE = 128  # pairs per shard file
+NEIGHBOURS = 8  # an oracle pair's reference is one of the source's NEIGHBOURS most similar photos
+REGIONS = (3, 7)  # range of the number of regions clustered per oracle pair (upper bound excluded)
+KMEANS_STEPS = 10
 
 
 def pack(features: PairFeatures, images: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -74,6 +83,62 @@ class FeatureCache(Dataset):
         return {name: tensor[j] for name, tensor in self.shard(k).items()}
 
 
+def kmeans(points: torch.Tensor, k: int, rng: np.random.Generator) -> torch.Tensor:
+    """Cosine k-means of (N, f) unit vectors from k distinct random starts -> the centres (k, f)."""
+    centres = points[torch.from_numpy(rng.choice(len(points), k, replace=False))]
+    for _ in range(KMEANS_STEPS):
+        labels = (points @ centres.T).argmax(1)
+        centres = torch.stack([F.normalize(points[labels == c].sum(0), dim=0) if (labels == c).any() else centres[c]
+                               for c in range(k)])
+    return centres
+
+
+class OraclePairs(Dataset):
+    """Pairs of two different photos of similar content with the mask oracle as target (DPST's structure).
+
+    Photo i is the content; the reference is one of its NEIGHBOURS nearest photos by the backbone's mean semantic
+    feature (flipped with chance 1/2). The semantic patches of both photos are clustered together (cosine k-means,
+    k drawn from REGIONS; a pixel takes the centre its bilinearly upsampled similarities favour), and the target is ``recolor_hf.oracle.mask_oracle`` on those regions: each region found in
+    both photos takes the reference region's Lab mean and std, the rest the global transfer. Sample i of epoch e
+    draws from np.random.default_rng([seed, e, i]); images (3, R, R) float in [0, 1] at the pipeline's working
+    resolution R.
+    """
+
+    def __init__(self, pipe: RecolorPipeline, paths: list[Path], seed: int = 0, batch_size: int = 16):
+        size = (pipe.config.resolution,) * 2
+        self.photos = torch.stack([image_to_tensor(np.asarray(load_image(p, "photo").resize(size))) for p in paths])
+        with torch.no_grad():
+            semantic = torch.cat([pipe.backbone(batch.to(pipe.device))[1].cpu()
+                                  for batch in self.photos.split(batch_size)])
+        self.semantic = F.normalize(semantic.flatten(2).transpose(1, 2), dim=2)  # (N, h*w, f)
+        self.grid = tuple(semantic.shape[-2:])
+        descriptor = F.normalize(self.semantic.mean(1), dim=1)
+        similarity = (descriptor @ descriptor.T).fill_diagonal_(-2)
+        self.neighbours = similarity.topk(min(NEIGHBOURS, len(paths) - 1), dim=1).indices
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.photos)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        j = int(self.neighbours[i, rng.integers(self.neighbours.shape[1])])
+        content, reference, semantic = self.photos[i], self.photos[j], self.semantic[j]
+        if rng.random() < 0.5:
+            reference = reference.flip(-1)
+            semantic = semantic.view(*self.grid, -1).flip(1).reshape(semantic.shape)
+        centres = kmeans(torch.cat([self.semantic[i], semantic]), int(rng.integers(*REGIONS)), rng)
+        size = content.shape[-2:]
+        masks = [F.interpolate((x @ centres.T).T.reshape(1, -1, *self.grid), size=size, mode="bilinear",
+                               align_corners=False)[0].argmax(0).numpy() for x in (self.semantic[i], semantic)]
+        source, ref = ((x.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for x in (content, reference))
+        target = mask_oracle(source, ref, masks[0], masks[1])
+        return {"content": content, "reference": reference, "target": image_to_tensor(target)}
+
+
 @torch.no_grad()
 def build_cache(pipe: RecolorPipeline, pairs: Dataset, output_dir: Path, num_pairs: int, batch_size: int) -> None:
     """Write ``num_pairs`` pairs of ``pairs`` (cycling through its photos, a new epoch each pass) as shards."""
@@ -107,11 +172,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--cross_prob", type=float, default=0.0,
                         help="chance of a reference from another photo under the same look (RelatedPairDataset)")
+    parser.add_argument("--pairs", choices=("related", "oracle"), default="related",
+                        help="related: RelatedPairDataset; oracle: OraclePairs (different photos, mask oracle)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     pipe = RecolorPipeline.from_pretrained(args.pretrained_model_name_or_path)
-    pairs = RelatedPairDataset(photo_split(args.train_data_dir, "train"), args.resolution or pipe.config.resolution,
-                               seed=args.seed, cross_prob=args.cross_prob)
+    paths = photo_split(args.train_data_dir, "train")
+    if args.pairs == "oracle":
+        pairs = OraclePairs(pipe, paths, args.seed, args.batch_size)
+    else:
+        pairs = RelatedPairDataset(paths, args.resolution or pipe.config.resolution, seed=args.seed,
+                                   cross_prob=args.cross_prob)
     build_cache(pipe, pairs, args.output_dir, args.num_pairs, args.batch_size)
 
 
