@@ -73,8 +73,8 @@ class EqualConv2d(nn.Module):
 class ModulatedConv2d(nn.Module):
     """StyleGAN2 modulated convolution, spatial-adaptive (main eq. 1: x'_ij = m_ij * x_ij).
 
-    The latent (code (B, D) or map (B, D, h, w)) is resized to the input's resolution and turned into a
-    per-pixel style m = affine(W) of shape (B, C_in, H, W). The input is modulated, convolved and, when
+    The latent (code (B, D) or map (B, D, h, w)) is turned into a per-pixel style m = affine(W) resized to the
+    input's resolution, (B, C_in, H, W) (or (B, C_in, 1, 1) for a code). The input is modulated, convolved and, when
     ``demodulate``, divided per pixel by the norm of the effective weight
     d_o = (sum_{i,k} (weight_{o,i,k} m_i)^2)^(-1/2). With ``upsample`` the modulated input is
     upsampled x2 before the convolution (the layer's latent lives at the input resolution).
@@ -91,7 +91,9 @@ class ModulatedConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
         """x: (B, C_in, H, W); latent: (B, D) or (B, D, h, w) -> (B, C_out, H', W')."""
-        style = self.affine(resize_map(latent, x.shape[-2:]))  # (B, C_in, H, W) or (B, C_in, 1, 1)
+        # affine(resize(W)) = resize(affine(W)): both are linear and the resize's weights sum to 1, so the affine
+        # runs at the latent's own (lower) resolution
+        style = resize_map(self.affine(latent), x.shape[-2:])  # (B, C_in, H, W) or (B, C_in, 1, 1)
         weight = self.weight * self.scale
         x = x * style
         if self.demodulate:
