@@ -7,10 +7,11 @@ against the ground truth of:
 - base-only: the same pipeline with every learned part bypassed (`learned=False`, the method `base-only`);
 - w swap: full with the global code w = E_w(I_S, I_R) (``PairFeatures.code``) of the next pair of its part
   (pair i takes pair (i + 1) % n's);
-- W~0R swap: full with the next pair's warped reference map W~0R (``Correspondence.warped``), its own match index
-  and confidence;
-- heads zeroed: full with P_W's zero-initialised output layers (``statistics_head`` and the three map ``heads``,
-  weights and biases) set to zero: T' = T and W = W0(base), G' still on.
+- W~0R swap: full with the next pair's warped reference map W~0R (``Correspondence.warped``, and each candidate's
+  ``candidate_maps`` with a ranker), its own match index, candidates, scores and confidence;
+- heads zeroed: full with P_W's zero-initialised output layers (``statistics_head``, the three map ``heads`` and
+  the ranker's output, weights and biases) set to zero: the ranker's weights are the softmax of the match scores,
+  no learned trust or contrast, W = W0(base), G' still on.
 
 Liveness: "full_change", the mean ΔE00 between full's output and each other row's (~0: that part changes nothing).
 Speed: seconds per image of full and base-only, each the whole pipeline call (the issue's target: full <= 2x
@@ -80,8 +81,9 @@ def render(pipe: RecolorPipeline, state: PairState, features: PairFeatures, matc
 
 @contextmanager
 def zeroed_heads(predictor: LatentMapPredictor) -> Iterator[None]:
-    """P_W's output layers (``statistics_head``, ``heads``) set to zero inside the block, restored after."""
-    layers = [predictor.statistics_head, *predictor.heads]
+    """P_W's output layers (``statistics_head``, ``heads``, the ranker's ``out``) set to zero inside the block,
+    restored after."""
+    layers = [predictor.statistics_head, *predictor.heads, *([predictor.ranker.out] if predictor.ranker else [])]
     saved = [copy.deepcopy(layer.state_dict()) for layer in layers]
     try:
         with torch.no_grad():
@@ -98,7 +100,8 @@ def variant_outputs(pipe: RecolorPipeline, state: PairState, donor: PairState) -
     features, match = state.features, state.match
     outputs = {
         "w swap": render(pipe, state, replace(features, code=donor.features.code), match),
-        "W~0R swap": render(pipe, state, features, replace(match, warped=donor.match.warped)),
+        "W~0R swap": render(pipe, state, features, replace(match, warped=donor.match.warped,
+                                                            candidate_maps=donor.match.candidate_maps)),
     }
     with zeroed_heads(pipe.predictor):
         outputs["heads zeroed"] = render(pipe, state, features, match)
@@ -181,6 +184,6 @@ def run(args: argparse.Namespace) -> None:
     notes = [f"DPST: {args.dpst_dir}; photos: {args.photos_dir} (split {args.split}); max side {args.max_side}, "
              f"seed {args.seed}; checkpoint {args.pretrained_model_name_or_path}",
              "w swap / W~0R swap: pair i takes pair (i + 1) % n's (n: the pairs of its part); heads zeroed: P_W's "
-             "statistics_head and map heads at zero; full_change: ΔE00 between full's output and the row's",
+             "statistics_head, map heads and ranker output at zero; full_change: ΔE00 between full's output and the row's",
              *liveness_notes(results)]
     write_results(args, results, rows, labels, "Ablation: what each learned part changes", notes, ABLATION_METRICS)

@@ -284,7 +284,7 @@ class RecolorPipeline(DiffusionPipeline):
             return guide(f.content_semantic, f.reference_semantic, f.reference_map, self.self_map(content))
         prior = self.predictor.match_prior(f.content_stats, f.reference_stats)
         return self.predictor.correspond(f.content_semantic, f.reference_semantic, f.reference_map, mask_ratio,
-                                         generator, prior)
+                                         generator, prior, self.predictor.config.match_candidates)
 
     def colour_targets(self, features: PairFeatures, match: Correspondence, learned: bool = True,
                        maps: bool = True) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
@@ -297,7 +297,7 @@ class RecolorPipeline(DiffusionPipeline):
         if not learned:
             return target, None
         statistics = (f.content_stats, target, gathered, f.content_whole, f.reference_whole)
-        output = self.predictor(f.colour, match, statistics, f.code, maps)
+        output = self.predictor(f.colour, match, statistics, f.code, maps, f.reference_stats)
         return output.target_stats, output.residuals
 
     def predict_from(self, content: torch.Tensor, features: PairFeatures, match: Correspondence,

@@ -7,7 +7,8 @@ from recolor_hf.models.backbones import FeatureBackbone
 from recolor_hf.models.encoders import LatentEncoder, LatentMapEncoder
 from recolor_hf.models.generator import RecolorGenerator
 from recolor_hf.models.layers import ModulatedConv2d
-from recolor_hf.models.predictor import LatentMapPredictor, cosine_attention, hard_attention, random_column_mask
+from recolor_hf.models.predictor import (LatentMapPredictor, cosine_attention, hard_attention, random_column_mask,
+                                        top_candidates)
 
 
 def random_generator(name: str) -> RecolorGenerator:
@@ -126,6 +127,51 @@ def test_hard_attention_picks_the_best_visible_key():
     assert index.tolist() == [[2, 0]] and torch.allclose(confidence, torch.tensor([[0.5, 0.7]]))
 
 
+def test_candidates_are_the_best_visible_keys_in_order():
+    """top_candidates ranks the visible keys (with the prior), scores without it; a hidden key scores -inf. The
+    first candidate of a K-candidate match is the hard match, and W~0R_k is each candidate's value."""
+    attention = torch.tensor([[[0.2, 0.9, 0.5], [0.7, 0.1, 0.6]]])
+    index, scores = top_candidates(attention, 3, torch.tensor([True, False, True]))
+    assert index[..., :2].tolist() == [[[2, 0], [0, 2]]] and torch.isinf(scores[..., 2]).all()
+    feats, values = torch.randn(1, 8, 4, 4), torch.randn(1, 5, 4, 4)
+    single = LatentMapPredictor.correspond(feats, feats, values)
+    multi = LatentMapPredictor.correspond(feats, feats, values, candidates=3)
+    assert single.candidates is None and multi.candidates.shape == (1, 16, 3)
+    assert torch.equal(multi.index, single.index) and torch.equal(multi.warped, single.warped)
+    assert torch.equal(multi.candidate_maps[..., 1], values.flatten(2)[:, :, multi.candidates[0, :, 1]])
+    assert (multi.scores[..., :-1] >= multi.scores[..., 1:]).all()
+
+
+def test_ranker_weights_choose_among_the_candidates():
+    """With K candidates P_W's ranker blends the candidates' reference statistics: weights that pick candidate k
+    give S_R(j_k) exactly; masked candidates (-inf) get no weight and no NaN; without candidates (user guidance)
+    the hard match's S~R is used as it is."""
+    pipe = RecolorPipeline.from_preset("tiny", seed=0)
+    config = {k: v for k, v in pipe.predictor.config.items() if not k.startswith("_")}
+    predictor = LatentMapPredictor(**{**config, "match_candidates": 4}).eval()
+    r = pipe.config.resolution
+    with torch.no_grad():
+        f = pipe.features(torch.rand(1, 3, r, r), torch.rand(1, 3, r, r))
+        match = predictor.correspond(f.content_semantic, f.reference_semantic, f.reference_map, mask_ratio=0.99,
+                                     generator=torch.Generator().manual_seed(0), candidates=4)
+        assert torch.isinf(match.scores).any()
+        target, gathered = predictor.colour_target(f.content_stats, f.reference_stats, match, f.content_whole,
+                                                   f.reference_whole)
+        statistics = (f.content_stats, target, gathered, f.content_whole, f.reference_whole)
+        context = torch.randn(1, predictor.config.hidden_channels[0], *gathered.shape[-2:])
+        blend, score = predictor.rerank(context, statistics, match, f.reference_stats)
+        assert torch.isfinite(blend).all() and torch.isfinite(score).all()
+        flat = f.reference_stats.flatten(2)
+        for k in (0, 1):
+            predictor.ranker.forward = lambda *args, k=k: torch.nn.functional.one_hot(
+                torch.full(match.scores.shape[:2], k), 4).float()
+            blend, score = predictor.rerank(context, statistics, match, f.reference_stats)
+            torch.testing.assert_close(blend, flat[:, :, match.candidates[0, :, k]].view_as(gathered))
+        guided = type(match)(match.warped, match.confidence, match.index)
+        blend, score = predictor.rerank(context, statistics, guided, f.reference_stats)
+        assert torch.equal(blend, gathered) and torch.equal(score, match.confidence)
+
+
 def test_predictor_starts_from_base_map():
     pipe = RecolorPipeline.from_preset("tiny")
     r = pipe.config.resolution
@@ -158,12 +204,12 @@ def test_learned_target_starts_at_t_and_trusts_the_match_or_the_fallback():
         sigmas = tuple(pipe.predictor.config.transfer_smoothing)
         keep = torch.zeros_like(match.confidence, dtype=torch.bool)
         ones, zeros = torch.ones_like(match.confidence), torch.zeros_like(match.confidence)
-        trusted = pipe.predictor.correct(torch.cat([ones, zeros], 1), statistics, match)
+        trusted = pipe.predictor.correct(torch.cat([ones, zeros], 1), statistics, gathered, match.confidence, match.index)
         torch.testing.assert_close(trusted, smooth_transfer(f.content_stats, gathered, ones, keep, sigmas))
         fallback = global_transfer(f.content_stats, f.content_whole, f.reference_whole)
-        distrusted = pipe.predictor.correct(torch.cat([-ones, zeros], 1), statistics, match)
+        distrusted = pipe.predictor.correct(torch.cat([-ones, zeros], 1), statistics, gathered, match.confidence, match.index)
         torch.testing.assert_close(distrusted, smooth_transfer(f.content_stats, fallback, zeros, keep, sigmas))
-        contrast = pipe.predictor.correct(torch.cat([zeros, ones], 1), statistics, match)
+        contrast = pipe.predictor.correct(torch.cat([zeros, ones], 1), statistics, gathered, match.confidence, match.index)
         torch.testing.assert_close(contrast[:, :3], target[:, :3])
         torch.testing.assert_close(contrast[:, 3:], f.content_stats[:, 3:])
 

@@ -39,12 +39,18 @@ class Correspondence:
     """Result of matching content patches to reference patches at 1/16 resolution.
 
     warped: W~0R (B, D, h_s, w_s); confidence: (B, 1, h_s, w_s); index: (B, h_s * w_s), the reference patch
-    (row-major) each content patch takes its colour from.
+    (row-major) each content patch takes its colour from. With K > 1 candidates (the automatic match of a predictor
+    with ``match_candidates`` K): candidates (B, h_s * w_s, K), the K best reference patches, best first (index is
+    the first); scores (B, h_s * w_s, K), their attention A_C (-inf where masked); candidate_maps W~0R_k
+    (B, D, h_s * w_s, K), each candidate's W0R. None for a single match (and user guidance).
     """
 
     warped: torch.Tensor
     confidence: torch.Tensor
     index: torch.Tensor
+    candidates: torch.Tensor | None = None
+    scores: torch.Tensor | None = None
+    candidate_maps: torch.Tensor | None = None
 
 
 def cosine_attention(query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
@@ -63,18 +69,26 @@ def random_column_mask(batch: int, columns: int, ratio: float, generator: torch.
     return (ranks >= n_masked).float()
 
 
-def hard_attention(attention: torch.Tensor, mask: torch.Tensor | None = None,
+def top_candidates(attention: torch.Tensor, k: int, mask: torch.Tensor | None = None,
                    prior: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Hard(A ⊙ M) of main eq. 5, W~0R = Hard(A_C ⊙ M) W0R: every query's best key.
+    """Every query's k best keys under A ⊙ M (+ prior), best first.
 
     attention: (B, N_q, N_k); mask: optional bool broadcastable to it, False where a key is hidden; prior: optional
-    (B, N_q, N_k) added to the attention to choose the key -> (index (B, N_q) of the chosen key, confidence (B, N_q):
-    the attention of that key, without the prior).
+    (B, N_q, N_k) added to the attention to rank the keys -> (index (B, N_q, k), scores (B, N_q, k): the attention
+    of those keys without the prior, -inf for a hidden key).
     """
     if mask is not None:
         attention = attention.masked_fill(~mask, float("-inf"))
-    index = (attention if prior is None else attention + prior).argmax(dim=2)
-    return index, attention.gather(2, index[..., None])[..., 0]
+    index = (attention if prior is None else attention + prior).topk(k, dim=2).indices
+    return index, attention.gather(2, index)
+
+
+def hard_attention(attention: torch.Tensor, mask: torch.Tensor | None = None,
+                   prior: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hard(A ⊙ M) of main eq. 5, W~0R = Hard(A_C ⊙ M) W0R: every query's best key (``top_candidates`` with k = 1)
+    -> (index (B, N_q) of the chosen key, confidence (B, N_q): its attention, without the prior)."""
+    index, scores = top_candidates(attention, 1, mask, prior)
+    return index[..., 0], scores[..., 0]
 
 
 def gather_patches(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -83,15 +97,51 @@ def gather_patches(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
 
 def hard_warp(attention: torch.Tensor, values: torch.Tensor, out_size: tuple[int, int],
-              mask: torch.Tensor | None = None, prior: torch.Tensor | None = None) -> Correspondence:
-    """Hard(A ⊙ M) V (main eq. 5) as a ``Correspondence`` at out_size (h_q, w_q).
+              mask: torch.Tensor | None = None, prior: torch.Tensor | None = None, candidates: int = 1
+              ) -> Correspondence:
+    """Hard(A ⊙ M) V (main eq. 5) as a ``Correspondence`` at out_size (h_q, w_q), with the ``candidates`` best
+    keys of each query when more than one (W~0R_k = Hard_k(A ⊙ M) V).
 
-    attention: (B, N_q, N_k); values: (B, D, h_k, w_k); mask, prior: see ``hard_attention``.
+    attention: (B, N_q, N_k); values: (B, D, h_k, w_k); mask, prior: see ``top_candidates``.
     """
-    index, confidence = hard_attention(attention, mask, prior)
-    shape = (values.shape[0], values.shape[1], *out_size)
-    warped = gather_patches(values.flatten(2), index)
-    return Correspondence(warped.view(shape), confidence.view(shape[0], 1, *out_size), index)
+    index, scores = top_candidates(attention, candidates, mask, prior)
+    b, d, n = values.shape[0], values.shape[1], index.shape[1]
+    maps = gather_patches(values.flatten(2), index.flatten(1)).view(b, d, n, candidates)
+    match = Correspondence(maps[..., 0].reshape(b, d, *out_size), scores[..., 0].view(b, 1, *out_size),
+                           index[..., 0])
+    if candidates > 1:
+        match.candidates, match.scores, match.candidate_maps = index, scores, maps
+    return match
+
+CANDIDATE_FEATURES = 4 * STATS_CHANNELS + 1  # per candidate: S_R, S_R - T, S_R - Reinhard(S_S), S_R - S_S, A_C
+
+
+class MatchRanker(nn.Module):
+    """Learned re-ranking of each content patch's K best matches (beyond the paper): logits over the candidates
+    from the patch's ASPP1 context (which sees w), each candidate's warped map W~0R_k and its colour relative to
+    the content, the non-learned target and the global transfer. The logits start from the match scores A_C
+    divided by ``temperature`` (a zero-initialised output layer keeps the best match nearly alone).
+
+    context: (B, C, h, w); maps W~0R_k: (B, D, h*w, K); features: (B, CANDIDATE_FEATURES, h*w, K); scores:
+    (B, h*w, K), -inf for a masked candidate -> weights (B, h*w, K), a softmax over the K candidates.
+    """
+
+    def __init__(self, context_channels: int, style_dim: int, hidden: int, temperature: float):
+        super().__init__()
+        self.query = EqualConv2d(context_channels, hidden, 1, activate=False)
+        self.key = EqualConv2d(style_dim, hidden, 1, activate=False)
+        self.colour = EqualConv2d(CANDIDATE_FEATURES, hidden, 1, activate=False)
+        self.out = EqualConv2d(hidden, 1, 1, activate=False)
+        nn.init.zeros_(self.out.weight)
+        self.temperature = temperature
+
+    def forward(self, context: torch.Tensor, maps: torch.Tensor, features: torch.Tensor,
+                scores: torch.Tensor) -> torch.Tensor:
+        query = self.query(context).flatten(2)[..., None]  # (B, hidden, h*w, 1)
+        hidden = F.relu(query + self.key(F.normalize(maps, dim=1)) + self.colour(features))
+        valid = torch.isfinite(scores)
+        logits = self.out(hidden)[:, 0] + (scores - scores[..., :1]).nan_to_num(neginf=0.0) / self.temperature
+        return logits.masked_fill(~valid, float("-inf")).softmax(dim=-1)
 
 
 @dataclass
@@ -117,13 +167,18 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
         colour_prior: (weight, Lab sigma) of the colour affinity added to the match scores.
         transfer_smoothing: (spatial sigma as a share of the image side, Lab sigma) of the joint bilateral
             smoothing of the per-patch colour transfer.
+        match_candidates: K, the best matches per content patch that the learned ranker (``MatchRanker``) weighs;
+            1: no ranker, the hard match alone (main eq. 5).
+        ranking_channels: hidden width of the ranker.
+        ranking_temperature: the match score difference that the ranker's starting logits count as one nat.
     """
 
     @register_to_config
     def __init__(self, style_dim: int = 512, color_channels: tuple[int, ...] = (24, 40, 112),
                  hidden_channels: tuple[int, ...] = (512, 256, 128), aspp_rates: tuple[int, ...] = (1, 2, 4),
                  confidence_range: tuple[float, float] = (0.3, 0.6), colour_prior: tuple[float, float] = (0.1, 20.0),
-                 transfer_smoothing: tuple[float, float] = (0.5, 10.0)):
+                 transfer_smoothing: tuple[float, float] = (0.5, 10.0), match_candidates: int = 1,
+                 ranking_channels: int = 32, ranking_temperature: float = 0.02):
         super().__init__()
         c1, c2, c3 = color_channels
         h1, h2, h3 = hidden_channels
@@ -134,19 +189,21 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
         ])
         self.statistics_head = EqualConv2d(h1, len(STATISTICS_HEAD), 1, activate=False)
         self.heads = nn.ModuleList(EqualConv2d(h, style_dim, 1, activate=False) for h in hidden_channels)
+        self.ranker = (MatchRanker(h1, style_dim, ranking_channels, ranking_temperature)
+                       if match_candidates > 1 else None)
         for head in (self.statistics_head, *self.heads):  # start from T' = T and W = W0(base)
             nn.init.zeros_(head.weight)
 
     @staticmethod
     def correspond(content_semantic: torch.Tensor, reference_semantic: torch.Tensor, reference_map: torch.Tensor,
                    mask_ratio: float = 0.0, generator: torch.Generator | None = None,
-                   prior: torch.Tensor | None = None) -> Correspondence:
+                   prior: torch.Tensor | None = None, candidates: int = 1) -> Correspondence:
         """W~0R = Hard(A_C ⊙ M) W0R (main eqs. 4-5).
 
         content_semantic F_S: (B, f, h_s, w_s); reference_semantic F_R: (B, f, h_r, w_r);
         reference_map W0R: (B, D, h_r', w_r') (resized to F_R's grid); mask_ratio: share of reference patches
         hidden from the match (training only); prior: optional (B, h_s*w_s, h_r*w_r) added to A_C to choose the
-        match (``match_prior``).
+        match (``match_prior``); candidates: K best matches kept per content patch (``hard_warp``).
         """
         attention = cosine_attention(content_semantic, reference_semantic)
         mask = None
@@ -154,7 +211,7 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
             keep = random_column_mask(attention.shape[0], attention.shape[2], mask_ratio, generator, attention.device)
             mask = keep[:, None, :] > 0
         values = resize_map(reference_map, reference_semantic.shape[-2:])
-        return hard_warp(attention, values, tuple(content_semantic.shape[-2:]), mask, prior)
+        return hard_warp(attention, values, tuple(content_semantic.shape[-2:]), mask, prior, candidates)
 
     def match_prior(self, content_stats: torch.Tensor, reference_stats: torch.Tensor) -> torch.Tensor:
         """The colour affinity added to A_C (``colour.colour_prior`` with the config's ``colour_prior``):
@@ -174,14 +231,17 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
                                  tuple(self.config.transfer_smoothing))
 
     def forward(self, colour_features: tuple[torch.Tensor, ...], correspondence: Correspondence,
-                statistics: tuple[torch.Tensor, ...], w: torch.Tensor, maps: bool = True) -> PredictorOutput:
+                statistics: tuple[torch.Tensor, ...], w: torch.Tensor, maps: bool = True,
+                reference_stats: torch.Tensor | None = None) -> PredictorOutput:
         """(C1, C2, C3), W~0R with its confidence, statistics (S_S, T, S~R, whole S, whole R) and w (B, D) ->
         ``PredictorOutput``.
 
-        ASPP1([W~0R, C3, statistics, conf], w) gives T' (``correct`` of ``statistics_head``'s output; patches the
-        user keeps, index -1, stay S_S) and dW1; ASPP2([up(out1), C2], w) dW2; ASPP3([up(out2), C1], w) dW3.
-        S_S, T, S~R: (B, 6, h, w) on C3's grid (h, w = H/16, W/16); whole S, whole R: (B, 6, 1, 1).
-        ``maps=False`` stops after ASPP1 (T' and dW1 only: training the statistics alone).
+        ASPP1([W~0R, C3, statistics, conf], w) gives T' (``correct`` of ``statistics_head``'s output, on the
+        ranker's blend of the K best matches when the correspondence has candidates; patches the user keeps,
+        index -1, stay S_S) and dW1; ASPP2([up(out1), C2], w) dW2; ASPP3([up(out2), C1], w) dW3.
+        S_S, T, S~R: (B, 6, h, w) on C3's grid (h, w = H/16, W/16); whole S, whole R: (B, 6, 1, 1);
+        reference_stats S_R: (B, 6, h_r, w_r), needed with candidates. ``maps=False`` stops after ASPP1 (T' and dW1
+        only: training the statistics alone).
         """
         c1, c2, c3 = colour_features
         grid = statistics[0].shape[-2:]
@@ -194,27 +254,52 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
                 x = torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False), skip], 1)
             x = aspp(x, w)
             if corrected is None:
-                corrected = self.correct(self.statistics_head(x), statistics, correspondence)
+                gathered, confidence = self.rerank(x, statistics, correspondence, reference_stats)
+                corrected = self.correct(self.statistics_head(x), statistics, gathered, confidence,
+                                         correspondence.index)
             residuals.append(head(x))
         return PredictorOutput(corrected, tuple(residuals))
 
-    def correct(self, head: torch.Tensor, statistics: tuple[torch.Tensor, ...],
-                correspondence: Correspondence) -> torch.Tensor:
+    def rerank(self, context: torch.Tensor, statistics: tuple[torch.Tensor, ...], correspondence: Correspondence,
+               reference_stats: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The matched statistics and their match score: S~R = sum_k p_k S_R(j_k) and c = sum_k p_k A_C(i, j_k)
+        with the ranker's weights p over the K candidates j_k; S~R and the best match's score as they are without
+        candidates or ranker. context: ASPP1's output (B, C, h, w); statistics as ``forward``; reference_stats S_R
+        (B, 6, h_r, w_r) -> ((B, 6, h, w), (B, 1, h, w))."""
+        content, target, gathered, content_whole, reference_whole = statistics
+        if self.ranker is None or correspondence.candidates is None:
+            return gathered, correspondence.confidence
+        b, n, k = correspondence.candidates.shape
+        flat = reference_stats.flatten(2)[:, :, None, :].expand(-1, -1, n, -1)
+        candidates = torch.gather(flat, 3, correspondence.candidates[:, None].expand(-1, STATS_CHANNELS, -1, -1))
+        norm = normalize_statistics(candidates)
+        anchors = [normalize_statistics(a).flatten(2)[..., None]
+                   for a in (target, global_transfer(content, content_whole, reference_whole), content)]
+        scores = correspondence.scores
+        features = torch.cat([norm, *(norm - a for a in anchors), scores.nan_to_num(neginf=0.0)[:, None]], dim=1)
+        weights = self.ranker(context, correspondence.candidate_maps, features, scores)  # (B, N, K)
+        blend = (candidates * weights[:, None]).sum(-1).view_as(gathered)
+        score = (scores.nan_to_num(neginf=0.0) * weights).sum(-1).view_as(correspondence.confidence)
+        return blend, score
+
+    def correct(self, head: torch.Tensor, statistics: tuple[torch.Tensor, ...], gathered: torch.Tensor,
+                confidence: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """T' = Smooth(c' S~R + (1 - c') Reinhard(S_S)) with a learned trust c' = clamp(c + a_trust, 0, 1) in the
         match (c: the confidence ramp of the match score), then the contrast moved toward the content's own,
         std' = std + a_contrast (S_S std - std), a_contrast in [0, 1]. The same joint bilateral smoothing as T keeps
         one material one colour; the head decides per patch how far to trust the match or the global fallback
-        (a grey reference, content the reference lacks) and cannot invent a colour. Zero-initialised: T' = T.
-        Patches the user keeps (index -1) stay S_S: the smoothing keeps them and their contrast is their own.
+        (a grey reference, content the reference lacks) and cannot invent a colour. Zero-initialised (and without
+        a ranker): T' = T. Patches the user keeps (index -1) stay S_S: the smoothing keeps them and their contrast
+        is their own.
 
-        head: (B, 2, h, w) (a_trust, a_contrast); statistics as ``forward``; correspondence: the match
-        -> T' (B, 6, h, w).
+        head: (B, 2, h, w) (a_trust, a_contrast); statistics as ``forward``; gathered S~R (B, 6, h, w) and the
+        match score (B, 1, h, w) (``rerank``); index: the match's (B, h*w) -> T' (B, 6, h, w).
         """
-        content, _, gathered, content_whole, reference_whole = statistics
-        trust = confidence_weight(correspondence.confidence, tuple(self.config.confidence_range))
+        content, _, _, content_whole, reference_whole = statistics
+        trust = confidence_weight(confidence, tuple(self.config.confidence_range))
         trust = (trust + head[:, :1]).clamp(0, 1)
         blend = trust * gathered + (1 - trust) * global_transfer(content, content_whole, reference_whole)
-        keep = (correspondence.index < 0).view_as(trust)
+        keep = (index < 0).view_as(trust)
         target = smooth_transfer(content, blend, trust, keep, tuple(self.config.transfer_smoothing))
         contrast = head[:, 1:2].clamp(0, 1)
         return torch.cat([target[:, :3], target[:, 3:] + contrast * (content[:, 3:] - target[:, 3:])], dim=1)
