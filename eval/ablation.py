@@ -10,8 +10,8 @@ against the ground truth of:
 - W~0R swap: full with the next pair's warped reference map W~0R (``Correspondence.warped``, and each candidate's
   ``candidate_maps`` with a ranker), its own match index, candidates, scores and confidence;
 - heads zeroed: full with P_W's zero-initialised output layers (``statistics_head``, the three map ``heads`` and
-  the ranker's output, weights and biases) set to zero: the ranker's weights are the softmax of the match scores,
-  no learned trust or contrast, W = W0(base), G' still on.
+  the ranker's output, weights and biases) set to zero: each patch takes the candidate of highest attention (the
+  ranker's starting logits), no learned trust or contrast, W = W0(base), G' still on.
 
 Liveness: "full_change", the mean ΔE00 between full's output and each other row's (~0: that part changes nothing).
 Speed: seconds per image of full and base-only, each the whole pipeline call (the issue's target: full <= 2x
@@ -184,6 +184,7 @@ def run(args: argparse.Namespace) -> None:
     notes = [f"DPST: {args.dpst_dir}; photos: {args.photos_dir} (split {args.split}); max side {args.max_side}, "
              f"seed {args.seed}; checkpoint {args.pretrained_model_name_or_path}",
              "w swap / W~0R swap: pair i takes pair (i + 1) % n's (n: the pairs of its part); heads zeroed: P_W's "
-             "statistics_head, map heads and ranker output at zero; full_change: ΔE00 between full's output and the row's",
+             "statistics_head, map heads and ranker output at zero; full_change: ΔE00 between full's output and the "
+             "row's",
              *liveness_notes(results)]
     write_results(args, results, rows, labels, "Ablation: what each learned part changes", notes, ABLATION_METRICS)

@@ -144,8 +144,9 @@ def test_candidates_are_the_best_visible_keys_in_order():
 
 def test_ranker_weights_choose_among_the_candidates():
     """With K candidates P_W's ranker blends the candidates' reference statistics: weights that pick candidate k
-    give S_R(j_k) exactly; masked candidates (-inf) get no weight and no NaN; without candidates (user guidance)
-    the hard match's S~R is used as it is."""
+    give S_R(j_k) exactly; masked candidates (-inf) get no weight and no NaN; at inference (hard_ranking) each
+    patch takes one candidate's statistics; without candidates (user guidance) the hard match's S~R is used as it
+    is."""
     pipe = RecolorPipeline.from_preset("tiny", seed=0)
     config = {k: v for k, v in pipe.predictor.config.items() if not k.startswith("_")}
     predictor = LatentMapPredictor(**{**config, "match_candidates": 4}).eval()
@@ -167,6 +168,9 @@ def test_ranker_weights_choose_among_the_candidates():
                 torch.full(match.scores.shape[:2], k), 4).float()
             blend, score = predictor.rerank(context, statistics, match, f.reference_stats)
             torch.testing.assert_close(blend, flat[:, :, match.candidates[0, :, k]].view_as(gathered))
+        del predictor.ranker.forward
+        hard, _ = predictor.rerank(context, statistics, match, f.reference_stats)  # eval mode: one candidate each
+        assert (hard.flatten(2)[:, :, :, None] == flat[:, :, match.candidates[0]]).all(dim=1).any(dim=-1).all()
         guided = type(match)(match.warped, match.confidence, match.index)
         blend, score = predictor.rerank(context, statistics, guided, f.reference_stats)
         assert torch.equal(blend, gathered) and torch.equal(score, match.confidence)
@@ -203,13 +207,14 @@ def test_learned_target_starts_at_t_and_trusts_the_match_or_the_fallback():
         statistics = (f.content_stats, target, gathered, f.content_whole, f.reference_whole)
         sigmas = tuple(pipe.predictor.config.transfer_smoothing)
         keep = torch.zeros_like(match.confidence, dtype=torch.bool)
+        inputs = (statistics, gathered, match.confidence, match.index)
         ones, zeros = torch.ones_like(match.confidence), torch.zeros_like(match.confidence)
-        trusted = pipe.predictor.correct(torch.cat([ones, zeros], 1), statistics, gathered, match.confidence, match.index)
+        trusted = pipe.predictor.correct(torch.cat([ones, zeros], 1), *inputs)
         torch.testing.assert_close(trusted, smooth_transfer(f.content_stats, gathered, ones, keep, sigmas))
         fallback = global_transfer(f.content_stats, f.content_whole, f.reference_whole)
-        distrusted = pipe.predictor.correct(torch.cat([-ones, zeros], 1), statistics, gathered, match.confidence, match.index)
+        distrusted = pipe.predictor.correct(torch.cat([-ones, zeros], 1), *inputs)
         torch.testing.assert_close(distrusted, smooth_transfer(f.content_stats, fallback, zeros, keep, sigmas))
-        contrast = pipe.predictor.correct(torch.cat([zeros, ones], 1), statistics, gathered, match.confidence, match.index)
+        contrast = pipe.predictor.correct(torch.cat([zeros, ones], 1), *inputs)
         torch.testing.assert_close(contrast[:, :3], target[:, :3])
         torch.testing.assert_close(contrast[:, 3:], f.content_stats[:, 3:])
 

@@ -171,6 +171,10 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
             1: no ranker, the hard match alone (main eq. 5).
         ranking_channels: hidden width of the ranker.
         ranking_temperature: the match score difference that the ranker's starting logits count as one nat.
+        hard_ranking: at inference each patch takes its best-ranked candidate alone (the ranker trains with its
+            soft weights); with a zero ranker output that is the hard match of eq. 5.
+        trust_range: bounds of the learned trust change a_trust (``correct``); (0, 1) lets P_W only trust the match
+            more than the confidence ramp does, never fall back to the global transfer more.
     """
 
     @register_to_config
@@ -178,7 +182,8 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
                  hidden_channels: tuple[int, ...] = (512, 256, 128), aspp_rates: tuple[int, ...] = (1, 2, 4),
                  confidence_range: tuple[float, float] = (0.3, 0.6), colour_prior: tuple[float, float] = (0.1, 20.0),
                  transfer_smoothing: tuple[float, float] = (0.5, 10.0), match_candidates: int = 1,
-                 ranking_channels: int = 32, ranking_temperature: float = 0.02):
+                 ranking_channels: int = 32, ranking_temperature: float = 0.02,
+                 hard_ranking: bool = True, trust_range: tuple[float, float] = (-1.0, 1.0)):
         super().__init__()
         c1, c2, c3 = color_channels
         h1, h2, h3 = hidden_channels
@@ -263,8 +268,8 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
     def rerank(self, context: torch.Tensor, statistics: tuple[torch.Tensor, ...], correspondence: Correspondence,
                reference_stats: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """The matched statistics and their match score: S~R = sum_k p_k S_R(j_k) and c = sum_k p_k A_C(i, j_k)
-        with the ranker's weights p over the K candidates j_k; S~R and the best match's score as they are without
-        candidates or ranker. context: ASPP1's output (B, C, h, w); statistics as ``forward``; reference_stats S_R
+        with the ranker's weights p over the K candidates j_k (one-hot on the best at inference with
+        ``hard_ranking``); S~R and the best match's score as they are without candidates or ranker. context: ASPP1's output (B, C, h, w); statistics as ``forward``; reference_stats S_R
         (B, 6, h_r, w_r) -> ((B, 6, h, w), (B, 1, h, w))."""
         content, target, gathered, content_whole, reference_whole = statistics
         if self.ranker is None or correspondence.candidates is None:
@@ -278,6 +283,8 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
         scores = correspondence.scores
         features = torch.cat([norm, *(norm - a for a in anchors), scores.nan_to_num(neginf=0.0)[:, None]], dim=1)
         weights = self.ranker(context, correspondence.candidate_maps, features, scores)  # (B, N, K)
+        if self.config.hard_ranking and not self.training:
+            weights = F.one_hot(weights.argmax(-1), k).to(weights)
         blend = (candidates * weights[:, None]).sum(-1).view_as(gathered)
         score = (scores.nan_to_num(neginf=0.0) * weights).sum(-1).view_as(correspondence.confidence)
         return blend, score
@@ -285,19 +292,19 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
     def correct(self, head: torch.Tensor, statistics: tuple[torch.Tensor, ...], gathered: torch.Tensor,
                 confidence: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """T' = Smooth(c' S~R + (1 - c') Reinhard(S_S)) with a learned trust c' = clamp(c + a_trust, 0, 1) in the
-        match (c: the confidence ramp of the match score), then the contrast moved toward the content's own,
-        std' = std + a_contrast (S_S std - std), a_contrast in [0, 1]. The same joint bilateral smoothing as T keeps
-        one material one colour; the head decides per patch how far to trust the match or the global fallback
-        (a grey reference, content the reference lacks) and cannot invent a colour. Zero-initialised (and without
-        a ranker): T' = T. Patches the user keeps (index -1) stay S_S: the smoothing keeps them and their contrast
-        is their own.
+        match (c: the confidence ramp of the match score; a_trust within ``trust_range``), then the contrast moved
+        toward the content's own, std' = std + a_contrast (S_S std - std), a_contrast in [0, 1]. The same joint
+        bilateral smoothing as T keeps one material one colour; the head decides per patch how far to trust the
+        match or the global fallback (a grey reference, content the reference lacks) and cannot invent a colour.
+        Zero-initialised (and without a ranker): T' = T. Patches the user keeps (index -1) stay S_S: the smoothing
+        keeps them and their contrast is their own.
 
         head: (B, 2, h, w) (a_trust, a_contrast); statistics as ``forward``; gathered S~R (B, 6, h, w) and the
         match score (B, 1, h, w) (``rerank``); index: the match's (B, h*w) -> T' (B, 6, h, w).
         """
         content, _, _, content_whole, reference_whole = statistics
         trust = confidence_weight(confidence, tuple(self.config.confidence_range))
-        trust = (trust + head[:, :1]).clamp(0, 1)
+        trust = (trust + head[:, :1].clamp(*self.config.trust_range)).clamp(0, 1)
         blend = trust * gathered + (1 - trust) * global_transfer(content, content_whole, reference_whole)
         keep = (index < 0).view_as(trust)
         target = smooth_transfer(content, blend, trust, keep, tuple(self.config.transfer_smoothing))
