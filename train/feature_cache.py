@@ -5,8 +5,9 @@ A training step then runs only the correspondence (cheap, and re-drawn each step
 P_W, G' and the losses. Pairs come from ``RelatedPairDataset`` (content-related pairs with exact ground truth:
 two crops of one photo under one look) or, with ``--pairs oracle``, from ``OraclePairs``: two different photos
 of similar content with the DPST mask oracle as ground truth, on regions found by clustering the backbone's
-semantic features of both photos together (the DPST evaluation's structure, never its photos); the cache is a folder of shards ``shard-NNNNN.pt`` (features in float16, images in uint8) written atomically, so
-an interrupted build resumes at the first missing shard.
+semantic features of both photos together (the DPST evaluation's structure, never its photos). The cache is a
+folder of shards ``shard-NNNNN.pt`` (features in float16, images in uint8) written atomically, so an interrupted
+build resumes at the first missing shard.
 
     python train/feature_cache.py --pretrained_model_name_or_path recolor_hf/checkpoints/recolor-small \
         --output_dir runs/cache --num_pairs 4096
@@ -26,6 +27,7 @@ from tqdm.auto import tqdm
 from recolor_hf import RecolorPipeline
 from recolor_hf.data import DATA_ROOT, RelatedPairDataset, photo_split
 from recolor_hf.image_io import image_to_tensor, load_image
+from recolor_hf.looks import random_look
 from recolor_hf.oracle import mask_oracle
 from recolor_hf.pipeline import PairFeatures
 
@@ -34,6 +36,7 @@ SHARD_SIZE = 128  # pairs per shard file
 NEIGHBOURS = 8  # an oracle pair's reference is one of the source's NEIGHBOURS most similar photos
 REGIONS = (3, 7)  # range of the number of regions clustered per oracle pair (upper bound excluded)
 KMEANS_STEPS = 10
+ORACLE_MIX = {"segment": 0.5, "strong": 0.3, "none": 0.2}  # looks given to an oracle pair's reference photo
 
 
 def pack(features: PairFeatures, images: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -97,9 +100,11 @@ class OraclePairs(Dataset):
     """Pairs of two different photos of similar content with the mask oracle as target (DPST's structure).
 
     Photo i is the content; the reference is one of its NEIGHBOURS nearest photos by the backbone's mean semantic
-    feature (flipped with chance 1/2). The semantic patches of both photos are clustered together (cosine k-means,
-    k drawn from REGIONS; a pixel takes the centre its bilinearly upsampled similarities favour), and the target is ``recolor_hf.oracle.mask_oracle`` on those regions: each region found in
-    both photos takes the reference region's Lab mean and std, the rest the global transfer. Sample i of epoch e
+    feature, under a look drawn from ORACLE_MIX (a segment-local look gives each of its regions its own colours, as
+    a photo at another time of day does), flipped with chance 1/2. The semantic patches of both photos are clustered together (cosine k-means,
+    k drawn from REGIONS; a pixel takes the centre its bilinearly upsampled similarities favour), and the target
+    is ``recolor_hf.oracle.mask_oracle`` on those regions: each region found in both photos takes the reference
+    region's Lab mean and std, the rest the global transfer. Sample i of epoch e
     draws from np.random.default_rng([seed, e, i]); images (3, R, R) float in [0, 1] at the pipeline's working
     resolution R.
     """
@@ -126,7 +131,9 @@ class OraclePairs(Dataset):
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.epoch, i])
         j = int(self.neighbours[i, rng.integers(self.neighbours.shape[1])])
-        content, reference, semantic = self.photos[i], self.photos[j], self.semantic[j]
+        content, semantic = self.photos[i], self.semantic[j]
+        look = random_look(rng, rng.choice(list(ORACLE_MIX), p=list(ORACLE_MIX.values())))
+        reference = image_to_tensor(look(self.photos[j].permute(1, 2, 0).numpy()))
         if rng.random() < 0.5:
             reference = reference.flip(-1)
             semantic = semantic.view(*self.grid, -1).flip(1).reshape(semantic.shape)
