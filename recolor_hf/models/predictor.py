@@ -172,7 +172,7 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
         ranking_channels: hidden width of the ranker.
         ranking_temperature: the match score difference that the ranker's starting logits count as one nat.
         hard_ranking: at inference each patch takes its best-ranked candidate alone (the ranker trains with its
-            soft weights); with a zero ranker output that is the hard match of eq. 5.
+            soft weights); with a zero ranker output, the candidate of highest attention A_C.
         trust_range: bounds of the learned trust change a_trust (``correct``); (0, 1) lets P_W only trust the match
             more than the confidence ramp does, never fall back to the global transfer more.
     """
@@ -269,14 +269,14 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
                reference_stats: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """The matched statistics and their match score: S~R = sum_k p_k S_R(j_k) and c = sum_k p_k A_C(i, j_k)
         with the ranker's weights p over the K candidates j_k (one-hot on the best at inference with
-        ``hard_ranking``); S~R and the best match's score as they are without candidates or ranker. context: ASPP1's output (B, C, h, w); statistics as ``forward``; reference_stats S_R
+        ``hard_ranking``); S~R and the best match's score as they are without candidates or ranker.
+        context: ASPP1's output (B, C, h, w); statistics as ``forward``; reference_stats S_R
         (B, 6, h_r, w_r) -> ((B, 6, h, w), (B, 1, h, w))."""
         content, target, gathered, content_whole, reference_whole = statistics
         if self.ranker is None or correspondence.candidates is None:
             return gathered, correspondence.confidence
         b, n, k = correspondence.candidates.shape
-        flat = reference_stats.flatten(2)[:, :, None, :].expand(-1, -1, n, -1)
-        candidates = torch.gather(flat, 3, correspondence.candidates[:, None].expand(-1, STATS_CHANNELS, -1, -1))
+        candidates = gather_patches(reference_stats.flatten(2), correspondence.candidates.flatten(1)).view(b, -1, n, k)
         norm = normalize_statistics(candidates)
         anchors = [normalize_statistics(a).flatten(2)[..., None]
                    for a in (target, global_transfer(content, content_whole, reference_whole), content)]
