@@ -56,7 +56,7 @@ SESSION_TTL_S = 3600  # a session's result is forgotten after an hour unused (or
 DELETE_CACHE = (3600, 86400)  # Gradio's cached uploads and views: every hour, delete those older than a day
 FRESH_OUTPUTS = 12  # outputs of Handlers.fresh_views: result (4), clicks (4), region editors (2), LUT, Inspect
 LOCAL_SESSION = "local"  # the session of direct calls (no Gradio request)
-INPUT_HEIGHT, VIEW_HEIGHT, RESULT_HEIGHT, EXAMPLES_HEIGHT, THUMB_SIDE = 220, 220, 440, 120, 160
+INPUT_HEIGHT, VIEW_HEIGHT, RESULT_HEIGHT, EXAMPLES_HEIGHT, THUMB_SIDE = 220, 190, 440, 120, 160
 CURVE_HEIGHT = 170
 MIN_AXIS_STEPS = 10  # the curve's x axis spans the run's steps, at least this many (integer ticks)
 EXAMPLE_COLUMNS = 5  # thumbnail width: a fifth of the column
@@ -583,12 +583,12 @@ def look_tab() -> SimpleNamespace:
     """Match the overall look: the optimisation's mode, steps, start / stop and its loss curve."""
     gr.Markdown("No matching of regions: the model adjusts the whole photo, step by step, until its overall look "
                 "is as close as it gets to the reference's.")
-    with gr.Row():
-        mode = gr.Radio(OPTIMIZE_MODES, value="code", label="Fine-tune")
-        steps = gr.Slider(1, MAX_STEPS, value=20, step=1, precision=0, label="Steps", elem_id="steps")
-    with gr.Row():
-        run = gr.Button("Match the look", variant="primary")
-        stop = gr.Button("Stop", variant="stop")
+    with gr.Row(equal_height=True):
+        mode = gr.Radio(OPTIMIZE_MODES, value="code", label="Fine-tune", scale=2)
+        steps = gr.Slider(1, MAX_STEPS, value=20, step=1, precision=0, label="Steps", elem_id="steps", scale=2)
+        with gr.Column(scale=1, min_width=120):
+            run = gr.Button("Match the look", variant="primary", size="sm")
+            stop = gr.Button("Stop", variant="stop", size="sm")
     curve = gr.LinePlot(x="step", y="difference", height=CURVE_HEIGHT, elem_id="curve", x_axis_format="d",
                         label="Difference to the reference's look (lower is closer)")
     return SimpleNamespace(mode=mode, steps=steps, run=run, stop=stop, curve=curve)
