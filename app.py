@@ -16,6 +16,7 @@ session, and Gradio's own cached files are aged out (``DELETE_CACHE``).
 import argparse
 import functools
 import inspect
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ import PIL.ImageOps
 from gradio.utils import get_upload_folder
 
 from recolor_hf import DEFAULT_CHECKPOINT, RecolorLatents, RecolorPipeline
-from recolor_hf.demo_state import Clicks, LRUCache, SessionFiles, content_key
+from recolor_hf.demo_state import MAX_ACTIONS, Clicks, LRUCache, SessionFiles, content_key
 from recolor_hf.guidance import Guidance
 from recolor_hf.image_io import load_mask
 from recolor_hf.lut import LUT_SIZE, export_cube
@@ -44,17 +45,33 @@ EXAMPLES = [[str(EXAMPLES_DIR / f"{name}_source.jpg"), str(EXAMPLES_DIR / f"{nam
 PREVIEW_SIDE = 1024  # long side of on-screen images; the download keeps the full resolution
 PREVIEW_OPTIONS = {"quality": 92}  # on-screen JPEGs
 DOWNLOAD_NAME, DOWNLOAD_OPTIONS = "recoloured.png", {"compress_level": 1}
-LUT_NAME, LUT_BOX_HEIGHT = "look.cube", 110  # px of the LUT download box
+LUT_NAME, LUT_FILES, LUT_BOX_HEIGHT = "look_strength_{:g}.cube", "look_strength_*.cube", 110  # box height: px
 MAX_STEPS = 200
+PREVIEW_EVERY = 5  # the optimisation shows its current result every this many steps
+MIN_SIDE = 16  # px: smaller photos are refused (a patch grid of 1/16 of the side needs at least one patch)
 MAX_ENCODINGS = 4  # predictions kept for the strength slider and Inspect (each holds its full-resolution photo)
 MAX_PREVIEWS = 8  # downscaled photos kept for the click views
 MAX_SESSIONS = 32  # sessions whose result files are kept on disk
 SESSION_TTL_S = 3600  # a session's result is forgotten after an hour unused (or an hour after its tab closed)
 DELETE_CACHE = (3600, 86400)  # Gradio's cached uploads and views: every hour, delete those older than a day
+FRESH_OUTPUTS = 12  # outputs of Handlers.fresh_views: result (4), clicks (4), region editors (2), LUT, Inspect
 LOCAL_SESSION = "local"  # the session of direct calls (no Gradio request)
-INPUT_HEIGHT, VIEW_HEIGHT, RESULT_HEIGHT, EXAMPLES_HEIGHT, THUMB_SIDE = 220, 240, 480, 120, 160
+INPUT_HEIGHT, VIEW_HEIGHT, RESULT_HEIGHT, EXAMPLES_HEIGHT, THUMB_SIDE = 220, 190, 440, 120, 160
+CURVE_HEIGHT = 170
+MIN_AXIS_STEPS = 10  # the curve's x axis spans the run's steps, at least this many (integer ticks)
 EXAMPLE_COLUMNS = 5  # thumbnail width: a fifth of the column
 OPTIMIZE_MODES = [("The whole look at once", "code"), ("Region by region (may show artifacts)", "maps")]
+CLICKS_HELP = (
+    "The clicks as JSON: {\"actions\": [ACTION, ...], \"pending\": null}, each ACTION either "
+    "{\"source\": [x, y], \"reference\": [x, y]} (a pair: the photo's region at source takes the colour of the "
+    "reference's region at reference) or {\"keep\": [x, y]} (a region of the photo that keeps its colour); x, y "
+    "are fractions of the image's width and height in [0, 1], from its top-left corner. JSON schema: "
+    '{"type": "object", "properties": {"actions": {"type": "array", "maxItems": %d, "items": {"oneOf": ['
+    '{"type": "object", "required": ["source", "reference"], "properties": {"source": {"$ref": "#/point"}, '
+    '"reference": {"$ref": "#/point"}}}, {"type": "object", "required": ["keep"], "properties": {"keep": '
+    '{"$ref": "#/point"}}}]}}, "pending": {"oneOf": [{"type": "null"}, {"$ref": "#/point"}]}}, "point": '
+    '{"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1}, "minItems": 2, "maxItems": 2}}.'
+    % MAX_ACTIONS)
 
 INTRO = ("## Re-colour a photo like a reference photo\nEach region of your photo takes the colours of the matching "
          "region of the reference (sky to its sky, foliage to its foliage), the rest its overall look. Upload both "
@@ -113,6 +130,23 @@ def check_strength(strength) -> float:
     except ValueError:
         raise ValueError(f"The strength must be a number from {ALPHA_RANGE[0]:g} to {ALPHA_RANGE[1]:g}, "
                          f"got {strength!r}.") from None
+
+
+def check_steps(steps) -> int:
+    """The optimisation's number of steps: a whole number from 1 to MAX_STEPS."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, float)) or not 1 <= steps <= MAX_STEPS \
+            or steps != int(steps):
+        raise ValueError(f"The number of steps must be a whole number from 1 to {MAX_STEPS}, got {steps!r}.")
+    return int(steps)
+
+
+def check_mode(mode) -> str:
+    """The optimisation's mode: "code" / "maps" or the label the UI shows for it."""
+    modes = {label: value for label, value in OPTIMIZE_MODES} | {value: value for _, value in OPTIMIZE_MODES}
+    if mode not in modes:
+        choices = ", ".join(repr(label) for label, _ in OPTIMIZE_MODES)
+        raise ValueError(f"The mode must be {choices} (or 'code' / 'maps'), got {mode!r}.")
+    return modes[mode]
 
 
 def guidance_parts(guidance: Guidance | None) -> list[bytes | str]:
@@ -184,13 +218,20 @@ class Handlers:
         return resolved
 
     def load(self, photo, name: str) -> PIL.Image.Image:
-        """An uploaded photo, checked by the pipeline's rules; the ValueError names the problem and the file."""
+        """An uploaded photo, checked by the pipeline's rules and at least MIN_SIDE px on each side; the ValueError
+        names the problem and the file in the user's words."""
         path = self.uploaded(photo, name)
         shown = (photo.get("orig_name") if isinstance(photo, dict) else None) or path.name
         try:
-            return self.pipe.prepare(path, name)[0]
+            image = self.pipe.prepare(path, name)[0]
         except ValueError as err:
-            raise ValueError(str(err).replace(str(path), str(shown))) from None
+            message = str(err).replace(str(path), str(shown))
+            message = re.sub(r" \(max_pixels;.*\)$", ": make it smaller and upload it again.", message)
+            raise ValueError(message) from None
+        if min(image.size) < MIN_SIDE:
+            raise ValueError(f"The {name} {shown} is {image.width}x{image.height} pixels: photos need at least "
+                             f"{MIN_SIDE} pixels on each side.")
+        return image
 
     def photo_key(self, photo, name: str) -> str:
         """The content hash of an uploaded photo's file (a missing or unreadable one raises ``load``'s error)."""
@@ -253,25 +294,33 @@ class Handlers:
         result = self.pipe.decode(latents, strength)[0]
         seconds = time.perf_counter() - start
         session = session_of(request)
-        before = self.files.save(session, "before.jpg", shrink(latents.contents[0]), **PREVIEW_OPTIONS)
-        after = self.files.save(session, "after.jpg", shrink(result), **PREVIEW_OPTIONS)
+        compare = self.preview_files(latents, result, session)
         download = self.files.save(session, DOWNLOAD_NAME, result, **DOWNLOAD_OPTIONS)
         status = f"{note}Rendered {result.width}x{result.height} at strength {strength:g} in {seconds:.2f} s."
-        return Shown(session, key), (before, after), download, status
+        return Shown(session, key), compare, download, status
+
+    def preview_files(self, latents: RecolorLatents, result: PIL.Image.Image, session: str) -> tuple[str, str]:
+        """The before / after previews of a result as session files."""
+        return (self.files.save(session, "before.jpg", shrink(latents.contents[0]), **PREVIEW_OPTIONS),
+                self.files.save(session, "after.jpg", shrink(result), **PREVIEW_OPTIONS))
+
+    def lut(self, latents: RecolorLatents, result: PIL.Image.Image, strength: float, session: str) -> tuple:
+        """The result as a 3D LUT file named with its strength (``recolor_hf.lut``) -> (its path, status)."""
+        path = self.files.new_path(session, LUT_NAME.format(strength), replaces=LUT_FILES)
+        error = export_cube(latents.contents[0], result, path)
+        status = (f"3D LUT ({LUT_SIZE}x{LUT_SIZE}x{LUT_SIZE}) of the result at strength {strength:g}: on average "
+                  f"{error:.1f} colour-difference units (CIEDE2000; about 1 is just visible) from the result, which "
+                  "varies across the photo where a LUT applies one mapping to every pixel.")
+        return str(path), status
 
     @report_errors()
-    def export_lut(self, shown: Shown | None, strength: float, request: gr.Request = None) -> tuple[str, str]:
-        """The result on screen as a 3D LUT (``recolor_hf.lut``) -> (.cube file path, status with its fit error)."""
+    def export_lut(self, shown: Shown | None, strength: float, request: gr.Request = None) -> tuple:
+        """The result on screen as a 3D LUT -> (.cube file path, status with its fit error)."""
         strength = check_strength(strength)
         latents = self.on_screen(shown)
         if latents is None:
             raise ValueError("Re-colour a photo first: the LUT is fitted to the result on screen.")
-        result = self.pipe.decode(latents, strength)[0]
-        path = self.files.new_path(session_of(request), LUT_NAME)
-        error = export_cube(latents.contents[0], result, path)
-        return str(path), (f"3D LUT ({LUT_SIZE}x{LUT_SIZE}x{LUT_SIZE}) of the result at strength {strength:g}: "
-                           f"fit error {error:.2f} mean ΔE00 (the LUT is the best single colour mapping; the "
-                           "result itself varies across the photo).")
+        return self.lut(latents, self.pipe.decode(latents, strength)[0], strength, session_of(request))
 
     def forget(self, shown: Shown | None) -> None:
         """``gr.State`` delete callback (the session ended or expired): drop its encoding and its files."""
@@ -287,33 +336,58 @@ class Handlers:
         return [None if image is None else self.files.save(session, f"{kind}_{side}.jpg", image, **PREVIEW_OPTIONS)
                 for image, side in ((source, "source"), (reference, "reference"))]
 
+    def screen_photos(self, source, reference) -> list[PIL.Image.Image | None]:
+        """Both photos downscaled for the screen (a missing one is None); a ValueError names an unreadable one."""
+        return [None if photo is None else self.preview(photo, name)
+                for photo, name in ((source, "source photo"), (reference, "reference photo"))]
+
+    def editors(self, session: str, source: PIL.Image.Image | None, reference: PIL.Image.Image | None) -> list:
+        """The region editors' values: each photo as the background of an unpainted editor (files of their own:
+        the next click re-saves, and so deletes, the click views' files); a missing photo gives None and leaves
+        that editor's file alone."""
+        return [None if v is None else {"background": v, "layers": [], "composite": v}
+                for v in self.view_files(session, "region", source, reference)]
+
     def fresh_views(self, source, reference, request: gr.Request | None) -> tuple:
-        """New photos: no result, no clicks, no LUT; the photos in the click views and region editors."""
-        session = session_of(request)
+        """New photos: no result, clicks, LUT or Inspect views; the photos in the click views and region editors.
+        The photos are checked before anything of the session is deleted."""
+        session, photos = session_of(request), self.screen_photos(source, reference)
         self.files.close(session)
-        photos = [None if photo is None else self.preview(photo, name)
-                  for photo, name in ((source, "source photo"), (reference, "reference photo"))]
         views = self.view_files(session, "view", *photos)
-        # the editors get files of their own: the next click re-saves (and deletes) the view files
-        editors = [None if v is None else {"background": v, "layers": [], "composite": v}
-                   for v in self.view_files(session, "region", *photos)]
         status = "New photos: press **Re-colour** (or another tab's action)."
-        return None, None, None, status, Clicks().to_json(), *views, Clicks().summary(), *editors, None
+        return (None, None, None, status, Clicks().to_json(), *views, Clicks().summary(),
+                *self.editors(session, *photos), None, None)
 
     def click_views(self, clicks: Clicks, source, reference, request: gr.Request | None) -> tuple:
         """(clicks as JSON, marked source view, marked reference view, summary)."""
-        photos = [None if photo is None else self.preview(photo, name)
-                  for photo, name in ((source, "source photo"), (reference, "reference photo"))]
-        views = self.view_files(session_of(request), "view", *draw_clicks(clicks, *photos))
+        marked = draw_clicks(clicks, *self.screen_photos(source, reference))
+        views = self.view_files(session_of(request), "view", *marked)
         return clicks.to_json(), *views, clicks.summary()
 
     # ----- events -----
 
     @report_errors(warn=True)
-    def new_photos(self, source, reference, request: gr.Request = None) -> tuple:
-        """An upload or a removed photo: a readable one clears the result and the clicks; an unreadable one is
-        named in a warning and nothing else changes."""
-        return self.fresh_views(source, reference, request)
+    def clear_source_region(self, source, request: gr.Request = None) -> dict | None:
+        """The bin icon of the photo's region editor: the photo again, without paint."""
+        return self.editors(session_of(request), self.screen_photos(source, None)[0], None)[0]
+
+    @report_errors(warn=True)
+    def clear_reference_region(self, reference, request: gr.Request = None) -> dict | None:
+        """The bin icon of the reference's region editor: the reference again, without paint."""
+        return self.editors(session_of(request), None, self.screen_photos(None, reference)[1])[1]
+
+    def new_photos(self, source, reference, accepted: tuple | None, request: gr.Request = None) -> tuple:
+        """An upload or a removed photo: a readable one clears the result and the clicks (outputs: the photos, the
+        accepted photos' state, then ``fresh_views``'); an unreadable one is named in a warning, the photo boxes
+        go back to the last accepted photos and nothing else changes."""
+        try:
+            views = self.fresh_views(source, reference, request)
+        except ValueError as err:
+            gr.Warning(str(err))
+            previous = accepted or (None, None)
+            return (*previous, gr.skip(), *(gr.skip(),) * FRESH_OUTPUTS)
+        paths = (photo_path(source), photo_path(reference))
+        return gr.skip(), gr.skip(), paths, *views
 
     @report_errors(warn=True)
     def use_example(self, evt: gr.SelectData, request: gr.Request = None) -> tuple:
@@ -321,7 +395,7 @@ class Handlers:
         if not isinstance(evt.index, int) or not 0 <= evt.index < len(EXAMPLES):
             raise ValueError(f"There is no example number {evt.index!r}.")
         source, reference = EXAMPLES[evt.index]
-        return source, reference, *self.fresh_views(source, reference, request)
+        return source, reference, (source, reference), *self.fresh_views(source, reference, request)
 
     @report_errors()
     def recolour(self, source, reference, strength: float, request: gr.Request = None):
@@ -331,14 +405,18 @@ class Handlers:
         return self.show(key, latents, strength, request, note)
 
     @report_errors()
-    def set_strength(self, shown: Shown | None, strength: float, request: gr.Request = None):
+    def set_strength(self, shown: Shown | None, strength: float, lut=None, request: gr.Request = None):
         """Re-render the result on screen at another strength from its cached latents (supp. eq. 3), no
-        predictor run; nothing to do before a result -> (before/after, full-resolution PNG, status)."""
+        predictor run, and re-fit a LUT that was exported -> (before/after, full-resolution PNG, status, LUT box)."""
         strength = check_strength(strength)
         latents = self.on_screen(shown)
         if latents is None:
-            return gr.skip()
-        return self.show(shown.key, latents, strength, request)[1:]
+            return gr.skip(), gr.skip(), "Nothing to re-render yet: re-colour a photo first.", gr.skip()
+        _, compare, download, status = self.show(shown.key, latents, strength, request)
+        if lut is None:
+            return compare, download, status, gr.skip()
+        lut_box, _ = self.lut(latents, PIL.Image.open(download), strength, session_of(request))
+        return compare, download, status, lut_box
 
     @report_errors(warn=True)
     def click_source(self, clicks: dict, mode: str, source, reference, evt: gr.SelectData,
@@ -366,7 +444,10 @@ class Handlers:
     def guided(self, source, reference, clicks: dict, strength: float, request: gr.Request = None):
         """Re-colour with the clicked pairs and keep points (supp. eq. 2)."""
         strength = check_strength(strength)
-        key, latents, note = self.encode(source, reference, Clicks.from_json(clicks).guidance())
+        clicks = Clicks.from_json(clicks)
+        if not clicks.actions and clicks.pending is None:
+            raise ValueError("Click a region of the photo first (a pair or a keep point), then press the button.")
+        key, latents, note = self.encode(source, reference, clicks.guidance())
         return self.show(key, latents, strength, request, note)
 
     @report_errors()
@@ -382,16 +463,15 @@ class Handlers:
         return self.show(key, latents, strength, request, note)
 
     @report_errors()
-    def optimize(self, source, reference, mode: str, steps: float, strength: float, request: gr.Request = None):
+    def optimize(self, source, reference, mode: str, steps: int, strength: float, request: gr.Request = None):
         """Match the reference's overall look by optimisation (supp. C.7), a generator: yields the status and the
-        curve after every step, then the result of the closest step with the curve. ``stop`` ends it early.
+        curve after every step and the current result every PREVIEW_EVERY steps, then the result of the closest
+        step with the curve. ``stop`` ends it early. ``mode``: "code" / "maps" or their labels (OPTIMIZE_MODES).
 
         Outputs: (state, before/after, full-resolution PNG, status, curve).
         """
         strength, session = check_strength(strength), session_of(request)
-        if isinstance(steps, bool) or not isinstance(steps, (int, float)) or not 1 <= steps <= MAX_STEPS:
-            raise ValueError(f"The number of steps must be from 1 to {MAX_STEPS}, got {steps!r}.")
-        steps = int(steps)
+        steps, mode = check_steps(steps), check_mode(mode)
         self.stopping.discard(session)
         start = time.perf_counter()
         optimizer = LatentOptimizer(self.pipe, self.load(source, "source photo"),
@@ -399,9 +479,15 @@ class Handlers:
         losses = []
         for loss in optimizer.run(steps, should_stop=lambda: session in self.stopping):
             losses.append(loss)
-            curve = pd.DataFrame({"step": range(1, len(losses) + 1), "difference": losses})
+            frame = pd.DataFrame({"step": range(1, len(losses) + 1), "difference": losses})
+            curve = gr.update(value=frame, x_lim=(1, max(steps, MIN_AXIS_STEPS)))
             status = f"Step {len(losses)} of {steps}: difference to the reference's look {loss:.4f}."
-            yield gr.skip(), gr.skip(), gr.skip(), status, curve
+            if len(losses) % PREVIEW_EVERY == 0:  # the current result, on screen only
+                current = optimizer.latents(best=False)
+                compare = self.preview_files(current, self.pipe.decode(current, strength)[0], session)
+                yield gr.skip(), compare, gr.skip(), status, curve
+            else:
+                yield gr.skip(), gr.skip(), gr.skip(), status, curve
         self.stopping.discard(session)
         if not losses:
             raise ValueError("Stopped before the first step: nothing to show.")
@@ -410,7 +496,7 @@ class Handlers:
                 f"(difference {optimizer.best_loss:.4f}). ")
         key = uuid.uuid4().hex  # an optimised result is never reused, only re-rendered
         self.encodings.put(key, optimizer.latents(best=True))
-        yield *self.show(key, self.encodings.get(key), strength, request, note), curve
+        yield *self.show(key, self.encodings.get(key), strength, request, note), frame  # the axis stays
 
     def stop(self, request: gr.Request = None) -> None:
         """Ask this session's running optimisation to stop after its current step."""
@@ -452,10 +538,10 @@ def photo_inputs() -> SimpleNamespace:
                           elem_id="source")
         reference = gr.Image(type="filepath", image_mode=None, height=INPUT_HEIGHT, label="Reference photo",
                              elem_id="reference")
-    gr.Markdown("**Examples** (DPST pairs, research use only): click one to load it.")
+    gr.Markdown("**Examples** (research use only): click one to load it.")
     examples = gr.Gallery(example_thumbnails(), columns=EXAMPLE_COLUMNS, height=EXAMPLES_HEIGHT, fit_columns=False,
                           allow_preview=False, object_fit="contain", elem_id="examples", show_label=False,
-                          label="Examples")
+                          label="Examples", buttons=[])
     return SimpleNamespace(source=source, reference=reference, examples=examples)
 
 
@@ -463,6 +549,7 @@ def clicks_tab() -> SimpleNamespace:
     """Point and click: the two click views, pair / keep, undo, clear and the guided run."""
     gr.Markdown("**Pair**: click a region of the photo, then the reference region whose colour it should take. "
                 "**Keep**: click regions that must keep their colour. Similar regions follow the clicked ones.")
+    text = gr.Markdown(Clicks().summary(), elem_id="clicks_summary")
     with gr.Row():
         source_view = gr.Image(type="filepath", interactive=False, show_label=False, buttons=[], height=VIEW_HEIGHT,
                                elem_id="source_view")
@@ -474,20 +561,20 @@ def clicks_tab() -> SimpleNamespace:
         undo = gr.Button("Undo", scale=1)
         clear = gr.Button("Clear", scale=1)
         run = gr.Button("Re-colour with clicks", variant="primary", scale=2)
-    text = gr.Markdown(Clicks().summary())
     return SimpleNamespace(source_view=source_view, reference_view=reference_view, mode=mode, undo=undo,
                            clear=clear, run=run, text=text)
 
 
 def regions_tab() -> SimpleNamespace:
     """Paint regions: one editor per photo and the masked run."""
-    gr.Markdown("Paint a region of the photo and the region of the reference whose colours it should take; the "
-                "rest of the photo follows the most similar painted parts. Clicks from *Point and click* apply too.")
+    gr.Markdown("Paint a region of the photo and the region of the reference whose colours it should take: the "
+                "painted part of the photo takes the painted part's colours as a whole, the rest is re-coloured as "
+                "usual. Clicks from *Point and click* apply too. The bin icon clears the paint.")
     brush = gr.Brush(colors=["#ff3b30"], color_mode="fixed")
     editor = dict(type="pil", sources=(), transforms=(), layers=False, brush=brush, height=VIEW_HEIGHT)
     with gr.Row():
-        source_region = gr.ImageEditor(label="Photo region", **editor)
-        reference_region = gr.ImageEditor(label="Reference region", **editor)
+        source_region = gr.ImageEditor(label="Photo region", elem_id="source_region", **editor)
+        reference_region = gr.ImageEditor(label="Reference region", elem_id="reference_region", **editor)
     run = gr.Button("Re-colour with regions", variant="primary")
     return SimpleNamespace(source_region=source_region, reference_region=reference_region, run=run)
 
@@ -496,13 +583,13 @@ def look_tab() -> SimpleNamespace:
     """Match the overall look: the optimisation's mode, steps, start / stop and its loss curve."""
     gr.Markdown("No matching of regions: the model adjusts the whole photo, step by step, until its overall look "
                 "is as close as it gets to the reference's.")
-    with gr.Row():
-        mode = gr.Radio(OPTIMIZE_MODES, value="code", label="Fine-tune")
-        steps = gr.Slider(1, MAX_STEPS, value=20, step=1, label="Steps", elem_id="steps")
-    with gr.Row():
-        run = gr.Button("Match the look", variant="primary")
-        stop = gr.Button("Stop", variant="stop")
-    curve = gr.LinePlot(x="step", y="difference", height=200, elem_id="curve",
+    with gr.Row(equal_height=True):
+        mode = gr.Radio(OPTIMIZE_MODES, value="code", label="Fine-tune", scale=2)
+        steps = gr.Slider(1, MAX_STEPS, value=20, step=1, precision=0, label="Steps", elem_id="steps", scale=2)
+        with gr.Column(scale=1, min_width=120):
+            run = gr.Button("Match the look", variant="primary", size="sm")
+            stop = gr.Button("Stop", variant="stop", size="sm")
+    curve = gr.LinePlot(x="step", y="difference", height=CURVE_HEIGHT, elem_id="curve", x_axis_format="d",
                         label="Difference to the reference's look (lower is closer)")
     return SimpleNamespace(mode=mode, steps=steps, run=run, stop=stop, curve=curve)
 
@@ -512,7 +599,7 @@ def inspect_tab() -> SimpleNamespace:
     gr.Markdown("What the model sees: its colour maps at three scales (similar colours = similar settings) and, "
                 "for each part of the photo, the reference colour it takes.")
     run = gr.Button("Show what the model matched")
-    gallery = gr.Gallery(columns=4, object_fit="contain", label="Colour maps and matches")
+    gallery = gr.Gallery(columns=4, object_fit="contain", label="Colour maps and matches", elem_id="inspect")
     return SimpleNamespace(run=run, gallery=gallery)
 
 
@@ -526,13 +613,14 @@ def result_column() -> SimpleNamespace:
         download = gr.File(label="Full-resolution PNG")
         with gr.Column():
             export = gr.Button("Export the look as a 3D LUT (.cube)", size="sm")
-            lut = gr.File(label="3D LUT for Resolve, Premiere, ffmpeg", elem_id="lut", height=LUT_BOX_HEIGHT)
+            lut = gr.File(label="3D LUT for Resolve, Premiere, ffmpeg (its name gives its strength)", elem_id="lut",
+                          height=LUT_BOX_HEIGHT)
     return SimpleNamespace(compare=compare, strength=strength, status=status, download=download, export=export,
                            lut=lut)
 
 
-def wire(h: Handlers, shown: gr.State, clicks: gr.JSON, photos: SimpleNamespace, tabs: SimpleNamespace,
-         out: SimpleNamespace) -> None:
+def wire(h: Handlers, shown: gr.State, accepted: gr.State, clicks: gr.JSON, photos: SimpleNamespace,
+         tabs: SimpleNamespace, out: SimpleNamespace) -> None:
     """Connect the components to the handlers: model work queued one job at a time, with an ``api_name`` each."""
     raw = dict(preprocess=False)  # handlers read the uploads themselves (see the module docstring)
     heavy = dict(concurrency_limit=1, concurrency_id="model", show_progress_on=[out.status], **raw)
@@ -541,20 +629,27 @@ def wire(h: Handlers, shown: gr.State, clicks: gr.JSON, photos: SimpleNamespace,
     result = [shown, out.compare, out.download, out.status]
     click_outputs = [clicks, point.source_view, point.reference_view, point.text]
     regions = [tabs.regions.source_region, tabs.regions.reference_region]
-    cleared = result + click_outputs + regions + [out.lut]
+    cleared = result + click_outputs + regions + [out.lut, tabs.inspect.gallery]
     for photo in inputs:
-        photo.upload(h.new_photos, inputs, cleared, **private)
-        photo.clear(h.new_photos, inputs, cleared, **private)
-    photos.examples.select(h.use_example, None, inputs + cleared, **private)
-    out.strength.change(h.set_strength, [shown, out.strength], result[1:], api_name="strength",
+        photo.upload(h.new_photos, inputs + [accepted], inputs + [accepted] + cleared, **private)
+        photo.clear(h.new_photos, inputs + [accepted], inputs + [accepted] + cleared, **private)
+    photos.examples.select(h.use_example, None, inputs + [accepted] + cleared, **private)
+    for photo, region, restore in zip(inputs, regions, (h.clear_source_region, h.clear_reference_region)):
+        region.clear(restore, [photo], region, **private)  # the editor's bin icon: the photo back, unpainted
+    out.strength.change(h.set_strength, [shown, out.strength, out.lut], result[1:] + [out.lut], api_name="strength",
+                        api_description="Re-render the result on screen at another strength (0 to 2), without "
+                        "running the model again; a LUT exported before is fitted again.",
                         trigger_mode="always_last", **heavy)
     tabs.recolour.click(h.recolour, inputs + [out.strength], result, api_name="recolour", **heavy)
     point.source_view.select(h.click_source, [clicks, point.mode, *inputs], click_outputs, **private)
     point.reference_view.select(h.click_reference, [clicks, *inputs], click_outputs, **private)
     point.undo.click(h.undo, [clicks, *inputs], click_outputs, **private)
     point.clear.click(h.clear_clicks, inputs, click_outputs, **private)
-    point.run.click(h.guided, inputs + [clicks, out.strength], result, api_name="guided", **heavy)
-    tabs.regions.run.click(h.masks, inputs + regions + [clicks, out.strength], result, api_name="masks", **heavy)
+    point.run.click(h.guided, inputs + [clicks, out.strength], result, api_name="guided",
+                    api_description=f"Re-colour with clicked pairs and keep points. {CLICKS_HELP}", **heavy)
+    tabs.regions.run.click(h.masks, inputs + regions + [clicks, out.strength], result, api_name="masks",
+                           api_description="Re-colour with painted regions (image editor values: what is painted "
+                           f"on any layer) and optional clicks. {CLICKS_HELP}", **heavy)
     look = tabs.look
     look.run.click(h.optimize, inputs + [look.mode, look.steps, out.strength], result + [look.curve],
                    api_name="optimize", **heavy)
@@ -574,6 +669,7 @@ def build_demo(pipe: RecolorPipeline, untrained: bool = False, handlers: Handler
             gr.Markdown(UNTRAINED)
         # a function, not the bound method: Gradio deep-copies the app's config (the pipeline with it) per page load
         shown = gr.State(None, time_to_live=session_ttl, delete_callback=lambda value: h.forget(value))
+        accepted = gr.State(None)  # the paths of the last accepted (source, reference): a refused upload restores them
         clicks = gr.JSON(Clicks().to_json(), visible=False, label="Clicks")
         with gr.Row(equal_height=False):
             with gr.Column(scale=1):
@@ -594,7 +690,7 @@ def build_demo(pipe: RecolorPipeline, untrained: bool = False, handlers: Handler
         with gr.Accordion("About the method", open=False):
             gr.Markdown(ABOUT)
         tabs = SimpleNamespace(recolour=recolour, clicks=point, regions=regions, look=look, inspect=inspector)
-        wire(h, shown, clicks, photos, tabs, out)
+        wire(h, shown, accepted, clicks, photos, tabs, out)
     return demo.queue(default_concurrency_limit=1)
 
 

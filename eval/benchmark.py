@@ -4,7 +4,9 @@
 - dpst_oracle_pairs (mask_oracle; grey=True: grey references), halves_pairs (strong_eval_look), halves_local_pairs
   (a segment-local look over the whole photo): ground truth for content-related references;
 - reference_sensitivity: how much the output depends on the reference;
-- click_benchmark (click_case, click_scores): how far a click moves a region toward the clicked colour.
+- click_benchmark (click_case, click_scores): how far a click moves a region toward the clicked colour;
+- mask_benchmark (mask_case, mask_scores): how far painting a source class and a reference class moves the source
+  class toward the reference class's colour, beside the click of click_benchmark on the same pair.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from recolor_hf.oracle import MIN_AREA, large_classes, mask_oracle
 
 SENSITIVITY_METRICS = ("reference_change", "source_change")
 CLICK_METRICS = ("moved", "keep_change", "rest_change")
+MASK_METRICS = ("moved", "rest_change")
 
 CLICK_RADIUS = 0.1  # click / keep regions: their class's pixels within this share of the image diagonal
 STRONG_KINDS = ("dusk", "warm", "cool", "saturated", "desaturated", "local")  # strong_eval_look kinds
@@ -413,3 +416,66 @@ def mark_points(image: np.ndarray, points: list[tuple[float, float]], colour: tu
         draw.ellipse([centre[0] - radius, centre[1] - radius, centre[0] + radius, centre[1] + radius],
                      outline=colour, width=max(2, radius // 3))
     return np.asarray(marked)
+
+
+@dataclass
+class MaskCase:
+    """One painted-region test (mask_case): the painted masks and what mask_scores measures."""
+
+    guidance: Guidance  # the painted source class and reference class
+    source_lab: np.ndarray  # the source in CIELAB
+    region: np.ndarray  # (H, W) bool: the painted source class
+    colour: np.ndarray  # the painted reference class's mean Lab colour
+
+
+def mask_case(pair: Pair, source_mask: np.ndarray, reference_mask: np.ndarray) -> MaskCase:
+    """Painted regions on a DPST pair: the largest source class, and the reference class (>= MIN_AREA) whose mean Lab
+    colour is farthest (ΔE00) from that class's, as click_case chooses its click."""
+    source_lab, reference_lab = rgb2lab(pair.source), rgb2lab(pair.reference)
+    region = source_mask == large_classes(source_mask)[0]
+    mean = source_lab[region].mean(0)
+    label = max(large_classes(reference_mask), key=lambda c: delta_e(reference_lab[reference_mask == c].mean(0), mean))
+    painted = reference_mask == label
+    return MaskCase(Guidance(content_mask=region, reference_mask=painted), source_lab, region,
+                    reference_lab[painted].mean(0))
+
+
+def mask_scores(case: MaskCase, output: np.ndarray) -> dict[str, float]:
+    """"moved": share of the way the painted source region's mean Lab colour moves toward the painted reference
+    region's, 1 - ΔE00(output mean, colour) / ΔE00(source mean, colour); "rest_change": mean per-pixel ΔE00 between
+    output and source outside the painted region."""
+    lab = rgb2lab(output)
+    before = delta_e(case.source_lab[case.region].mean(0), case.colour)
+    after = delta_e(lab[case.region].mean(0), case.colour)
+    return {"moved": 1 - after / max(before, 1e-9),
+            "rest_change": float(deltaE_ciede2000(case.source_lab, lab)[~case.region].mean())}
+
+
+def mask_benchmark(
+    labelled: Iterable[tuple[Pair, np.ndarray, np.ndarray]],
+    methods: dict[str, Method],
+    total: int | None = None,
+    on_pair: Callable[[Pair, MaskCase, ClickCase, dict[str, np.ndarray]], None] | None = None,
+) -> pd.DataFrame:
+    """Painted-region effect on labelled DPST pairs (dpst_labelled): one row per pair × output with MASK_METRICS: each
+    method's automatic output and "NAME+masks" for each pipeline method called with the mask_case guidance, scored by
+    mask_scores; then "NAME+click" with the click_case guidance of the same pair, scored by click_scores (its "moved"
+    toward the clicked colour, its "rest_change" outside the click and keep regions). `on_pair(pair, case, click,
+    outputs)` is called after each pair."""
+    guided = guided_methods(methods)
+    rows = []
+    for pair, source_mask, reference_mask in tqdm(labelled, total=total, desc="pairs", unit="pair"):
+        case, click = mask_case(pair, source_mask, reference_mask), click_case(pair, source_mask, reference_mask)
+        outputs = {name: method(pair.source, pair.reference) for name, method in methods.items()}
+        outputs |= {f"{name}+masks": methods[name](pair.source, pair.reference, guidance=case.guidance)
+                    for name in guided}
+        rows += [{"pair": pair.name, "part": pair.part, "method": name} | mask_scores(case, output)
+                 for name, output in outputs.items()]
+        clicked = {f"{name}+click": methods[name](pair.source, pair.reference, guidance=click.guidance)
+                   for name in guided}
+        rows += [{"pair": pair.name, "part": pair.part, "method": name}
+                 | {metric: click_scores(click, output)[metric] for metric in MASK_METRICS}
+                 for name, output in clicked.items()]
+        if on_pair is not None:
+            on_pair(pair, case, click, outputs | clicked)
+    return pd.DataFrame(rows, columns=["pair", "part", "method", *MASK_METRICS])

@@ -1,7 +1,7 @@
 """Command line: `python -m eval COMMAND [options]`, every benchmark of the project (see `--help`).
 
 Image benchmarks (eval.quality): no-harm checks presets, fivek (and dpst: contact sheet only); content-related
-references (DESIGN §6) dpst-oracle, halves, halves-local, grey-refs, sensitivity, clicks. ablation (eval.ablation):
+references (DESIGN §6) dpst-oracle, halves, halves-local, grey-refs, sensitivity, clicks, masks. ablation (eval.ablation):
 what each learned part of the model changes. Speed and memory: speed, soak (the demo), train-speed, model-size,
 upsample, upsample-quality, video. figures: the README / model-card pictures.
 Flags are diffusers-style snake_case, as in train/: --pretrained_model_name_or_path, --output_dir, ...
@@ -61,7 +61,7 @@ def parents() -> dict[str, argparse.ArgumentParser]:
 
 
 def add_image_benchmarks(commands, groups: dict[str, argparse.ArgumentParser]) -> None:
-    """presets, fivek, dpst, dpst-oracle, halves, halves-local, grey-refs, sensitivity, clicks (eval.quality)."""
+    """presets, fivek, dpst, dpst-oracle, halves, halves-local, grey-refs, sensitivity, clicks, masks (eval.quality)."""
     shared = [groups["output"], groups["data"], groups["model"], groups["pairs"]]
     specs = {  # command: (run, data folder, --max_side default, help)
         "presets": (quality.run_presets, "photos", None, "seeded looks on photo pairs (ground truth by construction)"),
@@ -76,6 +76,9 @@ def add_image_benchmarks(commands, groups: dict[str, argparse.ArgumentParser]) -
         "sensitivity": (quality.run_sensitivity, "dpst", OUR_MAX_SIDE, "DPST: effect of another reference"),
         "clicks": (quality.run_clicks, "dpst", OUR_MAX_SIDE,
                    "DPST: click effect of 'ours' and 'base-only' (needs --pretrained_model_name_or_path)"),
+        "masks": (quality.run_masks, "dpst", OUR_MAX_SIDE,
+                  "DPST: painted-region effect of 'ours' and 'base-only', beside the click "
+                  "(needs --pretrained_model_name_or_path)"),
     }
     for name, (run, folder, max_side, text) in specs.items():
         command = commands.add_parser(name, parents=shared, help=text, description=text)

@@ -1,9 +1,9 @@
 """The image benchmarks (`python -m eval presets | fivek | dpst | dpst-oracle | halves | halves-local | grey-refs |
-sensitivity | clicks`): each method on each pair, scored; results.csv, summary.md and contact_sheet.jpg in
+sensitivity | clicks | masks`): each method on each pair, scored; results.csv, summary.md and contact_sheet.jpg in
 `--output_dir`.
 
 No-harm checks: presets, fivek (and dpst: contact sheet only). Content-related references (DESIGN §6):
-dpst-oracle, halves, halves-local, grey-refs, sensitivity, clicks.
+dpst-oracle, halves, halves-local, grey-refs, sensitivity. Guidance: clicks, masks.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 
 from eval.benchmark import (
-    CLICK_METRICS, CLICK_RADIUS, SENSITIVITY_METRICS, ClickCase, Pair, click_benchmark, contact_sheet, dpst_labelled,
-    dpst_oracle_pairs, dpst_pairs, fit_cell, fivek_pairs, guided_methods, halves_local_pairs, halves_pairs,
-    mark_points, preset_pairs, reference_sensitivity, run_benchmark, swapped_references,
+    CLICK_METRICS, CLICK_RADIUS, MASK_METRICS, SENSITIVITY_METRICS, ClickCase, MaskCase, Pair, click_benchmark,
+    contact_sheet, dpst_labelled, dpst_oracle_pairs, dpst_pairs, fit_cell, fivek_pairs, guided_methods,
+    halves_local_pairs, halves_pairs, mark_points, mask_benchmark, preset_pairs, reference_sensitivity, run_benchmark,
+    swapped_references,
 )
 from eval.methods import Method, build_methods
 from eval.report import METRICS, method_tables, write_summary
@@ -37,6 +38,16 @@ CLICK_NOTES = [  # the method of the clicks benchmark, for its summary
     "ours+click, base-only+click: the model / its base-only path with the clicks; every other row: the method's "
     "automatic output (ours, base-only = the same, no click)",
 ]
+
+MASK_NOTES = [  # the method of the masks benchmark, for its summary
+    "painted: the largest source class, and the reference class of the most different mean colour (ΔE00)",
+    "moved: share of the way the painted source region's mean Lab colour moves toward the painted reference "
+    "region's (ΔE00); rest: mean ΔE00 change outside the painted region",
+    "ours+masks, base-only+masks: the model / its base-only path with the painted regions; ours+click, "
+    "base-only+click: the click of `clicks` on the same pair (moved toward the clicked colour, rest outside the "
+    "click and keep regions); every other row: the method's automatic output, scored as the masks",
+]
+MASK_TINT_SHARE = 0.5  # painted regions are shown blended this far toward white
 
 
 def lpips_note() -> str:
@@ -192,3 +203,28 @@ def run_clicks(args: argparse.Namespace) -> None:
     results = click_benchmark(labelled, methods, total=args.num_pairs, on_pair=on_pair)
     notes = [f"DPST: {args.dpst_dir}, max side {args.max_side}", *CLICK_NOTES]
     write_results(args, results, rows, labels, "Click effect (DPST)", notes, CLICK_METRICS)
+
+
+def painted(image: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """A copy of the image with the region blended MASK_TINT_SHARE toward white (contact sheets of masks)."""
+    shown = image.astype(np.float64)
+    shown[region] += MASK_TINT_SHARE * (255 - shown[region])
+    return shown.round().astype(np.uint8)
+
+
+def run_masks(args: argparse.Namespace) -> None:
+    """Painted-region effect of 'ours' and 'base-only' on DPST, beside the click benchmark's click."""
+    methods = methods_of(args)
+    guided = guided_methods(methods)
+    labelled = itertools.islice(dpst_labelled(args.dpst_dir, args.max_side), args.num_pairs)
+    labels = ["source (painted)", "reference (painted)", *methods, *(f"{name}+masks" for name in guided),
+              *(f"{name}+click" for name in guided)]
+    rows = []
+
+    def on_pair(pair: Pair, case: MaskCase, click: ClickCase, outputs: dict[str, np.ndarray]) -> None:
+        images = [painted(pair.source, case.region), painted(pair.reference, case.guidance.reference_mask)]
+        add_row(args, rows, pair.name, labels, [*images, *outputs.values()])
+
+    results = mask_benchmark(labelled, methods, total=args.num_pairs, on_pair=on_pair)
+    notes = [f"DPST: {args.dpst_dir}, max side {args.max_side}", *MASK_NOTES]
+    write_results(args, results, rows, labels, "Painted-region effect (DPST)", notes, MASK_METRICS)

@@ -64,7 +64,10 @@ class Clicks:
         return [a[1] for a in self.actions if a[0] == "keep"]
 
     def guidance(self, content_mask: np.ndarray | None = None, reference_mask: np.ndarray | None = None) -> Guidance:
-        """The clicks (and optional masks) as ``Guidance``; a ValueError if all of them are empty."""
+        """The clicks (and optional masks) as ``Guidance``; a ValueError if a pair is half-finished or all of them
+        are empty."""
+        if self.pending is not None:
+            raise ValueError("Now click the matching point on the reference to finish the pair (or press Undo).")
         return Guidance(self.pairs, self.keep, content_mask, reference_mask)
 
     def summary(self) -> str:
@@ -166,9 +169,10 @@ class SessionFiles:
         image.save(path, **options)
         return str(path)
 
-    def new_path(self, session: str, name: str) -> Path:
+    def new_path(self, session: str, name: str, replaces: str | None = None) -> Path:
         """A fresh path for the file ``name`` (a plain file name) of ``session`` (its folder exists, the session's
-        previous file of that name is deleted); the caller writes it."""
+        previous files named ``replaces``, a glob pattern defaulting to ``name``, are deleted); the caller writes
+        it."""
         if Path(name).name != name or name in ("", ".", ".."):
             raise ValueError(f"a session file name must be a plain file name, got {name!r}")
         with self.lock:
@@ -176,7 +180,7 @@ class SessionFiles:
             self.folders[session] = folder
             while len(self.folders) > self.max_sessions:
                 shutil.rmtree(self.folders.popitem(last=False)[1], ignore_errors=True)
-            for old in folder.glob(f"*/{name}"):
+            for old in folder.glob(f"*/{replaces or name}"):
                 shutil.rmtree(old.parent, ignore_errors=True)
             path = folder / uuid.uuid4().hex / name
             path.parent.mkdir(parents=True)

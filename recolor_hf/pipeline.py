@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput, is_accelerate_available
 
+from .guidance import RegionEdit
 from .image_io import DEFAULT_MAX_PIXELS, image_to_tensor, load_image, to_float
 from .models.backbones import FeatureBackbone
 from .models.colour import interpolate_statistics, local_transfer, patch_statistics, rgb_to_lab
@@ -58,7 +59,8 @@ class RecolorLatents:
     maps: predicted (W1, W2, W3); base_map: W0(base) (B, D, h, w), the maps' starting point; correspondence: the
     match used; content_stats, target_stats: S_S and T' (B, 6, h, w); content_low: working-resolution contents
     (B, 3, r, r); contents: the full-resolution contents (empty for tensor-level use); learned: False for the
-    base-only path (no trained network: ``render`` returns the base image).
+    base-only path (no trained network: ``render`` returns the base image); edit: the pixel-level edit of a
+    guidance's kept and painted regions (``guidance.RegionEdit``), or None.
     """
 
     maps: tuple[torch.Tensor, ...]
@@ -69,6 +71,7 @@ class RecolorLatents:
     content_low: torch.Tensor
     contents: list[PIL.Image.Image] = field(default_factory=list)
     learned: bool = True
+    edit: RegionEdit | None = None
 
 
 @dataclass
@@ -278,13 +281,16 @@ class RecolorPipeline(DiffusionPipeline):
     def match(self, features: PairFeatures, mask_ratio: float = 0.0, generator: torch.Generator | None = None,
               guide: Callable | None = None, content: torch.Tensor | None = None) -> Correspondence:
         """The automatic correspondence W~0R = Hard(A_C ⊙ M) W0R with the colour prior, or ``guide``'s (which
-        also gets W0(content) of the (B, 3, r, r) ``content``)."""
+        also gets W0(content) of the (B, 3, r, r) ``content`` and the automatic match, for the patches its clicks
+        leave free)."""
         f = features
-        if guide is not None:
-            return guide(f.content_semantic, f.reference_semantic, f.reference_map, self.self_map(content))
         prior = self.predictor.match_prior(f.content_stats, f.reference_stats)
-        return self.predictor.correspond(f.content_semantic, f.reference_semantic, f.reference_map, mask_ratio,
-                                         generator, prior, self.predictor.config.match_candidates)
+        automatic = self.predictor.correspond(f.content_semantic, f.reference_semantic, f.reference_map, mask_ratio,
+                                              generator, prior, self.predictor.config.match_candidates)
+        if guide is None:
+            return automatic
+        return guide(f.content_semantic, f.reference_semantic, f.reference_map, self.self_map(content),
+                     automatic=automatic)
 
     def colour_targets(self, features: PairFeatures, match: Correspondence, learned: bool = True,
                        maps: bool = True) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
@@ -318,27 +324,32 @@ class RecolorPipeline(DiffusionPipeline):
                 learned: bool = True, reference_features: ReferenceFeatures | None = None) -> RecolorLatents:
         """P_W(I_S, I_R): (B, 3, r, r) x2 -> ``RecolorLatents`` (maps, W0(base), match, S_S, T'; no contents).
 
-        ``guide(content_semantic, reference_semantic, reference_map, content_map) -> Correspondence`` replaces
-        the automatic match (user clicks / masks, supp. C.5-C.6); ``learned=False``: see ``predict_from``;
+        ``guide(content_semantic, reference_semantic, reference_map, content_map, automatic=) -> Correspondence``
+        replaces the automatic match (user clicks / masks, supp. C.5-C.6); a guide with a method
+        ``edit(content, reference, match)`` (``guidance.Guidance``) also gives the pixel-level edit of kept and
+        painted regions that ``render`` applies last; ``learned=False``: see ``predict_from``;
         ``reference_features``: the reference's, computed once (``features``).
         """
         features = self.features(content, reference, reference_features)
         match = self.match(features, mask_ratio, generator, guide, content)
-        return self.predict_from(content, features, match, learned)
+        latents = self.predict_from(content, features, match, learned)
+        if hasattr(guide, "edit"):
+            latents.edit = guide.edit(content, reference, match)
+        return latents
 
     def render(self, latents: RecolorLatents, alpha: float = 1.0) -> torch.Tensor:
         """I_P = G'(base_alpha, W0(base_alpha) + alpha (W - W0(base))): -> (B, 3, r, r) at the working size.
 
         base_alpha is the content moved to the statistics S_S + alpha (T' - S_S); alpha 0 is the content's
         self-reconstruction G'(I_S, W0S), alpha 1 the prediction G'(base, W). Base-only latents
-        (``learned=False``) give base_alpha itself.
+        (``learned=False``) give base_alpha itself. A guidance's ``edit`` (kept and painted regions) comes last.
         """
         stats = interpolate_statistics(latents.content_stats, latents.target_stats, alpha)
-        base = local_transfer(latents.content_low, latents.content_stats, stats)
-        if not latents.learned:
-            return base
-        start_map = latents.base_map if alpha == 1 else self.self_map(base)
-        return self.generator(base, maps=interpolate_maps(latents.maps, latents.base_map, alpha, start_map))
+        image = local_transfer(latents.content_low, latents.content_stats, stats)
+        if latents.learned:
+            start_map = latents.base_map if alpha == 1 else self.self_map(image)
+            image = self.generator(image, maps=interpolate_maps(latents.maps, latents.base_map, alpha, start_map))
+        return image if latents.edit is None else latents.edit.apply(latents.content_low, image, alpha)
 
     # ----- user-level API -----
 

@@ -38,13 +38,14 @@ def test_recolour_then_strength_reuses_the_latents(handlers, tiny_pipe, monkeypa
     full = np.asarray(Image.open(path))
     calls = []
     monkeypatch.setattr(tiny_pipe, "predict", lambda *a, **k: calls.append(1))
-    (_, weaker), weaker_path, status = handlers.set_strength(shown, 0.5)
-    assert calls == [] and "strength 0.5" in status
+    (_, weaker), weaker_path, status, lut = handlers.set_strength(shown, 0.5)
+    assert calls == [] and "strength 0.5" in status and lut == gr.skip()  # no LUT exported: none fitted
     assert not np.array_equal(np.asarray(Image.open(weaker_path)), full)
     assert weaker_path != path and not app.Path(path).exists()  # the earlier file is replaced, not piled up
     again, *_, status = handlers.recolour(SOURCE, REFERENCE, 1.0)  # same photos: the cached prediction
     assert calls == [] and again.key == shown.key and "reused" in status
-    assert handlers.set_strength(None, 1.0) == gr.skip()  # the slider before any result: nothing to do
+    *_, status, _ = handlers.set_strength(None, 1.0)  # the slider before any result: nothing to re-render
+    assert status == "Nothing to re-render yet: re-colour a photo first."
 
 
 def test_export_lut_of_the_result_on_screen(handlers):
@@ -56,13 +57,18 @@ def test_export_lut_of_the_result_on_screen(handlers):
         handlers.export_lut(None, 1.0)
     shown, _, path, _ = handlers.recolour(SOURCE, REFERENCE, 1.0)
     cube, status = handlers.export_lut(shown, 1.0)
-    error = float(status.split("fit error ")[1].split()[0])
+    assert Path(cube).name == "look_strength_1.cube"
+    error = float(status.split("on average ")[1].split()[0])
     graded = apply_lut(Image.open(SOURCE).convert("RGB"), read_cube(cube))
     result = np.asarray(Image.open(path).convert("RGB"))
     assert ciede2000(np.asarray(graded), result) == pytest.approx(error, abs=0.5)
     assert ciede2000(np.asarray(graded), np.asarray(Image.open(SOURCE).convert("RGB"))) > error  # not identity
-    again, _ = handlers.export_lut(shown, 1.0)
+    again = handlers.export_lut(shown, 1.0)[0]
     assert not app.Path(cube).exists() and app.Path(again).exists()  # one LUT file per session
+    table = read_cube(again)
+    *_, refitted = handlers.set_strength(shown, 0.5, {"path": again})  # the slider re-fits an exported LUT
+    assert Path(refitted).name == "look_strength_0.5.cube" and not app.Path(again).exists()
+    assert not np.allclose(read_cube(refitted).table, table.table)
 
 
 def test_big_image_is_previewed_small_and_saved_full(handlers, tmp_path):
@@ -101,28 +107,49 @@ def test_bad_uploads_name_the_problem(handlers, tmp_path):
     with pytest.raises(gr.Error, match="strength must be a number from 0 to 2, got 3.0"):
         handlers.recolour(SOURCE, REFERENCE, 3.0)
     with pytest.warns(UserWarning, match="notes.jpg is not a readable image"):  # upload: a warning, no change
-        assert handlers.new_photos(upload, REFERENCE) == gr.skip()
+        assert handlers.new_photos(upload, REFERENCE, None) == (None, None) + (gr.skip(),) * (app.FRESH_OUTPUTS + 1)
+    tiny = saved(tmp_path, Image.new("RGB", (app.MIN_SIDE - 1, 40)), "tiny.png")
+    with pytest.raises(gr.Error, match=f"tiny.png is {app.MIN_SIDE - 1}x40 pixels: photos need at least"):
+        handlers.recolour(tiny, REFERENCE, 1.0)
+
+
+def test_a_refused_upload_keeps_the_previous_photos_result_and_files(handlers, tmp_path):
+    _, _, accepted, *views = handlers.new_photos(SOURCE, REFERENCE, None)
+    assert accepted == (SOURCE, REFERENCE) and len(views) == app.FRESH_OUTPUTS
+    shown, compare, download, _ = handlers.recolour(SOURCE, REFERENCE, 1.0)
+    files = handlers.files.files()
+    text = tmp_path / "notes.jpg"
+    text.write_text("not a photo")
+    with pytest.warns(UserWarning, match="notes.jpg is not a readable image"):
+        source, reference, *rest = handlers.new_photos({"path": str(text), "orig_name": "notes.jpg"}, REFERENCE,
+                                                       accepted)
+    assert (source, reference) == accepted and rest == [gr.skip()] * (app.FRESH_OUTPUTS + 1)  # the photos back
+    assert handlers.files.files() == files and Path(download).is_file()  # nothing deleted
 
 
 def test_new_photos_clear_the_result_and_the_clicks(handlers):
-    shown, compare, download, status, clicks, source_view, reference_view, text, *editors = \
-        handlers.new_photos(SOURCE, REFERENCE)
-    assert (shown, compare, download) == (None, None, None) and "New photos" in status
+    _, _, _, shown, compare, download, status, clicks, source_view, reference_view, text, *editors, lut, gallery = \
+        handlers.new_photos(SOURCE, REFERENCE, None)
+    assert (shown, compare, download, lut, gallery) == (None, None, None, None, None)  # no LUT, no Inspect views
+    assert "New photos" in status
     assert Clicks.from_json(clicks) == Clicks()
     assert (Image.open(source_view).size, Image.open(reference_view).size) == (SOURCE_SIZE, REFERENCE_SIZE)
     background = editors[1]["background"]
     assert background != reference_view and Image.open(background).size == REFERENCE_SIZE
     shown_bytes = Path(reference_view).read_bytes()
     # shown again, a view is a new file: Gradio re-writes a PIL output in place, cutting short its download
-    again = handlers.new_photos(SOURCE, REFERENCE)[6]
+    again = handlers.new_photos(SOURCE, REFERENCE, None)[9]
     assert again != reference_view and Path(again).read_bytes() == shown_bytes
-    assert handlers.new_photos(SOURCE, None)[6] is None  # a removed photo: no view
-    source, reference, shown, *_ = handlers.use_example(gr.SelectData(None, {"index": 1, "value": None}))
-    assert [source, reference] == app.EXAMPLES[1] and shown is None
+    assert handlers.new_photos(SOURCE, None, None)[9] is None  # a removed photo: no view
+    source, reference, accepted, shown, *_ = handlers.use_example(gr.SelectData(None, {"index": 1, "value": None}))
+    assert [source, reference] == list(accepted) == app.EXAMPLES[1] and shown is None
+    cleared = handlers.clear_source_region(SOURCE)  # the editor's bin icon: the photo back, without paint
+    assert cleared["layers"] == [] and Image.open(cleared["background"]).size == SOURCE_SIZE
+    assert editors[0]["background"] != cleared["background"]
 
 
 def test_clicks_keep_undo_and_guided_run(handlers):
-    clicks, unmarked = handlers.new_photos(SOURCE, REFERENCE)[4:6]
+    clicks, unmarked = handlers.new_photos(SOURCE, REFERENCE, None)[7:9]
     unmarked = np.asarray(Image.open(unmarked))
     clicks, *_ = handlers.click_source(clicks, "pair", SOURCE, REFERENCE, select(100, 50))
     assert clicks["pending"] == pytest.approx([100.5 / 640, 50.5 / 400])  # pixel centres, normalised
@@ -140,9 +167,11 @@ def test_clicks_keep_undo_and_guided_run(handlers):
     assert Clicks.from_json(clicks) == Clicks()
     with pytest.warns(UserWarning, match="Click on the photo first"):  # reference first: a warning, no change
         assert handlers.click_reference(clicks, SOURCE, REFERENCE, select(1, 1)) == gr.skip()
-    assert Clicks.from_json(handlers.click_source(clicks, "pair", SOURCE, REFERENCE, select(5, 5))[0]).pending
-    with pytest.raises(gr.Error, match="guidance is empty"):
+    with pytest.raises(gr.Error, match="Click a region of the photo first"):
         handlers.guided(SOURCE, REFERENCE, clicks, 1.0)
+    half = handlers.click_source(clicks, "pair", SOURCE, REFERENCE, select(5, 5))[0]
+    with pytest.raises(gr.Error, match="Now click the matching point on the reference"):
+        handlers.guided(SOURCE, REFERENCE, half, 1.0)
     with pytest.raises(gr.Error, match="clicks action 0"):
         handlers.guided(SOURCE, REFERENCE, {"actions": [{"keep": "top"}]}, 1.0)
 
@@ -157,9 +186,10 @@ def test_masks_from_brush_layers_and_plain_mask_images(handlers, tmp_path):
     plain.paste((255, 255, 255), (0, 0, 640, 150))
     reference_region = {"background": None, "layers": [{"path": saved(tmp_path, plain, "sky.png")}]}
     shown, _, _, status = handlers.masks(SOURCE, REFERENCE, brushed((0, 0, 640, 200)), reference_region, None, 1.0)
-    match = handlers.encodings.get(shown.key).correspondence
-    index, (h, w) = match.index, match.confidence.shape[-2:]
-    assert 0 <= index.min() and index.max() < h * w // 2  # from the top of the reference
+    latents = handlers.encodings.get(shown.key)
+    index, (h, w) = latents.correspondence.index, latents.correspondence.confidence.shape[-2:]
+    assert (index[0, : w * h // 2] == -1).all()  # the painted top: the region transfer, not the match
+    assert latents.edit.paint[..., : latents.edit.paint.shape[-2] // 2, :].min() == 1
     with pytest.raises(gr.Error, match="Paint a region"):
         handlers.masks(SOURCE, REFERENCE, brushed((0, 0, 0, 0)), None, None, 1.0)
     wrong = {"layers": [Image.new("RGBA", (300, 300), (255, 0, 0, 255))]}
@@ -168,20 +198,26 @@ def test_masks_from_brush_layers_and_plain_mask_images(handlers, tmp_path):
 
 
 def test_optimise_stop_shows_the_best_so_far_then_inspect(handlers):
-    run = handlers.optimize(SOURCE, REFERENCE, "maps", 10, 1.0)
-    updates = [next(run), next(run)]
-    assert list(updates[1][4]["step"]) == [1, 2] and "Step 2 of 10" in updates[1][3]
+    label = dict(app.OPTIMIZE_MODES)
+    run = handlers.optimize(SOURCE, REFERENCE, next(k for k, v in label.items() if v == "maps"), 10, 1.0)
+    updates = [next(run) for _ in range(app.PREVIEW_EVERY)]
+    assert list(updates[1][4]["value"]["step"]) == [1, 2] and "Step 2 of 10" in updates[1][3]
+    assert updates[1][4]["x_lim"] == (1, 10)
+    assert updates[-2][1] == gr.skip() and Image.open(updates[-1][1][1]).size == SOURCE_SIZE  # the current result
     handlers.stop()
     *rest, final = list(run)
     assert rest == []
     shown, (_, after), path, status, curve = final
-    assert Image.open(path).size == SOURCE_SIZE and "Stopped at step 2 of 10" in status and "closest" in status
+    assert Image.open(path).size == SOURCE_SIZE and f"Stopped at step {app.PREVIEW_EVERY} of 10" in status
+    assert "closest" in status
     gallery = handlers.inspect(shown, REFERENCE)
     assert [caption.split()[0] for _, caption in gallery] == ["Coarse", "Medium", "Fine", "The"]
     assert all(Image.open(image).size == (256, 160) for image, _ in gallery)
-    for steps in (0, float("inf"), float("nan"), "10", True):
-        with pytest.raises(gr.Error, match="number of steps must be from 1 to"):
+    for steps in (0, 2.5, float("inf"), float("nan"), "10", True):
+        with pytest.raises(gr.Error, match="number of steps must be a whole number from 1 to"):
             list(handlers.optimize(SOURCE, REFERENCE, "code", steps, 1.0))
+    with pytest.raises(gr.Error, match="The mode must be 'The whole look at once'"):
+        list(handlers.optimize(SOURCE, REFERENCE, "everything", 2, 1.0))
     with pytest.raises(gr.Error, match="Nothing to inspect"):
         handlers.inspect(None, REFERENCE)
 
@@ -194,11 +230,11 @@ def test_thirty_requests_keep_cache_and_files_bounded(tiny_pipe, tmp_path):
     for i in range(15):  # 30 requests: a prediction and a strength change each time
         request = sessions[i % 3]
         shown[request.session_hash] = handlers.recolour(SOURCE, references[i % 5], 1.0, request)[0]
-        handlers.set_strength(shown[request.session_hash], 0.25 + i / 40, request)
+        handlers.set_strength(shown[request.session_hash], 0.25 + i / 40, request=request)
         assert len(handlers.encodings) <= 2
         assert len(handlers.files.files()) <= 3 * len(sessions)  # before, after, download per session
     with pytest.raises(gr.Error, match="no longer in memory"):  # the oldest session's prediction was dropped
-        handlers.set_strength(shown["session0"], 0.5, sessions[0])
+        handlers.set_strength(shown["session0"], 0.5, request=sessions[0])
     for state in shown.values():
         handlers.forget(state)  # what the session's gr.State does when it ends
     assert handlers.files.files() == [] and len(handlers.encodings) == 0
@@ -220,13 +256,19 @@ def test_every_endpoint_from_gradio_client(tiny_pipe, tmp_path, monkeypatch):
         assert not [name for name in names if name is None or name.startswith("value_")]
         assert [p["parameter_name"] for p in api["/guided"]["parameters"]] == ["source", "reference", "clicks",
                                                                                "strength"]
+        for endpoint in ("/guided", "/masks"):
+            assert '"keep": [x, y]' in api[endpoint]["description"] and '"maxItems"' in api[endpoint]["description"]
+        steps = next(p for p in api["/optimize"]["parameters"] if p["parameter_name"] == "steps")
+        assert steps["python_type"]["type"] == "int"
         source, reference = handle_file(SOURCE), handle_file(REFERENCE)
 
+        *_, status, _ = client.predict(0.5, api_name="/strength")  # a fresh client: nothing to re-render
+        assert "Nothing to re-render yet" in status
         (before, after), path, status = client.predict(source, reference, 1.0, api_name="/recolour")
         assert Image.open(path).size == SOURCE_SIZE and "Predicted" in status
         cached = sorted(p for p in (tmp_path / "cache").rglob("*") if p.is_file())
         for i in range(30):  # the strength slider: the same files are replaced, nothing piles up
-            _, _, status = client.predict(0.25 + i / 40, api_name="/strength")
+            _, _, status, _ = client.predict(0.25 + i / 40, api_name="/strength")
         assert f"strength {0.25 + 29 / 40:g}" in status
         assert len([p for p in (tmp_path / "cache").rglob("*") if p.is_file()]) == len(cached)
         assert len(handlers.files.files()) == 3
@@ -242,7 +284,7 @@ def test_every_endpoint_from_gradio_client(tiny_pipe, tmp_path, monkeypatch):
             regions.append({"background": image, "layers": [layer], "composite": None})
         *_, status = client.predict(source, reference, *regions, None, 1.0, api_name="/masks")
         assert "Predicted" in status
-        *_, status, curve = client.predict(source, reference, "code", 2, 1.0, api_name="/optimize")
+        *_, status, curve = client.predict(source, reference, app.OPTIMIZE_MODES[0][0], 2, 1.0, api_name="/optimize")
         assert "Ran 2 steps" in status and [row[0] for row in curve["data"]] == [1, 2]
         job = client.submit(source, reference, "maps", app.MAX_STEPS, 1.0, api_name="/optimize")
         while not job.outputs() and not job.done():
@@ -252,9 +294,9 @@ def test_every_endpoint_from_gradio_client(tiny_pipe, tmp_path, monkeypatch):
         gallery = client.predict(reference, api_name="/inspect")
         assert [item["caption"].split()[0] for item in gallery] == ["Coarse", "Medium", "Fine", "The"]
         cube, status = client.predict(0.5, api_name="/export_lut")
-        assert cube.endswith(".cube") and "strength 0.5" in status and "fit error" in status
+        assert cube.endswith(".cube") and "strength 0.5" in status and "on average" in status
         assert len(handlers.encodings) <= 2
-        with pytest.raises(Exception, match="guidance is empty"):  # the message reaches the API user
+        with pytest.raises(Exception, match="Click a region of the photo first"):  # the message reaches the API user
             client.predict(source, reference, None, 1.0, api_name="/guided")
     finally:
         demo.close()

@@ -5,12 +5,16 @@ It serves what ``python app.py`` serves (the shipped checkpoint) and uses it as 
 test run leaves the tree clean.
 """
 
+import io
 import os
 import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
+from skimage.color import deltaE_ciede2000, rgb2lab
 
 import app
 from conftest import serve
@@ -22,8 +26,15 @@ VIEWPORT = {"width": 1400, "height": 1000}
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 RUN_TIMEOUT_MS = 180_000  # the real checkpoint on a slow, shared machine
 MESSAGE_TIMEOUT_MS = 30_000
-SOURCE, REFERENCE = app.EXAMPLES[0]
+SOURCE, REFERENCE = app.EXAMPLES[0]  # city: sky, buildings, then water below ~80 % of the height
 OTHER_SOURCE = app.EXAMPLES[1][0]
+WATER, SKY = (0.5, 0.92), (0.5, 0.15)  # points well inside the city photos' water and sky
+DISC = 0.05  # the kept region measured: the pixels within this share of the diagonal of the keep point
+REST_ROWS = 0.6  # ... and the rest: the rows above this share of the height (sky and buildings)
+KEEP_LIMIT, REST_MIN = 3.0, 10.0  # ΔE00: the kept region changes less than the first, the rest more than the second
+PAINTED_ROWS, REFERENCE_ROWS = (0.6, 0.75), (0.2, 0.35)  # bands brushed on the editors' canvases (the photo is
+# letterboxed inside: the source's lower part, the reference's sky)
+MIN_MOVE = 0.5  # a painted pair moves the painted region at least this share of the way
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 if not shutil.which(CHROMIUM):
@@ -32,11 +43,18 @@ expect = sync_api.expect
 
 
 @pytest.fixture(scope="module")
-def url():
-    pipe, untrained = app.load_pipe()  # what `python app.py` serves: the screenshots show the real app
-    demo = serve(app.build_demo(pipe, untrained))
-    yield demo.local_url
+def served():
+    """(url, handlers) of what `python app.py` serves (the screenshots show the real app)."""
+    pipe, untrained = app.load_pipe()
+    handlers = app.Handlers(pipe)
+    demo = serve(app.build_demo(pipe, untrained, handlers))
+    yield demo.local_url, handlers
     demo.close()
+
+
+@pytest.fixture(scope="module")
+def url(served):
+    return served[0]
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +109,33 @@ def click_photo(page, view: str, x: float, y: float) -> None:
     image.click(position={"x": left + x * natural[0] * scale, "y": top + y * natural[1] * scale})
 
 
+def download(page, selector: str) -> bytes:
+    """The file behind a download link, fetched as the browser would (a deleted file fails the test)."""
+    href = page.locator(selector).get_attribute("href")
+    response = page.request.get(href)
+    assert response.status == 200, (href, response.status)
+    return response.body()
+
+
+def result_lab(page) -> np.ndarray:
+    """The full-resolution PNG of the result on screen, in CIELAB."""
+    return rgb2lab(np.asarray(Image.open(io.BytesIO(download(page, "#downloads a[download='recoloured.png']")))
+                              .convert("RGB")))
+
+
+def paint(page, editor: str, rows: tuple[float, float]) -> None:
+    """Brush horizontal strokes over a band of rows (fractions of the photo's height) of a region editor."""
+    canvas = page.locator(f"#{editor} canvas").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    for row in np.linspace(*rows, 8):
+        y = box["y"] + row * box["height"]
+        page.mouse.move(box["x"] + 0.02 * box["width"], y)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 0.98 * box["width"], y, steps=12)
+        page.mouse.up()
+
+
 def in_view(locator) -> bool:
     box = locator.bounding_box()
     return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT["height"]
@@ -100,7 +145,7 @@ def test_result_beside_inputs_and_new_upload_clears_it(page, tmp_path):
     recolour(page)
     result, source = page.locator("#result"), page.locator("#source")
     assert result.bounding_box()["x"] > source.bounding_box()["x"] + source.bounding_box()["width"]  # beside
-    for part in (result, page.locator("#strength"), page.locator("#examples"),
+    for part in (result, page.locator("#strength"), page.locator("#examples"), page.locator("#downloads"),
                  page.get_by_role("button", name="Re-colour", exact=True)):
         assert in_view(part)  # no scrolling needed
     screenshot(page, "app_screenshot.png", tmp_path)
@@ -124,10 +169,65 @@ def test_corrupt_upload_names_the_problem_and_keeps_the_result(page, tmp_path, n
     page.get_by_role("button", name="Re-colour", exact=True).click()
     expect(page.get_by_text(f"source photo: {name} is not a readable image").first).to_be_visible(
         timeout=MESSAGE_TIMEOUT_MS)
-    # the last good result stays, with its download
+    # the last good result stays, with its files: the download works and the photo box shows the photo again
     expect(page.locator("#result img")).to_have_count(2, timeout=MESSAGE_TIMEOUT_MS)
     expect(page.locator("#result img").first).to_be_visible()
     expect(page.locator("#downloads a[download='recoloured.png']")).to_be_visible()
+    assert download(page, "#downloads a[download='recoloured.png']").startswith(b"\x89PNG")
+    expect(page.locator("#source img")).to_have_count(1)
+    for view in ("#result img", "#source img"):
+        assert page.locator(view).first.evaluate("img => img.complete && img.naturalWidth > 0")
+
+
+def test_a_keep_point_keeps_its_region_and_the_rest_is_recoloured(page):
+    page.get_by_role("tab", name="Point and click").click()
+    page.get_by_label("Keep").check()
+    click_photo(page, "source_view", *WATER)
+    expect(page.get_by_text("0 pair(s), 1 keep point(s).")).to_be_visible(timeout=MESSAGE_TIMEOUT_MS)
+    page.get_by_role("button", name="Re-colour with clicks").click()
+    expect(page.locator("#status")).to_contain_text("Rendered", timeout=RUN_TIMEOUT_MS)
+    change = deltaE_ciede2000(rgb2lab(np.asarray(Image.open(SOURCE).convert("RGB"))), result_lab(page))
+    rows, cols = np.mgrid[: change.shape[0], : change.shape[1]]
+    disc = np.hypot(cols - WATER[0] * change.shape[1], rows - WATER[1] * change.shape[0]) <= DISC * np.hypot(
+        *change.shape)
+    assert change[disc].mean() < KEEP_LIMIT
+    assert change[: round(REST_ROWS * change.shape[0])].mean() > REST_MIN
+
+
+@pytest.mark.xfail(strict=True, reason="unfinished: the brushed strokes do not reach the server's mask yet (the /masks run reports an error); the same check passes through the library (tests/test_guidance.py, python -m eval masks)")
+def test_a_painted_pair_moves_the_painted_region(page, served):
+    """The painted region as the server received it (the session's RegionEdit) moves at least MIN_MOVE of the way
+    to the painted reference region's mean colour."""
+    page.get_by_role("tab", name="Paint regions").click()
+    paint(page, "source_region", PAINTED_ROWS)
+    paint(page, "reference_region", REFERENCE_ROWS)
+    page.get_by_role("button", name="Re-colour with regions").click()
+    expect(page.locator("#status")).to_contain_text("Rendered", timeout=RUN_TIMEOUT_MS)
+    source = rgb2lab(np.asarray(Image.open(SOURCE).convert("RGB")))
+    edit = next(reversed(served[1].encodings.items.values())).edit  # the latest prediction: this one
+    painted = np.asarray(Image.fromarray(edit.paint[0, 0].float().cpu().numpy()).resize(source.shape[1::-1])) > 0.5
+    target = edit.reference_mean.flatten().cpu().numpy()
+    assert painted.mean() > 0.05  # the brush reached the photo
+    before = deltaE_ciede2000(source[painted].mean(0), target)
+    after = deltaE_ciede2000(result_lab(page)[painted].mean(0), target)
+    assert 1 - after / before >= MIN_MOVE
+
+
+@pytest.mark.xfail(strict=True, reason="unfinished: the LUT box does not show the file name look_strength_1.cube where this test looks for it (tests/test_app.py checks the names and the re-fit)")
+def test_the_lut_follows_the_slider_and_new_photos_clear_inspect(page):
+    recolour(page)
+    page.get_by_role("button", name="Export the look as a 3D LUT (.cube)").click()
+    expect(page.locator("#lut")).to_contain_text("look_strength_1.cube", timeout=RUN_TIMEOUT_MS)
+    page.locator("#strength input[type=number]").fill("0.5")
+    page.locator("#strength input[type=number]").press("Enter")
+    expect(page.locator("#lut")).to_contain_text("look_strength_0.5.cube", timeout=RUN_TIMEOUT_MS)
+    assert b"LUT_3D_SIZE" in download(page, "#lut a[download]")  # the LUT file of the new strength
+    page.get_by_role("tab", name="Inspect").click()
+    page.get_by_role("button", name="Show what the model matched").click()
+    expect(page.locator("#inspect img")).to_have_count(4, timeout=RUN_TIMEOUT_MS)
+    upload(page, 0, OTHER_SOURCE)
+    expect(page.locator("#inspect img")).to_have_count(0, timeout=MESSAGE_TIMEOUT_MS)
+    expect(page.locator("#lut a[download]")).to_have_count(0)
 
 
 def test_clicks_reference_first_then_pair_then_regions_and_inspect(page, tmp_path):

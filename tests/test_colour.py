@@ -114,7 +114,9 @@ def test_a_click_moves_its_region_to_the_clicked_colour_and_keep_stays():
     guidance = Guidance(pairs=[((0.25, 0.5), (0.25, 0.5))], keep=[(0.75, 0.5)])
     out = np.asarray(pipe(content=Image.fromarray(source), reference=Image.fromarray(reference),
                           guide=guidance.as_guide()).images[0])
-    clicked, kept = (slice(8, 56), slice(8, 48)), (slice(8, 56), slice(80, 120))
+    # the clicked patch (a quarter of the width: columns 32-63); the untrained backbone's features may give its
+    # gray neighbour to the keep point, which then keeps it
+    clicked, kept = (slice(8, 56), slice(36, 60)), (slice(8, 56), slice(80, 120))
     lab_out, lab_src, lab_ref = (rgb2lab(x) for x in (out, source, reference))
     before = deltaE_ciede2000(lab_src[clicked].mean((0, 1)), lab_ref[clicked].mean((0, 1)))
     after = deltaE_ciede2000(lab_out[clicked].mean((0, 1)), lab_ref[clicked].mean((0, 1)))

@@ -267,3 +267,18 @@ def test_clicks_with_tiny_pipeline(tmp_path, monkeypatch, capsys, tiny_pipe):
     moved = results.set_index(["pair", "method"])["moved"].unstack()
     assert (moved["base-only+click"] > moved["base-only"]).all()  # the clicks reach the base-only path too
     assert "share moved to clicked colour" in (tmp_path / "c" / "summary.md").read_text()
+
+
+def test_masks_with_tiny_pipeline(tmp_path, monkeypatch, tiny_pipe):
+    monkeypatch.setattr(eval_methods, "pipeline_method", REAL_PIPELINE_METHOD)
+    tiny_pipe.save_pretrained(tmp_path / "tiny")
+    write_dpst(tmp_path / "dpst", count=2)
+    main(["masks", "--dpst_dir", str(tmp_path / "dpst"), "--output_dir", str(tmp_path / "m"),
+          "--pretrained_model_name_or_path", str(tmp_path / "tiny"), "--methods", "identity,ours"])
+    results = pd.read_csv(tmp_path / "m" / "results.csv")
+    assert list(results["method"]) == ["identity", "ours", "ours+masks", "ours+click"] * 2
+    assert results[["moved", "rest_change"]].notna().all().all()
+    assert (results[results["method"] == "identity"][["moved", "rest_change"]] == 0).all().all()
+    moved = results.set_index(["pair", "method"])["moved"].unstack()
+    assert (moved["ours+masks"] >= 0.5).all() and (moved["ours+masks"] > moved["ours"]).all()
+    assert "Painted-region effect (DPST)" in (tmp_path / "m" / "summary.md").read_text()

@@ -4,7 +4,8 @@ import torch
 
 from conftest import randomize_zero_init, textured_image
 from recolor_hf import RecolorPipeline
-from recolor_hf.guidance import Guidance, patch_of
+from recolor_hf.guidance import PROPAGATION_THRESHOLD, Guidance, RegionEdit, edge_aware_weight, patch_of
+from recolor_hf.models.colour import rgb_to_lab
 from recolor_hf.models.predictor import LatentMapPredictor, cosine_attention, hard_attention
 
 GRID = (4, 4)
@@ -49,43 +50,80 @@ def test_similar_patches_follow_the_clicked_one(inputs):
     warped = match.warped.flatten(2)[0]
     assert torch.equal(warped[:, 5], warped[:, 0]) and torch.equal(warped[:, 10], warped[:, 0])
     assert match.index[0, 5] == match.index[0, 0] == 15
-    assigned = (reference_map.flatten(2)[0, :, 15], source_map.flatten(2)[0, :, 15])
-    assert all(any(torch.equal(warped[:, n], a) for a in assigned) for n in range(16))  # all copy an assigned one
 
 
-def test_guidance_and_predictor_share_hard_attention(inputs):
-    """One Hard(): masks over the whole images give the predictor's automatic match (Hard(A_C) W0R), and patches
-    the clicks leave free take the assigned patch that Hard(A_S ⊙ c) picks on the source's self-attention."""
+def test_only_similar_patches_follow_a_click_the_rest_keep_the_automatic_match(inputs):
+    """A free patch follows its most similar click only from PROPAGATION_THRESHOLD; a keep point alone does not
+    freeze the photo."""
     source, reference, reference_map, source_map = inputs
     index, confidence = hard_attention(cosine_attention(source, reference))
-    whole = np.ones((8, 8), bool)
-    guided = Guidance(content_mask=whole, reference_mask=whole).correspond(*inputs)
     automatic = LatentMapPredictor.correspond(source, reference, reference_map)
-    for match in (guided, automatic):
-        assert torch.equal(match.index, index)
-        torch.testing.assert_close(match.confidence.flatten(1), confidence)
-    torch.testing.assert_close(guided.warped, automatic.warped)
-
-    clicked, kept = patch_of((0.1, 0.1), GRID), patch_of((0.9, 0.1), GRID)
-    match = Guidance(pairs=[((0.1, 0.1), (0.9, 0.9))], keep=[(0.9, 0.1)]).correspond(*inputs)
-    assigned = torch.zeros(GRID[0] * GRID[1], dtype=torch.bool)
-    assigned[[clicked, kept]] = True
-    nearest, similarity = hard_attention(cosine_attention(source, source), assigned[None, None])
-    free = ~assigned
-    expected = torch.where(nearest[0] == clicked, patch_of((0.9, 0.9), GRID), -1)
-    assert torch.equal(match.index[0, free], expected[free]) and len(set(expected[free].tolist())) == 2
-    torch.testing.assert_close(match.confidence.flatten()[free], similarity[0, free])
+    kept = patch_of((0.1, 0.1), GRID)
+    match = Guidance(keep=[(0.1, 0.1)]).correspond(*inputs, automatic=automatic)
+    similarity = cosine_attention(source, source)[0, kept]
+    follows = similarity >= PROPAGATION_THRESHOLD
+    assert follows[[0, 5, 10]].all() and not follows.all()  # the random features: some similar, some not
+    assert (match.index[0, follows] == -1).all()
+    assert torch.equal(match.index[0, ~follows], index[0, ~follows])
+    torch.testing.assert_close(match.confidence.flatten()[~follows], confidence[0, ~follows])
+    torch.testing.assert_close(match.warped.flatten(2)[..., ~follows], automatic.warped.flatten(2)[..., ~follows])
+    without = Guidance(keep=[(0.1, 0.1)]).correspond(*inputs)  # no automatic match given: Hard(A_C) W0R
+    assert torch.equal(without.index, match.index)
 
 
-def test_masks_restrict_the_match(inputs):
+def test_painted_patches_are_left_to_the_region_transfer(inputs):
     source, reference, reference_map, source_map = inputs
     source_mask = np.zeros((40, 40), bool)
     source_mask[:20] = True  # top half of the source
     reference_mask = np.zeros((80, 80), bool)
     reference_mask[60:, 60:] = True  # the bottom-right reference patch
-    match = Guidance(content_mask=source_mask, reference_mask=reference_mask).correspond(*inputs)
-    assert (match.index[0, :8] == 15).all()  # painted source patches only match inside the reference mask
-    assert (match.index[0] == 15).all()  # the rest copies them
+    automatic = LatentMapPredictor.correspond(source, reference, reference_map)
+    match = Guidance(content_mask=source_mask, reference_mask=reference_mask).correspond(*inputs, automatic=automatic)
+    assert (match.index[0, :8] == -1).all() and (match.confidence.flatten()[:8] == 1).all()
+    assert torch.equal(match.index[0, 8:], automatic.index[0, 8:])  # the rest: as without the painting
+
+
+def test_edge_aware_weight_follows_the_photo_edge():
+    """A patch mask on a 4x4 grid of a photo whose colour edge runs inside the second patch column: the weight
+    follows the edge, not the patch boundary."""
+    image = torch.zeros(1, 3, 32, 32)
+    image[:, 0, :, :12] = 1.0  # red left of column 12, black right of it; patches are 8 px wide
+    cells = torch.zeros(1, 1, 4, 4)
+    cells[..., :2] = 1.0  # the two left patch columns (0-15 px)
+    weight = edge_aware_weight(cells, rgb_to_lab(image))[0, 0]
+    assert (weight[:, :12] > 0.9).all() and (weight[:, 12:] < 0.1).all()
+
+
+def test_region_edit_keeps_and_transfers_pixels():
+    content = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    rendered = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    keep, paint = torch.zeros(1, 1, 16, 16), torch.zeros(1, 1, 16, 16)
+    keep[..., :8], paint[..., 8:] = 1.0, 1.0
+    mean, std = torch.tensor([50.0, 0, 0]).view(1, 3, 1, 1), torch.full((1, 3, 1, 1), 10.0)
+    edit = RegionEdit(keep, paint, mean, std, mean + torch.tensor([0, 30.0, 0]).view(1, 3, 1, 1), std)
+    out = edit.apply(content, rendered, 1.0)
+    torch.testing.assert_close(out[..., :8], content[..., :8])  # kept pixels: the content
+    shift = rgb_to_lab(out[..., 8:]) - rgb_to_lab(content[..., 8:])
+    assert shift[:, 1].mean() > 20  # painted pixels: the region's a shift (gamut clipping aside)
+    torch.testing.assert_close(edit.apply(content, rendered, 0.0)[..., 8:], content[..., 8:], atol=1e-4, rtol=0)
+
+
+def test_painted_pair_moves_the_region_to_the_painted_colour():
+    """A painted pair through the pipeline: the painted source region's mean goes at least half way to the painted
+    reference region's mean, the rest as without the painting."""
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    pipe = RecolorPipeline.from_preset("tiny", seed=1)
+    randomize_zero_init(pipe.generator, pipe.predictor)
+    content, reference = textured_image(96, 128, seed=3), textured_image(80, 80, seed=4)
+    source_mask, reference_mask = np.zeros((96, 128), bool), np.zeros((80, 80), bool)
+    source_mask[48:], reference_mask[:, :30] = True, True
+    guide = Guidance(content_mask=source_mask, reference_mask=reference_mask).as_guide(content.size, reference.size)
+    out = rgb2lab(pipe(content, reference, output_type="np", guide=guide).images[0])
+    source_lab, target = rgb2lab(np.asarray(content)), rgb2lab(np.asarray(reference))[reference_mask].mean(0)
+    before = deltaE_ciede2000(source_lab[source_mask].mean(0), target)
+    after = deltaE_ciede2000(out[source_mask].mean(0), target)
+    assert before > 5 and after < 0.5 * before
 
 
 def test_bad_guidance_is_refused():
@@ -95,7 +133,7 @@ def test_bad_guidance_is_refused():
         Guidance(content_mask=np.zeros((10, 10), bool))
     with pytest.raises(ValueError, match=r"\(H, W\) array"):
         Guidance(content_mask=np.ones((10, 10, 3), bool))
-    with pytest.raises(ValueError, match="guidance is empty"):
+    with pytest.raises(ValueError, match="guidance is empty: give a pair, a keep point or a painted region"):
         Guidance()
     with pytest.raises(ValueError, match="reference_mask is 10x10 but the reference image is 300x200"):
         Guidance(reference_mask=np.ones((10, 10), bool)).as_guide((300, 200), (300, 200))

@@ -90,7 +90,7 @@ def test_session_ids_never_write_or_delete_outside_the_cache(server):
         _, compare, download, _ = result["output"]["data"]  # the session state stays on the server
         written = [Path(item["path"]) for item in compare] + [Path(download["path"])]
         assert all(p.resolve().is_relative_to((sandbox / "cache").resolve()) for p in written)
-        assert call(demo, "new_photos", [source, reference], session)["success"]  # drops that session's files
+        assert call(demo, "new_photos", [source, reference, None], session)["success"]  # drops that session's files
     for session in ("fresh-1", "fresh-2", "fresh-3"):  # evicts every earlier session (the demo keeps 2 here)
         assert call(demo, "recolour", [source, reference, 1.0], session)["success"]
     for victim in ("victim", "victim2", "absolute"):
@@ -100,7 +100,7 @@ def test_session_ids_never_write_or_delete_outside_the_cache(server):
     # only now that the canaries proved ids never become paths: the filesystem root as a session id
     for session in ("/", "//", "/.", ".."):
         assert call(demo, "recolour", [source, reference, 1.0], session)["success"]
-        assert call(demo, "new_photos", [source, reference], session)["success"]
+        assert call(demo, "new_photos", [source, reference, None], session)["success"]
     assert sorted(os.listdir("/")) == root_entries
     assert handlers.files.root.is_dir() and all(p.is_relative_to(handlers.files.root) for p in handlers.files.files())
 
@@ -124,7 +124,7 @@ def test_files_that_were_not_uploaded_are_never_read(server, tmp_path):
                 message = error_of(call(demo, event, data, "reader"))
                 if "meta" not in photo and event == "recolour":  # inspect refuses first for want of a result
                     messages.add(message.replace("reference", "source"))
-            warned = call(demo, "new_photos", [photo, reference], "reader")  # an upload event: outputs unchanged
+            warned = call(demo, "new_photos", [photo, reference, None], "reader")  # an upload event: outputs unchanged
             assert not warned["success"] or all(item in (None, {"__type__": "update"})  # None: the session state
                                                 for item in warned["output"]["data"])
     # one message whatever the path: it does not tell whether a file exists there
