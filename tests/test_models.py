@@ -176,6 +176,24 @@ def test_ranker_weights_choose_among_the_candidates():
         assert torch.equal(blend, gathered) and torch.equal(score, match.confidence)
 
 
+def test_zero_ranker_keeps_the_non_learned_match():
+    """A fresh ranker (zero output layer) starts from the candidates' ranking scores (attention + colour prior), so
+    at inference P_W with K candidates gives the same T' as the hard match alone (K = 1)."""
+    pipe = RecolorPipeline.from_preset("tiny", seed=0)
+    r = pipe.config.resolution
+    source, reference = torch.rand(2, 3, r, r), torch.rand(2, 3, r, r)
+    config = {k: v for k, v in pipe.predictor.config.items() if not k.startswith("_")}
+    ranked = LatentMapPredictor(**{**config, "match_candidates": 4}).eval()
+    ranked.load_state_dict(pipe.predictor.state_dict(), strict=False)
+    with torch.no_grad():
+        single = pipe.predict(source, reference)
+        pipe.predictor = ranked
+        multi = pipe.predict(source, reference)
+    assert multi.correspondence.candidates is not None
+    assert not torch.equal(multi.correspondence.ranking, multi.correspondence.scores)  # the prior counts
+    torch.testing.assert_close(multi.target_stats, single.target_stats)
+
+
 def test_predictor_starts_from_base_map():
     pipe = RecolorPipeline.from_preset("tiny")
     r = pipe.config.resolution

@@ -41,8 +41,9 @@ class Correspondence:
     warped: W~0R (B, D, h_s, w_s); confidence: (B, 1, h_s, w_s); index: (B, h_s * w_s), the reference patch
     (row-major) each content patch takes its colour from. With K > 1 candidates (the automatic match of a predictor
     with ``match_candidates`` K): candidates (B, h_s * w_s, K), the K best reference patches, best first (index is
-    the first); scores (B, h_s * w_s, K), their attention A_C (-inf where masked); candidate_maps W~0R_k
-    (B, D, h_s * w_s, K), each candidate's W0R. None for a single match (and user guidance).
+    the first); scores (B, h_s * w_s, K), their attention A_C (-inf where masked); ranking (B, h_s * w_s, K), the
+    score that ordered them (A_C plus the colour prior, if any); candidate_maps W~0R_k (B, D, h_s * w_s, K), each
+    candidate's W0R. None for a single match (and user guidance).
     """
 
     warped: torch.Tensor
@@ -50,6 +51,7 @@ class Correspondence:
     index: torch.Tensor
     candidates: torch.Tensor | None = None
     scores: torch.Tensor | None = None
+    ranking: torch.Tensor | None = None
     candidate_maps: torch.Tensor | None = None
 
 
@@ -110,7 +112,8 @@ def hard_warp(attention: torch.Tensor, values: torch.Tensor, out_size: tuple[int
     match = Correspondence(maps[..., 0].reshape(b, d, *out_size), scores[..., 0].view(b, 1, *out_size),
                            index[..., 0])
     if candidates > 1:
-        match.candidates, match.scores, match.candidate_maps = index, scores, maps
+        ranking = scores if prior is None else scores + prior.gather(2, index)
+        match.candidates, match.scores, match.ranking, match.candidate_maps = index, scores, ranking, maps
     return match
 
 CANDIDATE_FEATURES = 4 * STATS_CHANNELS + 1  # per candidate: S_R, S_R - T, S_R - Reinhard(S_S), S_R - S_S, A_C
@@ -119,18 +122,22 @@ CANDIDATE_FEATURES = 4 * STATS_CHANNELS + 1  # per candidate: S_R, S_R - T, S_R 
 class MatchRanker(nn.Module):
     """Learned re-ranking of each content patch's K best matches (beyond the paper): logits over the candidates
     from the patch's ASPP1 context (which sees w), each candidate's warped map W~0R_k and its colour relative to
-    the content, the non-learned target and the global transfer. The logits start from the match scores A_C
-    divided by ``temperature`` (a zero-initialised output layer keeps the best match nearly alone).
+    the content, the non-learned target and the global transfer. The logits start from the scores that ranked the
+    candidates (A_C plus the colour prior) divided by ``temperature``: a zero-initialised output layer keeps the
+    non-learned hard match (the first candidate) nearly alone, and alone with ``hard_ranking``.
 
-    context: (B, C, h, w); maps W~0R_k: (B, D, h*w, K); features: (B, CANDIDATE_FEATURES, h*w, K); scores:
-    (B, h*w, K), -inf for a masked candidate -> weights (B, h*w, K), a softmax over the K candidates.
+    With ``colour`` False the candidate features are the attention alone (the semantic match decides, not how the
+    candidate's colour relates to the content's).
+
+    context: (B, C, h, w); maps W~0R_k: (B, D, h*w, K); features: (B, CANDIDATE_FEATURES or 1, h*w, K); scores:
+    (B, h*w, K), the candidates' ranking scores, -inf for a masked candidate -> weights (B, h*w, K), a softmax over the K candidates.
     """
 
-    def __init__(self, context_channels: int, style_dim: int, hidden: int, temperature: float):
+    def __init__(self, context_channels: int, style_dim: int, hidden: int, temperature: float, colour: bool = True):
         super().__init__()
         self.query = EqualConv2d(context_channels, hidden, 1, activate=False)
         self.key = EqualConv2d(style_dim, hidden, 1, activate=False)
-        self.colour = EqualConv2d(CANDIDATE_FEATURES, hidden, 1, activate=False)
+        self.colour = EqualConv2d(CANDIDATE_FEATURES if colour else 1, hidden, 1, activate=False)
         self.out = EqualConv2d(hidden, 1, 1, activate=False)
         nn.init.zeros_(self.out.weight)
         self.temperature = temperature
@@ -171,8 +178,10 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
             1: no ranker, the hard match alone (main eq. 5).
         ranking_channels: hidden width of the ranker.
         ranking_temperature: the match score difference that the ranker's starting logits count as one nat.
+        ranking_colour: the ranker also sees each candidate's colour relative to the content, T and the global
+            transfer (False: only its W~0R_k, its attention and the patch's context).
         hard_ranking: at inference each patch takes its best-ranked candidate alone (the ranker trains with its
-            soft weights); with a zero ranker output, the candidate of highest attention A_C.
+            soft weights); with a zero ranker output, the non-learned hard match.
         trust_range: bounds of the learned trust change a_trust (``correct``); (0, 1) lets P_W only trust the match
             more than the confidence ramp does, never fall back to the global transfer more.
     """
@@ -182,7 +191,7 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
                  hidden_channels: tuple[int, ...] = (512, 256, 128), aspp_rates: tuple[int, ...] = (1, 2, 4),
                  confidence_range: tuple[float, float] = (0.3, 0.6), colour_prior: tuple[float, float] = (0.1, 20.0),
                  transfer_smoothing: tuple[float, float] = (0.5, 10.0), match_candidates: int = 1,
-                 ranking_channels: int = 32, ranking_temperature: float = 0.02,
+                 ranking_channels: int = 32, ranking_temperature: float = 0.02, ranking_colour: bool = True,
                  hard_ranking: bool = True, trust_range: tuple[float, float] = (-1.0, 1.0)):
         super().__init__()
         c1, c2, c3 = color_channels
@@ -194,7 +203,7 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
         ])
         self.statistics_head = EqualConv2d(h1, len(STATISTICS_HEAD), 1, activate=False)
         self.heads = nn.ModuleList(EqualConv2d(h, style_dim, 1, activate=False) for h in hidden_channels)
-        self.ranker = (MatchRanker(h1, style_dim, ranking_channels, ranking_temperature)
+        self.ranker = (MatchRanker(h1, style_dim, ranking_channels, ranking_temperature, ranking_colour)
                        if match_candidates > 1 else None)
         for head in (self.statistics_head, *self.heads):  # start from T' = T and W = W0(base)
             nn.init.zeros_(head.weight)
@@ -277,12 +286,14 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
             return gathered, correspondence.confidence
         b, n, k = correspondence.candidates.shape
         candidates = gather_patches(reference_stats.flatten(2), correspondence.candidates.flatten(1)).view(b, -1, n, k)
-        norm = normalize_statistics(candidates)
-        anchors = [normalize_statistics(a).flatten(2)[..., None]
-                   for a in (target, global_transfer(content, content_whole, reference_whole), content)]
         scores = correspondence.scores
-        features = torch.cat([norm, *(norm - a for a in anchors), scores.nan_to_num(neginf=0.0)[:, None]], dim=1)
-        weights = self.ranker(context, correspondence.candidate_maps, features, scores)  # (B, N, K)
+        features = scores.nan_to_num(neginf=0.0)[:, None]
+        if self.config.ranking_colour:
+            norm = normalize_statistics(candidates)
+            anchors = [normalize_statistics(a).flatten(2)[..., None]
+                       for a in (target, global_transfer(content, content_whole, reference_whole), content)]
+            features = torch.cat([norm, *(norm - a for a in anchors), features], dim=1)
+        weights = self.ranker(context, correspondence.candidate_maps, features, correspondence.ranking)  # (B, N, K)
         if self.config.hard_ranking and not self.training:
             weights = F.one_hot(weights.argmax(-1), k).to(weights)
         blend = (candidates * weights[:, None]).sum(-1).view_as(gathered)
