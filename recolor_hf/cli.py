@@ -80,20 +80,23 @@ def positive_int(text: str) -> int:
     return int(text)
 
 
+EPILOG = """examples:
+  recolor photo.jpg --reference look.jpg -o out.jpg
+  recolor photos/ --reference look.jpg -o recoloured/ --ext png
+  recolor --pairs pairs.csv -o recoloured/
+  recolor photo.jpg --reference look.jpg --export-lut look.cube
+  recolor photos/ --lut look.cube -o graded/
+  recolor clip.mp4 --reference look.jpg -o out.mp4
+  accelerate launch --multi_gpu --num_processes 2 -m recolor_hf photos/ --reference look.jpg -o out/
+exit status: 0 all written or skipped, 1 some image failed, 2 usage error"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(
         prog="recolor",
         description="Re-colour photos like a reference photo (exemplar-based re-colorization).",
-        epilog="examples:\n"
-               "  recolor photo.jpg --reference look.jpg -o out.jpg\n"
-               "  recolor photos/ --reference look.jpg -o recoloured/ --ext png\n"
-               "  recolor --pairs pairs.csv -o recoloured/\n"
-               "  recolor photo.jpg --reference look.jpg --export-lut look.cube\n"
-               "  recolor photos/ --lut look.cube -o graded/\n"
-               "  recolor clip.mp4 --reference look.jpg -o out.mp4\n"
-               "  accelerate launch --multi_gpu --num_processes 2 -m recolor_hf photos/ --reference look.jpg -o out/\n"
-               "exit status: 0 all written or skipped, 1 some image failed, 2 usage error",
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("source", nargs="?", type=Path, help="image file, or folder of images")
