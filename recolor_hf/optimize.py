@@ -14,7 +14,7 @@ import torch
 
 from .losses import w0_loss
 from .models.colour import local_transfer, patch_statistics, rgb_to_lab
-from .models.predictor import Correspondence
+from .models.correspondence import Correspondence
 from .pipeline import RecolorLatents, RecolorPipeline
 
 MODES = ("code", "maps")

@@ -30,7 +30,8 @@ from .models.colour import interpolate_statistics, local_transfer, patch_statist
 from .models.encoders import LatentEncoder, LatentMapEncoder
 from .models.generator import RecolorGenerator
 from .models.layers import resize_map
-from .models.predictor import Correspondence, LatentMapPredictor
+from .models.correspondence import Correspondence, correspond
+from .models.predictor import LatentMapPredictor
 from . import DEFAULT_CHECKPOINT, hub
 from .presets import PRESETS
 from .strength import check_alpha
@@ -285,8 +286,8 @@ class RecolorPipeline(DiffusionPipeline):
         leave free)."""
         f = features
         prior = self.predictor.match_prior(f.content_stats, f.reference_stats)
-        automatic = self.predictor.correspond(f.content_semantic, f.reference_semantic, f.reference_map, mask_ratio,
-                                              generator, prior, self.predictor.config.match_candidates)
+        automatic = correspond(f.content_semantic, f.reference_semantic, f.reference_map, mask_ratio, generator, prior,
+                               self.predictor.config.match_candidates)
         if guide is None:
             return automatic
         return guide(f.content_semantic, f.reference_semantic, f.reference_map, self.self_map(content),

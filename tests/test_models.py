@@ -7,8 +7,9 @@ from recolor_hf.models.backbones import FeatureBackbone
 from recolor_hf.models.encoders import LatentEncoder, LatentMapEncoder
 from recolor_hf.models.generator import RecolorGenerator
 from recolor_hf.models.layers import ModulatedConv2d
-from recolor_hf.models.predictor import (LatentMapPredictor, cosine_attention, hard_attention, random_column_mask,
-                                        top_candidates)
+from recolor_hf.models.correspondence import (correspond, cosine_attention, hard_attention, random_column_mask,
+                                             top_candidates)
+from recolor_hf.models.predictor import LatentMapPredictor
 
 
 def random_generator(name: str) -> RecolorGenerator:
@@ -107,10 +108,10 @@ def test_random_mask_ratio_and_hard_correspondence():
     attention = cosine_attention(feats, feats)
     assert torch.allclose(attention.diagonal(dim1=1, dim2=2), torch.ones(1, 16), atol=1e-5)
     values = torch.arange(16.0).view(1, 1, 4, 4)
-    match = LatentMapPredictor.correspond(feats, feats, values)
+    match = correspond(feats, feats, values)
     assert torch.equal(match.index[0], torch.arange(16))  # every patch matches itself
     assert torch.equal(match.warped, values)
-    masked = LatentMapPredictor.correspond(feats, feats, values, mask_ratio=0.5, generator=torch.Generator())
+    masked = correspond(feats, feats, values, mask_ratio=0.5, generator=torch.Generator())
     assert (masked.index[0] != torch.arange(16)).sum() == 8  # masked patches must match elsewhere
 
 
@@ -134,8 +135,8 @@ def test_candidates_are_the_best_visible_keys_in_order():
     index, scores = top_candidates(attention, 3, torch.tensor([True, False, True]))
     assert index[..., :2].tolist() == [[[2, 0], [0, 2]]] and torch.isinf(scores[..., 2]).all()
     feats, values = torch.randn(1, 8, 4, 4), torch.randn(1, 5, 4, 4)
-    single = LatentMapPredictor.correspond(feats, feats, values)
-    multi = LatentMapPredictor.correspond(feats, feats, values, candidates=3)
+    single = correspond(feats, feats, values)
+    multi = correspond(feats, feats, values, candidates=3)
     assert single.candidates is None and multi.candidates.shape == (1, 16, 3)
     assert torch.equal(multi.index, single.index) and torch.equal(multi.warped, single.warped)
     assert torch.equal(multi.candidate_maps[..., 1], values.flatten(2)[:, :, multi.candidates[0, :, 1]])
@@ -153,8 +154,8 @@ def test_ranker_weights_choose_among_the_candidates():
     r = pipe.config.resolution
     with torch.no_grad():
         f = pipe.features(torch.rand(1, 3, r, r), torch.rand(1, 3, r, r))
-        match = predictor.correspond(f.content_semantic, f.reference_semantic, f.reference_map, mask_ratio=0.99,
-                                     generator=torch.Generator().manual_seed(0), candidates=4)
+        match = correspond(f.content_semantic, f.reference_semantic, f.reference_map, mask_ratio=0.99,
+                           generator=torch.Generator().manual_seed(0), candidates=4)
         assert torch.isinf(match.scores).any()
         target, gathered = predictor.colour_target(f.content_stats, f.reference_stats, match, f.content_whole,
                                                    f.reference_whole)

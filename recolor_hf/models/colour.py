@@ -14,7 +14,7 @@ and c ramps from 0 to 1 over the predictor's ``confidence_range``. A hard match 
 material take different reference patches (blotches); so the per-patch transfer (mean offset, log contrast gain)
 is averaged over patches that are near in the image and in content colour, weighted by c (``smooth_transfer``).
 The match itself prefers, among semantically similar reference patches, those of similar colour
-(``colour_prior``). The "base" image is the content with every
+(``correspondence.colour_prior``). The "base" image is the content with every
 pixel's Lab value moved from its patch statistics S_S to T (a local Reinhard transfer); G' re-renders it under
 the predicted maps. Patches whose correspondence index is -1 (user "keep" points) keep S_S.
 All statistics are (B, 6, h, w): channels L, a, b means then L, a, b standard deviations, in Lab units.
@@ -22,6 +22,8 @@ All statistics are (B, 6, h, w): channels L, a, b means then L, a, b standard de
 
 import torch
 import torch.nn.functional as F
+
+from .correspondence import gather_statistics
 
 # sRGB (D65) -> CIE XYZ, normalised by the D65 white so that white maps to (1, 1, 1)
 RGB_TO_XYZ = torch.tensor([[0.412453, 0.357580, 0.180423],
@@ -76,24 +78,6 @@ def global_transfer(stats: torch.Tensor, content: torch.Tensor, reference: torch
     gain = std_gain(reference[:, 3:], content[:, 3:])
     mean = (stats[:, :3] - content[:, :3]) * gain + reference[:, :3]
     return torch.cat([mean, stats[:, 3:] * gain], dim=1)
-
-
-def gather_statistics(reference: torch.Tensor, content: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """S~R = Hard(A_C) S_R: reference statistics (B, 6, hr, wr) gathered by a correspondence index (B, hs*ws) onto
-    the content grid of ``content`` (B, 6, hs, ws); index -1 takes the content patch's own statistics."""
-    flat = reference.flatten(2)
-    safe = index.clamp_min(0)[:, None].expand(-1, flat.shape[1], -1)
-    warped = torch.gather(flat, 2, safe).view_as(content)
-    return torch.where((index < 0).view(index.shape[0], 1, *content.shape[-2:]), content, warped)
-
-
-def colour_prior(content: torch.Tensor, reference: torch.Tensor, weight: float, sigma: float) -> torch.Tensor:
-    """Colour affinity added to the match scores: weight exp(-|mu_S,i - mu_R,j|^2 / (2 sigma^2)).
-
-    content (B, 6, hs, ws), reference (B, 6, hr, wr): patch statistics -> (B, hs*ws, hr*wr); Lab means only.
-    """
-    distance = torch.cdist(content[:, :3].flatten(2).transpose(1, 2), reference[:, :3].flatten(2).transpose(1, 2))
-    return weight * torch.exp(-distance.square() / (2 * sigma ** 2))
 
 
 def smooth_transfer(content: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, keep: torch.Tensor,
