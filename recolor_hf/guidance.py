@@ -35,8 +35,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .models.colour import GAIN_RANGE, lab_to_rgb, rgb_to_lab, std_gain
+from .models.colour import lab_to_rgb, rgb_to_lab
 from .models.layers import resize_map
+from .models.transfer import GAIN_RANGE, std_gain
 from .models.correspondence import Correspondence, correspond, cosine_attention, gather_patches, hard_attention
 
 Point = tuple[float, float]

@@ -13,8 +13,9 @@ import PIL.Image
 import torch
 
 from .losses import w0_loss
-from .models.colour import local_transfer, patch_statistics, rgb_to_lab
+from .models.colour import patch_statistics, rgb_to_lab
 from .models.correspondence import Correspondence
+from .models.transfer import local_transfer
 from .pipeline import RecolorLatents, RecolorPipeline
 
 MODES = ("code", "maps")

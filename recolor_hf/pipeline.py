@@ -5,7 +5,7 @@ content's own size by ``recolor_hf.upsample.transfer_colour``. Steps (main Fig. 
 
 1. backbone features of content and reference (C1..C3, F_S, F_R); w = E_w(I_S, I_R); W0R = E_W(I_R, I_R);
 2. correspondence W~0R = Hard(A_C) W0R (or the user's guided version); the same match gathers the reference's
-   per-patch Lab statistics into target statistics T (``models.colour``), and the content moved to T is the
+   per-patch Lab statistics into target statistics T (``models.transfer``), and the content moved to T is the
    "base" image; maps W = P_W(...) as residuals on W0(base);
 3. strength: statistics S_S + alpha (T - S_S) give base_alpha, W' = W0(base_alpha) + alpha (W - W0(base))
    (supp. eq. 3); image = G'(base_alpha, W').
@@ -26,12 +26,13 @@ from diffusers.utils import BaseOutput, is_accelerate_available
 from .guidance import RegionEdit
 from .image_io import DEFAULT_MAX_PIXELS, image_to_tensor, load_image, to_float
 from .models.backbones import FeatureBackbone
-from .models.colour import interpolate_statistics, local_transfer, patch_statistics, rgb_to_lab
+from .models.colour import patch_statistics, rgb_to_lab
+from .models.correspondence import Correspondence, colour_prior, correspond
 from .models.encoders import LatentEncoder, LatentMapEncoder
 from .models.generator import RecolorGenerator
 from .models.layers import resize_map
-from .models.correspondence import Correspondence, correspond
 from .models.predictor import LatentMapPredictor
+from .models.transfer import interpolate_statistics, local_transfer, target_statistics
 from . import DEFAULT_CHECKPOINT, hub
 from .presets import PRESETS
 from .strength import check_alpha
@@ -285,7 +286,7 @@ class RecolorPipeline(DiffusionPipeline):
         also gets W0(content) of the (B, 3, r, r) ``content`` and the automatic match, for the patches its clicks
         leave free)."""
         f = features
-        prior = self.predictor.match_prior(f.content_stats, f.reference_stats)
+        prior = colour_prior(f.content_stats, f.reference_stats)
         automatic = correspond(f.content_semantic, f.reference_semantic, f.reference_map, mask_ratio, generator, prior,
                                self.predictor.config.match_candidates)
         if guide is None:
@@ -299,8 +300,9 @@ class RecolorPipeline(DiffusionPipeline):
         ``features`` and ``match`` (``maps=False``: dW1 only); with ``learned=False`` the non-learned target T and
         None."""
         f = features
-        target, gathered = self.predictor.colour_target(f.content_stats, f.reference_stats, match, f.content_whole,
-                                                        f.reference_whole)
+        target, gathered = target_statistics(f.content_stats, f.reference_stats, match.index, match.confidence,
+                                             tuple(self.predictor.config.confidence_range), f.content_whole,
+                                             f.reference_whole)
         if not learned:
             return target, None
         statistics = (f.content_stats, target, gathered, f.content_whole, f.reference_whole)

@@ -10,6 +10,7 @@ from recolor_hf.models.layers import ModulatedConv2d
 from recolor_hf.models.correspondence import (correspond, cosine_attention, hard_attention, random_column_mask,
                                              top_candidates)
 from recolor_hf.models.predictor import LatentMapPredictor
+from recolor_hf.models.transfer import TRANSFER_SMOOTHING, global_transfer, smooth_transfer, target_statistics
 
 
 def random_generator(name: str) -> RecolorGenerator:
@@ -157,8 +158,9 @@ def test_ranker_weights_choose_among_the_candidates():
         match = correspond(f.content_semantic, f.reference_semantic, f.reference_map, mask_ratio=0.99,
                            generator=torch.Generator().manual_seed(0), candidates=4)
         assert torch.isinf(match.scores).any()
-        target, gathered = predictor.colour_target(f.content_stats, f.reference_stats, match, f.content_whole,
-                                                   f.reference_whole)
+        target, gathered = target_statistics(f.content_stats, f.reference_stats, match.index, match.confidence,
+                                             tuple(predictor.config.confidence_range), f.content_whole,
+                                             f.reference_whole)
         statistics = (f.content_stats, target, gathered, f.content_whole, f.reference_whole)
         context = torch.randn(1, predictor.config.hidden_channels[0], *gathered.shape[-2:])
         blend, score = predictor.rerank(context, statistics, match, f.reference_stats)
@@ -177,6 +179,17 @@ def test_ranker_weights_choose_among_the_candidates():
         assert torch.equal(blend, gathered) and torch.equal(score, match.confidence)
 
 
+def test_predictor_configs_with_retired_keys_load():
+    """colour_prior and transfer_smoothing left P_W's config for module constants: a config saved with the
+    constants' values loads (the shipped checkpoint's), one asking for other values is refused."""
+    config = {"style_dim": 8, "hidden_channels": [8, 8, 8], "colour_prior": [0.1, 20.0],
+              "transfer_smoothing": [0.5, 10.0]}
+    predictor = LatentMapPredictor.from_config(config)
+    assert "colour_prior" not in predictor.config and predictor.config.style_dim == 8
+    with pytest.raises(ValueError, match="transfer_smoothing"):
+        LatentMapPredictor.from_config({**config, "transfer_smoothing": [0.25, 10.0]})
+
+
 def test_predictor_starts_from_base_map():
     pipe = RecolorPipeline.from_preset("tiny")
     r = pipe.config.resolution
@@ -192,8 +205,6 @@ def test_predictor_starts_from_base_map():
 def test_learned_target_starts_at_t_and_trusts_the_match_or_the_fallback():
     """The statistics head is zero-initialised (T' = T); full trust gives the smoothed raw match, none the
     smoothed global transfer, and the contrast output moves only the standard deviations toward the content's."""
-    from recolor_hf.models.colour import global_transfer, smooth_transfer
-
     pipe = RecolorPipeline.from_preset("tiny", seed=0)
     r = pipe.config.resolution
     with torch.no_grad():
@@ -203,10 +214,11 @@ def test_learned_target_starts_at_t_and_trusts_the_match_or_the_fallback():
         learned, _ = pipe.colour_targets(features, match)
         torch.testing.assert_close(learned, base)
         f = features
-        target, gathered = pipe.predictor.colour_target(f.content_stats, f.reference_stats, match, f.content_whole,
-                                                        f.reference_whole)
+        target, gathered = target_statistics(f.content_stats, f.reference_stats, match.index, match.confidence,
+                                             tuple(pipe.predictor.config.confidence_range), f.content_whole,
+                                             f.reference_whole)
         statistics = (f.content_stats, target, gathered, f.content_whole, f.reference_whole)
-        sigmas = tuple(pipe.predictor.config.transfer_smoothing)
+        sigmas = TRANSFER_SMOOTHING
         keep = torch.zeros_like(match.confidence, dtype=torch.bool)
         inputs = (statistics, gathered, match.confidence, match.index)
         ones, zeros = torch.ones_like(match.confidence), torch.zeros_like(match.confidence)

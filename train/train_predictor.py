@@ -25,7 +25,8 @@ from common import Stage, logger, parse_args, train
 from feature_cache import FeatureCache, unpack
 from recolor_hf.looks import LOOK_KINDS
 from recolor_hf.losses import PerceptualLoss, lab_l1, w0_loss
-from recolor_hf.models.colour import local_transfer, normalize_statistics, patch_statistics, rgb_to_lab
+from recolor_hf.models.colour import normalize_statistics, patch_statistics, rgb_to_lab
+from recolor_hf.models.transfer import local_transfer
 from recolor_hf.pipeline import PairFeatures
 
 

@@ -1,19 +1,18 @@
 """LatentMapPredictor P_W(I_S, I_R) -> W = (W1, W2, W3) (main §3.4), and the learned target colours T'.
 
 P_W takes the match W~0R = Hard(A_C ⊙ M) W0R (``correspondence``) and predicts (``forward``) with three ASPP
-modules whose pooling branch is the global code w: ASPP1([W~0R, C3, statistics, conf], w) -> W1, ASPP2([up(out1), C2], w) -> W2,
-ASPP3([up(out2), C1], w) -> W3. ``conf`` is the similarity of the chosen match (our reading of the mask channel M
-fed to ASPP1).
+modules whose pooling branch is the global code w: ASPP1([W~0R, C3, statistics, conf], w) -> W1,
+ASPP2([up(out1), C2], w) -> W2, ASPP3([up(out2), C1], w) -> W3. ``conf`` is the similarity of the chosen match (our
+reading of the mask channel M fed to ASPP1).
 
-Beyond the paper (see ``colour``): the match prefers, among semantically similar reference patches, those of
-similar colour (``correspondence.colour_prior``); the same hard match gathers the reference's per-patch Lab statistics S~R, with
-a confidence fallback to the global transfer and a joint bilateral smoothing, into the non-learned target T
-(``colour_target``). From ASPP1's features P_W also predicts the learned target T' (``statistics_head``,
-``correct``): per patch a learned trust in the match against the global fallback, smoothed as T is, and how much
-of the content's own contrast to keep (a grey reference, content the reference lacks). The generator re-renders the content moved to T' (the "base" image), and each map
-is predicted as a residual on the base's self-reconstruction map W0(base); zero-initialised heads reproduce the
-non-learned transfer. ASPP1's inputs are normalised per group (W~0R, C3: layer norm; statistics: fixed Lab
-scales) so that none swamps the others.
+Beyond the paper: the statistics fed to ASPP1 include the non-learned target T of ``transfer``. From ASPP1's
+features P_W also predicts the learned target T' (``statistics_head``, ``correct``): per patch a learned trust in
+the match against the global fallback, smoothed as T is, and how much of the content's own contrast to keep (a grey
+reference, content the reference lacks); with K match candidates a learned ranker (``MatchRanker``, ``rerank``)
+chooses among them. The generator re-renders the content moved to T' (the "base" image), and each map is predicted
+as a residual on the base's self-reconstruction map W0(base); zero-initialised heads reproduce the non-learned
+transfer. ASPP1's inputs are normalised per group (W~0R, C3: layer norm; statistics: fixed Lab scales) so that none
+swamps the others.
 """
 
 from dataclasses import dataclass
@@ -24,13 +23,15 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
-from .colour import (STATS_CHANNELS, confidence_weight, global_transfer, normalize_statistics, smooth_transfer,
-                     target_statistics)
-from .correspondence import Correspondence, colour_prior, gather_patches
-from .layers import ASPPWithCode, EqualConv2d, resize_map
+from .colour import STATS_CHANNELS, normalize_statistics
+from .correspondence import COLOUR_PRIOR, Correspondence, gather_patches
+from .layers import ASPPWithCode, EqualConv2d
+from .transfer import TRANSFER_SMOOTHING, confidence_weight, global_transfer, trusted_target
 
 STATISTICS_INPUTS = 5  # S_S, T, S~R, whole-image S and R: the statistics groups fed to ASPP1
 STATISTICS_HEAD = ("trust", "contrast")  # the statistics head's outputs: trust in the match, the content's contrast
+# Non-learned settings that left P_W's config for module constants: older configs that hold them still load.
+RETIRED_KEYS = {"colour_prior": COLOUR_PRIOR, "transfer_smoothing": TRANSFER_SMOOTHING}
 
 
 CANDIDATE_FEATURES = 4 * STATS_CHANNELS + 1  # per candidate: S_R, S_R - T, S_R - Reinhard(S_S), S_R - S_S, A_C
@@ -84,9 +85,6 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
         aspp_rates: dilation rates of the 3x3 branches of each ASPP.
         confidence_range: match scores (cosine) below the first value use the global colour transfer, above the
             second the matched reference patch's colour, linearly in between.
-        colour_prior: (weight, Lab sigma) of the colour affinity added to the match scores.
-        transfer_smoothing: (spatial sigma as a share of the image side, Lab sigma) of the joint bilateral
-            smoothing of the per-patch colour transfer.
         match_candidates: K, the best matches per content patch that the learned ranker (``MatchRanker``) weighs;
             1: no ranker, the hard match alone (main eq. 5).
         ranking_channels: hidden width of the ranker.
@@ -100,8 +98,7 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
     @register_to_config
     def __init__(self, style_dim: int = 512, color_channels: tuple[int, ...] = (24, 40, 112),
                  hidden_channels: tuple[int, ...] = (512, 256, 128), aspp_rates: tuple[int, ...] = (1, 2, 4),
-                 confidence_range: tuple[float, float] = (0.3, 0.6), colour_prior: tuple[float, float] = (0.1, 20.0),
-                 transfer_smoothing: tuple[float, float] = (0.5, 10.0), match_candidates: int = 1,
+                 confidence_range: tuple[float, float] = (0.3, 0.6), match_candidates: int = 1,
                  ranking_channels: int = 32, ranking_temperature: float = 0.02,
                  hard_ranking: bool = True, trust_range: tuple[float, float] = (-1.0, 1.0)):
         super().__init__()
@@ -119,22 +116,16 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
         for head in (self.statistics_head, *self.heads):  # start from T' = T and W = W0(base)
             nn.init.zeros_(head.weight)
 
-    def match_prior(self, content_stats: torch.Tensor, reference_stats: torch.Tensor) -> torch.Tensor:
-        """The colour affinity added to A_C (``colour.colour_prior`` with the config's ``colour_prior``):
-        S_S (B, 6, h_s, w_s), S_R (B, 6, h_r, w_r) -> (B, h_s*w_s, h_r*w_r)."""
-        return colour_prior(content_stats, reference_stats, *self.config.colour_prior)
-
-    def colour_target(self, content_stats: torch.Tensor, reference_stats: torch.Tensor, match: Correspondence,
-                      content_whole: torch.Tensor, reference_whole: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The non-learned target T = Smooth(c Hard(A_C) S_R + (1 - c) Reinhard(S_S)) and the raw match S~R
-        (``colour.target_statistics``).
-
-        S_S (B, 6, h_s, w_s), S_R (B, 6, h_r, w_r): patch statistics on the match's grids; content_whole,
-        reference_whole: (B, 6, 1, 1) whole-image statistics -> (T, S~R), each (B, 6, h_s, w_s).
-        """
-        return target_statistics(content_stats, reference_stats, match.index, match.confidence,
-                                 tuple(self.config.confidence_range), content_whole, reference_whole,
-                                 tuple(self.config.transfer_smoothing))
+    @classmethod
+    def extract_init_dict(cls, config_dict: dict, **kwargs):
+        """diffusers' ``extract_init_dict`` after dropping ``RETIRED_KEYS``: a config saved with them loads when it
+        holds the values that are now constants, and is refused (ValueError) when it asks for others."""
+        config_dict = dict(config_dict)
+        for key, value in RETIRED_KEYS.items():
+            if key in config_dict and tuple(config_dict.pop(key)) != value:
+                raise ValueError(f"this predictor's config sets {key} to a value other than {value}, which is no "
+                                 "longer a setting of P_W")
+        return super().extract_init_dict(config_dict, **kwargs)
 
     def forward(self, colour_features: tuple[torch.Tensor, ...], correspondence: Correspondence,
                 statistics: tuple[torch.Tensor, ...], w: torch.Tensor, maps: bool = True,
@@ -206,8 +197,7 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
         content, _, _, content_whole, reference_whole = statistics
         trust = confidence_weight(confidence, tuple(self.config.confidence_range))
         trust = (trust + head[:, :1].clamp(*self.config.trust_range)).clamp(0, 1)
-        blend = trust * gathered + (1 - trust) * global_transfer(content, content_whole, reference_whole)
         keep = (index < 0).view_as(trust)
-        target = smooth_transfer(content, blend, trust, keep, tuple(self.config.transfer_smoothing))
+        target = trusted_target(content, gathered, trust, keep, content_whole, reference_whole)
         contrast = head[:, 1:2].clamp(0, 1)
         return torch.cat([target[:, :3], target[:, 3:] + contrast * (content[:, 3:] - target[:, 3:])], dim=1)
