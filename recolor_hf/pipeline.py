@@ -425,6 +425,5 @@ class RecolorPipeline(DiffusionPipeline):
             ``RecolorPipelineOutput(images=[...])`` (each at its content's own size), or a tuple when
             ``return_dict`` is False.
         """
-        check_alpha(alpha)
         images = self.decode(self.encode(content, reference, guide=guide, learned=learned), alpha, output_type)
         return RecolorPipelineOutput(images=images) if return_dict else (images,)

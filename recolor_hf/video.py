@@ -34,7 +34,7 @@ import torch
 from tqdm import tqdm
 
 from .image_io import check_size
-from .media import DEFAULT_SMOOTHING, VIDEO_FORMATS, check_smoothing  # noqa: F401 (re-exported)
+from .media import DEFAULT_SMOOTHING, VIDEO_FORMATS, check_smoothing
 from .models.transfer import apply_transfer, local_transfer, statistics_transfer
 from .models.layers import resize_map
 from .pipeline import RecolorLatents, RecolorPipeline

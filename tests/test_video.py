@@ -11,9 +11,9 @@ from recolor_hf import RecolorPipeline
 from recolor_hf.cli import main
 from recolor_hf.metrics import flicker
 from recolor_hf.models.transfer import apply_transfer, statistics_transfer
+from recolor_hf.media import check_smoothing
 from recolor_hf.video import (DURATION_TOLERANCE, FrameRecolorer, TemporalSmoother, TruncatedVideoWarning,
-                              check_complete, check_smoothing, declared_frames, open_video, read_frames, recolor_video,
-                              write_frames)
+                              check_complete, declared_frames, open_video, read_frames, recolor_video, write_frames)
 
 SIZE = (64, 48)  # (W, H) of the test clips
 FPS = 25
