@@ -232,14 +232,13 @@ def test_learned_target_starts_at_t_and_trusts_the_match_or_the_fallback():
         torch.testing.assert_close(contrast[:, 3:], f.content_stats[:, 3:])
 
 
-@pytest.mark.parametrize("name", ["tiny", "small", "paper"])
-def test_preset_parameter_counts_and_one_pair(name, capsys):
+@pytest.mark.parametrize("name", ["tiny", "small"])
+def test_presets_run_one_pair(name):
+    """Every component of a preset has weights and the pipeline runs; the paper preset's parameter counts and
+    seconds are ``python -m eval model-size``."""
     pipe = RecolorPipeline.from_preset(name)
-    counts = {c: sum(p.numel() for p in getattr(pipe, c).parameters()) for c in
-              ("generator", "latent_encoder", "map_encoder", "predictor", "backbone")}
-    with capsys.disabled():
-        print(f"\n{name}: " + ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in counts.items()))
-    assert all(v > 0 for v in counts.values())
+    assert all(sum(p.numel() for p in getattr(pipe, c).parameters()) > 0 for c in
+               ("generator", "latent_encoder", "map_encoder", "predictor", "backbone"))
     r = pipe.config.resolution
     out = pipe(content=torch.rand(1, 3, r, r), reference=torch.rand(1, 3, r, r), output_type="pt").images[0]
     assert out.shape == (3, r, r)
