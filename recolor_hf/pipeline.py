@@ -181,7 +181,7 @@ class RecolorPipeline(DiffusionPipeline):
             generator=RecolorGenerator(**preset["generator"]),
             latent_encoder=LatentEncoder(**preset["latent_encoder"]),
             map_encoder=LatentMapEncoder(**preset["map_encoder"]),
-            predictor=LatentMapPredictor(color_channels=backbone.color_channels, **preset["predictor"]),
+            predictor=LatentMapPredictor(colour_channels=backbone.colour_channels, **preset["predictor"]),
             backbone=backbone,
             resolution=preset["resolution"],
         )
@@ -280,14 +280,14 @@ class RecolorPipeline(DiffusionPipeline):
             content_stats=patch_statistics(content_lab, tuple(semantic_s.shape[-2:])), reference_stats=ref.stats,
             content_whole=patch_statistics(content_lab, (1, 1)), reference_whole=ref.whole)
 
-    def match(self, features: PairFeatures, mask_ratio: float = 0.0, generator: torch.Generator | None = None,
+    def match(self, features: PairFeatures, mask_ratio: float = 0.0, rng: torch.Generator | None = None,
               guide: Callable | None = None, content: torch.Tensor | None = None) -> Correspondence:
         """The automatic correspondence W~0R = Hard(A_C ⊙ M) W0R with the colour prior, or ``guide``'s (which
         also gets W0(content) of the (B, 3, r, r) ``content`` and the automatic match, for the patches its clicks
         leave free)."""
         f = features
         prior = colour_prior(f.content_stats, f.reference_stats)
-        automatic = correspond(f.content_semantic, f.reference_semantic, f.reference_map, mask_ratio, generator, prior,
+        automatic = correspond(f.content_semantic, f.reference_semantic, f.reference_map, mask_ratio, rng, prior,
                                self.predictor.config.match_candidates)
         if guide is None:
             return automatic
@@ -323,7 +323,7 @@ class RecolorPipeline(DiffusionPipeline):
         return RecolorLatents(maps, base_map, match, features.content_stats, target, content, learned=learned)
 
     def predict(self, content: torch.Tensor, reference: torch.Tensor, mask_ratio: float = 0.0,
-                generator: torch.Generator | None = None, guide: Callable | None = None,
+                rng: torch.Generator | None = None, guide: Callable | None = None,
                 learned: bool = True, reference_features: ReferenceFeatures | None = None) -> RecolorLatents:
         """P_W(I_S, I_R): (B, 3, r, r) x2 -> ``RecolorLatents`` (maps, W0(base), match, S_S, T'; no contents).
 
@@ -334,7 +334,7 @@ class RecolorPipeline(DiffusionPipeline):
         ``reference_features``: the reference's, computed once (``features``).
         """
         features = self.features(content, reference, reference_features)
-        match = self.match(features, mask_ratio, generator, guide, content)
+        match = self.match(features, mask_ratio, rng, guide, content)
         latents = self.predict_from(content, features, match, learned)
         if hasattr(guide, "edit"):
             latents.edit = guide.edit(content, reference, match)

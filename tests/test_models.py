@@ -40,7 +40,7 @@ def test_modulated_conv_constant_map_equals_code():
 @pytest.mark.parametrize("name", ["tiny", "small"])
 def test_generator_constant_maps_equal_code(name):
     gen = random_generator(name)
-    r, d = gen.config.resolution, gen.config.style_dim
+    r, d = gen.config.native_resolution, gen.config.style_dim
     image, w = torch.rand(2, 3, r, r), torch.randn(2, d)
     maps = tuple(w[:, :, None, None].expand(-1, -1, r // s, r // s) for s in (16, 8, 4))
     with torch.no_grad():
@@ -60,7 +60,7 @@ def test_paper_generator_has_20_style_layers_and_paper_split():
 
 def test_maps_change_output_locally():
     gen = random_generator("tiny")
-    r, d = gen.config.resolution, gen.config.style_dim
+    r, d = gen.config.native_resolution, gen.config.style_dim
     image = torch.rand(1, 3, r, r)
     base = torch.randn(1, d, 1, 1).expand(1, d, r // 4, r // 4).clone()
     edited = base.clone()
@@ -112,7 +112,7 @@ def test_random_mask_ratio_and_hard_correspondence():
     match = correspond(feats, feats, values)
     assert torch.equal(match.index[0], torch.arange(16))  # every patch matches itself
     assert torch.equal(match.warped, values)
-    masked = correspond(feats, feats, values, mask_ratio=0.5, generator=torch.Generator())
+    masked = correspond(feats, feats, values, mask_ratio=0.5, rng=torch.Generator())
     assert (masked.index[0] != torch.arange(16)).sum() == 8  # masked patches must match elsewhere
 
 
@@ -156,7 +156,7 @@ def test_ranker_weights_choose_among_the_candidates():
     with torch.no_grad():
         f = pipe.features(torch.rand(1, 3, r, r), torch.rand(1, 3, r, r))
         match = correspond(f.content_semantic, f.reference_semantic, f.reference_map, mask_ratio=0.99,
-                           generator=torch.Generator().manual_seed(0), candidates=4)
+                           rng=torch.Generator().manual_seed(0), candidates=4)
         assert torch.isinf(match.scores).any()
         target, gathered = target_statistics(f.content_stats, f.reference_stats, match.index, match.confidence,
                                              tuple(predictor.config.confidence_range), f.content_whole,
@@ -179,13 +179,18 @@ def test_ranker_weights_choose_among_the_candidates():
         assert torch.equal(blend, gathered) and torch.equal(score, match.confidence)
 
 
-def test_predictor_configs_with_retired_keys_load():
+def test_configs_with_renamed_or_retired_keys_load():
     """colour_prior and transfer_smoothing left P_W's config for module constants: a config saved with the
-    constants' values loads (the shipped checkpoint's), one asking for other values is refused."""
+    constants' values loads (the shipped checkpoint's), one asking for other values is refused. Renamed keys
+    (P_W's color_channels, G''s resolution) load under their new names."""
     config = {"style_dim": 8, "hidden_channels": [8, 8, 8], "colour_prior": [0.1, 20.0],
-              "transfer_smoothing": [0.5, 10.0]}
+              "transfer_smoothing": [0.5, 10.0], "color_channels": [24, 40, 112]}
     predictor = LatentMapPredictor.from_config(config)
-    assert "colour_prior" not in predictor.config and predictor.config.style_dim == 8
+    assert "colour_prior" not in predictor.config and "color_channels" not in predictor.config
+    assert predictor.config.style_dim == 8 and tuple(predictor.config.colour_channels) == (24, 40, 112)
+    old = {**PRESETS["tiny"]["generator"], "resolution": 32}
+    del old["native_resolution"]
+    assert RecolorGenerator.from_config(old).config.native_resolution == 32
     with pytest.raises(ValueError, match="transfer_smoothing"):
         LatentMapPredictor.from_config({**config, "transfer_smoothing": [0.25, 10.0]})
 

@@ -46,11 +46,11 @@ def cosine_attention(query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
     return q.transpose(1, 2) @ k
 
 
-def random_column_mask(batch: int, columns: int, ratio: float, generator: torch.Generator | None = None,
+def random_column_mask(batch: int, columns: int, ratio: float, rng: torch.Generator | None = None,
                        device=None) -> torch.Tensor:
     """Random semantic mask M (B, N_R): 0 for round(ratio * N_R) random reference patches (at least one kept)."""
     n_masked = min(int(round(ratio * columns)), columns - 1)
-    scores = torch.rand(batch, columns, generator=generator, device=device)
+    scores = torch.rand(batch, columns, generator=rng, device=device)
     ranks = scores.argsort(dim=1).argsort(dim=1)
     return (ranks >= n_masked).float()
 
@@ -118,19 +118,19 @@ def hard_warp(attention: torch.Tensor, values: torch.Tensor, out_size: tuple[int
 
 
 def correspond(content_semantic: torch.Tensor, reference_semantic: torch.Tensor, reference_map: torch.Tensor,
-               mask_ratio: float = 0.0, generator: torch.Generator | None = None,
+               mask_ratio: float = 0.0, rng: torch.Generator | None = None,
                prior: torch.Tensor | None = None, candidates: int = 1) -> Correspondence:
     """W~0R = Hard(A_C ⊙ M) W0R (main eqs. 4-5).
 
     content_semantic F_S: (B, f, h_s, w_s); reference_semantic F_R: (B, f, h_r, w_r);
     reference_map W0R: (B, D, h_r', w_r') (resized to F_R's grid); mask_ratio: share of reference patches
-    hidden from the match (training only); prior: optional (B, h_s*w_s, h_r*w_r) added to A_C to choose the
+    hidden from the match (training only), drawn with the random generator ``rng``; prior: optional (B, h_s*w_s, h_r*w_r) added to A_C to choose the
     match (``colour_prior``); candidates: K best matches kept per content patch (``hard_warp``).
     """
     attention = cosine_attention(content_semantic, reference_semantic)
     mask = None
     if mask_ratio > 0:
-        keep = random_column_mask(attention.shape[0], attention.shape[2], mask_ratio, generator, attention.device)
+        keep = random_column_mask(attention.shape[0], attention.shape[2], mask_ratio, rng, attention.device)
         mask = keep[:, None, :] > 0
     values = resize_map(reference_map, reference_semantic.shape[-2:])
     return hard_warp(attention, values, tuple(content_semantic.shape[-2:]), mask, prior, candidates)

@@ -24,14 +24,13 @@ from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
 from .colour import STATS_CHANNELS, normalize_statistics
+from .config import RenamedConfigKeys
 from .correspondence import COLOUR_PRIOR, Correspondence, gather_patches
 from .layers import ASPPWithCode, EqualConv2d
 from .transfer import TRANSFER_SMOOTHING, confidence_weight, global_transfer, trusted_target
 
 STATISTICS_INPUTS = 5  # S_S, T, S~R, whole-image S and R: the statistics groups fed to ASPP1
 STATISTICS_HEAD = ("trust", "contrast")  # the statistics head's outputs: trust in the match, the content's contrast
-# Non-learned settings that left P_W's config for module constants: older configs that hold them still load.
-RETIRED_KEYS = {"colour_prior": COLOUR_PRIOR, "transfer_smoothing": TRANSFER_SMOOTHING}
 
 
 CANDIDATE_FEATURES = 4 * STATS_CHANNELS + 1  # per candidate: S_R, S_R - T, S_R - Reinhard(S_S), S_R - S_S, A_C
@@ -74,13 +73,14 @@ class PredictorOutput:
     residuals: tuple[torch.Tensor, ...]
 
 
-class LatentMapPredictor(ModelMixin, ConfigMixin):
+class LatentMapPredictor(RenamedConfigKeys, ModelMixin, ConfigMixin):
     """P_W: content colour features, the warped reference map, the matched statistics and the global code w ->
     learned target statistics T' and latent map residuals dW1, dW2, dW3.
 
     Args:
         style_dim: D, channels of W0R and of the predicted maps.
-        color_channels: widths of C1, C2, C3 (content colour features at 1/4, 1/8, 1/16).
+        colour_channels: widths of C1, C2, C3 (content colour features at 1/4, 1/8, 1/16); configs saved with
+            ``color_channels`` load too.
         hidden_channels: widths of the ASPP1, ASPP2, ASPP3 outputs.
         aspp_rates: dilation rates of the 3x3 branches of each ASPP.
         confidence_range: match scores (cosine) below the first value use the global colour transfer, above the
@@ -95,14 +95,18 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
             more than the confidence ramp does, never fall back to the global transfer more.
     """
 
+    # the colour prior and the transfer smoothing left the config for module constants (not learned)
+    RETIRED_KEYS = {"colour_prior": COLOUR_PRIOR, "transfer_smoothing": TRANSFER_SMOOTHING}
+    RENAMED_KEYS = {"color_channels": "colour_channels"}
+
     @register_to_config
-    def __init__(self, style_dim: int = 512, color_channels: tuple[int, ...] = (24, 40, 112),
+    def __init__(self, style_dim: int = 512, colour_channels: tuple[int, ...] = (24, 40, 112),
                  hidden_channels: tuple[int, ...] = (512, 256, 128), aspp_rates: tuple[int, ...] = (1, 2, 4),
                  confidence_range: tuple[float, float] = (0.3, 0.6), match_candidates: int = 1,
                  ranking_channels: int = 32, ranking_temperature: float = 0.02,
                  hard_ranking: bool = True, trust_range: tuple[float, float] = (-1.0, 1.0)):
         super().__init__()
-        c1, c2, c3 = color_channels
+        c1, c2, c3 = colour_channels
         h1, h2, h3 = hidden_channels
         self.aspp = nn.ModuleList([
             ASPPWithCode(style_dim + c3 + STATISTICS_INPUTS * STATS_CHANNELS + 1, h1, style_dim, tuple(aspp_rates)),
@@ -115,17 +119,6 @@ class LatentMapPredictor(ModelMixin, ConfigMixin):
                        if match_candidates > 1 else None)
         for head in (self.statistics_head, *self.heads):  # start from T' = T and W = W0(base)
             nn.init.zeros_(head.weight)
-
-    @classmethod
-    def extract_init_dict(cls, config_dict: dict, **kwargs):
-        """diffusers' ``extract_init_dict`` after dropping ``RETIRED_KEYS``: a config saved with them loads when it
-        holds the values that are now constants, and is refused (ValueError) when it asks for others."""
-        config_dict = dict(config_dict)
-        for key, value in RETIRED_KEYS.items():
-            if key in config_dict and tuple(config_dict.pop(key)) != value:
-                raise ValueError(f"this predictor's config sets {key} to a value other than {value}, which is no "
-                                 "longer a setting of P_W")
-        return super().extract_init_dict(config_dict, **kwargs)
 
     def forward(self, colour_features: tuple[torch.Tensor, ...], correspondence: Correspondence,
                 statistics: tuple[torch.Tensor, ...], w: torch.Tensor, maps: bool = True,
