@@ -40,7 +40,8 @@ from eval.benchmark import Pair, dpst_oracle_pairs, halves_local_pairs
 from eval.methods import Method, build_methods
 from eval.quality import add_row, halves_paths, write_results
 from recolor_hf.metrics import ciede2000, mae
-from recolor_hf.models.predictor import Correspondence, LatentMapPredictor
+from recolor_hf.models.correspondence import Correspondence
+from recolor_hf.models.predictor import LatentMapPredictor
 from recolor_hf.pipeline import PairFeatures, RecolorPipeline
 
 TIMED = {"full": "ours", "base-only": "base-only"}  # rows run (and timed) as a whole pipeline call: row -> method

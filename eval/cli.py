@@ -2,8 +2,9 @@
 
 Image benchmarks (eval.quality): no-harm checks presets, fivek (and dpst: contact sheet only); content-related
 references (DESIGN §6) dpst-oracle, halves, halves-local, grey-refs, sensitivity, clicks, masks. ablation (eval.ablation):
-what each learned part of the model changes. Speed and memory: speed, soak (the demo), train-speed, model-size,
-upsample, upsample-quality, video. figures: the README / model-card pictures.
+what each learned part of the model changes. shipped (eval.shipped): the quality bars of a shipped checkpoint, pass or
+fail. Speed and memory: speed, soak (the demo), train-speed, model-size, upsample, upsample-quality, video. figures:
+the README / model-card pictures.
 Flags are diffusers-style snake_case, as in train/: --pretrained_model_name_or_path, --output_dir, ...
 """
 
@@ -15,8 +16,8 @@ from pathlib import Path
 from typing import Callable
 
 from eval import (
-    DATA_ENV, DATA_ROOT, ablation, figures, model_size, quality, soak, speed, train_speed, upsample, upsample_quality,
-    video,
+    DATA_ENV, DATA_ROOT, ablation, figures, model_size, quality, shipped, soak, speed, train_speed, upsample,
+    upsample_quality, video,
 )
 from recolor_hf import DEFAULT_CHECKPOINT, PRESETS
 from recolor_hf.data import SPLITS
@@ -95,7 +96,7 @@ def add_image_benchmarks(commands, groups: dict[str, argparse.ArgumentParser]) -
 
 
 def add_ablation(commands, groups: dict[str, argparse.ArgumentParser]) -> None:
-    """ablation (eval.ablation): on dpst-oracle and halves-local pairs."""
+    """ablation (eval.ablation): on dpst-oracle and halves-local pairs; shipped (eval.shipped): quality bars."""
     command = commands.add_parser(
         "ablation", parents=[groups["output"], groups["data"], groups["pairs"]],
         help="full model vs base-only, swapped w / W~0R, zeroed P_W heads", description=ablation.__doc__,
@@ -106,6 +107,15 @@ def add_ablation(commands, groups: dict[str, argparse.ArgumentParser]) -> None:
     command.add_argument("--photos_dir", type=Path, help="photos folder of halves-local (default DATA_DIR/photos)")
     command.add_argument("--split", choices=SPLITS, default="val", help="photos of halves-local, as in halves")
     command.set_defaults(run=ablation.run, max_side=OUR_MAX_SIDE)
+    command = commands.add_parser("shipped", parents=[groups["output"], groups["data"]],
+                                  help="a checkpoint's quality bars against the baselines, pass or fail",
+                                  description=shipped.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    command.add_argument("--pretrained_model_name_or_path", default=str(DEFAULT_CHECKPOINT), help="pipeline folder")
+    command.add_argument("--checks", nargs="+", choices=list(shipped.CHECKS), default=list(shipped.CHECKS))
+    command.add_argument("--num_pairs", type=int, help="pairs per check (default: each check's own)")
+    command.add_argument("--dpst_dir", type=Path, help="dpst folder (default DATA_DIR/dpst)")
+    command.add_argument("--photos_dir", type=Path, help="photos folder (default DATA_DIR/photos)")
+    command.set_defaults(run=shipped.run)
 
 
 def add_speed_benchmarks(commands, groups: dict[str, argparse.ArgumentParser]) -> None:

@@ -1,7 +1,7 @@
 """Training throughput (images / s) per stage and preset on this machine, on synthetic batches.
 
 Each measurement is forward + backward + Adam step of the stage's module, the training scripts' own Stage classes
-(train/train_*.py) at their default options (each script's OPTIONS), after warm-up steps, float32 (bf16 autocast on CUDA
+(train/train_*.py) at their default options (``parse_args`` with each script's DEFAULTS), after warm-up steps, float32 (bf16 autocast on CUDA
 with --mixed_precision bf16).
 
     python -m eval train-speed [--presets small] [--stages generator map_encoder predictor] [--train_batch_size 8]
@@ -33,7 +33,6 @@ CACHED_OPTIONS = {"lambda_l1": 0.0, "lambda_perceptual": 0.0, "lambda_w0": 0.0, 
                   "lambda_stats": 1.0, "lambda_base": 0.02}
 STEP = 500  # the training step passed to forward (sets the masking curriculum's ratio)
 BATCH_KEYS = ("input", "target", "content", "reference")  # every stage's batch keys (each stage reads its own)
-LEARNING_RATE, ADAM_BETAS = 1e-4, (0.0, 0.99)
 
 
 def train_module(name: str) -> ModuleType:
@@ -61,17 +60,19 @@ def stage_class(stage: str) -> type[torch.nn.Module]:
 
 
 def stage_options(stage: str) -> argparse.Namespace:
-    """The options of `stage` at its training script's defaults (its module-level OPTIONS)."""
-    defaults = {name: value for name, (_, value, _) in getattr(train_module(STAGES[stage][0]), "OPTIONS", {}).items()}
-    return argparse.Namespace(**{**defaults, **(CACHED_OPTIONS if stage == "predictor_cached" else {})})
+    """The options of `stage` at its training script's defaults (the common flags with its module-level DEFAULTS)."""
+    defaults = train_module(STAGES[stage][0]).DEFAULTS
+    options = vars(train_module("common").parse_args("", defaults, ["--output_dir", "unused"]))
+    return argparse.Namespace(**{**options, **(CACHED_OPTIONS if stage == "predictor_cached" else {})})
 
 
 def images_per_second(stage: str, preset: str, device: str, args: argparse.Namespace) -> float:
     """Images / s of `stage` on preset `preset` on `device`: `--steps` timed steps after `--warmup` ones."""
     pipe = RecolorPipeline.from_preset(preset, seed=args.seed).to(device)
-    module = stage_class(stage)(pipe, stage_options(stage)).to(device)
+    options = stage_options(stage)
+    module = stage_class(stage)(pipe, options).to(device)
     params = [p for name in module.trained for p in getattr(pipe, name).parameters()]
-    optimizer = torch.optim.Adam(params, lr=LEARNING_RATE, betas=ADAM_BETAS)
+    optimizer = torch.optim.Adam(params, lr=options.learning_rate, betas=(options.adam_beta1, options.adam_beta2))
     size, batch = pipe.config.resolution, args.train_batch_size
     generator = torch.Generator().manual_seed(args.seed)
     data = {key: torch.rand(batch, 3, size, size, generator=generator).to(device) for key in BATCH_KEYS}

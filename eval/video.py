@@ -34,8 +34,9 @@ from PIL import Image
 from eval.report import markdown_table, write_summary
 from recolor_hf import RecolorPipeline
 from recolor_hf.baselines import mkl
+from recolor_hf.media import DEFAULT_SMOOTHING
 from recolor_hf.metrics import flicker
-from recolor_hf.video import DEFAULT_SMOOTHING, FrameRecolorer, open_video, read_frames, transcode, write_frames
+from recolor_hf.video import FrameRecolorer, open_video, read_frames, transcode, write_frames
 
 CLIP_PHOTOS = ("photos/kodak24/kodim23.jpg", "photos/kodak24/kodim05.jpg")  # in the data root
 REFERENCE = "dpst/reference/tar1.png"  # in the data root

@@ -43,6 +43,11 @@ DATA_ROOT = Path(os.environ.get(DATA_ENV, Path(__file__).resolve().parents[2] / 
 VAL_FRACTION = 0.1  # share of each photo source held out of training (validation, and the evaluation's "val" split)
 SPLIT_SEED = 0  # seed of that split: fixed, so training and evaluation hold out the same photos
 SPLITS = ("all", "train", "val")
+CROP_SCALE = (0.25, 1.0)  # random crops: area fraction before resizing
+CROP_RATIO = (3 / 4, 4 / 3)  # random crops and reference warps: aspect range
+CONTENT_LOOK_STRENGTH = 0.5  # strength of the mild global Look sometimes put on the input / content
+FLIP_PROB = 0.5  # chance that a stage 3 reference is mirrored
+MAX_SIDE = 512  # photos are decoded downscaled to this long side
 
 
 def unreadable(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> str | None:
@@ -119,8 +124,8 @@ def to_gray(img: np.ndarray) -> np.ndarray:
     return np.repeat((img @ GRAY)[..., None], 3, -1).clip(0, 1)
 
 
-def random_box(h: int, w: int, rng: np.random.Generator, scale: tuple[float, float] = (0.25, 1.0),
-               ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> tuple[int, int, int, int]:
+def random_box(h: int, w: int, rng: np.random.Generator, scale: tuple[float, float] = CROP_SCALE,
+               ratio: tuple[float, float] = CROP_RATIO) -> tuple[int, int, int, int]:
     """RandomResizedCrop-style box (top, left, height, width): area fraction uniform in scale, log-uniform aspect."""
     area = h * w * rng.uniform(*scale)
     aspect = math.exp(rng.uniform(math.log(ratio[0]), math.log(ratio[1])))
@@ -138,7 +143,7 @@ def box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float
 
 
 def low_overlap_boxes(h: int, w: int, rng: np.random.Generator, max_iou: float = 0.2,
-                      scale: tuple[float, float] = (0.2, 0.5), ratio: tuple[float, float] = (3 / 4, 4 / 3),
+                      scale: tuple[float, float] = (0.2, 0.5), ratio: tuple[float, float] = CROP_RATIO,
                       tries: int = 20) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
     """Two random boxes of one image with IoU <= max_iou; after ``tries`` misses, its two halves (long side)."""
     for _ in range(tries):
@@ -168,8 +173,8 @@ def _homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
 
 def random_warp(img: np.ndarray, rng: np.random.Generator, area: tuple[float, float] = (0.5, 1.0),
-                ratio: tuple[float, float] = (3 / 4, 4 / 3), perspective: float = 0.1,
-                flip_prob: float = 0.5) -> np.ndarray:
+                ratio: tuple[float, float] = CROP_RATIO, perspective: float = 0.1,
+                flip_prob: float = FLIP_PROB) -> np.ndarray:
     """Pixel-unaligned view of img (H, W, 3) float32 -> (H, W, 3) float32.
 
     A random crop (area fraction uniform in `area`, log-uniform aspect in `ratio`) whose corners are each moved by
@@ -200,7 +205,7 @@ class FiveKPairs:
     by 1-2 px). Decoded images are cached in memory when cache=True.
     """
 
-    def __init__(self, root: str | os.PathLike, expert: str = "expertC", max_side: int | None = 512,
+    def __init__(self, root: str | os.PathLike, expert: str = "expertC", max_side: int | None = MAX_SIDE,
                  cache: bool = True):
         root = Path(root)
         self.inputs = [p for p in list_images(root / "input") if (root / expert / p.name).is_file()]
@@ -252,8 +257,8 @@ class RelatedPairDataset(Dataset):
     """
 
     def __init__(self, paths: list[Path], resolution: int = 256, seed: int = 0, mix: dict[str, float] | None = None,
-                 max_iou: float = 0.2, scale: tuple[float, float] = (0.2, 0.5), flip_prob: float = 0.5,
-                 cross_prob: float = 0.0, max_side: int | None = 512):
+                 max_iou: float = 0.2, scale: tuple[float, float] = (0.2, 0.5), flip_prob: float = FLIP_PROB,
+                 cross_prob: float = 0.0, max_side: int | None = MAX_SIDE):
         mix = mix or RELATED_MIX
         self.paths, self.resolution, self.seed, self.epoch = list(paths), resolution, seed, 0
         self.kinds, self.kind_probs = list(mix), np.array(list(mix.values())) / sum(mix.values())
@@ -290,44 +295,32 @@ class ColourPairDataset(Dataset):
 
     Args (defaults in brackets):
         paths: image files; resolution: output side [256]; seed: base seed [0]; mode: "jitter" | "reference".
-        crop_scale, crop_ratio: random crop area fraction and aspect before resizing [(0.25, 1), (3/4, 4/3)].
-        content_look_prob, content_look_strength: chance of a mild global Look on the input / content [0.3, 0.5].
+        content_look_prob: chance of a mild global Look (CONTENT_LOOK_STRENGTH) on the input / content [0.3].
         target_mix: {look kind: probability} turning input/content into target [JITTER_MIX / REFERENCE_MIX].
-        look_strength: strength of the target looks [1.0].
-        ref_area, ref_perspective, flip_prob: stage 3 reference warp (see random_warp) [(0.5, 1), 0.1, 0.5].
         cross_prob: stage 3, chance that the reference is another photo under the same look, for looks of
             CROSS_KINDS [0.0].
         pair_prob, pair_iou: stage 3, chance that content and reference are two crops of one photo with IoU <=
-            pair_iou (reference flipped with flip_prob), for looks of CROSS_KINDS [0.0, 0.2].
+            pair_iou (reference flipped with FLIP_PROB), for looks of CROSS_KINDS [0.0, 0.2].
         gray_prob: stage 3, chance the content is grayscale (3 equal channels) [0.05].
         fivek, fivek_prob: optional FiveKPairs used instead of a photo with this chance in stages 1 and 3 [None, 0.1]:
             input/content = FiveK input, target = expert retouch (reference = warped expert).
-        max_side, cache: decode downscaled to this long side and keep decoded images in memory [512, True]
-            (each DataLoader worker keeps its own cache).
+        cache: keep decoded images (MAX_SIDE) in memory [True] (each DataLoader worker keeps its own cache).
+    Crops follow ``random_box`` and stage 3 reference warps ``random_warp``, with their defaults.
     """
 
     def __init__(self, paths: list[Path], resolution: int = 256, seed: int = 0, mode: str = "jitter", *,
-                 crop_scale: tuple[float, float] = (0.25, 1.0), crop_ratio: tuple[float, float] = (3 / 4, 4 / 3),
-                 content_look_prob: float = 0.3, content_look_strength: float = 0.5,
-                 target_mix: dict[str, float] | None = None, look_strength: float = 1.0,
-                 ref_area: tuple[float, float] = (0.5, 1.0),
-                 ref_perspective: float = 0.1, flip_prob: float = 0.5, cross_prob: float = 0.0,
-                 pair_prob: float = 0.0, pair_iou: float = 0.2,
-                 gray_prob: float = 0.05,
-                 fivek: FiveKPairs | None = None, fivek_prob: float = 0.1,
-                 max_side: int | None = 512, cache: bool = True):
+                 content_look_prob: float = 0.3, target_mix: dict[str, float] | None = None, cross_prob: float = 0.0,
+                 pair_prob: float = 0.0, pair_iou: float = 0.2, gray_prob: float = 0.05,
+                 fivek: FiveKPairs | None = None, fivek_prob: float = 0.1, cache: bool = True):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.paths, self.resolution, self.seed, self.mode, self.epoch = list(paths), resolution, seed, mode, 0
-        self.crop_scale, self.crop_ratio = crop_scale, crop_ratio
-        self.content_look_prob, self.content_look_strength = content_look_prob, content_look_strength
+        self.content_look_prob = content_look_prob
         mix = target_mix or (JITTER_MIX if mode == "jitter" else REFERENCE_MIX)
         self.kinds, self.kind_probs = list(mix), np.array(list(mix.values())) / sum(mix.values())
-        self.look_strength = look_strength
-        self.ref_area, self.ref_perspective, self.flip_prob = ref_area, ref_perspective, flip_prob
         self.cross_prob, self.gray_prob, self.fivek, self.fivek_prob = cross_prob, gray_prob, fivek, fivek_prob
         self.pair_prob, self.pair_iou = pair_prob, pair_iou
-        self.max_side, self.cache = max_side, cache
+        self.cache = cache
         self._cache: dict[int, np.ndarray] = {}
 
     def set_epoch(self, epoch: int) -> None:
@@ -339,7 +332,7 @@ class ColourPairDataset(Dataset):
 
     def _photo(self, i: int) -> np.ndarray:
         """Photo i as (H, W, 3) float32 in [0, 1]."""
-        img = self._cache[i] if i in self._cache else load_array(self.paths[i], self.max_side)
+        img = self._cache[i] if i in self._cache else load_array(self.paths[i], MAX_SIDE)
         if self.cache:
             self._cache[i] = img
         return to_float(img)
@@ -350,31 +343,31 @@ class ColourPairDataset(Dataset):
         pair = False  # content and reference are two crops of one photo
         if self.fivek is not None and rng.random() < self.fivek_prob:
             a, b = self.fivek[int(rng.integers(len(self.fivek)))]
-            box = random_box(*a.shape[:2], rng, self.crop_scale, self.crop_ratio)
+            box = random_box(*a.shape[:2], rng)
             content, target = crop_resize(a, box, self.resolution), crop_resize(b, box, self.resolution)
         else:
             pair = self.mode == "reference" and rng.random() < self.pair_prob
             if pair:
                 photo = self._photo(i)
-                box, other_box = low_overlap_boxes(*photo.shape[:2], rng, self.pair_iou, ratio=self.crop_ratio)
+                box, other_box = low_overlap_boxes(*photo.shape[:2], rng, self.pair_iou)
                 content, other = (crop_resize(photo, b, self.resolution) for b in (box, other_box))
             else:
                 content = self._crop(i, rng)
             if rng.random() < self.content_look_prob and not pair:
-                content = Look.random(rng, self.content_look_strength).apply(content)
+                content = Look.random(rng, CONTENT_LOOK_STRENGTH).apply(content)
             kind = self.kinds[rng.choice(len(self.kinds), p=self.kind_probs)]
-            edit = random_look(rng, kind, self.look_strength)
+            edit = random_look(rng, kind)
             target = edit(content)
             look = edit if kind in CROSS_KINDS else None
         if self.mode == "jitter":
             return {"input": image_to_tensor(content), "target": image_to_tensor(target)}
         if look is not None and pair:
-            reference = look(np.ascontiguousarray(other[:, ::-1]) if rng.random() < self.flip_prob else other)
+            reference = look(np.ascontiguousarray(other[:, ::-1]) if rng.random() < FLIP_PROB else other)
         elif look is not None and len(self) > 1 and rng.random() < self.cross_prob:
             other = (i + 1 + int(rng.integers(len(self) - 1))) % len(self)  # any photo but i
             reference = look(self._crop(other, rng))
         else:
-            reference = random_warp(target, rng, self.ref_area, self.crop_ratio, self.ref_perspective, self.flip_prob)
+            reference = random_warp(target, rng)
         if rng.random() < self.gray_prob:
             content = to_gray(content)
         return {"content": image_to_tensor(content), "reference": image_to_tensor(reference),
@@ -383,4 +376,4 @@ class ColourPairDataset(Dataset):
     def _crop(self, i: int, rng: np.random.Generator) -> np.ndarray:
         """A random crop of photo i, resized to (R, R, 3) float32 in [0, 1]."""
         img = self._photo(i)
-        return crop_resize(img, random_box(*img.shape[:2], rng, self.crop_scale, self.crop_ratio), self.resolution)
+        return crop_resize(img, random_box(*img.shape[:2], rng), self.resolution)

@@ -35,9 +35,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .models.colour import GAIN_RANGE, lab_to_rgb, rgb_to_lab, std_gain
+from .models.colour import lab_to_rgb, rgb_to_lab
 from .models.layers import resize_map
-from .models.predictor import Correspondence, cosine_attention, gather_patches, hard_attention
+from .models.transfer import GAIN_RANGE, std_gain
+from .models.correspondence import Correspondence, correspond, cosine_attention, gather_patches, hard_attention
 
 Point = tuple[float, float]
 ASPECT_TOLERANCE = 0.02  # a mask may differ from its image's aspect ratio by this share (rounding of resizes)
@@ -230,9 +231,7 @@ class Guidance:
         ref_values = resize_map(reference_map, grid_r).flatten(2)  # (B, D, Nr)
         content_values = resize_map(content_map, grid_s).flatten(2)  # (B, D, Ns)
         if automatic is None:
-            match, best = hard_attention(cosine_attention(content_semantic, reference_semantic))
-            automatic = Correspondence(gather_patches(ref_values, match).view(b, -1, hs, ws),
-                                       best.view(b, 1, hs, ws), match)
+            automatic = correspond(content_semantic, reference_semantic, reference_map)
 
         sparse = torch.zeros_like(content_values)  # Ŵ0R
         confidence = torch.zeros(b, hs * ws, device=device, dtype=content_values.dtype)

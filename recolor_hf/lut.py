@@ -31,7 +31,6 @@ import PIL.Image
 from PIL import ImageFilter
 
 from .atomic import atomic_file
-from .deprecation import renamed_keyword
 from .image_io import load_image, to_float
 
 LUT_SIZE = 33  # lattice points per axis: the common size of grading LUTs (Resolve, ffmpeg, OBS)
@@ -454,7 +453,6 @@ def domain_lines(lut: Lut) -> list[str]:
     return lines
 
 
-@renamed_keyword("source", "content")  # the README's name before the API took "content" throughout
 def export_cube(content, output, path: str | os.PathLike, size: int = LUT_SIZE) -> float:
     """Fit a LUT to the transfer ``content`` -> ``output`` and write it to ``path`` (``.cube``); returns its fit
     error, the mean ΔE00 between the LUT applied to the content and the output (see ``fit_error``).

@@ -9,12 +9,12 @@ notes that "maps" shows artifacts: nothing keeps the optimised maps spatially sm
 
 from typing import Callable, Iterator
 
-import PIL.Image
 import torch
 
 from .losses import w0_loss
-from .models.colour import local_transfer, patch_statistics, rgb_to_lab
-from .models.predictor import Correspondence
+from .models.colour import patch_statistics, rgb_to_lab
+from .models.correspondence import Correspondence
+from .models.transfer import local_transfer
 from .pipeline import RecolorLatents, RecolorPipeline
 
 MODES = ("code", "maps")
@@ -99,26 +99,3 @@ class LatentOptimizer:
         return RecolorLatents(maps, start.base_map, start.correspondence, start.content_stats, start.target_stats,
                               self.content, self.contents)
 
-
-def optimize_latent(pipe: RecolorPipeline, content, reference, mode: str = "code", steps: int = 20,
-                    lr: float | None = None, callback: Callable[[int, float], None] | None = None,
-                    should_stop: Callable[[], bool] | None = None) -> tuple[PIL.Image.Image, list[float]]:
-    """Online stylization (supp. C.7): ``steps`` Adam updates of w or W on the w0 loss (main eq. 2).
-
-    Args:
-        content, reference: one image each (anything ``RecolorPipeline`` accepts).
-        mode: "code" (1-D w, from E_w(I_S, I_R)) or "maps" (W1..W3, from the predictor).
-        lr: Adam learning rate (default ``LEARNING_RATE``).
-        callback: called as ``callback(step, loss)`` after each update (loss before that update).
-        should_stop: polled before each update; returning True ends the run early with the current result.
-
-    Returns:
-        (the result at the content's full resolution, the loss before each update made).
-    """
-    optimizer = LatentOptimizer(pipe, content, reference, mode, lr)
-    losses = []
-    for step, loss in enumerate(optimizer.run(steps, should_stop)):
-        losses.append(loss)
-        if callback is not None:
-            callback(step, loss)
-    return pipe.decode(optimizer.latents())[0], losses

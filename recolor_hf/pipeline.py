@@ -5,7 +5,7 @@ content's own size by ``recolor_hf.upsample.transfer_colour``. Steps (main Fig. 
 
 1. backbone features of content and reference (C1..C3, F_S, F_R); w = E_w(I_S, I_R); W0R = E_W(I_R, I_R);
 2. correspondence W~0R = Hard(A_C) W0R (or the user's guided version); the same match gathers the reference's
-   per-patch Lab statistics into target statistics T (``models.colour``), and the content moved to T is the
+   per-patch Lab statistics into target statistics T (``models.transfer``), and the content moved to T is the
    "base" image; maps W = P_W(...) as residuals on W0(base);
 3. strength: statistics S_S + alpha (T - S_S) give base_alpha, W' = W0(base_alpha) + alpha (W - W0(base))
    (supp. eq. 3); image = G'(base_alpha, W').
@@ -26,11 +26,13 @@ from diffusers.utils import BaseOutput, is_accelerate_available
 from .guidance import RegionEdit
 from .image_io import DEFAULT_MAX_PIXELS, image_to_tensor, load_image, to_float
 from .models.backbones import FeatureBackbone
-from .models.colour import interpolate_statistics, local_transfer, patch_statistics, rgb_to_lab
+from .models.colour import patch_statistics, rgb_to_lab
+from .models.correspondence import Correspondence, colour_prior, correspond
 from .models.encoders import LatentEncoder, LatentMapEncoder
 from .models.generator import RecolorGenerator
 from .models.layers import resize_map
-from .models.predictor import Correspondence, LatentMapPredictor
+from .models.predictor import LatentMapPredictor
+from .models.transfer import interpolate_statistics, local_transfer, target_statistics
 from . import DEFAULT_CHECKPOINT, hub
 from .presets import PRESETS
 from .strength import check_alpha
@@ -179,7 +181,7 @@ class RecolorPipeline(DiffusionPipeline):
             generator=RecolorGenerator(**preset["generator"]),
             latent_encoder=LatentEncoder(**preset["latent_encoder"]),
             map_encoder=LatentMapEncoder(**preset["map_encoder"]),
-            predictor=LatentMapPredictor(color_channels=backbone.color_channels, **preset["predictor"]),
+            predictor=LatentMapPredictor(colour_channels=backbone.colour_channels, **preset["predictor"]),
             backbone=backbone,
             resolution=preset["resolution"],
         )
@@ -278,15 +280,15 @@ class RecolorPipeline(DiffusionPipeline):
             content_stats=patch_statistics(content_lab, tuple(semantic_s.shape[-2:])), reference_stats=ref.stats,
             content_whole=patch_statistics(content_lab, (1, 1)), reference_whole=ref.whole)
 
-    def match(self, features: PairFeatures, mask_ratio: float = 0.0, generator: torch.Generator | None = None,
+    def match(self, features: PairFeatures, mask_ratio: float = 0.0, rng: torch.Generator | None = None,
               guide: Callable | None = None, content: torch.Tensor | None = None) -> Correspondence:
         """The automatic correspondence W~0R = Hard(A_C ⊙ M) W0R with the colour prior, or ``guide``'s (which
         also gets W0(content) of the (B, 3, r, r) ``content`` and the automatic match, for the patches its clicks
         leave free)."""
         f = features
-        prior = self.predictor.match_prior(f.content_stats, f.reference_stats)
-        automatic = self.predictor.correspond(f.content_semantic, f.reference_semantic, f.reference_map, mask_ratio,
-                                              generator, prior, self.predictor.config.match_candidates)
+        prior = colour_prior(f.content_stats, f.reference_stats)
+        automatic = correspond(f.content_semantic, f.reference_semantic, f.reference_map, mask_ratio, rng, prior,
+                               self.predictor.config.match_candidates)
         if guide is None:
             return automatic
         return guide(f.content_semantic, f.reference_semantic, f.reference_map, self.self_map(content),
@@ -298,8 +300,9 @@ class RecolorPipeline(DiffusionPipeline):
         ``features`` and ``match`` (``maps=False``: dW1 only); with ``learned=False`` the non-learned target T and
         None."""
         f = features
-        target, gathered = self.predictor.colour_target(f.content_stats, f.reference_stats, match, f.content_whole,
-                                                        f.reference_whole)
+        target, gathered = target_statistics(f.content_stats, f.reference_stats, match.index, match.confidence,
+                                             tuple(self.predictor.config.confidence_range), f.content_whole,
+                                             f.reference_whole)
         if not learned:
             return target, None
         statistics = (f.content_stats, target, gathered, f.content_whole, f.reference_whole)
@@ -320,7 +323,7 @@ class RecolorPipeline(DiffusionPipeline):
         return RecolorLatents(maps, base_map, match, features.content_stats, target, content, learned=learned)
 
     def predict(self, content: torch.Tensor, reference: torch.Tensor, mask_ratio: float = 0.0,
-                generator: torch.Generator | None = None, guide: Callable | None = None,
+                rng: torch.Generator | None = None, guide: Callable | None = None,
                 learned: bool = True, reference_features: ReferenceFeatures | None = None) -> RecolorLatents:
         """P_W(I_S, I_R): (B, 3, r, r) x2 -> ``RecolorLatents`` (maps, W0(base), match, S_S, T'; no contents).
 
@@ -331,7 +334,7 @@ class RecolorPipeline(DiffusionPipeline):
         ``reference_features``: the reference's, computed once (``features``).
         """
         features = self.features(content, reference, reference_features)
-        match = self.match(features, mask_ratio, generator, guide, content)
+        match = self.match(features, mask_ratio, rng, guide, content)
         latents = self.predict_from(content, features, match, learned)
         if hasattr(guide, "edit"):
             latents.edit = guide.edit(content, reference, match)
@@ -422,6 +425,5 @@ class RecolorPipeline(DiffusionPipeline):
             ``RecolorPipelineOutput(images=[...])`` (each at its content's own size), or a tuple when
             ``return_dict`` is False.
         """
-        check_alpha(alpha)
         images = self.decode(self.encode(content, reference, guide=guide, learned=learned), alpha, output_type)
         return RecolorPipelineOutput(images=images) if return_dict else (images,)

@@ -5,10 +5,10 @@ from one frame to the next, so the predicted colours jump and the video flickers
 on every frame, but what it predicts is smoothed over time before rendering:
 
 - the *transfer* of the colour statistics, not the targets themselves: per patch, the Lab mean shift T - S_S and
-  the log contrast gain log((T_std + f) / (S_std + f)) are averaged by an exponential moving average (EMA), and
-  the frame's own statistics S_S are moved by the averaged transfer. A patch whose content changes (pan, zoom)
-  therefore keeps its own colours moved the way the recent frames were moved, instead of taking another
-  region's colours;
+  the log contrast gain log((T_std + f) / (S_std + f)) (``models.transfer.statistics_transfer``) are averaged
+  by an exponential moving average (EMA), and the frame's own statistics S_S are moved by the averaged transfer.
+  A patch whose content changes (pan, zoom) therefore keeps its own colours moved the way the recent frames were
+  moved, instead of taking another region's colours;
 - the predicted map residuals W - W0(base) (each map is a residual on the base image's self-map), by the same
   EMA; the base image and W0(base) are recomputed from the smoothed statistics.
 
@@ -34,8 +34,8 @@ import torch
 from tqdm import tqdm
 
 from .image_io import check_size
-from .media import DEFAULT_SMOOTHING, VIDEO_FORMATS, check_smoothing  # noqa: F401 (re-exported)
-from .models.colour import STD_FLOOR, local_transfer, std_gain
+from .media import DEFAULT_SMOOTHING, VIDEO_FORMATS, check_smoothing
+from .models.transfer import apply_transfer, local_transfer, statistics_transfer
 from .models.layers import resize_map
 from .pipeline import RecolorLatents, RecolorPipeline
 from .strength import check_alpha
@@ -58,19 +58,6 @@ def colour_histogram(frame_low: torch.Tensor) -> torch.Tensor:
     index = (bins[0] * HISTOGRAM_BINS + bins[1]) * HISTOGRAM_BINS + bins[2]
     counts = torch.bincount(index.flatten(), minlength=HISTOGRAM_BINS ** 3).float()
     return counts / counts.sum()
-
-
-def transfer_of(latents: RecolorLatents) -> torch.Tensor:
-    """The statistics transfer S_S -> T as (B, 6, h, w): Lab mean shifts, then log contrast gains."""
-    content, target = latents.content_stats, latents.target_stats
-    return torch.cat([target[:, :3] - content[:, :3], std_gain(target[:, 3:], content[:, 3:]).log()], dim=1)
-
-
-def apply_transfer(content_stats: torch.Tensor, transfer: torch.Tensor) -> torch.Tensor:
-    """Move statistics S_S (B, 6, h, w) by a transfer from ``transfer_of``: the inverse of ``transfer_of``."""
-    mean = content_stats[:, :3] + transfer[:, :3]
-    std = (content_stats[:, 3:] + STD_FLOOR) * transfer[:, 3:].exp() - STD_FLOOR
-    return torch.cat([mean, std.clamp_min(0)], dim=1)
 
 
 @dataclass
@@ -99,7 +86,7 @@ class TemporalSmoother:
     def __call__(self, latents: RecolorLatents) -> RecolorLatents:
         """One frame's latents (batch of 1) -> latents whose statistics and maps carry the smoothed transfer."""
         histogram = colour_histogram(latents.content_low)
-        transfer = transfer_of(latents)
+        transfer = statistics_transfer(latents.content_stats, latents.target_stats)
         residuals = tuple(m - resize_map(latents.base_map, m.shape[-2:]) for m in latents.maps)
         state = self.state
         if state is not None and 0.5 * (histogram - state.histogram).abs().sum() > self.scene_cut:

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from .demo_state import Clicks
 from .image_io import tensor_to_uint8, to_uint8
 from .models.colour import lab_to_rgb, rgb_to_lab
-from .models.predictor import Correspondence
+from .models.correspondence import Correspondence
 
 DISPLAY_SIZE = 256  # long side of the returned images
 BORDER_SHARE = 1 / 16  # share of each side of a map left out of its PCA view (padding artefacts)

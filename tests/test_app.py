@@ -222,12 +222,14 @@ def test_optimise_stop_shows_the_best_so_far_then_inspect(handlers):
         handlers.inspect(None, REFERENCE)
 
 
-def test_thirty_requests_keep_cache_and_files_bounded(tiny_pipe, tmp_path):
+def test_requests_keep_cache_and_files_bounded(tiny_pipe, tmp_path):
+    """Two rounds of three sessions keep at most max_encodings predictions and three files per session (memory
+    over hundreds of large requests: ``python -m eval soak``)."""
     handlers = app.Handlers(tiny_pipe, tmp_path / "files", max_encodings=2, input_roots=(tmp_path, app.EXAMPLES_DIR))
     sessions = [SimpleNamespace(session_hash=f"session{i}") for i in range(3)]
     references = [saved(tmp_path, textured_image(64, 64, seed=i), f"ref{i}.png") for i in range(5)]
     shown = {}
-    for i in range(15):  # 30 requests: a prediction and a strength change each time
+    for i in range(6):  # 12 requests: a prediction and a strength change each time
         request = sessions[i % 3]
         shown[request.session_hash] = handlers.recolour(SOURCE, references[i % 5], 1.0, request)[0]
         handlers.set_strength(shown[request.session_hash], 0.25 + i / 40, request=request)

@@ -26,6 +26,8 @@ VIEWPORT = {"width": 1400, "height": 1000}
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 RUN_TIMEOUT_MS = 180_000  # the real checkpoint on a slow, shared machine
 MESSAGE_TIMEOUT_MS = 30_000
+# An xfail test waits this long for the step that is unfinished (not RUN_TIMEOUT_MS: it fails on every run)
+UNFINISHED_TIMEOUT_MS = MESSAGE_TIMEOUT_MS
 SOURCE, REFERENCE = app.EXAMPLES[0]  # city: sky, buildings, then water below ~80 % of the height
 OTHER_SOURCE = app.EXAMPLES[1][0]
 WATER, SKY = (0.5, 0.92), (0.5, 0.15)  # points well inside the city photos' water and sky
@@ -202,7 +204,7 @@ def test_a_painted_pair_moves_the_painted_region(page, served):
     paint(page, "source_region", PAINTED_ROWS)
     paint(page, "reference_region", REFERENCE_ROWS)
     page.get_by_role("button", name="Re-colour with regions").click()
-    expect(page.locator("#status")).to_contain_text("Rendered", timeout=RUN_TIMEOUT_MS)
+    expect(page.locator("#status")).to_contain_text("Rendered", timeout=UNFINISHED_TIMEOUT_MS)
     source = rgb2lab(np.asarray(Image.open(SOURCE).convert("RGB")))
     edit = next(reversed(served[1].encodings.items.values())).edit  # the latest prediction: this one
     painted = np.asarray(Image.fromarray(edit.paint[0, 0].float().cpu().numpy()).resize(source.shape[1::-1])) > 0.5
@@ -217,7 +219,7 @@ def test_a_painted_pair_moves_the_painted_region(page, served):
 def test_the_lut_follows_the_slider_and_new_photos_clear_inspect(page):
     recolour(page)
     page.get_by_role("button", name="Export the look as a 3D LUT (.cube)").click()
-    expect(page.locator("#lut")).to_contain_text("look_strength_1.cube", timeout=RUN_TIMEOUT_MS)
+    expect(page.locator("#lut")).to_contain_text("look_strength_1.cube", timeout=UNFINISHED_TIMEOUT_MS)
     page.locator("#strength input[type=number]").fill("0.5")
     page.locator("#strength input[type=number]").press("Enter")
     expect(page.locator("#lut")).to_contain_text("look_strength_0.5.cube", timeout=RUN_TIMEOUT_MS)

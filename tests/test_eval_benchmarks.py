@@ -16,6 +16,7 @@ from eval.ablation import ROWS
 from eval.benchmark import apply_look, dpst_labelled, dpst_oracle_pairs, half_boxes, halves_local_pairs, mask_oracle
 from eval.cli import main
 from eval.methods import PIPELINE_METHODS
+from eval.shipped import passes
 from recolor_hf.baselines import BASELINES
 from recolor_hf.image_io import load_array
 from recolor_hf.looks import random_look
@@ -90,6 +91,21 @@ def test_speed_refuses_a_busy_machine(tmp_path, monkeypatch, capsys):
     run("speed", tmp_path, "--methods", "identity", "--megapixels", "0.01", "--repeats", "1", "--force")
     assert "load average 3.50 / 2.00 / 1.00 (1 / 5 / 15 min)" in (tmp_path / "summary.md").read_text()
     assert "a busy machine, timed with --force" in (tmp_path / "summary.md").read_text()
+
+
+def test_shipped_scores_each_bar_and_exits_1_below_one(tmp_path, tiny_dir):
+    """`python -m eval shipped` writes ours and each baseline of a check; a model below a bar exits with status 1."""
+    write_dpst_pairs(tmp_path)
+    options = ["--pretrained_model_name_or_path", str(tiny_dir), "--checks", "dpst", "--data_dir", str(tmp_path),
+               "--num_pairs", "2"]
+    try:
+        results = run("shipped", tmp_path / "out", *options)
+    except SystemExit as failed:
+        assert str(failed) == "failed: dpst"
+        results = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert list(results["method"]) == ["ours", "identity", "reinhard", "mkl"] and (results["check"] == "dpst").all()
+    assert passes({"ours": np.array([1.0, 2.0]), "mkl": np.array([1.5, 2.5])}, 1.0)
+    assert not passes({"ours": np.array([1.0, 2.0]), "identity": np.array([1.1, 2.1])}, 0.8)
 
 
 def test_soak(tmp_path, tiny_dir, monkeypatch):

@@ -6,7 +6,7 @@ from conftest import randomize_zero_init, textured_image
 from recolor_hf import RecolorPipeline
 from recolor_hf.guidance import PROPAGATION_THRESHOLD, Guidance, RegionEdit, edge_aware_weight, patch_of
 from recolor_hf.models.colour import rgb_to_lab
-from recolor_hf.models.predictor import LatentMapPredictor, cosine_attention, hard_attention
+from recolor_hf.models.correspondence import correspond, cosine_attention, hard_attention
 
 GRID = (4, 4)
 
@@ -57,7 +57,7 @@ def test_only_similar_patches_follow_a_click_the_rest_keep_the_automatic_match(i
     freeze the photo."""
     source, reference, reference_map, source_map = inputs
     index, confidence = hard_attention(cosine_attention(source, reference))
-    automatic = LatentMapPredictor.correspond(source, reference, reference_map)
+    automatic = correspond(source, reference, reference_map)
     kept = patch_of((0.1, 0.1), GRID)
     match = Guidance(keep=[(0.1, 0.1)]).correspond(*inputs, automatic=automatic)
     similarity = cosine_attention(source, source)[0, kept]
@@ -77,7 +77,7 @@ def test_painted_patches_are_left_to_the_region_transfer(inputs):
     source_mask[:20] = True  # top half of the source
     reference_mask = np.zeros((80, 80), bool)
     reference_mask[60:, 60:] = True  # the bottom-right reference patch
-    automatic = LatentMapPredictor.correspond(source, reference, reference_map)
+    automatic = correspond(source, reference, reference_map)
     match = Guidance(content_mask=source_mask, reference_mask=reference_mask).correspond(*inputs, automatic=automatic)
     assert (match.index[0, :8] == -1).all() and (match.confidence.flatten()[:8] == 1).all()
     assert torch.equal(match.index[0, 8:], automatic.index[0, 8:])  # the rest: as without the painting

@@ -296,14 +296,3 @@ def test_ffmpeg_lut3d_accepts_the_exported_cube(photo, tmp_path):
     ours = np.asarray(apply_lut(photo, read_cube(cube))).astype(int)
     theirs = np.asarray(Image.open(graded).convert("RGB")).astype(int)
     assert np.abs(theirs - ours).mean() < 0.5 and np.abs(theirs - ours).max() <= 2
-
-
-def test_export_cube_accepts_the_deprecated_source_keyword(photo, tmp_path):
-    """``source=`` (the README's name before ``content``) still works, with a DeprecationWarning."""
-    target = global_look(photo)
-    error = export_cube(content=photo, output=target, path=tmp_path / "new.cube", size=5)
-    with pytest.warns(DeprecationWarning, match=r"export_cube\(source=...\) is deprecated, use content="):
-        old = export_cube(source=photo, output=target, path=tmp_path / "old.cube", size=5)
-    assert old == error and (tmp_path / "old.cube").read_text() == (tmp_path / "new.cube").read_text()
-    with pytest.raises(TypeError, match="got both 'content' and its deprecated alias 'source'"):
-        export_cube(content=photo, source=photo, output=target, path=tmp_path / "both.cube")

@@ -4,7 +4,7 @@ import torch
 from conftest import randomize_zero_init, textured_image
 from recolor_hf import RecolorPipeline
 from recolor_hf.losses import w0_loss
-from recolor_hf.optimize import LatentOptimizer, optimize_latent
+from recolor_hf.optimize import LatentOptimizer
 
 
 @pytest.fixture(scope="module")
@@ -24,26 +24,25 @@ def pair():
 @pytest.mark.parametrize("mode", ["code", "maps"])
 def test_w0_loss_decreases(pipe, pair, mode):
     before = {k: v.clone() for k, v in pipe.generator.state_dict().items()}
-    seen = []
-    image, losses = optimize_latent(pipe, *pair, mode=mode, steps=4, callback=lambda s, l: seen.append((s, l)))
-    assert len(losses) == 4 and seen == list(enumerate(losses))
-    assert losses[-1] < losses[0]
-    assert image.size == (120, 90)
+    optimizer = LatentOptimizer(pipe, *pair, mode=mode)
+    losses = list(optimizer.run(4))
+    assert len(losses) == 4 and losses[-1] < losses[0]
+    assert pipe.decode(optimizer.latents())[0].size == (120, 90)
     assert all(torch.equal(before[k], v) for k, v in pipe.generator.state_dict().items())  # networks frozen
     assert all(p.grad is None for p in pipe.generator.parameters())
 
 
 def test_should_stop_ends_early(pipe, pair):
     calls = []
-    image, losses = optimize_latent(pipe, *pair, steps=10, should_stop=lambda: calls.append(1) or len(calls) > 2)
-    assert len(losses) == 2 and image.size == (120, 90)
+    losses = list(LatentOptimizer(pipe, *pair).run(10, should_stop=lambda: calls.append(1) or len(calls) > 2))
+    assert len(losses) == 2
 
 
 def test_bad_arguments(pipe, pair):
     with pytest.raises(ValueError, match="mode must be one of"):
-        optimize_latent(pipe, *pair, mode="pixels")
+        LatentOptimizer(pipe, *pair, mode="pixels")
     with pytest.raises(ValueError, match="one content"):
-        optimize_latent(pipe, [pair[0], pair[0]], pair[1])
+        LatentOptimizer(pipe, [pair[0], pair[0]], pair[1])
 
 
 def test_run_loop_keeps_the_best_latent(pipe, pair):

@@ -21,5 +21,8 @@ class GeneratorStage(ReconstructionStage):
         return F.l1_loss(self.reconstruct(batch["input"], batch["target"]), batch["target"]), {}
 
 
+DEFAULTS = {"learning_rate": 0.002}  # parse_args' per-stage defaults; eval/train_speed.py reads them
+
+
 if __name__ == "__main__":
-    train(GeneratorStage, parse_args(__doc__, {"learning_rate": 0.002}))
+    train(GeneratorStage, parse_args(__doc__, DEFAULTS))

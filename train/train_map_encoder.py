@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from common import ReconstructionStage, parse_args, train
 
 OPTIONS = {"self_pair_prob": (float, 0.5, "share of (I, I) self-reconstruction pairs")}  # name -> (type, default, help)
+DEFAULTS = {"learning_rate": 0.002, "extra": OPTIONS}  # parse_args' per-stage defaults; eval/train_speed.py reads them
 
 
 class MapEncoderStage(ReconstructionStage):
@@ -33,4 +34,4 @@ class MapEncoderStage(ReconstructionStage):
 
 
 if __name__ == "__main__":
-    train(MapEncoderStage, parse_args(__doc__, {"learning_rate": 0.002, "extra": OPTIONS}))
+    train(MapEncoderStage, parse_args(__doc__, DEFAULTS))

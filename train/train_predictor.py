@@ -25,7 +25,8 @@ from common import Stage, logger, parse_args, train
 from feature_cache import FeatureCache, unpack
 from recolor_hf.looks import LOOK_KINDS
 from recolor_hf.losses import PerceptualLoss, lab_l1, w0_loss
-from recolor_hf.models.colour import local_transfer, normalize_statistics, patch_statistics, rgb_to_lab
+from recolor_hf.models.colour import normalize_statistics, patch_statistics, rgb_to_lab
+from recolor_hf.models.transfer import local_transfer
 from recolor_hf.pipeline import PairFeatures
 
 
@@ -42,7 +43,7 @@ def look_mix(text: str) -> dict[str, float]:
     return mix
 
 
-OPTIONS = {  # stage 3's own flags: name -> (type, default, help); eval/train_speed.py reads the defaults
+OPTIONS = {  # stage 3's own flags: name -> (type, default, help)
     "max_mask_ratio": (float, 0.95, "upper bound of the masking curriculum"),
     "mask_curriculum_steps": (int, 5000, "steps over which the maximal mask ratio grows to its bound"),
     "lambda_l1": (float, 1.0, "weight of L1(I_P, I_T)"),
@@ -58,6 +59,7 @@ OPTIONS = {  # stage 3's own flags: name -> (type, default, help); eval/train_sp
     "lambda_stats": (float, 0.0, "weight of L1 between T' and the target's patch statistics (normalised)"),
     "lambda_base": (float, 0.0, "weight of Lab L1 between the base image (content moved to T') and the target"),
 }
+DEFAULTS = {"learning_rate": 0.0025, "extra": OPTIONS}  # parse_args' per-stage defaults; eval/train_speed.py reads them
 BASE_LOSS_POOL = 2  # the base-image loss runs on images average-pooled by this factor (statistics are 1/16)
 
 
@@ -131,4 +133,4 @@ class PredictorStage(Stage):
 
 
 if __name__ == "__main__":
-    train(PredictorStage, parse_args(__doc__, {"learning_rate": 0.0025, "extra": OPTIONS}))
+    train(PredictorStage, parse_args(__doc__, DEFAULTS))

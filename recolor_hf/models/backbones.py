@@ -85,14 +85,14 @@ class FeatureBackbone(ModelMixin, ConfigMixin):
             self.stem = nn.Sequential(net._conv_stem, net._bn0, net._swish)
             self.blocks = net._blocks[: max(EFFICIENTNET_SEMANTIC_BLOCKS) + 1]
             colour_idx, semantic_idx = EFFICIENTNET_COLOUR_BLOCKS, EFFICIENTNET_SEMANTIC_BLOCKS
-            self.color_channels = tuple(EFFICIENTNET_CHANNELS[i] for i in colour_idx)
+            self.colour_channels = tuple(EFFICIENTNET_CHANNELS[i] for i in colour_idx)
             self.semantic_channels = sum(EFFICIENTNET_CHANNELS[i] for i in semantic_idx)
             weights = efficientnet_weights_path() if pretrained else None
         else:
             self.stem = nn.Identity()
             self.blocks = vgg16_features()[: max(VGG16_COLOUR_LAYERS) + 1]
             colour_idx, semantic_idx = VGG16_COLOUR_LAYERS, VGG16_SEMANTIC_LAYERS
-            self.color_channels, self.semantic_channels = (256, 512, 512), 512
+            self.colour_channels, self.semantic_channels = (256, 512, 512), 512
             weights = vgg16_weights_path() if pretrained else None
             if weights is not None and not weights.is_file():
                 raise FileNotFoundError(

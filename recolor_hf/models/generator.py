@@ -16,6 +16,7 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
+from .config import RenamedConfigKeys
 from .layers import DownEncoder, StyledConv, ToRGB, resize_map
 
 MAP_SCALES = (16, 8, 4)  # W1, W2, W3 live at 1/16, 1/8, 1/4 of the image
@@ -26,25 +27,28 @@ def channels_at(scale: int, resolution: int, channel_base: int, channel_max: int
     return min(channel_base * scale // resolution, channel_max)
 
 
-class RecolorGenerator(ModelMixin, ConfigMixin):
+class RecolorGenerator(RenamedConfigKeys, ModelMixin, ConfigMixin):
     """G'(I, w) or G'(I, W): re-renders image I under a 1-D code or latent maps.
 
     Args:
-        resolution: training resolution R (the model is convolutional; inputs must be multiples of
-            R / min_resolution).
+        native_resolution: the resolution R the layer stack is built for, which sets its depth (log2(R /
+            min_resolution) + 1 levels); the model is convolutional, inputs must be multiples of R / min_resolution
+            (not the pipeline's working ``resolution``; configs saved with ``resolution`` load too).
         min_resolution: resolution of the bottleneck at which the decoder starts.
         channel_base, channel_max: widths, ``min(channel_base / r, channel_max)`` at resolution r.
         style_dim: D, the size of the code w and the channels of the maps W.
         num_style_layers: derived from the sizes (recorded in the config); a saved value must match.
     """
 
+    RENAMED_KEYS = {"resolution": "native_resolution"}
+
     @register_to_config
-    def __init__(self, resolution: int = 256, min_resolution: int = 4, channel_base: int = 16384,
+    def __init__(self, native_resolution: int = 256, min_resolution: int = 4, channel_base: int = 16384,
                  channel_max: int = 512, style_dim: int = 512, num_style_layers: int | None = None):
         super().__init__()
-        levels = int(math.log2(resolution // min_resolution)) + 1
+        levels = int(math.log2(native_resolution // min_resolution)) + 1
         scales = [2**k for k in range(levels)]  # 1, 2, ..., R / min_resolution
-        ch = [channels_at(s, resolution, channel_base, channel_max) for s in scales]
+        ch = [channels_at(s, native_resolution, channel_base, channel_max) for s in scales]
         self.encoder = DownEncoder(3, tuple(ch))
         self.bottom = StyledConv(ch[-1], ch[-1], style_dim)
         self.bottom_rgb = ToRGB(ch[-1], style_dim)

@@ -1,0 +1,143 @@
+"""The non-learned colour step: per-patch Lab statistics transfer (beyond the paper), for images and video.
+
+With a residual generator and self-reconstruction pairs, the self-map W0R = E_W(I_R, I_R) learns an "identity"
+code and stops describing the reference's colours: colour must be absolute somewhere. So the reference's colour
+also travels as plain numbers, its per-patch Lab statistics S_R (``colour.patch_statistics``), gathered by the
+same hard correspondence as W~0R (``correspondence.gather_statistics``) into the non-learned target T:
+
+    S~R = Hard(A_C ⊙ M) S_R                                   (as main eq. 5, on statistics)
+    T = c S~R + (1 - c) Reinhard(S_S)                         (confidence fallback, c from A_C's best score)
+    T <- S_S moved by Smooth(t(S_S -> T))                     (joint bilateral smoothing of the transfer)
+
+where Reinhard(S_S) moves the content patch's statistics by the global Lab mean/std transfer (content -> reference)
+and c ramps from 0 to 1 over P_W's ``confidence_range``. The transfer of a patch S -> T is
+
+    t = (mu_T - mu_S, log g),  g = (std_T + f) / (std_S + f)  (mean shift, log contrast gain; f = STD_FLOOR)
+
+(``statistics_transfer``, inverted by ``apply_transfer``); the smoothing averages it over patches near in the image
+and in content colour, weighted by c (``smooth_transfer``), the strength alpha scales it (``interpolate_statistics``,
+supp. eq. 3 on statistics) and video averages it over frames (``video.TemporalSmoother``). The "base" image is the
+content with every pixel's Lab value moved from its patch statistics S_S to T (``local_transfer``, a local Reinhard
+transfer); G' re-renders it under P_W's maps, and the base-only path (``learned=False``) is T alone
+(``target_statistics``). Patches whose correspondence index is -1 (user "keep" points) keep S_S.
+All statistics are (B, 6, h, w): channels L, a, b means then L, a, b standard deviations, in Lab units.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from .colour import lab_to_rgb, rgb_to_lab
+from .correspondence import gather_statistics
+
+TRANSFER_SMOOTHING = (0.5, 10.0)  # (spatial sigma as a share of the image side, Lab sigma) of ``smooth_transfer``
+SMOOTHING_WEIGHT_FLOOR = 1e-3  # weight of an unmatched patch in the smoothing (its own transfer when alone)
+STD_FLOOR = 2.0  # Lab units added to both standard deviations of a gain, so flat patches do not explode
+GAIN_RANGE = (0.25, 4.0)  # limits of the per-patch contrast gain T_std / S_std
+
+
+def std_gain(target_std: torch.Tensor, content_std: torch.Tensor) -> torch.Tensor:
+    """Contrast gain g = (T_std + STD_FLOOR) / (S_std + STD_FLOOR), per Lab channel."""
+    return (target_std + STD_FLOOR) / (content_std + STD_FLOOR)
+
+
+def statistics_transfer(content: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The transfer t(S -> T) = (mu_T - mu_S, log g): statistics (B, 6, ...) x2 -> (B, 6, ...), mean shifts then log
+    contrast gains."""
+    return torch.cat([target[:, :3] - content[:, :3], std_gain(target[:, 3:], content[:, 3:]).log()], dim=1)
+
+
+def apply_transfer(content: torch.Tensor, transfer: torch.Tensor) -> torch.Tensor:
+    """Statistics S (B, 6, ...) moved by a transfer t (``statistics_transfer``, its inverse): mu_S + t_mu,
+    (std_S + f) exp(t_g) - f."""
+    std = (content[:, 3:] + STD_FLOOR) * transfer[:, 3:].exp() - STD_FLOOR
+    return torch.cat([content[:, :3] + transfer[:, :3], std.clamp_min(0)], dim=1)
+
+
+def interpolate_statistics(content: torch.Tensor, target: torch.Tensor, alpha: float) -> torch.Tensor:
+    """Strength on statistics, as supp. eq. 3 on maps: S moved by alpha t(S -> T) (means linearly, stds
+    geometrically)."""
+    return apply_transfer(content, alpha * statistics_transfer(content, target))
+
+
+def global_transfer(stats: torch.Tensor, content: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Reinhard(S_S): patch statistics (B, 6, h, w) moved by the whole-image transfer content -> reference, each
+    given as (B, 6, 1, 1) image statistics."""
+    gain = std_gain(reference[:, 3:], content[:, 3:])
+    mean = (stats[:, :3] - content[:, :3]) * gain + reference[:, :3]
+    return torch.cat([mean, stats[:, 3:] * gain], dim=1)
+
+
+def smooth_transfer(content: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, keep: torch.Tensor,
+                    sigmas: tuple[float, float] = TRANSFER_SMOOTHING) -> torch.Tensor:
+    """Joint bilateral smoothing of the per-patch transfer S_S -> T, guided by the content (module docstring).
+
+    The transfer of patch i, t_i (``statistics_transfer``), becomes sum_j K_ij c_j t_j / sum_j K_ij c_j with
+    K_ij = exp(-|p_i - p_j|^2 / (2 s_p^2) - |mu_S,i - mu_S,j|^2 / (2 s_c^2)), p the patch centre in image-side
+    units and (s_p, s_c) = ``sigmas`` (spatial, Lab). Kept patches (``keep``) neither give nor take: T = S_S.
+
+    content, target (B, 6, h, w); weight c (B, 1, h, w) in [0, 1]; keep (B, 1, h, w) bool -> T (B, 6, h, w).
+    """
+    spatial, colour = sigmas
+    h, w = content.shape[-2:]
+    ys, xs = torch.meshgrid(torch.linspace(0, 1, h, device=content.device),
+                            torch.linspace(0, 1, w, device=content.device), indexing="ij")
+    position = torch.stack([ys.flatten(), xs.flatten()], dim=1).to(content)  # (N, 2)
+    means = content[:, :3].flatten(2).transpose(1, 2)  # (B, N, 3)
+    transfer = statistics_transfer(content, target).flatten(2).transpose(1, 2).contiguous()  # (B, N, 6)
+    kernel = torch.exp(-torch.cdist(position, position).square() / (2 * spatial ** 2)
+                       - torch.cdist(means, means).square() / (2 * colour ** 2))  # (B, N, N)
+    kept = keep.flatten(1)[:, None, :]
+    kernel = kernel * torch.where(kept, 0.0, weight.flatten(1)[:, None, :] + SMOOTHING_WEIGHT_FLOOR)
+    smooth = (kernel @ transfer) / kernel.sum(dim=-1, keepdim=True).clamp_min(SMOOTHING_WEIGHT_FLOOR)
+    smooth = torch.where(keep.flatten(1)[..., None], 0.0, smooth)
+    return apply_transfer(content, smooth.transpose(1, 2).reshape_as(content))
+
+
+def confidence_weight(confidence: torch.Tensor, confidence_range: tuple[float, float]) -> torch.Tensor:
+    """The trust c in each patch's match: its score ramped from 0 at confidence_range[0] to 1 at [1], (B, 1, h, w)."""
+    low, high = confidence_range
+    return ((confidence - low) / max(high - low, 1e-6)).clamp(0, 1)
+
+
+def trusted_target(content: torch.Tensor, gathered: torch.Tensor, trust: torch.Tensor, keep: torch.Tensor,
+                   content_whole: torch.Tensor, reference_whole: torch.Tensor,
+                   smoothing: tuple[float, float] = TRANSFER_SMOOTHING) -> torch.Tensor:
+    """Smooth(c S~R + (1 - c) Reinhard(S_S)): the matched statistics S~R where the match is trusted, the global
+    transfer where not, then ``smooth_transfer`` weighted by the trust c.
+
+    content S_S, gathered S~R (B, 6, h, w); trust c (B, 1, h, w) in [0, 1]; keep (B, 1, h, w) bool, patches that
+    stay S_S; content_whole, reference_whole (B, 6, 1, 1) -> (B, 6, h, w).
+    """
+    blend = trust * gathered + (1 - trust) * global_transfer(content, content_whole, reference_whole)
+    return smooth_transfer(content, blend, trust, keep, smoothing)
+
+
+def target_statistics(content: torch.Tensor, reference: torch.Tensor, index: torch.Tensor,
+                      confidence: torch.Tensor, confidence_range: tuple[float, float],
+                      content_whole: torch.Tensor, reference_whole: torch.Tensor,
+                      smoothing: tuple[float, float] = TRANSFER_SMOOTHING) -> tuple[torch.Tensor, torch.Tensor]:
+    """The non-learned target T = Smooth(c S~R + (1 - c) Reinhard(S_S)), the whole base-only path (``learned=False``)
+    up to the rendering of ``local_transfer``; kept patches (index -1) keep S_S.
+
+    content (B, 6, hs, ws), reference (B, 6, hr, wr): patch statistics; index (B, hs*ws) and confidence
+    (B, 1, hs, ws): the match; content_whole, reference_whole (B, 6, 1, 1): whole-image statistics; smoothing:
+    ``smooth_transfer``'s (spatial, colour) sigmas -> (T, S~R), each (B, 6, hs, ws): the target and the raw matched
+    statistics it started from.
+    """
+    weight = confidence_weight(confidence, confidence_range)
+    gathered = gather_statistics(reference, content, index)
+    keep = (index < 0).view_as(weight)
+    return trusted_target(content, gathered, weight, keep, content_whole, reference_whole, smoothing), gathered
+
+
+def local_transfer(image: torch.Tensor, content: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The base image: each pixel's Lab value moved from its patch statistics to the target's.
+
+    image (B, 3, H, W) in [0, 1]; content, target (B, 6, h, w) -> (B, 3, H, W) in [0, 1]. Statistics are
+    bilinearly interpolated to pixels; the gain (T_std + f) / (S_std + f) is clamped to GAIN_RANGE.
+    """
+    size = image.shape[-2:]
+    s, t = (F.interpolate(x, size=size, mode="bilinear", align_corners=False) for x in (content, target))
+    gain = std_gain(t[:, 3:], s[:, 3:]).clamp(*GAIN_RANGE)
+    lab = (rgb_to_lab(image) - s[:, :3]) * gain + t[:, :3]
+    return lab_to_rgb(lab)
