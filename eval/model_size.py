@@ -14,7 +14,7 @@ import torch
 
 from eval.report import markdown_table, write_summary
 from recolor_hf import RecolorPipeline
-from recolor_hf.pipeline import COMPONENTS
+from recolor_hf.loading import COMPONENTS
 
 MILLION = 1e6
 

@@ -20,7 +20,7 @@ from eval.shipped import passes
 from recolor_hf.baselines import BASELINES
 from recolor_hf.image_io import load_array
 from recolor_hf.looks import random_look
-from recolor_hf.pipeline import COMPONENTS
+from recolor_hf.loading import COMPONENTS
 
 IMAGE_METHODS = [*BASELINES, *PIPELINE_METHODS]  # the default methods with a checkpoint: ours and base-only included
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 from conftest import ROOT, textured_image
 from recolor_hf import RecolorPipeline, RecolorPipelineOutput
-from recolor_hf.pipeline import COMPONENTS
+from recolor_hf.loading import COMPONENTS
 
 
 @pytest.fixture(scope="module")
@@ -262,7 +262,7 @@ def test_missing_component_is_named(saved, tmp_path):
 
 
 def test_loads_quietly_without_accelerate(saved, pair, monkeypatch, capfd):
-    for module in ("diffusers.models.modeling_utils", "diffusers.pipelines.pipeline_utils", "recolor_hf.pipeline"):
+    for module in ("diffusers.models.modeling_utils", "diffusers.pipelines.pipeline_utils", "recolor_hf.loading"):
         monkeypatch.setattr(f"{module}.is_accelerate_available", lambda: False)
     loaded = RecolorPipeline.from_pretrained(saved)
     assert loaded(content=pair[0], reference=pair[1]).images[0].size == (517, 333)

@@ -45,7 +45,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from recolor_hf import PRESETS, RecolorPipeline
-from recolor_hf.pipeline import COMPONENTS
+from recolor_hf.loading import COMPONENTS
 from recolor_hf.data import (DATA_ROOT, SPLIT_SEED, VAL_FRACTION, ColourPairDataset, FiveKPairs, scan_images,
                              split_train_val)
 from recolor_hf.image_io import tensor_to_uint8

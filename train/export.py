@@ -13,7 +13,7 @@ from pathlib import Path
 
 from common import EMA_SUFFIX, checkpoint_problem, load_ema
 from recolor_hf import RecolorPipeline
-from recolor_hf.pipeline import COMPONENTS
+from recolor_hf.loading import COMPONENTS
 
 
 def export(pretrained_model_name_or_path: Path, checkpoint_path: Path, output_dir: Path,
