@@ -42,7 +42,8 @@ from eval.quality import add_row, halves_paths, write_results
 from recolor_hf.metrics import ciede2000, mae
 from recolor_hf.models.correspondence import Correspondence
 from recolor_hf.models.predictor import LatentMapPredictor
-from recolor_hf.pipeline import PairFeatures, RecolorPipeline
+from recolor_hf.pipeline import RecolorPipeline
+from recolor_hf.steps import PairFeatures
 
 TIMED = {"full": "ours", "base-only": "base-only"}  # rows run (and timed) as a whole pipeline call: row -> method
 VARIANTS = ("w swap", "W~0R swap", "heads zeroed")  # rows of the full model with one part swapped or switched off

@@ -15,7 +15,8 @@ from .losses import w0_loss
 from .models.colour import patch_statistics, rgb_to_lab
 from .models.correspondence import Correspondence
 from .models.transfer import local_transfer
-from .pipeline import RecolorLatents, RecolorPipeline
+from .pipeline import RecolorPipeline
+from .steps import RecolorLatents
 
 MODES = ("code", "maps")
 LEARNING_RATE = 0.05  # Adam; latents are O(1) in both modes

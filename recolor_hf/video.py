@@ -37,7 +37,8 @@ from .image_io import check_size
 from .media import DEFAULT_SMOOTHING, VIDEO_FORMATS, check_smoothing
 from .models.transfer import apply_transfer, local_transfer, statistics_transfer
 from .models.layers import resize_map
-from .pipeline import RecolorLatents, RecolorPipeline
+from .pipeline import RecolorPipeline
+from .steps import RecolorLatents
 from .strength import check_alpha
 
 VIDEO_CODEC = "libx264"

@@ -29,7 +29,7 @@ from recolor_hf.data import DATA_ROOT, RelatedPairDataset, photo_split
 from recolor_hf.image_io import image_to_tensor, load_image
 from recolor_hf.looks import random_look
 from recolor_hf.oracle import mask_oracle
-from recolor_hf.pipeline import PairFeatures
+from recolor_hf.steps import PairFeatures
 
 IMAGES = ("content", "reference", "target")
 SHARD_SIZE = 128  # pairs per shard file

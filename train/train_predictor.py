@@ -27,7 +27,7 @@ from recolor_hf.looks import LOOK_KINDS
 from recolor_hf.losses import PerceptualLoss, lab_l1, w0_loss
 from recolor_hf.models.colour import normalize_statistics, patch_statistics, rgb_to_lab
 from recolor_hf.models.transfer import local_transfer
-from recolor_hf.pipeline import PairFeatures
+from recolor_hf.steps import PairFeatures
 
 
 def look_mix(text: str) -> dict[str, float]:
