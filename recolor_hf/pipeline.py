@@ -97,10 +97,13 @@ class RecolorPipeline(PipelineLoading, RecolorSteps, DiffusionPipeline):
         latents.contents = contents
         return latents
 
-    @torch.no_grad()
     def decode(self, latents: RecolorLatents, alpha: float = 1.0, output_type: str = "pil") -> list:
         """Render at strength ``alpha`` and carry the change to each content's full resolution."""
-        alpha = check_alpha(alpha)
+        return self.full_resolution(latents, check_alpha(alpha), output_type)
+
+    @torch.no_grad()
+    def full_resolution(self, latents: RecolorLatents, alpha: float, output_type: str) -> list:
+        """``decode`` at a strength already checked (``check_alpha``)."""
         if output_type not in OUTPUT_TYPES:
             raise ValueError(f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}")
         result_low = self.render(latents, alpha).clamp(0, 1)
@@ -135,5 +138,7 @@ class RecolorPipeline(PipelineLoading, RecolorSteps, DiffusionPipeline):
             ``RecolorPipelineOutput(images=[...])`` (each at its content's own size), or a tuple when
             ``return_dict`` is False.
         """
-        images = self.decode(self.encode(content, reference, guide=guide, learned=learned), alpha, output_type)
+        alpha = check_alpha(alpha)  # before the predictor runs
+        latents = self.encode(content, reference, guide=guide, learned=learned)
+        images = self.full_resolution(latents, alpha, output_type)
         return RecolorPipelineOutput(images=images) if return_dict else (images,)
