@@ -46,6 +46,7 @@ PREVIEW_SIDE = 1024  # long side of on-screen images; the download keeps the ful
 PREVIEW_OPTIONS = {"quality": 92}  # on-screen JPEGs
 DOWNLOAD_NAME, DOWNLOAD_OPTIONS = "recoloured.png", {"compress_level": 1}
 LUT_NAME, LUT_FILES, LUT_BOX_HEIGHT = "look_strength_{:g}.cube", "look_strength_*.cube", 110  # box height: px
+LUT_LABEL = "3D LUT for Resolve, Premiere, ffmpeg"
 MAX_STEPS = 200
 PREVIEW_EVERY = 5  # the optimisation shows its current result every this many steps
 MIN_SIDE = 16  # px: smaller photos are refused (a patch grid of 1/16 of the side needs at least one patch)
@@ -305,13 +306,15 @@ class Handlers:
                 self.files.save(session, "after.jpg", shrink(result), **PREVIEW_OPTIONS))
 
     def lut(self, latents: RecolorLatents, result: PIL.Image.Image, strength: float, session: str) -> tuple:
-        """The result as a 3D LUT file named with its strength (``recolor_hf.lut``) -> (its path, status)."""
+        """The result as a 3D LUT file named with its strength (``recolor_hf.lut``) -> (the LUT box's update: the
+        file and a label with the strength, status)."""
         path = self.files.new_path(session, LUT_NAME.format(strength), replaces=LUT_FILES)
         error = export_cube(latents.contents[0], result, path)
+        box = gr.update(value=str(path), label=f"{LUT_LABEL}, strength {strength:g}")  # the box shortens the name
         status = (f"3D LUT ({LUT_SIZE}x{LUT_SIZE}x{LUT_SIZE}) of the result at strength {strength:g}: on average "
                   f"{error:.1f} colour-difference units (CIEDE2000; about 1 is just visible) from the result, which "
                   "varies across the photo where a LUT applies one mapping to every pixel.")
-        return str(path), status
+        return box, status
 
     @report_errors()
     def export_lut(self, shown: Shown | None, strength: float, request: gr.Request = None) -> tuple:
@@ -356,7 +359,7 @@ class Handlers:
         views = self.view_files(session, "view", *photos)
         status = "New photos: press **Re-colour** (or another tab's action)."
         return (None, None, None, status, Clicks().to_json(), *views, Clicks().summary(),
-                *self.editors(session, *photos), None, None)
+                *self.editors(session, *photos), gr.update(value=None, label=LUT_LABEL), None)
 
     def click_views(self, clicks: Clicks, source, reference, request: gr.Request | None) -> tuple:
         """(clicks as JSON, marked source view, marked reference view, summary)."""
@@ -461,6 +464,12 @@ class Handlers:
             raise ValueError("Paint a region on the source photo and/or the reference first.")
         key, latents, note = self.encode(source, reference, Clicks.from_json(clicks).guidance(*masks))
         return self.show(key, latents, strength, request, note)
+
+    def painted(self, accepted: tuple | None, source_region: dict, reference_region: dict, clicks: dict,
+                strength: float, request: gr.Request = None):
+        """The regions tab's button: ``masks`` on the session's accepted photos and the editors' preprocessed values
+        (the browser sends a painted editor as blobs that only Gradio's preprocessing reads)."""
+        return self.masks(*(accepted or (None, None)), source_region, reference_region, clicks, strength, request)
 
     @report_errors()
     def optimize(self, source, reference, mode: str, steps: int, strength: float, request: gr.Request = None):
@@ -576,7 +585,8 @@ def regions_tab() -> SimpleNamespace:
         source_region = gr.ImageEditor(label="Photo region", elem_id="source_region", **editor)
         reference_region = gr.ImageEditor(label="Reference region", elem_id="reference_region", **editor)
     run = gr.Button("Re-colour with regions", variant="primary")
-    return SimpleNamespace(source_region=source_region, reference_region=reference_region, run=run)
+    api = gr.Button(visible=False)  # the /masks endpoint: raw editor values, as API clients send them
+    return SimpleNamespace(source_region=source_region, reference_region=reference_region, run=run, api=api)
 
 
 def look_tab() -> SimpleNamespace:
@@ -613,8 +623,7 @@ def result_column() -> SimpleNamespace:
         download = gr.File(label="Full-resolution PNG")
         with gr.Column():
             export = gr.Button("Export the look as a 3D LUT (.cube)", size="sm")
-            lut = gr.File(label="3D LUT for Resolve, Premiere, ffmpeg (its name gives its strength)", elem_id="lut",
-                          height=LUT_BOX_HEIGHT)
+            lut = gr.File(label=LUT_LABEL, elem_id="lut", height=LUT_BOX_HEIGHT, interactive=False)
     return SimpleNamespace(compare=compare, strength=strength, status=status, download=download, export=export,
                            lut=lut)
 
@@ -623,7 +632,8 @@ def wire(h: Handlers, shown: gr.State, accepted: gr.State, clicks: gr.JSON, phot
          tabs: SimpleNamespace, out: SimpleNamespace) -> None:
     """Connect the components to the handlers: model work queued one job at a time, with an ``api_name`` each."""
     raw = dict(preprocess=False)  # handlers read the uploads themselves (see the module docstring)
-    heavy = dict(concurrency_limit=1, concurrency_id="model", show_progress_on=[out.status], **raw)
+    model = dict(concurrency_limit=1, concurrency_id="model", show_progress_on=[out.status])
+    heavy = dict(**model, **raw)
     private = dict(api_visibility="private", **raw)
     inputs, point = [photos.source, photos.reference], tabs.clicks
     result = [shown, out.compare, out.download, out.status]
@@ -647,7 +657,9 @@ def wire(h: Handlers, shown: gr.State, accepted: gr.State, clicks: gr.JSON, phot
     point.clear.click(h.clear_clicks, inputs, click_outputs, **private)
     point.run.click(h.guided, inputs + [clicks, out.strength], result, api_name="guided",
                     api_description=f"Re-colour with clicked pairs and keep points. {CLICKS_HELP}", **heavy)
-    tabs.regions.run.click(h.masks, inputs + regions + [clicks, out.strength], result, api_name="masks",
+    tabs.regions.run.click(h.painted, [accepted] + regions + [clicks, out.strength], result, api_visibility="private",
+                           **model)  # preprocessed: Gradio reads the editors' blobs
+    tabs.regions.api.click(h.masks, inputs + regions + [clicks, out.strength], result, api_name="masks",
                            api_description="Re-colour with painted regions (image editor values: what is painted "
                            f"on any layer) and optional clicks. {CLICKS_HELP}", **heavy)
     look = tabs.look

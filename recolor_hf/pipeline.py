@@ -337,19 +337,20 @@ class RecolorPipeline(DiffusionPipeline):
             latents.edit = guide.edit(content, reference, match)
         return latents
 
-    def render(self, latents: RecolorLatents, alpha: float = 1.0) -> torch.Tensor:
+    def render(self, latents: RecolorLatents, alpha: float = 1.0, paint: bool = True) -> torch.Tensor:
         """I_P = G'(base_alpha, W0(base_alpha) + alpha (W - W0(base))): -> (B, 3, r, r) at the working size.
 
         base_alpha is the content moved to the statistics S_S + alpha (T' - S_S); alpha 0 is the content's
         self-reconstruction G'(I_S, W0S), alpha 1 the prediction G'(base, W). Base-only latents
-        (``learned=False``) give base_alpha itself. A guidance's ``edit`` (kept and painted regions) comes last.
+        (``learned=False``) give base_alpha itself. A guidance's ``edit`` (kept and, with ``paint``, painted regions)
+        comes last.
         """
         stats = interpolate_statistics(latents.content_stats, latents.target_stats, alpha)
         image = local_transfer(latents.content_low, latents.content_stats, stats)
         if latents.learned:
             start_map = latents.base_map if alpha == 1 else self.self_map(image)
             image = self.generator(image, maps=interpolate_maps(latents.maps, latents.base_map, alpha, start_map))
-        return image if latents.edit is None else latents.edit.apply(latents.content_low, image, alpha)
+        return image if latents.edit is None else latents.edit.apply(latents.content_low, image, alpha, paint)
 
     # ----- user-level API -----
 
@@ -386,15 +387,18 @@ class RecolorPipeline(DiffusionPipeline):
 
     @torch.no_grad()
     def decode(self, latents: RecolorLatents, alpha: float = 1.0, output_type: str = "pil") -> list:
-        """Render at strength ``alpha`` and carry the change to each content's full resolution."""
+        """Render at strength ``alpha`` and carry the change to each content's full resolution (painted regions
+        are painted there, ``RegionEdit.paint_full``)."""
         alpha = check_alpha(alpha)
         if output_type not in OUTPUT_TYPES:
             raise ValueError(f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}")
-        result_low = self.render(latents, alpha).clamp(0, 1)
+        result_low = self.render(latents, alpha, paint=False).clamp(0, 1)
         images = []
         for content, src, out in zip(latents.contents, latents.content_low, result_low):
             pair = unsquare(torch.stack([src, out]), content.size)
             full = transfer_colour(np.asarray(content), pair[0], pair[1])
+            if latents.edit is not None:
+                full = latents.edit.paint_full(np.asarray(content), full, alpha)
             if output_type == "pil":
                 images.append(PIL.Image.fromarray(full))
             elif output_type == "np":

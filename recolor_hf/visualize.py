@@ -21,7 +21,8 @@ from .models.colour import lab_to_rgb, rgb_to_lab
 from .models.predictor import Correspondence
 
 DISPLAY_SIZE = 256  # long side of the returned images
-BORDER_SHARE = 1 / 16  # share of each side of a map left out of its PCA view (padding artefacts)
+BORDER_SHARE = 1 / 8  # share of each side of a map left out of its PCA view: the padding artefacts of E_W reach
+# two cells of its 1/16 map (the finer maps are upsampled from it), a band at the top of every view with 1/16
 PERCENTILES = (0.01, 0.99)  # each principal component is stretched to [0, 255] between these quantiles
 MIN_VARIANCE = 1e-10  # components with less variance show mid-grey
 MARKER_COLOURS = ("#ff3b30", "#34c759", "#007aff", "#ff9500", "#af52de", "#00c7be", "#ffcc00", "#ff2d55")

@@ -56,18 +56,21 @@ def test_export_lut_of_the_result_on_screen(handlers):
     with pytest.raises(gr.Error, match="Re-colour a photo first"):
         handlers.export_lut(None, 1.0)
     shown, _, path, _ = handlers.recolour(SOURCE, REFERENCE, 1.0)
-    cube, status = handlers.export_lut(shown, 1.0)
-    assert Path(cube).name == "look_strength_1.cube"
+    box, status = handlers.export_lut(shown, 1.0)
+    cube = box["value"]
+    assert Path(cube).name == "look_strength_1.cube" and box["label"].endswith("strength 1")  # the box shows it
     error = float(status.split("on average ")[1].split()[0])
     graded = apply_lut(Image.open(SOURCE).convert("RGB"), read_cube(cube))
     result = np.asarray(Image.open(path).convert("RGB"))
     assert ciede2000(np.asarray(graded), result) == pytest.approx(error, abs=0.5)
     assert ciede2000(np.asarray(graded), np.asarray(Image.open(SOURCE).convert("RGB"))) > error  # not identity
-    again = handlers.export_lut(shown, 1.0)[0]
+    again = handlers.export_lut(shown, 1.0)[0]["value"]
     assert not app.Path(cube).exists() and app.Path(again).exists()  # one LUT file per session
     table = read_cube(again)
-    *_, refitted = handlers.set_strength(shown, 0.5, {"path": again})  # the slider re-fits an exported LUT
+    *_, box = handlers.set_strength(shown, 0.5, {"path": again})  # the slider re-fits an exported LUT
+    refitted = box["value"]
     assert Path(refitted).name == "look_strength_0.5.cube" and not app.Path(again).exists()
+    assert box["label"].endswith("strength 0.5")
     assert not np.allclose(read_cube(refitted).table, table.table)
 
 
@@ -130,7 +133,8 @@ def test_a_refused_upload_keeps_the_previous_photos_result_and_files(handlers, t
 def test_new_photos_clear_the_result_and_the_clicks(handlers):
     _, _, _, shown, compare, download, status, clicks, source_view, reference_view, text, *editors, lut, gallery = \
         handlers.new_photos(SOURCE, REFERENCE, None)
-    assert (shown, compare, download, lut, gallery) == (None, None, None, None, None)  # no LUT, no Inspect views
+    assert (shown, compare, download, lut["value"], gallery) == (None, None, None, None, None)  # no LUT or Inspect
+    assert lut["label"] == app.LUT_LABEL  # no strength any more
     assert "New photos" in status
     assert Clicks.from_json(clicks) == Clicks()
     assert (Image.open(source_view).size, Image.open(reference_view).size) == (SOURCE_SIZE, REFERENCE_SIZE)
@@ -187,8 +191,7 @@ def test_masks_from_brush_layers_and_plain_mask_images(handlers, tmp_path):
     reference_region = {"background": None, "layers": [{"path": saved(tmp_path, plain, "sky.png")}]}
     shown, _, _, status = handlers.masks(SOURCE, REFERENCE, brushed((0, 0, 640, 200)), reference_region, None, 1.0)
     latents = handlers.encodings.get(shown.key)
-    index, (h, w) = latents.correspondence.index, latents.correspondence.confidence.shape[-2:]
-    assert (index[0, : w * h // 2] == -1).all()  # the painted top: the region transfer, not the match
+    assert latents.edit.region[:200].all() and not latents.edit.region[200:].any()  # the painted top, as painted
     assert latents.edit.paint[..., : latents.edit.paint.shape[-2] // 2, :].min() == 1
     with pytest.raises(gr.Error, match="Paint a region"):
         handlers.masks(SOURCE, REFERENCE, brushed((0, 0, 0, 0)), None, None, 1.0)
