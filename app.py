@@ -27,7 +27,7 @@ from demo.clicks import CLICKS_HELP, Clicks
 from demo.events import on
 from demo.inputs import MAX_STEPS, OPTIMIZE_MODES
 from demo.photos import EXAMPLES
-from demo.session import LUT_LABEL, Demo
+from demo.session import Demo
 from demo.text import ABOUT, CSS, INTRO, UNTRAINED
 from recolor_hf import DEFAULT_CHECKPOINT, RecolorPipeline
 
@@ -134,7 +134,8 @@ def result_column() -> SimpleNamespace:
         download = gr.File(label="Full-resolution PNG")
         with gr.Column():
             export = gr.Button("Export the look as a 3D LUT (.cube)", size="sm")
-            lut = gr.File(label=LUT_LABEL, elem_id="lut", height=LUT_BOX_HEIGHT, interactive=False)
+            lut = gr.File(label="3D LUT", elem_id="lut", height=LUT_BOX_HEIGHT, interactive=False,
+                          visible=False)  # shown with its strength by events.lut_box
     return SimpleNamespace(compare=compare, strength=strength, status=status, download=download, export=export,
                            lut=lut)
 
@@ -178,6 +179,7 @@ def wire(demo: Demo, shown: gr.State, accepted: gr.State, clicks: gr.JSON, photo
     look.stop.click(on(demo, events.stop), None, None, api_name="stop", concurrency_limit=None)
     tabs.inspect.run.click(on(demo, events.inspect), [shown, photos.reference], tabs.inspect.gallery,
                            api_name="inspect", **heavy)
+    out.lut.change(on(demo, events.lut_box), out.lut, out.lut, **private)
     out.export.click(on(demo, events.export_lut), [shown, out.strength], [out.lut, out.status], api_name="export_lut",
                      **heavy)
 

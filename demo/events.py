@@ -3,11 +3,13 @@ event's inputs, and works through the request's ``Session``. Photos in are raw u
 the events get them with preprocess=False, so that an unreadable file's message reaches the user), images out are
 session file paths; problems are reported by ``report_errors``."""
 
+import re
 import reprlib
 import threading
 import time
 import types
 import uuid
+from pathlib import Path
 from typing import Callable
 
 import gradio as gr
@@ -24,6 +26,8 @@ from .session import OPTIMISED, Demo, Session, Shown
 FRESH_OUTPUTS = 12  # outputs of Session.fresh_views: result (4), clicks (4), region editors (2), LUT, Inspect
 PREVIEW_EVERY = 5  # the optimisation shows its current result every this many steps
 MIN_AXIS_STEPS = 10  # the curve's x axis spans the run's steps, at least this many (integer ticks)
+LUT_LABEL = "3D LUT for Resolve, Premiere, ffmpeg, strength {}"
+LUT_STRENGTH = re.compile(r"look_strength_(.+)\.cube")  # the strength in a LUT file's name (session.LUT_NAME)
 
 
 def on(demo: Demo, event: Callable) -> Callable:
@@ -99,6 +103,13 @@ def export_lut(demo: Demo, shown: Shown | None, strength: float, request: gr.Req
     if latents is None:
         raise ValueError("Re-colour a photo first: the LUT is fitted to the result on screen.")
     return demo.session(request).lut(latents, demo.pipe.decode(latents, strength)[0], strength)
+
+
+def lut_box(demo: Demo, lut) -> dict:
+    """The LUT box after its file changed: shown with a label giving the strength in the file's name (which the box
+    shortens), or hidden when there is no LUT."""
+    name = re.fullmatch(LUT_STRENGTH, Path(photo_path(lut) or "").name)
+    return gr.update(visible=name is not None, label=LUT_LABEL.format(name[1] if name else ""))
 
 
 # ----- clicks and painted regions -----

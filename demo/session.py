@@ -27,7 +27,6 @@ LOCAL_SESSION = "local"  # the session of direct calls (no Gradio request)
 PREVIEW_OPTIONS = {"quality": 92}  # on-screen JPEGs
 DOWNLOAD_NAME, DOWNLOAD_OPTIONS = "recoloured.png", {"compress_level": 1}
 LUT_NAME, LUT_FILES = "look_strength_{:g}.cube", "look_strength_*.cube"
-LUT_LABEL = "3D LUT for Resolve, Premiere, ffmpeg"
 SCALES = ("Coarse", "Medium", "Fine")  # the Inspect captions of W1, W2, W3
 OPTIMISED = "optimised-"  # the key prefix of optimised results, which are never reused, only re-rendered
 
@@ -125,14 +124,13 @@ class Session:
                 self.save("after.jpg", shrink(result), **PREVIEW_OPTIONS))
 
     def lut(self, latents: RecolorLatents, result: PIL.Image.Image, strength: float) -> tuple:
-        """The result as a 3D LUT file named with its strength (``recolor_hf.lut``) -> (the LUT box's update: the
-        file, and a label with the strength, which the box's shortened file name hides; status)."""
+        """The result as a 3D LUT file named with its strength (``recolor_hf.lut``) -> (its path, status)."""
         path = self.demo.files.new_path(self.id, LUT_NAME.format(strength), replaces=LUT_FILES)
         error = export_cube(latents.contents[0], result, path)
         status = (f"3D LUT ({LUT_SIZE}x{LUT_SIZE}x{LUT_SIZE}) of the result at strength {strength:g}: on average "
                   f"{error:.1f} colour-difference units (CIEDE2000; about 1 is just visible) from the result, which "
                   "varies across the photo where a LUT applies one mapping to every pixel.")
-        return gr.update(value=str(path), label=f"{LUT_LABEL}, strength {strength:g}"), status
+        return str(path), status
 
     def views(self, kind: str, source: PIL.Image.Image | None, reference: PIL.Image.Image | None) -> list:
         """The two view images as files ``<kind>_source.jpg`` / ``<kind>_reference.jpg`` (None for a missing one)."""
@@ -152,7 +150,7 @@ class Session:
         self.demo.files.close(self.id)
         status = "New photos: press **Re-colour** (or another tab's action)."
         return (None, None, None, status, Clicks().to_json(), *self.views("view", *photos), Clicks().summary(),
-                *self.editors(*photos), gr.update(value=None, label=LUT_LABEL), None)
+                *self.editors(*photos), None, None)
 
     def click_views(self, clicks: Clicks, source, reference) -> tuple:
         """(clicks as JSON, marked source view, marked reference view, summary)."""

@@ -14,14 +14,16 @@ keep the automatic match (``automatic``, the pipeline's Hard(A_C) with its colou
 Painted regions (supp. C.5, read as region-to-region transfer). The painted content region takes the painted
 reference region's CIELAB statistics as a whole, as the DPST mask oracle does (eval.benchmark.mask_oracle): each
 pixel moves by (lab - mean_S) gain + mean_R with gain = std_R / std_S per channel. A missing mask means the whole
-image. Painting leaves the correspondence alone: ``RegionEdit.paint_full`` applies the transfer per pixel of the
+image. Painting leaves the correspondence alone: ``RegionEdit.apply_full`` applies the transfer per pixel of the
 full-resolution result, inside the painted mask only, so everything outside it is the result without the painting
 (a rendered low-resolution painting would reach past the mask through the full-resolution step). Inside a painted
 region the painting wins over clicks.
 
-Edges. Kept patches are 1/16 of the image: their pixel-level weight is the patch mask upsampled by joint bilateral
-upsampling guided by the content's Lab colours (``edge_aware_weight``), so the boundary follows the photo's edges;
-the rendered result is then replaced by the content with that weight (``RegionEdit.apply``).
+Edges. Kept patches are 1/16 of the image: their pixel-level mask is the patch mask upsampled by joint bilateral
+upsampling guided by the content's Lab colours (``edge_aware_weight``) and cut at one half, so the boundary follows
+the photo's edges; kept pixels are the content's, at the working resolution (``RegionEdit.apply``) and again at
+full resolution (``RegionEdit.apply_full``), where the full-resolution step would blend them with their
+re-coloured neighbours (a halo).
 
 The guide returns a ``Correspondence``: confidence is the match certainty fed to P_W: 1 for clicked pairs
 (A_C(r, s) = 1) and keep points, the self-attention for propagated patches, the automatic match's score
@@ -171,12 +173,15 @@ class RegionEdit:
         painted = lab_to_rgb(self.transfer(rgb_to_lab(content), alpha))
         return self.keep * content + paint * painted + (1 - self.keep - paint) * rendered
 
-    def paint_full(self, content: np.ndarray, result: np.ndarray, alpha: float) -> np.ndarray:
-        """(H, W, 3) uint8 content and result at full resolution -> the result with the painted region's pixels
-        (``region`` resized to (H, W) by area: the share of each pixel inside) moved by the region transfer."""
+    def apply_full(self, content: np.ndarray, result: np.ndarray, alpha: float) -> np.ndarray:
+        """(H, W, 3) uint8 content and result at full resolution -> the result with the kept pixels (``keep`` resized
+        to (H, W), at least one half) back to the content and the painted region's pixels (``region`` resized to
+        (H, W) by area: the share of each pixel inside) moved by the region transfer."""
+        keep = F.interpolate(self.keep[:1].float().cpu(), size=result.shape[:2], mode="bilinear")[0, 0] >= 0.5
+        result = np.where(keep.numpy()[..., None], content, result)
         if self.region is None:
             return result
-        weight = coverage(self.region, result.shape[:2], "cpu").numpy()
+        weight = coverage(self.region, result.shape[:2], "cpu").numpy() * ~keep.numpy()
         inside = weight > 0
         pixels = torch.from_numpy(content[inside]).float().T[None, :, :, None] / 255  # (1, 3, N, 1)
         moved = lab_to_rgb(self.transfer(rgb_to_lab(pixels), alpha).cpu())[0, :, :, 0].T.numpy() * 255
@@ -276,14 +281,14 @@ class Guidance:
     def edit(self, content: torch.Tensor, reference: torch.Tensor, match: Correspondence) -> RegionEdit:
         """The pixel-level edit of the working-resolution (B, 3, r, r) content and reference for ``match`` (this
         guidance's correspondence): kept patches (index -1 outside the painted region) upsampled along the content's
-        edges (``edge_aware_weight``), and the painted region (no content mask: the whole image)."""
+        edges (``edge_aware_weight``, cut at one half), and the painted region (no content mask: the whole image)."""
         b, _, h, w = match.confidence.shape
         lab, reference_lab = rgb_to_lab(content), rgb_to_lab(reference)
         kept, region = match.index < 0, None
         if self.painted:
             region = self.content_mask if self.content_mask is not None else np.ones((1, 1), bool)
             kept = kept & ~patch_mask(region, (h, w), content.device)
-        keep = edge_aware_weight(kept.view(b, 1, h, w).to(lab.dtype), lab)
+        keep = (edge_aware_weight(kept.view(b, 1, h, w).to(lab.dtype), lab) >= 0.5).to(lab.dtype)
         paint = torch.zeros_like(keep)
         if region is not None:
             paint = coverage(region, lab.shape[-2:], lab.device).expand_as(keep)

@@ -388,7 +388,7 @@ class RecolorPipeline(DiffusionPipeline):
     @torch.no_grad()
     def decode(self, latents: RecolorLatents, alpha: float = 1.0, output_type: str = "pil") -> list:
         """Render at strength ``alpha`` and carry the change to each content's full resolution (painted regions
-        are painted there, ``RegionEdit.paint_full``)."""
+        are painted and kept regions kept there, ``RegionEdit.apply_full``)."""
         alpha = check_alpha(alpha)
         if output_type not in OUTPUT_TYPES:
             raise ValueError(f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}")
@@ -398,7 +398,7 @@ class RecolorPipeline(DiffusionPipeline):
             pair = unsquare(torch.stack([src, out]), content.size)
             full = transfer_colour(np.asarray(content), pair[0], pair[1])
             if latents.edit is not None:
-                full = latents.edit.paint_full(np.asarray(content), full, alpha)
+                full = latents.edit.apply_full(np.asarray(content), full, alpha)
             if output_type == "pil":
                 images.append(PIL.Image.fromarray(full))
             elif output_type == "np":

@@ -17,8 +17,8 @@ from .models.colour import lab_to_rgb, rgb_to_lab
 from .models.predictor import Correspondence
 
 DISPLAY_SIZE = 256  # long side of the returned images
-BORDER_SHARE = 1 / 8  # share of each side of a map left out of its PCA view: the padding artefacts of E_W reach
-# two cells of its 1/16 map (the finer maps are upsampled from it), a band at the top of every view with 1/16
+BORDER_SHARE = 3 / 16  # share of each side of a map left out of its PCA view: the zero padding's artefacts reach 2
+# of W1's 16 rows, 6 of W2's 32 and 9 of W3's 64 (the city example: a band at the top of every view with less)
 PERCENTILES = (0.01, 0.99)  # each principal component is stretched to [0, 255] between these quantiles
 MIN_VARIANCE = 1e-10  # components with less variance show mid-grey
 

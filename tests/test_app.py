@@ -15,7 +15,7 @@ from demo.clicks import Clicks
 from demo.events import FRESH_OUTPUTS, PREVIEW_EVERY
 from demo.inputs import MAX_STEPS, OPTIMIZE_MODES
 from demo.photos import EXAMPLES, EXAMPLES_DIR, MIN_SIDE, PREVIEW_SIDE
-from demo.session import LOCAL_SESSION, LUT_LABEL, Demo
+from demo.session import LOCAL_SESSION, Demo
 
 SOURCE, REFERENCE = EXAMPLES[0]
 SOURCE_SIZE, REFERENCE_SIZE = (640, 400), (640, 359)
@@ -61,21 +61,22 @@ def test_export_lut_of_the_result_on_screen(state):
     with pytest.raises(gr.Error, match="Re-colour a photo first"):
         events.export_lut(state, None, 1.0)
     shown, _, path, _ = events.recolour(state, SOURCE, REFERENCE, 1.0)
-    box, status = events.export_lut(state, shown, 1.0)
-    cube = box["value"]
-    assert Path(cube).name == "look_strength_1.cube" and box["label"].endswith("strength 1")  # the box shows it
+    cube, status = events.export_lut(state, shown, 1.0)
+    assert Path(cube).name == "look_strength_1.cube"
+    box = events.lut_box(state, {"path": cube})  # the box's label gives the strength (the box shortens the name)
+    assert box["visible"] and box["label"].endswith("strength 1")
+    assert not events.lut_box(state, None)["visible"]  # no LUT (new photos): no box
     error = float(status.split("on average ")[1].split()[0])
     graded = apply_lut(Image.open(SOURCE).convert("RGB"), read_cube(cube))
     result = np.asarray(Image.open(path).convert("RGB"))
     assert ciede2000(np.asarray(graded), result) == pytest.approx(error, abs=0.5)
     assert ciede2000(np.asarray(graded), np.asarray(Image.open(SOURCE).convert("RGB"))) > error  # not identity
-    again = events.export_lut(state, shown, 1.0)[0]["value"]
+    again = events.export_lut(state, shown, 1.0)[0]
     assert not Path(cube).exists() and Path(again).exists()  # one LUT file per session
     table = read_cube(again)
-    *_, box = events.set_strength(state, shown, 0.5, {"path": again})  # the slider re-fits an exported LUT
-    refitted = box["value"]
+    *_, refitted = events.set_strength(state, shown, 0.5, {"path": again})  # the slider re-fits an exported LUT
     assert Path(refitted).name == "look_strength_0.5.cube" and not Path(again).exists()
-    assert box["label"].endswith("strength 0.5")
+    assert events.lut_box(state, {"path": refitted})["label"].endswith("strength 0.5")
     assert not np.allclose(read_cube(refitted).table, table.table)
 
 
@@ -139,8 +140,7 @@ def test_a_refused_upload_keeps_the_previous_photos_result_and_files(state, tmp_
 def test_new_photos_clear_the_result_and_the_clicks(state):
     _, _, _, shown, compare, download, status, clicks, source_view, reference_view, text, *editors, lut, gallery = \
         events.new_photos(state, SOURCE, REFERENCE, None)
-    assert (shown, compare, download, lut["value"], gallery) == (None, None, None, None, None)  # no LUT or Inspect
-    assert lut["label"] == LUT_LABEL  # no strength any more
+    assert (shown, compare, download, lut, gallery) == (None, None, None, None, None)  # no LUT, no Inspect views
     assert "New photos" in status
     assert Clicks.from_json(clicks) == Clicks()
     assert (Image.open(source_view).size, Image.open(reference_view).size) == (SOURCE_SIZE, REFERENCE_SIZE)

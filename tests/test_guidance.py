@@ -83,7 +83,7 @@ def test_painting_leaves_the_correspondence_alone(inputs):
     assert torch.equal(match.index, automatic.index) and torch.equal(match.warped, automatic.warped)
 
 
-def test_paint_full_moves_only_the_painted_pixels():
+def test_apply_full_keeps_and_paints_only_their_pixels():
     content = np.random.default_rng(0).integers(0, 256, (30, 40, 3), dtype=np.uint8)
     result = np.random.default_rng(1).integers(0, 256, (30, 40, 3), dtype=np.uint8)
     region = np.zeros((15, 20), bool)
@@ -91,12 +91,15 @@ def test_paint_full_moves_only_the_painted_pixels():
     mean, std = torch.tensor([50.0, 0, 0]).view(1, 3, 1, 1), torch.full((1, 3, 1, 1), 10.0)
     edit = RegionEdit(*torch.zeros(2, 1, 1, 8, 8), mean, std, mean + torch.tensor([0, 30.0, 0]).view(1, 3, 1, 1),
                       std, region)
-    out = edit.paint_full(content, result, 1.0)
+    out = edit.apply_full(content, result, 1.0)
     assert np.array_equal(out[:, :20], result[:, :20])  # outside: the result, exactly
     shift = rgb2lab(out[:, 20:]) - rgb2lab(content[:, 20:])
     assert shift[..., 1].mean() > 20  # inside: the region's a shift, from the content
     edit.region = None  # nothing painted: the result as it is
-    assert edit.paint_full(content, result, 1.0) is result
+    assert np.array_equal(edit.apply_full(content, result, 1.0), result)
+    edit.keep[..., :4, :] = 1.0  # the top half kept: the content there, at full resolution
+    out = edit.apply_full(content, result, 1.0)
+    assert np.array_equal(out[:15], content[:15]) and np.array_equal(out[15:], result[15:])
 
 
 def test_edge_aware_weight_follows_the_photo_edge():
