@@ -57,7 +57,7 @@ def write_inputs(work: Path, args: argparse.Namespace, example_reference: str) -
     return photos, work / "reference.jpg"
 
 
-def soak_rows(url: str, handlers, photos: list[Path], reference: Path, work: Path,
+def soak_rows(url: str, state, photos: list[Path], reference: Path, work: Path,
               args: argparse.Namespace) -> tuple[list[dict], list[float]]:
     """Send the requests, sessions taking turns -> (a row of measurements every `--every` requests and at the end,
     the resident memory in MiB after each request)."""
@@ -76,7 +76,7 @@ def soak_rows(url: str, handlers, photos: list[Path], reference: Path, work: Pat
         if (i + 1) % args.every == 0 or i + 1 == args.requests:
             files, size = folder_size(work / "gradio")
             rows.append({"request": i + 1, "seconds": time.perf_counter() - tick, "rss_mib": rss[-1],
-                         "encodings": len(handlers.encodings), "result_files": len(handlers.files.files()),
+                         "encodings": len(state.encodings), "result_files": len(state.files.files()),
                          "cache_files": files, "cache_mib": size})
     return rows, rss
 
@@ -86,16 +86,18 @@ def run(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="eval_soak_"))
     os.environ["GRADIO_TEMP_DIR"] = str(work / "gradio")  # before Gradio builds anything: this run's own cache
     import app  # (reads GRADIO_TEMP_DIR when it builds the demo)
+    from demo.photos import EXAMPLES
+    from demo.session import Demo
     from recolor_hf import RecolorPipeline
 
     pipe = RecolorPipeline.from_pretrained(args.pretrained_model_name_or_path)
-    photos, reference = write_inputs(work, args, app.EXAMPLES[0][1])
-    handlers = app.Handlers(pipe)
-    demo = app.build_demo(pipe, handlers=handlers)
+    photos, reference = write_inputs(work, args, EXAMPLES[0][1])
+    state = Demo(pipe)
+    demo = app.build_demo(pipe, state=state)
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
     start = time.perf_counter()
     try:
-        rows, rss = soak_rows(demo.local_url, handlers, photos, reference, work, args)
+        rows, rss = soak_rows(demo.local_url, state, photos, reference, work, args)
     finally:
         demo.close()
     results = pd.DataFrame(rows)
@@ -103,7 +105,7 @@ def run(args: argparse.Namespace) -> None:
     tenth = max(1, args.requests // 10)
     first, last = statistics.median(rss[:tenth]), statistics.median(rss[-tenth:])
     notes = [f"{args.requests} requests, {args.megapixels:g} MP sources ({args.num_photos} photos), {args.sessions} "
-             f"sessions; cache capacity {handlers.encodings.capacity} encodings",
+             f"sessions; cache capacity {state.encodings.capacity} encodings",
              f"RSS median over the first {tenth} requests {first:.0f} MiB, over the last {tenth} {last:.0f} MiB: "
              f"{100 * (last - first) / first:+.1f} % in {time.perf_counter() - start:.0f} s"]
     formats = {"rss_mib": "{:.0f}", "cache_mib": "{:.0f}"}

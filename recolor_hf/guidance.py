@@ -14,19 +14,21 @@ keep the automatic match (``automatic``, the pipeline's Hard(A_C) with its colou
 Painted regions (supp. C.5, read as region-to-region transfer). The painted content region takes the painted
 reference region's CIELAB statistics as a whole, as the DPST mask oracle does (eval.benchmark.mask_oracle): each
 pixel moves by (lab - mean_S) gain + mean_R with gain = std_R / std_S per channel. A missing mask means the whole
-image. The painted patches are marked index -1 in the correspondence (the statistics path leaves them alone),
-and ``edit`` applies the transfer per pixel. The rest of the photo keeps the automatic match; inside a painted
+image. Painting leaves the correspondence alone: ``RegionEdit.apply_full`` applies the transfer per pixel of the
+full-resolution result, inside the painted mask only, so everything outside it is the result without the painting
+(a rendered low-resolution painting would reach past the mask through the full-resolution step). Inside a painted
 region the painting wins over clicks.
 
-Edges. Kept and painted patches are 1/16 of the image: their pixel-level weight is the patch mask upsampled by
-joint bilateral upsampling guided by the content's Lab colours (``edge_aware_weight``), so the boundary follows
-the photo's edges; the rendered result is then replaced by the content (keep) or the region transfer (paint)
-with that weight (``RegionEdit.apply``).
+Edges. Kept patches are 1/16 of the image: their pixel-level mask is the patch mask upsampled by joint bilateral
+upsampling guided by the content's Lab colours (``edge_aware_weight``) and cut at one half, so the boundary follows
+the photo's edges; kept pixels are the content's, at the working resolution (``RegionEdit.apply``) and again at
+full resolution (``RegionEdit.apply_full``), where the full-resolution step would blend them with their
+re-coloured neighbours (a halo).
 
 The guide returns a ``Correspondence``: confidence is the match certainty fed to P_W: 1 for clicked pairs
-(A_C(r, s) = 1), keep points and painted patches, the self-attention for propagated patches, the automatic
-match's score elsewhere; index is the reference patch each content patch takes its colour from, or -1 where the
-statistics path keeps the content's own (keep points and painted regions).
+(A_C(r, s) = 1) and keep points, the self-attention for propagated patches, the automatic match's score
+elsewhere; index is the reference patch each content patch takes its colour from, or -1 where the statistics path
+keeps the content's own (keep points).
 """
 
 from dataclasses import dataclass, field
@@ -144,10 +146,11 @@ def edge_aware_weight(cells: torch.Tensor, lab: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class RegionEdit:
-    """The pixel-level part of a guidance at the working resolution (see the module docstring).
+    """The pixel-level part of a guidance (see the module docstring).
 
-    keep, paint: (B, 1, r, r) weights in [0, 1] of the kept and painted pixels (keep wins where both are set);
-    source_mean, source_std, reference_mean, reference_std: (B, 3, 1, 1) Lab statistics of the painted regions.
+    keep, paint: (B, 1, r, r) weights in [0, 1] of the kept and painted pixels at the working resolution (keep wins
+    where both are set); source_mean, source_std, reference_mean, reference_std: (B, 3, 1, 1) Lab statistics of the
+    painted regions; region: the painted content region at any resolution (None: nothing is painted).
     """
 
     keep: torch.Tensor
@@ -156,6 +159,7 @@ class RegionEdit:
     source_std: torch.Tensor
     reference_mean: torch.Tensor
     reference_std: torch.Tensor
+    region: np.ndarray | None = None
 
     def transfer(self, lab: torch.Tensor, alpha: float) -> torch.Tensor:
         """The region transfer at strength alpha: (lab - mean_S) gain^alpha + mean_S + alpha (mean_R - mean_S)."""
@@ -163,12 +167,28 @@ class RegionEdit:
         return (lab - self.source_mean) * gain ** alpha + self.source_mean + alpha * (self.reference_mean
                                                                                        - self.source_mean)
 
-    def apply(self, content: torch.Tensor, rendered: torch.Tensor, alpha: float) -> torch.Tensor:
+    def apply(self, content: torch.Tensor, rendered: torch.Tensor, alpha: float, paint: bool = True) -> torch.Tensor:
         """(B, 3, r, r) content and rendered result in [0, 1] -> the result with kept pixels back to the content
-        and painted pixels moved by the region transfer."""
-        paint = self.paint * (1 - self.keep)
+        and (``paint``) painted pixels moved by the region transfer."""
+        paint = self.paint * (1 - self.keep) * paint
         painted = lab_to_rgb(self.transfer(rgb_to_lab(content), alpha))
         return self.keep * content + paint * painted + (1 - self.keep - paint) * rendered
+
+    def apply_full(self, content: np.ndarray, result: np.ndarray, alpha: float) -> np.ndarray:
+        """(H, W, 3) uint8 content and result at full resolution -> the result with the kept pixels (``keep`` resized
+        to (H, W), at least one half) back to the content and the painted region's pixels (``region`` resized to
+        (H, W) by area: the share of each pixel inside) moved by the region transfer."""
+        keep = F.interpolate(self.keep[:1].float().cpu(), size=result.shape[:2], mode="bilinear")[0, 0] >= 0.5
+        result = np.where(keep.numpy()[..., None], content, result)
+        if self.region is None:
+            return result
+        weight = coverage(self.region, result.shape[:2], "cpu").numpy() * ~keep.numpy()
+        inside = weight > 0
+        pixels = torch.from_numpy(content[inside]).float().T[None, :, :, None] / 255  # (1, 3, N, 1)
+        moved = lab_to_rgb(self.transfer(rgb_to_lab(pixels), alpha).cpu())[0, :, :, 0].T.numpy() * 255
+        blended = result.astype(np.float32)
+        blended[inside] = weight[inside, None] * moved + (1 - weight[inside, None]) * blended[inside]
+        return np.rint(blended).clip(0, 255).astype(np.uint8)
 
 
 @dataclass
@@ -255,27 +275,22 @@ class Guidance:
         confidence = torch.where(assigned, confidence,
                                  torch.where(follows, similarity, automatic.confidence.flatten(1)).to(confidence))
         index = torch.where(follows, torch.gather(index, 1, nearest), automatic.index)
-        if self.painted:  # the region transfer of ``edit``: the statistics path keeps these patches
-            painted = patch_mask(self.content_mask, grid_s, device)
-            warped = torch.where(painted, content_values, warped)
-            confidence = torch.where(painted, 1.0, confidence)
-            index = torch.where(painted, -1, index)
         return Correspondence(warped.view(b, -1, hs, ws), confidence.view(b, 1, hs, ws), index)
 
     def edit(self, content: torch.Tensor, reference: torch.Tensor, match: Correspondence) -> RegionEdit:
         """The pixel-level edit of the working-resolution (B, 3, r, r) content and reference for ``match`` (this
-        guidance's correspondence): kept patches (index -1 outside the painted region) and the painted patches,
-        each upsampled along the content's edges (``edge_aware_weight``); painted pixels have weight 1."""
+        guidance's correspondence): kept patches (index -1 outside the painted region) upsampled along the content's
+        edges (``edge_aware_weight``, cut at one half), and the painted region (no content mask: the whole image)."""
         b, _, h, w = match.confidence.shape
         lab, reference_lab = rgb_to_lab(content), rgb_to_lab(reference)
-        painted = torch.zeros(h * w, dtype=torch.bool, device=content.device)
+        kept, region = match.index < 0, None
         if self.painted:
-            painted = patch_mask(self.content_mask, (h, w), content.device)
-        kept = (match.index < 0) & ~painted
-        cells = torch.stack([kept, painted.expand(b, -1)], dim=1).view(b, 2, h, w).to(lab.dtype)
-        keep, paint = (edge_aware_weight(cells[:, i:i + 1], lab) for i in range(2))
-        if self.content_mask is not None:  # what is painted is painted; the edges decide only around it
-            paint = torch.maximum(paint, coverage(self.content_mask, tuple(lab.shape[-2:]), lab.device))
+            region = self.content_mask if self.content_mask is not None else np.ones((1, 1), bool)
+            kept = kept & ~patch_mask(region, (h, w), content.device)
+        keep = (edge_aware_weight(kept.view(b, 1, h, w).to(lab.dtype), lab) >= 0.5).to(lab.dtype)
+        paint = torch.zeros_like(keep)
+        if region is not None:
+            paint = coverage(region, lab.shape[-2:], lab.device).expand_as(keep)
         source_mean, source_std = region_statistics(lab, self.content_mask, (h, w))
         reference_mean, reference_std = region_statistics(reference_lab, self.reference_mask, (h, w))
-        return RegionEdit(keep, paint, source_mean, source_std, reference_mean, reference_std)
+        return RegionEdit(keep, paint, source_mean, source_std, reference_mean, reference_std, region)

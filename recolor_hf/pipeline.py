@@ -103,14 +103,17 @@ class RecolorPipeline(PipelineLoading, RecolorSteps, DiffusionPipeline):
 
     @torch.no_grad()
     def full_resolution(self, latents: RecolorLatents, alpha: float, output_type: str) -> list:
-        """``decode`` at a strength already checked (``check_alpha``)."""
+        """``decode`` at a strength already checked (``check_alpha``); painted regions are painted and kept regions
+        kept at full resolution (``RegionEdit.apply_full``)."""
         if output_type not in OUTPUT_TYPES:
             raise ValueError(f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}")
-        result_low = self.render(latents, alpha).clamp(0, 1)
+        result_low = self.render(latents, alpha, paint=False).clamp(0, 1)
         images = []
         for content, src, out in zip(latents.contents, latents.content_low, result_low):
             pair = unsquare(torch.stack([src, out]), content.size)
             full = transfer_colour(np.asarray(content), pair[0], pair[1])
+            if latents.edit is not None:
+                full = latents.edit.apply_full(np.asarray(content), full, alpha)
             if output_type == "pil":
                 images.append(PIL.Image.fromarray(full))
             elif output_type == "np":

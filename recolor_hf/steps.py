@@ -175,16 +175,17 @@ class RecolorSteps:
             latents.edit = guide.edit(content, reference, match)
         return latents
 
-    def render(self, latents: RecolorLatents, alpha: float = 1.0) -> torch.Tensor:
+    def render(self, latents: RecolorLatents, alpha: float = 1.0, paint: bool = True) -> torch.Tensor:
         """I_P = G'(base_alpha, W0(base_alpha) + alpha (W - W0(base))): -> (B, 3, r, r) at the working size.
 
         base_alpha is the content moved to the statistics S_S + alpha (T' - S_S); alpha 0 is the content's
         self-reconstruction G'(I_S, W0S), alpha 1 the prediction G'(base, W). Base-only latents
-        (``learned=False``) give base_alpha itself. A guidance's ``edit`` (kept and painted regions) comes last.
+        (``learned=False``) give base_alpha itself. A guidance's ``edit`` (kept and, with ``paint``, painted regions)
+        comes last.
         """
         stats = interpolate_statistics(latents.content_stats, latents.target_stats, alpha)
         image = local_transfer(latents.content_low, latents.content_stats, stats)
         if latents.learned:
             start_map = latents.base_map if alpha == 1 else self.self_map(image)
             image = self.generator(image, maps=interpolate_maps(latents.maps, latents.base_map, alpha, start_map))
-        return image if latents.edit is None else latents.edit.apply(latents.content_low, image, alpha)
+        return image if latents.edit is None else latents.edit.apply(latents.content_low, image, alpha, paint)

@@ -1,33 +1,26 @@
-"""Looking inside a prediction (supp. C.9): PCA of the latent maps W1, W2, W3 and the correspondence used; and
-the guided clicks drawn on the two photos.
+"""Looking inside a prediction (supp. C.9): PCA of the latent maps W1, W2, W3 and the correspondence used.
 
 ``pca_rgb`` projects each position's D-dim latent onto the first 3 principal components of the map's interior
 (a border of BORDER_SHARE of each side, where the networks' zero padding dominates the variance, is left out) and
 shows them as RGB; ``correspondence_image`` shows the photo's lightness with, at each place, the colour (Lab a, b)
 of the reference patch it takes its colour from (the content's own colour where it keeps it), smoothly
-interpolated; ``draw_clicks`` marks clicked pairs with matching numbered discs, keep points with "K" and a
-pending content point with a hollow circle.
+interpolated.
 """
 
 import numpy as np
 import PIL.Image
-import PIL.ImageDraw
 import torch
 import torch.nn.functional as F
 
-from .demo_state import Clicks
 from .image_io import tensor_to_uint8, to_uint8
 from .models.colour import lab_to_rgb, rgb_to_lab
 from .models.correspondence import Correspondence
 
 DISPLAY_SIZE = 256  # long side of the returned images
-BORDER_SHARE = 1 / 16  # share of each side of a map left out of its PCA view (padding artefacts)
+BORDER_SHARE = 3 / 16  # share of each side of a map left out of its PCA view: the zero padding's artefacts reach 2
+# of W1's 16 rows, 6 of W2's 32 and 9 of W3's 64 (the city example: a band at the top of every view with less)
 PERCENTILES = (0.01, 0.99)  # each principal component is stretched to [0, 255] between these quantiles
 MIN_VARIANCE = 1e-10  # components with less variance show mid-grey
-MARKER_COLOURS = ("#ff3b30", "#34c759", "#007aff", "#ff9500", "#af52de", "#00c7be", "#ffcc00", "#ff2d55")
-KEEP_COLOUR, PENDING_COLOUR = "white", "#ff3b30"
-MARKER_SHARE = 1 / 30  # marker radius as a share of the image's long side ...
-MIN_MARKER_RADIUS = 6  # ... and at least this many pixels
 
 
 def display_size(aspect: float) -> tuple[int, int]:
@@ -88,36 +81,3 @@ def correspondence_image(correspondence: Correspondence, content: torch.Tensor, 
     lightness = F.interpolate(content_lab[:, :1], size=(height, width), mode="area")
     chroma = F.interpolate(colours[:, 1:], size=(height, width), mode="bilinear", align_corners=False)
     return PIL.Image.fromarray(tensor_to_uint8(lab_to_rgb(torch.cat([lightness, chroma], dim=1))[0]))
-
-
-def draw_markers(image: PIL.Image.Image, marks: list[tuple[tuple[float, float], str | None, str]]) -> PIL.Image.Image:
-    """A copy of ``image`` with a disc at each normalised point, marks being (xy, fill colour, label); a fill of
-    None draws a hollow (pending) circle."""
-    image = image.convert("RGB")
-    draw = PIL.ImageDraw.Draw(image)
-    radius = max(MIN_MARKER_RADIUS, round(max(image.size) * MARKER_SHARE))
-    for (x, y), fill, label in marks:
-        cx, cy = x * image.width, y * image.height
-        box = (cx - radius, cy - radius, cx + radius, cy + radius)
-        draw.ellipse(box, fill=fill, outline=PENDING_COLOUR if fill is None else "white", width=max(2, radius // 4))
-        draw.text((cx, cy), label, fill="black" if fill == KEEP_COLOUR else "white", anchor="mm",
-                  font_size=radius * 1.4)
-    return image
-
-
-def draw_clicks(clicks: Clicks, content: PIL.Image.Image | None,
-                reference: PIL.Image.Image | None) -> tuple[PIL.Image.Image | None, PIL.Image.Image | None]:
-    """The two photos with the clicks marked: pair n as disc "n" in the same colour on both, keep points "K" on
-    the content, the pending content point hollow (a missing photo stays None)."""
-    marks_content, marks_reference = [], []
-    for number, action in enumerate(clicks.actions, start=1):
-        if action[0] == "pair":
-            colour = MARKER_COLOURS[(number - 1) % len(MARKER_COLOURS)]
-            marks_content.append((action[1], colour, str(number)))
-            marks_reference.append((action[2], colour, str(number)))
-        else:
-            marks_content.append((action[1], KEEP_COLOUR, "K"))
-    if clicks.pending:
-        marks_content.append((clicks.pending, None, ""))
-    return tuple(None if image is None else draw_markers(image, marks)
-                 for image, marks in ((content, marks_content), (reference, marks_reference)))

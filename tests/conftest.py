@@ -32,12 +32,13 @@ def bomb_png(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
 
 
-def serve(demo):
-    """Launch a Gradio app on a free port of 127.0.0.1 without blocking; the caller closes it."""
+def serve(demo, **options):
+    """Launch a Gradio app on a free port of 127.0.0.1 without blocking (``options``: more of launch's); the caller
+    closes it."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, **options)
     return demo
 
 

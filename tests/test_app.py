@@ -10,15 +10,20 @@ from PIL import Image
 
 import app
 from conftest import serve, textured_image
-from recolor_hf.demo_state import Clicks
+from demo import events
+from demo.clicks import Clicks
+from demo.events import FRESH_OUTPUTS, PREVIEW_EVERY
+from demo.inputs import MAX_STEPS, OPTIMIZE_MODES
+from demo.photos import EXAMPLES, EXAMPLES_DIR, MIN_SIDE, PREVIEW_SIDE
+from demo.session import LOCAL_SESSION, Demo
 
-SOURCE, REFERENCE = app.EXAMPLES[0]
+SOURCE, REFERENCE = EXAMPLES[0]
 SOURCE_SIZE, REFERENCE_SIZE = (640, 400), (640, 359)
 
 
 @pytest.fixture()
-def handlers(tiny_pipe, tmp_path):
-    return app.Handlers(tiny_pipe, tmp_path / "files", input_roots=(tmp_path, app.EXAMPLES_DIR))
+def state(tiny_pipe, tmp_path):
+    return Demo(tiny_pipe, tmp_path / "files", input_roots=(tmp_path, EXAMPLES_DIR))
 
 
 def select(x: int, y: int) -> gr.SelectData:
@@ -31,105 +36,110 @@ def saved(tmp_path, image: Image.Image, name: str) -> str:
     return str(path)
 
 
-def test_recolour_then_strength_reuses_the_latents(handlers, tiny_pipe, monkeypatch):
-    shown, (before, after), path, status = handlers.recolour(SOURCE, REFERENCE, 1.0)
+def test_recolour_then_strength_reuses_the_latents(state, tiny_pipe, monkeypatch):
+    shown, (before, after), path, status = events.recolour(state, SOURCE, REFERENCE, 1.0)
     assert Image.open(path).size == Image.open(before).size == Image.open(after).size == SOURCE_SIZE
-    assert "Predicted" in status and shown.key is not None and shown.session == app.LOCAL_SESSION
+    assert "Predicted" in status and shown.key is not None and shown.session == LOCAL_SESSION
     full = np.asarray(Image.open(path))
     calls = []
     monkeypatch.setattr(tiny_pipe, "predict", lambda *a, **k: calls.append(1))
-    (_, weaker), weaker_path, status, lut = handlers.set_strength(shown, 0.5)
+    (_, weaker), weaker_path, status, lut = events.set_strength(state, shown, 0.5)
     assert calls == [] and "strength 0.5" in status and lut == gr.skip()  # no LUT exported: none fitted
     assert not np.array_equal(np.asarray(Image.open(weaker_path)), full)
-    assert weaker_path != path and not app.Path(path).exists()  # the earlier file is replaced, not piled up
-    again, *_, status = handlers.recolour(SOURCE, REFERENCE, 1.0)  # same photos: the cached prediction
+    assert weaker_path != path and not Path(path).exists()  # the earlier file is replaced, not piled up
+    again, *_, status = events.recolour(state, SOURCE, REFERENCE, 1.0)  # same photos: the cached prediction
     assert calls == [] and again.key == shown.key and "reused" in status
-    *_, status, _ = handlers.set_strength(None, 1.0)  # the slider before any result: nothing to re-render
+    *_, status, _ = events.set_strength(state, None, 1.0)  # the slider before any result: nothing to re-render
     assert status == "Nothing to re-render yet: re-colour a photo first."
 
 
-def test_export_lut_of_the_result_on_screen(handlers):
+def test_export_lut_of_the_result_on_screen(state):
     """The LUT is fitted to the result on screen, at the slider's strength, and reproduces it globally."""
     from recolor_hf.lut import apply_lut, read_cube
     from recolor_hf.metrics import ciede2000
 
     with pytest.raises(gr.Error, match="Re-colour a photo first"):
-        handlers.export_lut(None, 1.0)
-    shown, _, path, _ = handlers.recolour(SOURCE, REFERENCE, 1.0)
-    cube, status = handlers.export_lut(shown, 1.0)
+        events.export_lut(state, None, 1.0)
+    shown, _, path, _ = events.recolour(state, SOURCE, REFERENCE, 1.0)
+    cube, status = events.export_lut(state, shown, 1.0)
     assert Path(cube).name == "look_strength_1.cube"
+    box = events.lut_box(state, {"path": cube})  # the box's label gives the strength (the box shortens the name)
+    assert box["visible"] and box["label"].endswith("strength 1")
+    assert not events.lut_box(state, None)["visible"]  # no LUT (new photos): no box
     error = float(status.split("on average ")[1].split()[0])
     graded = apply_lut(Image.open(SOURCE).convert("RGB"), read_cube(cube))
     result = np.asarray(Image.open(path).convert("RGB"))
     assert ciede2000(np.asarray(graded), result) == pytest.approx(error, abs=0.5)
     assert ciede2000(np.asarray(graded), np.asarray(Image.open(SOURCE).convert("RGB"))) > error  # not identity
-    again = handlers.export_lut(shown, 1.0)[0]
-    assert not app.Path(cube).exists() and app.Path(again).exists()  # one LUT file per session
+    again = events.export_lut(state, shown, 1.0)[0]
+    assert not Path(cube).exists() and Path(again).exists()  # one LUT file per session
     table = read_cube(again)
-    *_, refitted = handlers.set_strength(shown, 0.5, {"path": again})  # the slider re-fits an exported LUT
-    assert Path(refitted).name == "look_strength_0.5.cube" and not app.Path(again).exists()
+    *_, refitted = events.set_strength(state, shown, 0.5, {"path": again})  # the slider re-fits an exported LUT
+    assert Path(refitted).name == "look_strength_0.5.cube" and not Path(again).exists()
+    assert events.lut_box(state, {"path": refitted})["label"].endswith("strength 0.5")
     assert not np.allclose(read_cube(refitted).table, table.table)
 
 
-def test_big_image_is_previewed_small_and_saved_full(handlers, tmp_path):
+def test_big_image_is_previewed_small_and_saved_full(state, tmp_path):
     big = saved(tmp_path, textured_image(1200, 1800, seed=7), "big.png")
-    _, (before, after), path, _ = handlers.recolour(big, saved(tmp_path, textured_image(100, 100, 8), "r.png"), 1.0)
-    assert max(Image.open(after).size) == max(Image.open(before).size) == app.PREVIEW_SIDE
+    reference = saved(tmp_path, textured_image(100, 100, 8), "r.png")
+    _, (before, after), path, _ = events.recolour(state, big, reference, 1.0)
+    assert max(Image.open(after).size) == max(Image.open(before).size) == PREVIEW_SIDE
     assert Image.open(path).size == (1800, 1200)
 
 
-def test_grayscale_source(handlers, tmp_path):
+def test_grayscale_source(state, tmp_path):
     gray = saved(tmp_path, Image.open(SOURCE).convert("L"), "gray.png")
-    _, (_, after), path, _ = handlers.recolour(gray, REFERENCE, 1.0)
+    _, (_, after), path, _ = events.recolour(state, gray, REFERENCE, 1.0)
     assert Image.open(after).mode == "RGB" and Image.open(path).size == SOURCE_SIZE
 
 
-def test_bad_uploads_name_the_problem(handlers, tmp_path):
+def test_bad_uploads_name_the_problem(state, tmp_path):
     text = tmp_path / "cache-hash" / "notes.jpg"
     text.parent.mkdir()
     text.write_text("not a photo")
     empty = saved(tmp_path, Image.new("RGB", (1, 1)), "empty.png")
-    app.Path(empty).write_bytes(b"")
+    Path(empty).write_bytes(b"")
     buffer = io.BytesIO()
     Image.open(SOURCE).save(buffer, "PNG")
     truncated = tmp_path / "truncated.png"
     truncated.write_bytes(buffer.getvalue()[:2000])
     upload = {"path": str(text), "orig_name": "notes.jpg"}  # what an event gets for an upload
     with pytest.raises(gr.Error, match=r"source photo: notes.jpg is not a readable image") as error:
-        handlers.recolour(upload, REFERENCE, 1.0)
+        events.recolour(state, upload, REFERENCE, 1.0)
     assert "cache-hash" not in str(error.value)  # the user's file name, not Gradio's cache path
     with pytest.raises(gr.Error, match="reference photo: empty.png is not a readable image"):
-        handlers.recolour(SOURCE, empty, 1.0)
+        events.recolour(state, SOURCE, empty, 1.0)
     with pytest.raises(gr.Error, match="truncated or corrupt"):
-        handlers.recolour(str(truncated), REFERENCE, 1.0)
+        events.recolour(state, str(truncated), REFERENCE, 1.0)
     with pytest.raises(gr.Error, match="Upload a reference photo first"):
-        handlers.recolour(SOURCE, None, 1.0)
+        events.recolour(state, SOURCE, None, 1.0)
     with pytest.raises(gr.Error, match="strength must be a number from 0 to 2, got 3.0"):
-        handlers.recolour(SOURCE, REFERENCE, 3.0)
+        events.recolour(state, SOURCE, REFERENCE, 3.0)
     with pytest.warns(UserWarning, match="notes.jpg is not a readable image"):  # upload: a warning, no change
-        assert handlers.new_photos(upload, REFERENCE, None) == (None, None) + (gr.skip(),) * (app.FRESH_OUTPUTS + 1)
-    tiny = saved(tmp_path, Image.new("RGB", (app.MIN_SIDE - 1, 40)), "tiny.png")
-    with pytest.raises(gr.Error, match=f"tiny.png is {app.MIN_SIDE - 1}x40 pixels: photos need at least"):
-        handlers.recolour(tiny, REFERENCE, 1.0)
+        assert events.new_photos(state, upload, REFERENCE, None) == (None, None) + (gr.skip(),) * (FRESH_OUTPUTS + 1)
+    tiny = saved(tmp_path, Image.new("RGB", (MIN_SIDE - 1, 40)), "tiny.png")
+    with pytest.raises(gr.Error, match=f"tiny.png is {MIN_SIDE - 1}x40 pixels: photos need at least"):
+        events.recolour(state, tiny, REFERENCE, 1.0)
 
 
-def test_a_refused_upload_keeps_the_previous_photos_result_and_files(handlers, tmp_path):
-    _, _, accepted, *views = handlers.new_photos(SOURCE, REFERENCE, None)
-    assert accepted == (SOURCE, REFERENCE) and len(views) == app.FRESH_OUTPUTS
-    shown, compare, download, _ = handlers.recolour(SOURCE, REFERENCE, 1.0)
-    files = handlers.files.files()
+def test_a_refused_upload_keeps_the_previous_photos_result_and_files(state, tmp_path):
+    _, _, accepted, *views = events.new_photos(state, SOURCE, REFERENCE, None)
+    assert accepted == (SOURCE, REFERENCE) and len(views) == FRESH_OUTPUTS
+    shown, compare, download, _ = events.recolour(state, SOURCE, REFERENCE, 1.0)
+    files = state.files.files()
     text = tmp_path / "notes.jpg"
     text.write_text("not a photo")
     with pytest.warns(UserWarning, match="notes.jpg is not a readable image"):
-        source, reference, *rest = handlers.new_photos({"path": str(text), "orig_name": "notes.jpg"}, REFERENCE,
+        source, reference, *rest = events.new_photos(state, {"path": str(text), "orig_name": "notes.jpg"}, REFERENCE,
                                                        accepted)
-    assert (source, reference) == accepted and rest == [gr.skip()] * (app.FRESH_OUTPUTS + 1)  # the photos back
-    assert handlers.files.files() == files and Path(download).is_file()  # nothing deleted
+    assert (source, reference) == accepted and rest == [gr.skip()] * (FRESH_OUTPUTS + 1)  # the photos back
+    assert state.files.files() == files and Path(download).is_file()  # nothing deleted
 
 
-def test_new_photos_clear_the_result_and_the_clicks(handlers):
+def test_new_photos_clear_the_result_and_the_clicks(state):
     _, _, _, shown, compare, download, status, clicks, source_view, reference_view, text, *editors, lut, gallery = \
-        handlers.new_photos(SOURCE, REFERENCE, None)
+        events.new_photos(state, SOURCE, REFERENCE, None)
     assert (shown, compare, download, lut, gallery) == (None, None, None, None, None)  # no LUT, no Inspect views
     assert "New photos" in status
     assert Clicks.from_json(clicks) == Clicks()
@@ -138,45 +148,46 @@ def test_new_photos_clear_the_result_and_the_clicks(handlers):
     assert background != reference_view and Image.open(background).size == REFERENCE_SIZE
     shown_bytes = Path(reference_view).read_bytes()
     # shown again, a view is a new file: Gradio re-writes a PIL output in place, cutting short its download
-    again = handlers.new_photos(SOURCE, REFERENCE, None)[9]
+    again = events.new_photos(state, SOURCE, REFERENCE, None)[9]
     assert again != reference_view and Path(again).read_bytes() == shown_bytes
-    assert handlers.new_photos(SOURCE, None, None)[9] is None  # a removed photo: no view
-    source, reference, accepted, shown, *_ = handlers.use_example(gr.SelectData(None, {"index": 1, "value": None}))
-    assert [source, reference] == list(accepted) == app.EXAMPLES[1] and shown is None
-    cleared = handlers.clear_source_region(SOURCE)  # the editor's bin icon: the photo back, without paint
+    assert events.new_photos(state, SOURCE, None, None)[9] is None  # a removed photo: no view
+    source, reference, accepted, shown, *_ = events.use_example(state, gr.SelectData(None, {"index": 1, "value": None}))
+    assert [source, reference] == list(accepted) == EXAMPLES[1] and shown is None
+    cleared = events.clear_source_region(state, SOURCE)  # the editor's bin icon: the photo back, without paint
     assert cleared["layers"] == [] and Image.open(cleared["background"]).size == SOURCE_SIZE
     assert editors[0]["background"] != cleared["background"]
 
 
-def test_clicks_keep_undo_and_guided_run(handlers):
-    clicks, unmarked = handlers.new_photos(SOURCE, REFERENCE, None)[7:9]
+def test_clicks_keep_undo_and_guided_run(state):
+    clicks, unmarked = events.new_photos(state, SOURCE, REFERENCE, None)[7:9]
     unmarked = np.asarray(Image.open(unmarked))
-    clicks, *_ = handlers.click_source(clicks, "pair", SOURCE, REFERENCE, select(100, 50))
+    clicks, *_ = events.click_source(state, clicks, "pair", SOURCE, REFERENCE, select(100, 50))
     assert clicks["pending"] == pytest.approx([100.5 / 640, 50.5 / 400])  # pixel centres, normalised
-    clicks, source_view, reference_view, text = handlers.click_reference(clicks, SOURCE, REFERENCE, select(320, 180))
+    clicks, source_view, reference_view, text = events.click_reference(state, clicks, SOURCE, REFERENCE,
+                                                                       select(320, 180))
     assert Clicks.from_json(clicks).pairs == [(pytest.approx((100.5 / 640, 50.5 / 400)),
                                                pytest.approx((320.5 / 640, 180.5 / REFERENCE_SIZE[1])))]
     assert "1 pair(s), 0 keep" in text
     assert not np.array_equal(np.asarray(Image.open(source_view)), unmarked)  # a marker is drawn
-    clicks, *_ = handlers.click_source(clicks, "keep", SOURCE, REFERENCE, select(600, 380))
-    shown, _, _, status = handlers.guided(SOURCE, REFERENCE, clicks, 1.0)
-    assert handlers.encodings.get(shown.key).correspondence.index.min() == -1  # the keep point
-    clicks, *_ = handlers.undo(clicks, SOURCE, REFERENCE)
+    clicks, *_ = events.click_source(state, clicks, "keep", SOURCE, REFERENCE, select(600, 380))
+    shown, _, _, status = events.guided(state, SOURCE, REFERENCE, clicks, 1.0)
+    assert state.encodings.get(shown.key).correspondence.index.min() == -1  # the keep point
+    clicks, *_ = events.undo(state, clicks, SOURCE, REFERENCE)
     assert Clicks.from_json(clicks).keep == []
-    clicks, *_ = handlers.clear_clicks(SOURCE, REFERENCE)
+    clicks, *_ = events.clear_clicks(state, SOURCE, REFERENCE)
     assert Clicks.from_json(clicks) == Clicks()
     with pytest.warns(UserWarning, match="Click on the photo first"):  # reference first: a warning, no change
-        assert handlers.click_reference(clicks, SOURCE, REFERENCE, select(1, 1)) == gr.skip()
+        assert events.click_reference(state, clicks, SOURCE, REFERENCE, select(1, 1)) == gr.skip()
     with pytest.raises(gr.Error, match="Click a region of the photo first"):
-        handlers.guided(SOURCE, REFERENCE, clicks, 1.0)
-    half = handlers.click_source(clicks, "pair", SOURCE, REFERENCE, select(5, 5))[0]
+        events.guided(state, SOURCE, REFERENCE, clicks, 1.0)
+    half = events.click_source(state, clicks, "pair", SOURCE, REFERENCE, select(5, 5))[0]
     with pytest.raises(gr.Error, match="Now click the matching point on the reference"):
-        handlers.guided(SOURCE, REFERENCE, half, 1.0)
+        events.guided(state, SOURCE, REFERENCE, half, 1.0)
     with pytest.raises(gr.Error, match="clicks action 0"):
-        handlers.guided(SOURCE, REFERENCE, {"actions": [{"keep": "top"}]}, 1.0)
+        events.guided(state, SOURCE, REFERENCE, {"actions": [{"keep": "top"}]}, 1.0)
 
 
-def test_masks_from_brush_layers_and_plain_mask_images(handlers, tmp_path):
+def test_masks_from_brush_layers_and_plain_mask_images(state, tmp_path):
     def brushed(box):  # the editor's brush layer: transparent but for the painted box
         layer = Image.new("RGBA", SOURCE_SIZE)
         layer.paste((255, 0, 0, 255), box)
@@ -185,69 +196,68 @@ def test_masks_from_brush_layers_and_plain_mask_images(handlers, tmp_path):
     plain = Image.new("RGB", REFERENCE_SIZE)  # an API user's black-and-white mask, no alpha
     plain.paste((255, 255, 255), (0, 0, 640, 150))
     reference_region = {"background": None, "layers": [{"path": saved(tmp_path, plain, "sky.png")}]}
-    shown, _, _, status = handlers.masks(SOURCE, REFERENCE, brushed((0, 0, 640, 200)), reference_region, None, 1.0)
-    latents = handlers.encodings.get(shown.key)
-    index, (h, w) = latents.correspondence.index, latents.correspondence.confidence.shape[-2:]
-    assert (index[0, : w * h // 2] == -1).all()  # the painted top: the region transfer, not the match
+    shown, _, _, status = events.masks(state, SOURCE, REFERENCE, brushed((0, 0, 640, 200)), reference_region, None, 1.0)
+    latents = state.encodings.get(shown.key)
+    assert latents.edit.region[:200].all() and not latents.edit.region[200:].any()  # the painted top, as painted
     assert latents.edit.paint[..., : latents.edit.paint.shape[-2] // 2, :].min() == 1
     with pytest.raises(gr.Error, match="Paint a region"):
-        handlers.masks(SOURCE, REFERENCE, brushed((0, 0, 0, 0)), None, None, 1.0)
+        events.masks(state, SOURCE, REFERENCE, brushed((0, 0, 0, 0)), None, None, 1.0)
     wrong = {"layers": [Image.new("RGBA", (300, 300), (255, 0, 0, 255))]}
     with pytest.raises(gr.Error, match="must be drawn on that image"):
-        handlers.masks(SOURCE, REFERENCE, wrong, None, None, 1.0)
+        events.masks(state, SOURCE, REFERENCE, wrong, None, None, 1.0)
 
 
-def test_optimise_stop_shows_the_best_so_far_then_inspect(handlers):
-    label = dict(app.OPTIMIZE_MODES)
-    run = handlers.optimize(SOURCE, REFERENCE, next(k for k, v in label.items() if v == "maps"), 10, 1.0)
-    updates = [next(run) for _ in range(app.PREVIEW_EVERY)]
+def test_optimise_stop_shows_the_best_so_far_then_inspect(state):
+    label = dict(OPTIMIZE_MODES)
+    run = events.optimize(state, SOURCE, REFERENCE, next(k for k, v in label.items() if v == "maps"), 10, 1.0)
+    updates = [next(run) for _ in range(PREVIEW_EVERY)]
     assert list(updates[1][4]["value"]["step"]) == [1, 2] and "Step 2 of 10" in updates[1][3]
     assert updates[1][4]["x_lim"] == (1, 10)
     assert updates[-2][1] == gr.skip() and Image.open(updates[-1][1][1]).size == SOURCE_SIZE  # the current result
-    handlers.stop()
+    events.stop(state)
     *rest, final = list(run)
     assert rest == []
     shown, (_, after), path, status, curve = final
-    assert Image.open(path).size == SOURCE_SIZE and f"Stopped at step {app.PREVIEW_EVERY} of 10" in status
+    assert Image.open(path).size == SOURCE_SIZE and f"Stopped at step {PREVIEW_EVERY} of 10" in status
     assert "closest" in status
-    gallery = handlers.inspect(shown, REFERENCE)
+    gallery = events.inspect(state, shown, REFERENCE)
     assert [caption.split()[0] for _, caption in gallery] == ["Coarse", "Medium", "Fine", "The"]
     assert all(Image.open(image).size == (256, 160) for image, _ in gallery)
     for steps in (0, 2.5, float("inf"), float("nan"), "10", True):
         with pytest.raises(gr.Error, match="number of steps must be a whole number from 1 to"):
-            list(handlers.optimize(SOURCE, REFERENCE, "code", steps, 1.0))
+            list(events.optimize(state, SOURCE, REFERENCE, "code", steps, 1.0))
     with pytest.raises(gr.Error, match="The mode must be 'The whole look at once'"):
-        list(handlers.optimize(SOURCE, REFERENCE, "everything", 2, 1.0))
+        list(events.optimize(state, SOURCE, REFERENCE, "everything", 2, 1.0))
     with pytest.raises(gr.Error, match="Nothing to inspect"):
-        handlers.inspect(None, REFERENCE)
+        events.inspect(state, None, REFERENCE)
 
 
 def test_requests_keep_cache_and_files_bounded(tiny_pipe, tmp_path):
     """Two rounds of three sessions keep at most max_encodings predictions and three files per session (memory
     over hundreds of large requests: ``python -m eval soak``)."""
-    handlers = app.Handlers(tiny_pipe, tmp_path / "files", max_encodings=2, input_roots=(tmp_path, app.EXAMPLES_DIR))
+    state = Demo(tiny_pipe, tmp_path / "files", max_encodings=2, input_roots=(tmp_path, EXAMPLES_DIR))
     sessions = [SimpleNamespace(session_hash=f"session{i}") for i in range(3)]
     references = [saved(tmp_path, textured_image(64, 64, seed=i), f"ref{i}.png") for i in range(5)]
     shown = {}
     for i in range(6):  # 12 requests: a prediction and a strength change each time
         request = sessions[i % 3]
-        shown[request.session_hash] = handlers.recolour(SOURCE, references[i % 5], 1.0, request)[0]
-        handlers.set_strength(shown[request.session_hash], 0.25 + i / 40, request=request)
-        assert len(handlers.encodings) <= 2
-        assert len(handlers.files.files()) <= 3 * len(sessions)  # before, after, download per session
+        shown[request.session_hash] = events.recolour(state, SOURCE, references[i % 5], 1.0, request)[0]
+        events.set_strength(state, shown[request.session_hash], 0.25 + i / 40, request=request)
+        assert len(state.encodings) <= 2
+        assert len(state.files.files()) <= 3 * len(sessions)  # before, after, download per session
     with pytest.raises(gr.Error, match="no longer in memory"):  # the oldest session's prediction was dropped
-        handlers.set_strength(shown["session0"], 0.5, request=sessions[0])
-    for state in shown.values():
-        handlers.forget(state)  # what the session's gr.State does when it ends
-    assert handlers.files.files() == [] and len(handlers.encodings) == 0
+        events.set_strength(state, shown["session0"], 0.5, request=sessions[0])
+    for value in shown.values():
+        state.forget(value)  # what the session's gr.State does when it ends
+    assert state.files.files() == [] and len(state.encodings) <= 2
 
 
 def test_every_endpoint_from_gradio_client(tiny_pipe, tmp_path, monkeypatch):
     from gradio_client import Client, handle_file
 
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "cache"))  # this app's Gradio cache, counted below
-    handlers = app.Handlers(tiny_pipe, max_encodings=2)
-    demo = serve(app.build_demo(tiny_pipe, untrained=True, handlers=handlers))
+    state = Demo(tiny_pipe, max_encodings=2)
+    demo = serve(app.build_demo(tiny_pipe, untrained=True, state=state))
     try:
         client = Client(demo.local_url, verbose=False, download_files=str(tmp_path / "client"))
         api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
@@ -273,7 +283,7 @@ def test_every_endpoint_from_gradio_client(tiny_pipe, tmp_path, monkeypatch):
             _, _, status, _ = client.predict(0.25 + i / 40, api_name="/strength")
         assert f"strength {0.25 + 29 / 40:g}" in status
         assert len([p for p in (tmp_path / "cache").rglob("*") if p.is_file()]) == len(cached)
-        assert len(handlers.files.files()) == 3
+        assert len(state.files.files()) == 3
 
         clicks = {"actions": [{"source": [0.2, 0.2], "reference": [0.5, 0.1]}, {"keep": [0.9, 0.9]}]}
         *_, status = client.predict(source, reference, clicks, 1.0, api_name="/guided")
@@ -286,9 +296,9 @@ def test_every_endpoint_from_gradio_client(tiny_pipe, tmp_path, monkeypatch):
             regions.append({"background": image, "layers": [layer], "composite": None})
         *_, status = client.predict(source, reference, *regions, None, 1.0, api_name="/masks")
         assert "Predicted" in status
-        *_, status, curve = client.predict(source, reference, app.OPTIMIZE_MODES[0][0], 2, 1.0, api_name="/optimize")
+        *_, status, curve = client.predict(source, reference, OPTIMIZE_MODES[0][0], 2, 1.0, api_name="/optimize")
         assert "Ran 2 steps" in status and [row[0] for row in curve["data"]] == [1, 2]
-        job = client.submit(source, reference, "maps", app.MAX_STEPS, 1.0, api_name="/optimize")
+        job = client.submit(source, reference, "maps", MAX_STEPS, 1.0, api_name="/optimize")
         while not job.outputs() and not job.done():
             time.sleep(0.1)
         client.predict(api_name="/stop")
@@ -297,26 +307,62 @@ def test_every_endpoint_from_gradio_client(tiny_pipe, tmp_path, monkeypatch):
         assert [item["caption"].split()[0] for item in gallery] == ["Coarse", "Medium", "Fine", "The"]
         cube, status = client.predict(0.5, api_name="/export_lut")
         assert cube.endswith(".cube") and "strength 0.5" in status and "on average" in status
-        assert len(handlers.encodings) <= 2
+        assert len(state.encodings) <= 2
         with pytest.raises(Exception, match="Click a region of the photo first"):  # the message reaches the API user
             client.predict(source, reference, None, 1.0, api_name="/guided")
     finally:
         demo.close()
 
 
-def test_session_end_frees_its_encoding_and_files(tiny_pipe, tmp_path, monkeypatch):
+def test_session_end_frees_its_files(tiny_pipe, tmp_path, monkeypatch):
     from gradio_client import Client, handle_file
 
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "cache"))
-    handlers = app.Handlers(tiny_pipe)
-    demo = serve(app.build_demo(tiny_pipe, untrained=True, handlers=handlers, session_ttl=1))
+    state = Demo(tiny_pipe)
+    demo = serve(app.build_demo(tiny_pipe, untrained=True, state=state, session_ttl=1))
     try:
         client = Client(demo.local_url, verbose=False, download_files=str(tmp_path / "client"))
         client.predict(handle_file(SOURCE), handle_file(REFERENCE), 1.0, api_name="/recolour")
-        assert len(handlers.encodings) == 1 and len(handlers.files.files()) == 3
+        assert len(state.encodings) == 1 and len(state.files.files()) == 3
         deadline = time.monotonic() + 30
-        while handlers.files.files() and time.monotonic() < deadline:
+        while state.files.files() and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert handlers.files.files() == [] and len(handlers.encodings) == 0
+        assert state.files.files() == [] and len(state.encodings) == 1  # kept for other sessions
     finally:
         demo.close()
+
+
+def test_a_session_that_ends_leaves_the_others_results(state):
+    """Two tabs with the same photos share one prediction: the first tab's end keeps the second's result; an
+    optimised result, which no other session shares, goes with its session."""
+    first, second = (SimpleNamespace(session_hash=name) for name in ("first", "second"))
+    shown = events.recolour(state, SOURCE, REFERENCE, 1.0, first)[0]
+    again = events.recolour(state, SOURCE, REFERENCE, 1.0, second)[0]
+    state.forget(shown)
+    assert "strength 0.5" in events.set_strength(state, again, 0.5, request=second)[2]
+    optimised = list(events.optimize(state, SOURCE, REFERENCE, "code", 1, 1.0, first))[-1][0]
+    state.forget(optimised)
+    assert state.encodings.get(optimised.key) is None and state.encodings.get(again.key) is not None
+
+
+def test_fields_a_client_controls_are_checked(state, tmp_path):
+    """Click positions, editor layers, file names and stop requests from a client that sends anything."""
+    for index in (["a", 1], None, [1], [1, 2, 3]):
+        with pytest.warns(UserWarning, match="A click position must be two numbers"):
+            click = gr.SelectData(None, {"index": index, "value": None})
+            assert events.click_source(state, None, "pair", SOURCE, REFERENCE, click) == gr.skip()
+    layer = saved(tmp_path, Image.new("RGBA", SOURCE_SIZE, (255, 0, 0, 255)), "layer.png")
+    for layers, message in (([layer] * 9, "at most 8 layers"), ("layer.png", "a list of at most"),
+                            ([layer, saved(tmp_path, Image.new("RGBA", (64, 40)), "small.png")], "the size of its")):
+        with pytest.raises(gr.Error, match=message):
+            events.masks(state, SOURCE, REFERENCE, {"layers": layers}, None, None, 1.0)
+    text = tmp_path / "notes.jpg"
+    text.write_text("not a photo")
+    long_name = "<b>" + "x" * 500 + ".jpg"
+    with pytest.raises(gr.Error) as error:
+        events.recolour(state, {"path": str(text), "orig_name": f"/home/someone/{long_name}"}, REFERENCE, 1.0)
+    message = str(error.value)
+    assert "&lt;b&gt;xxx" in message and "x" * 100 not in message and "someone" not in message
+    for session in range(100):  # a stop with no optimisation running is forgotten at once
+        events.stop(state, SimpleNamespace(session_hash=f"s{session}"))
+    assert state.running == {}

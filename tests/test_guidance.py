@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from skimage.color import rgb2lab
 
 from conftest import randomize_zero_init, textured_image
 from recolor_hf import RecolorPipeline
@@ -71,7 +72,7 @@ def test_only_similar_patches_follow_a_click_the_rest_keep_the_automatic_match(i
     assert torch.equal(without.index, match.index)
 
 
-def test_painted_patches_are_left_to_the_region_transfer(inputs):
+def test_painting_leaves_the_correspondence_alone(inputs):
     source, reference, reference_map, source_map = inputs
     source_mask = np.zeros((40, 40), bool)
     source_mask[:20] = True  # top half of the source
@@ -79,8 +80,26 @@ def test_painted_patches_are_left_to_the_region_transfer(inputs):
     reference_mask[60:, 60:] = True  # the bottom-right reference patch
     automatic = correspond(source, reference, reference_map)
     match = Guidance(content_mask=source_mask, reference_mask=reference_mask).correspond(*inputs, automatic=automatic)
-    assert (match.index[0, :8] == -1).all() and (match.confidence.flatten()[:8] == 1).all()
-    assert torch.equal(match.index[0, 8:], automatic.index[0, 8:])  # the rest: as without the painting
+    assert torch.equal(match.index, automatic.index) and torch.equal(match.warped, automatic.warped)
+
+
+def test_apply_full_keeps_and_paints_only_their_pixels():
+    content = np.random.default_rng(0).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    result = np.random.default_rng(1).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    region = np.zeros((15, 20), bool)
+    region[:, 10:] = True  # the right half, at half the resolution
+    mean, std = torch.tensor([50.0, 0, 0]).view(1, 3, 1, 1), torch.full((1, 3, 1, 1), 10.0)
+    edit = RegionEdit(*torch.zeros(2, 1, 1, 8, 8), mean, std, mean + torch.tensor([0, 30.0, 0]).view(1, 3, 1, 1),
+                      std, region)
+    out = edit.apply_full(content, result, 1.0)
+    assert np.array_equal(out[:, :20], result[:, :20])  # outside: the result, exactly
+    shift = rgb2lab(out[:, 20:]) - rgb2lab(content[:, 20:])
+    assert shift[..., 1].mean() > 20  # inside: the region's a shift, from the content
+    edit.region = None  # nothing painted: the result as it is
+    assert np.array_equal(edit.apply_full(content, result, 1.0), result)
+    edit.keep[..., :4, :] = 1.0  # the top half kept: the content there, at full resolution
+    out = edit.apply_full(content, result, 1.0)
+    assert np.array_equal(out[:15], content[:15]) and np.array_equal(out[15:], result[15:])
 
 
 def test_edge_aware_weight_follows_the_photo_edge():
@@ -111,7 +130,7 @@ def test_region_edit_keeps_and_transfers_pixels():
 def test_painted_pair_moves_the_region_to_the_painted_colour():
     """A painted pair through the pipeline: the painted source region's mean goes at least half way to the painted
     reference region's mean, the rest as without the painting."""
-    from skimage.color import deltaE_ciede2000, rgb2lab
+    from skimage.color import deltaE_ciede2000
 
     pipe = RecolorPipeline.from_preset("tiny", seed=1)
     randomize_zero_init(pipe.generator, pipe.predictor)
@@ -124,6 +143,8 @@ def test_painted_pair_moves_the_region_to_the_painted_colour():
     before = deltaE_ciede2000(source_lab[source_mask].mean(0), target)
     after = deltaE_ciede2000(out[source_mask].mean(0), target)
     assert before > 5 and after < 0.5 * before
+    automatic = rgb2lab(pipe(content, reference, output_type="np").images[0])
+    np.testing.assert_array_equal(out[~source_mask], automatic[~source_mask])  # the rest: as without the painting
 
 
 def test_bad_guidance_is_refused():

@@ -224,7 +224,8 @@ def test_wheel_declares_what_the_code_imports(wheel):
     assert {"torch", "diffusers", "huggingface-hub", "safetensors", "numpy", "pillow"} <= core
     parts = {  # who imports, and what may provide it
         "library (import recolor_hf, recolor)": (imports_reachable_from(*LIBRARY_ENTRIES), core),
-        "app.py": (imports_reachable_from(ROOT / "app.py"), core | declared["app"]),
+        "app.py and demo/": (imports_reachable_from(ROOT / "app.py", *ROOT.glob("demo/*.py")),
+                             core | declared["app"]),
         "train/, eval/ and the rest of recolor_hf": (
             imports_reachable_from(*(f for pattern in TRAINING_SOURCES for f in ROOT.glob(pattern))),
             core | declared["train"]),

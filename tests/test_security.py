@@ -13,23 +13,21 @@ from PIL import Image
 
 import app
 from conftest import ROOT, serve, textured_image
+from demo.photos import EXAMPLES
+from demo.session import Demo
 
-SOURCE, REFERENCE = app.EXAMPLES[0]
+SOURCE, REFERENCE = EXAMPLES[0]
 
 
 @pytest.fixture(scope="module")
 def server(tiny_pipe, tmp_path_factory):
-    """(url, handlers, sandbox): the demo with its Gradio cache in ``sandbox``/cache; canary folders beside it."""
+    """(url, state, sandbox): the demo with its Gradio cache in ``sandbox``/cache; canary folders beside it."""
     sandbox = tmp_path_factory.mktemp("sandbox")
     previous = os.environ.get("GRADIO_TEMP_DIR")
     os.environ["GRADIO_TEMP_DIR"] = str(sandbox / "cache")
-    sessions, app.MAX_SESSIONS = app.MAX_SESSIONS, 2  # so that a few sessions already evict the first
-    try:
-        handlers = app.Handlers(tiny_pipe)
-        demo = serve(app.build_demo(tiny_pipe, untrained=True, handlers=handlers))
-    finally:
-        app.MAX_SESSIONS = sessions
-    yield demo, handlers, sandbox
+    state = Demo(tiny_pipe, max_sessions=2)  # so that a few sessions already evict the first
+    demo = serve(app.build_demo(tiny_pipe, untrained=True, state=state))
+    yield demo, state, sandbox
     demo.close()
     if previous is None:
         os.environ.pop("GRADIO_TEMP_DIR")
@@ -76,7 +74,7 @@ def error_of(message: dict) -> str | None:
 
 
 def test_session_ids_never_write_or_delete_outside_the_cache(server):
-    demo, handlers, sandbox = server
+    demo, state, sandbox = server
     source, reference = upload(demo, SOURCE), upload(demo, REFERENCE)
     for name in ("victim", "victim2", "absolute"):
         canary(sandbox / name)
@@ -102,7 +100,7 @@ def test_session_ids_never_write_or_delete_outside_the_cache(server):
         assert call(demo, "recolour", [source, reference, 1.0], session)["success"]
         assert call(demo, "new_photos", [source, reference, None], session)["success"]
     assert sorted(os.listdir("/")) == root_entries
-    assert handlers.files.root.is_dir() and all(p.is_relative_to(handlers.files.root) for p in handlers.files.files())
+    assert state.files.root.is_dir() and all(p.is_relative_to(state.files.root) for p in state.files.files())
 
 
 def test_files_that_were_not_uploaded_are_never_read(server, tmp_path):
@@ -146,10 +144,10 @@ def test_painted_layers_obey_the_pixel_limit_before_decoding(server, tmp_path):
 
 
 def test_strength_is_checked_before_the_prediction(server, monkeypatch):
-    demo, handlers, _ = server
+    demo, state, _ = server
     source, reference = upload(demo, SOURCE), upload(demo, REFERENCE)
     calls = []
-    monkeypatch.setattr(handlers.pipe, "encode", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr(state.pipe, "encode", lambda *a, **k: calls.append(1))
     for strength in (5, -1, "1", None, [1]):
         for event, data in (("recolour", [source, reference, strength]),
                             ("guided", [source, reference, {"actions": [{"keep": [0.5, 0.5]}]}, strength])):

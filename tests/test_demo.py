@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from recolor_hf.demo_state import Clicks, LRUCache, SessionFiles, content_key
-from recolor_hf.visualize import draw_clicks
+from demo.clicks import Clicks, draw_clicks
+from demo.store import LRUCache, SessionFiles, content_key
 
 
 def test_clicks_pair_keep_undo_and_guidance():
