@@ -26,7 +26,7 @@ from demo import events
 from demo.clicks import CLICKS_HELP, Clicks
 from demo.events import on
 from demo.inputs import MAX_STEPS, OPTIMIZE_MODES
-from demo.photos import EXAMPLES
+from demo.photos import EXAMPLES, guard_editor
 from demo.session import Demo
 from demo.text import ABOUT, CSS, INTRO, UNTRAINED
 from recolor_hf import DEFAULT_CHECKPOINT, RecolorPipeline
@@ -85,8 +85,8 @@ def clicks_tab() -> SimpleNamespace:
                            clear=clear, run=run, text=text)
 
 
-def regions_tab() -> SimpleNamespace:
-    """Paint regions: one editor per photo and the masked run."""
+def regions_tab(max_pixels: int) -> SimpleNamespace:
+    """Paint regions: one editor per photo (refusing over ``max_pixels`` before Gradio decodes) and the masked run."""
     gr.Markdown("Paint a region of the photo and the region of the reference whose colours it should take: the "
                 "painted part of the photo takes the painted part's colours as a whole, the rest is re-coloured as "
                 "usual. Clicks from *Point and click* apply too. The bin icon clears the paint.")
@@ -97,6 +97,8 @@ def regions_tab() -> SimpleNamespace:
         reference_region = gr.ImageEditor(label="Reference region", elem_id="reference_region", **editor)
     run = gr.Button("Re-colour with regions", variant="primary")
     api = gr.Button(visible=False)  # the /masks endpoint: raw editor values, as API clients send them
+    for region in (source_region, reference_region):
+        guard_editor(region, max_pixels)
     return SimpleNamespace(source_region=source_region, reference_region=reference_region, run=run, api=api)
 
 
@@ -206,7 +208,7 @@ def build_demo(pipe: RecolorPipeline, untrained: bool = False, state: Demo | Non
                     with gr.Tab("Point and click"):
                         point = clicks_tab()
                     with gr.Tab("Paint regions", render_children=True):  # editors take new photos while hidden
-                        regions = regions_tab()
+                        regions = regions_tab(pipe.config.max_pixels)
                     with gr.Tab("Match the overall look"):
                         look = look_tab()
                     with gr.Tab("Inspect"):

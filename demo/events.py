@@ -27,7 +27,7 @@ FRESH_OUTPUTS = 12  # outputs of Session.fresh_views: result (4), clicks (4), re
 PREVIEW_EVERY = 5  # the optimisation shows its current result every this many steps
 MIN_AXIS_STEPS = 10  # the curve's x axis spans the run's steps, at least this many (integer ticks)
 LUT_LABEL = "3D LUT for Resolve, Premiere, ffmpeg, strength {}"
-LUT_STRENGTH = re.compile(r"look_strength_(.+)\.cube")  # the strength in a LUT file's name (session.LUT_NAME)
+LUT_STRENGTH = re.compile(r"look_strength_([0-9.]+)\.cube")  # the strength in a LUT file's name (session.LUT_NAME)
 
 
 def on(demo: Demo, event: Callable) -> Callable:
@@ -154,7 +154,7 @@ def guided(demo: Demo, source, reference, clicks: dict, strength: float, request
 @report_errors()
 def masks(demo: Demo, source, reference, source_region: dict, reference_region: dict, clicks: dict,
           strength: float, request: gr.Request = None) -> tuple:
-    """Re-colour with the painted regions (supp. eq. 1), plus any clicks."""
+    """Re-colour with the painted regions (region-to-region transfers, ``guidance.RegionEdit``), plus any clicks."""
     strength = check_strength(strength)
     painted = (demo.photos.painted_mask(source_region, "painted source region"),
                demo.photos.painted_mask(reference_region, "painted reference region"))

@@ -22,7 +22,10 @@ NAME_CHARS = 80  # a file name in a message is cut to this many characters
 
 def photo_path(photo) -> str | None:
     """An image input's raw value (a FileData dict, as events get it with preprocess=False) or a path -> path."""
-    return photo.get("path") if isinstance(photo, dict) else None if photo is None else str(photo)
+    if isinstance(photo, dict):
+        path = photo.get("path")
+        return path if isinstance(path, str) else None
+    return None if photo is None else str(photo)
 
 
 def display_name(photo, path: Path) -> str:

@@ -1,14 +1,16 @@
 """The photos a client names: only files uploaded to this demo (or its examples), checked by the pipeline's rules,
 their content hashes, their downscaled previews and the masks painted on them."""
 
+import io
 import re
 from pathlib import Path
 
+import gradio as gr
 import numpy as np
 import PIL.Image
 
 from recolor_hf import RecolorPipeline
-from recolor_hf.image_io import load_mask
+from recolor_hf.image_io import check_size, load_mask
 
 from .inputs import display_name, photo_path
 from .store import LRUCache, content_key
@@ -105,3 +107,33 @@ class Photos:
                 raise ValueError(f"The layers of the {name} must all have the size of its photo.")
             mask = painted if mask is None else mask | painted
         return mask if mask is not None and mask.any() else None
+
+
+def guard_editor(editor: gr.ImageEditor, max_pixels: int) -> gr.ImageEditor:
+    """``editor`` with a preprocessing that first refuses, from the files' headers, more than MAX_LAYERS layers and
+    any image over ``max_pixels``: Gradio's own preprocessing decodes every layer a client sends (the regions
+    button needs it, the browser sends a painted editor as blobs only it reads)."""
+    preprocess = editor.preprocess
+
+    def checked(payload):
+        value = editor.blob_storage.get(payload.id) if payload is not None and payload.id is not None else payload
+        if value is not None:
+            if len(value.layers or []) > MAX_LAYERS:
+                raise gr.Error(f"A painted region may have at most {MAX_LAYERS} layers.")
+            for image in (value.background, *(value.layers or []), value.composite):
+                if image is not None:
+                    check_header(image, max_pixels)
+        return preprocess(payload)
+
+    editor.preprocess = checked
+    return editor
+
+
+def check_header(image, max_pixels: int) -> None:
+    """Refuse an editor image (an upload or a blob's bytes) over the pixel limit, reading its header only."""
+    source = io.BytesIO(image) if isinstance(image, bytes) else getattr(image, "path", None)
+    try:
+        with PIL.Image.open(source) as opened:
+            check_size(*opened.size, max_pixels, "A painted region")
+    except (ValueError, OSError, TypeError, PIL.Image.DecompressionBombError) as error:
+        raise gr.Error(str(error)) from None

@@ -15,7 +15,8 @@ supplementary material.
   the way. 0 = the source's look, 1 = the prediction, 2 exaggerates it.
 - **Point and click** is the user-guided correspondence of supp. C.6 (eq. 2): a pair sets A_C(r, s) = 1, a keep point
   A_U(s, s) = 1, and the hard-masked self-attention A_S spreads them to similar regions.
-- **Paint regions** is the two-step correspondence of supp. C.5 (eq. 1).
+- **Paint regions** (supp. C.5) is a region-to-region transfer: the painted part of the photo takes the painted part
+  of the reference's colour statistics as a whole, as the DPST mask oracle does; the rest is the automatic result.
 - **Match the overall look** is online stylization (supp. C.7): Adam on the 1-D code w ("the whole look at once")
   or on the maps W ("region by region") to minimise the w0 loss (main eq. 2), the distance between the
   self-reconstruction codes w0 of the result and the reference ("difference to the reference's look").

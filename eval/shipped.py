@@ -3,7 +3,7 @@
 - dpst: DPST pairs (similar scenes, very different colours) against the mask-oracle ground truth: ours beats
   identity, Reinhard and MKL in MAE and ΔE00;
 - looks: held-out photo A, reference an unaligned view (``random_warp``) of P(A) under a seeded global or local look
-  P, ground truth P(A): ours below LOOKS_FACTOR x identity in both;
+  P, ground truth P(A): ours below 0.8 x identity in both (``CHECKS``);
 - no-harm: reference P(B) of another held-out photo B (the preset benchmark's pairs), ground truth P(A): only the look
   is shared, so doing nothing is hard to beat, but a transfer must still beat Reinhard and MKL.
 

@@ -241,7 +241,8 @@ class Guidance:
     def correspond(self, content_semantic: torch.Tensor, reference_semantic: torch.Tensor,
                    reference_map: torch.Tensor, content_map: torch.Tensor,
                    automatic: Correspondence | None = None) -> Correspondence:
-        """F_S (B, f, hs, ws), F_R (B, f, hr, wr), W0R, W0S -> W~0R on F_S's grid (supp. eqs. 1-2).
+        """F_S (B, f, hs, ws), F_R (B, f, hr, wr), W0R, W0S -> W~0R on F_S's grid (clicks and keep points,
+        supp. eq. 2).
 
         automatic: the match of patches no click speaks for (default: Hard(A_C) W0R without a colour prior).
         """

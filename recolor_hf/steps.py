@@ -126,6 +126,8 @@ class RecolorSteps:
                                self.predictor.config.match_candidates)
         if guide is None:
             return automatic
+        if content is None:
+            raise ValueError("a guided match needs the content (B, 3, r, r) for W0(content)")
         return guide(f.content_semantic, f.reference_semantic, f.reference_map, self.self_map(content),
                      automatic=automatic)
 

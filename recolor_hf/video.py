@@ -23,7 +23,7 @@ frames there are.
 """
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
@@ -103,8 +103,7 @@ class TemporalSmoother:
         target = apply_transfer(latents.content_stats, transfer)
         base_map = self.pipe.self_map(local_transfer(latents.content_low, latents.content_stats, target))
         maps = tuple(resize_map(base_map, r.shape[-2:]) + r for r in residuals)
-        return RecolorLatents(maps, base_map, latents.correspondence, latents.content_stats, target,
-                              latents.content_low, latents.contents)
+        return replace(latents, maps=maps, base_map=base_map, target_stats=target)
 
 
 class FrameRecolorer:

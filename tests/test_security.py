@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import gradio as gr
 import httpx
 import psutil
 import pytest
@@ -13,7 +14,7 @@ from PIL import Image
 
 import app
 from conftest import ROOT, serve, textured_image
-from demo.photos import EXAMPLES
+from demo.photos import EXAMPLES, MAX_LAYERS
 from demo.session import Demo
 
 SOURCE, REFERENCE = EXAMPLES[0]
@@ -141,6 +142,25 @@ def test_painted_layers_obey_the_pixel_limit_before_decoding(server, tmp_path):
         message = error_of(call(demo, "masks", [source, reference, region, None, None, 1.0], "painter"))
         assert expected in message and "painted source region" in message
         assert process.memory_info().rss - before < 100 * 2**20
+
+
+def test_the_regions_button_refuses_big_or_many_layers_before_gradio_decodes(server, tmp_path, monkeypatch):
+    """The regions button's editors are preprocessed by Gradio, which decodes every layer: guard_editor refuses
+    more than MAX_LAYERS layers and any layer over the pixel limit from the headers, before that."""
+    demo, state, _ = server
+    source, reference = upload(demo, SOURCE), upload(demo, REFERENCE)
+    decoded = []
+    monkeypatch.setattr(gr.ImageEditor, "convert_and_format_image", lambda self, *a, **k: decoded.append(1))
+    small, big = tmp_path / "small.png", tmp_path / "big.png"
+    Image.new("1", (32, 32)).save(small)
+    Image.new("1", (12000, 12000)).save(big)
+    cases = (([upload(demo, small)] * (MAX_LAYERS + 1), f"at most {MAX_LAYERS} layers"),
+             ([upload(demo, big)], "over the pixel limit"))
+    for layers, expected in cases:
+        region = {"background": None, "layers": layers, "composite": None, "id": None}
+        message = error_of(call(demo, "painted", [(source, reference), region, None, None, 1.0], "many"))
+        assert expected in message
+    assert decoded == []
 
 
 def test_strength_is_checked_before_the_prediction(server, monkeypatch):

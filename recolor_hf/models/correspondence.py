@@ -7,7 +7,8 @@ activation (main eq. 5) and the gather of the chosen reference patch's value (W0
 Beyond the paper, the match prefers among semantically similar reference patches those of similar colour (the
 colour prior added to A_C to choose, never to the confidence), and can keep each content patch's K best
 reference patches for P_W's learned ranker. User guidance (``recolor_hf.guidance``) is the user-edited version of
-this match: clicks and painted regions overwrite it patch by patch, with the same functions.
+this match: clicks and keep points overwrite it patch by patch, with the same functions (painted regions leave it
+alone: they are region-to-region transfers, ``guidance.RegionEdit``).
 """
 
 from dataclasses import dataclass
