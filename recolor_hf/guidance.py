@@ -161,11 +161,13 @@ class RegionEdit:
     reference_std: torch.Tensor
     region: np.ndarray | None = None
 
-    def transfer(self, lab: torch.Tensor, alpha: float) -> torch.Tensor:
-        """The region transfer at strength alpha: (lab - mean_S) gain^alpha + mean_S + alpha (mean_R - mean_S)."""
-        gain = std_gain(self.reference_std, self.source_std).clamp(*GAIN_RANGE)
-        return (lab - self.source_mean) * gain ** alpha + self.source_mean + alpha * (self.reference_mean
-                                                                                       - self.source_mean)
+    def transfer(self, lab: torch.Tensor, alpha: float, index: slice = slice(None)) -> torch.Tensor:
+        """The region transfer at strength alpha: (lab - mean_S) gain^alpha + mean_S + alpha (mean_R - mean_S), with
+        the statistics of the batch items ``index``."""
+        source_mean, source_std = self.source_mean[index], self.source_std[index]
+        reference_mean, reference_std = self.reference_mean[index], self.reference_std[index]
+        gain = std_gain(reference_std, source_std).clamp(*GAIN_RANGE)
+        return (lab - source_mean) * gain ** alpha + source_mean + alpha * (reference_mean - source_mean)
 
     def apply(self, content: torch.Tensor, rendered: torch.Tensor, alpha: float, paint: bool = True) -> torch.Tensor:
         """(B, 3, r, r) content and rendered result in [0, 1] -> the result with kept pixels back to the content
@@ -174,18 +176,19 @@ class RegionEdit:
         painted = lab_to_rgb(self.transfer(rgb_to_lab(content), alpha))
         return self.keep * content + paint * painted + (1 - self.keep - paint) * rendered
 
-    def apply_full(self, content: np.ndarray, result: np.ndarray, alpha: float) -> np.ndarray:
-        """(H, W, 3) uint8 content and result at full resolution -> the result with the kept pixels (``keep`` resized
-        to (H, W), at least one half) back to the content and the painted region's pixels (``region`` resized to
-        (H, W) by area: the share of each pixel inside) moved by the region transfer."""
-        keep = F.interpolate(self.keep[:1].float().cpu(), size=result.shape[:2], mode="bilinear")[0, 0] >= 0.5
+    def apply_full(self, content: np.ndarray, result: np.ndarray, alpha: float, item: int = 0) -> np.ndarray:
+        """(H, W, 3) uint8 content and result of batch item ``item`` at full resolution -> the result with the kept
+        pixels (``keep`` resized to (H, W), at least one half) back to the content and the painted region's pixels
+        (``region`` resized to (H, W) by area: the share of each pixel inside) moved by the region transfer."""
+        index = slice(item, item + 1)
+        keep = F.interpolate(self.keep[index].float().cpu(), size=result.shape[:2], mode="bilinear")[0, 0] >= 0.5
         result = np.where(keep.numpy()[..., None], content, result)
         if self.region is None:
             return result
         weight = coverage(self.region, result.shape[:2], "cpu").numpy() * ~keep.numpy()
         inside = weight > 0
         pixels = torch.from_numpy(content[inside]).float().T[None, :, :, None] / 255  # (1, 3, N, 1)
-        moved = lab_to_rgb(self.transfer(rgb_to_lab(pixels), alpha).cpu())[0, :, :, 0].T.numpy() * 255
+        moved = lab_to_rgb(self.transfer(rgb_to_lab(pixels), alpha, index).cpu())[0, :, :, 0].T.numpy() * 255
         blended = result.astype(np.float32)
         blended[inside] = weight[inside, None] * moved + (1 - weight[inside, None]) * blended[inside]
         return np.rint(blended).clip(0, 255).astype(np.uint8)

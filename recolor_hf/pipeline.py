@@ -109,11 +109,11 @@ class RecolorPipeline(PipelineLoading, RecolorSteps, DiffusionPipeline):
             raise ValueError(f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}")
         result_low = self.render(latents, alpha, paint=False).clamp(0, 1)
         images = []
-        for content, src, out in zip(latents.contents, latents.content_low, result_low):
+        for item, (content, src, out) in enumerate(zip(latents.contents, latents.content_low, result_low)):
             pair = unsquare(torch.stack([src, out]), content.size)
             full = transfer_colour(np.asarray(content), pair[0], pair[1])
             if latents.edit is not None:
-                full = latents.edit.apply_full(np.asarray(content), full, alpha)
+                full = latents.edit.apply_full(np.asarray(content), full, alpha, item)
             if output_type == "pil":
                 images.append(PIL.Image.fromarray(full))
             elif output_type == "np":

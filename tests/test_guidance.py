@@ -147,6 +147,21 @@ def test_painted_pair_moves_the_region_to_the_painted_colour():
     np.testing.assert_array_equal(out[~source_mask], automatic[~source_mask])  # the rest: as without the painting
 
 
+def test_a_guided_batch_equals_its_items():
+    """Each content of a batch gets its own kept pixels and its own painted region's statistics at full resolution
+    (not the first content's)."""
+    pipe = RecolorPipeline.from_preset("tiny", seed=1)
+    first, second, reference = (textured_image(96, 128, seed=s) for s in (3, 5, 4))
+    source_mask, reference_mask = np.zeros((96, 128), bool), np.zeros((80, 80), bool)
+    source_mask[48:], reference_mask[:, :30] = True, True
+    reference = reference.resize((80, 80))
+    guide = Guidance(keep=[(0.2, 0.2)], content_mask=source_mask, reference_mask=reference_mask)
+    batch = pipe([first, second], reference, output_type="np", guide=guide).images
+    for content, out in zip((first, second), batch):
+        single = pipe(content, reference, output_type="np", guide=guide).images[0]
+        assert np.abs(out - single).max() <= 2 / 255
+
+
 def test_bad_guidance_is_refused():
     with pytest.raises(ValueError, match="outside the image"):
         Guidance(pairs=[((0.5, 1.2), (0.5, 0.5))])
