@@ -144,13 +144,14 @@ class Session:
                 for v in self.views("region", source, reference)]
 
     def fresh_views(self, source, reference) -> tuple:
-        """New photos: no result, clicks, LUT or Inspect views; the photos in the click views and region editors.
+        """New photos: no result (the session's state without a key, so that its end still deletes the views'
+        files), clicks, LUT or Inspect views; the photos in the click views and region editors.
         The photos are checked before anything of the session is deleted. Outputs: see ``events.FRESH_OUTPUTS``."""
         photos = self.demo.photos.screen(source, reference)
         self.demo.files.close(self.id)
         status = "New photos: press **Re-colour** (or another tab's action)."
-        return (None, None, None, status, Clicks().to_json(), *self.views("view", *photos), Clicks().summary(),
-                *self.editors(*photos), None, None)
+        return (Shown(self.id), None, None, status, Clicks().to_json(), *self.views("view", *photos),
+                Clicks().summary(), *self.editors(*photos), None, None)
 
     def click_views(self, clicks: Clicks, source, reference) -> tuple:
         """(clicks as JSON, marked source view, marked reference view, summary)."""

@@ -140,7 +140,7 @@ def test_a_refused_upload_keeps_the_previous_photos_result_and_files(state, tmp_
 def test_new_photos_clear_the_result_and_the_clicks(state):
     _, _, _, shown, compare, download, status, clicks, source_view, reference_view, text, *editors, lut, gallery = \
         events.new_photos(state, SOURCE, REFERENCE, None)
-    assert (shown, compare, download, lut, gallery) == (None, None, None, None, None)  # no LUT, no Inspect views
+    assert shown.key is None and (compare, download, lut, gallery) == (None, None, None, None)  # no result, LUT, Inspect
     assert "New photos" in status
     assert Clicks.from_json(clicks) == Clicks()
     assert (Image.open(source_view).size, Image.open(reference_view).size) == (SOURCE_SIZE, REFERENCE_SIZE)
@@ -152,10 +152,12 @@ def test_new_photos_clear_the_result_and_the_clicks(state):
     assert again != reference_view and Path(again).read_bytes() == shown_bytes
     assert events.new_photos(state, SOURCE, None, None)[9] is None  # a removed photo: no view
     source, reference, accepted, shown, *_ = events.use_example(state, gr.SelectData(None, {"index": 1, "value": None}))
-    assert [source, reference] == list(accepted) == EXAMPLES[1] and shown is None
+    assert [source, reference] == list(accepted) == EXAMPLES[1] and shown.key is None
     cleared = events.clear_source_region(state, SOURCE)  # the editor's bin icon: the photo back, without paint
     assert cleared["layers"] == [] and Image.open(cleared["background"]).size == SOURCE_SIZE
     assert editors[0]["background"] != cleared["background"]
+    state.forget(shown)  # the session ends without a result: its views' files go too
+    assert state.files.files() == []
 
 
 def test_clicks_keep_undo_and_guided_run(state):
