@@ -168,8 +168,8 @@ class LatentMapPredictor(RenamedConfigKeys, ModelMixin, ConfigMixin):
             return gathered, correspondence.confidence
         b, n, k = correspondence.candidates.shape
         candidates = gather_patches(reference_stats.flatten(2), correspondence.candidates.flatten(1)).view(b, -1, n, k)
-        scores = correspondence.scores
-        features = scores.nan_to_num(neginf=0.0)[:, None]
+        scores = correspondence.scores.nan_to_num(neginf=0.0)  # a masked candidate's -inf as 0 (it gets no weight)
+        features = scores[:, None]
         if self.config.ranking_colour:
             norm = normalize_statistics(candidates)
             anchors = [normalize_statistics(a).flatten(2)[..., None]
@@ -179,7 +179,7 @@ class LatentMapPredictor(RenamedConfigKeys, ModelMixin, ConfigMixin):
         if self.config.hard_ranking and not self.training:
             weights = F.one_hot(weights.argmax(-1), k).to(weights)
         blend = (candidates * weights[:, None]).sum(-1).view_as(gathered)
-        score = (scores.nan_to_num(neginf=0.0) * weights).sum(-1).view_as(correspondence.confidence)
+        score = (scores * weights).sum(-1).view_as(correspondence.confidence)
         return blend, score
 
     def correct(self, head: torch.Tensor, statistics: tuple[torch.Tensor, ...], gathered: torch.Tensor,
