@@ -58,7 +58,7 @@ class Photos:
         path = self.uploaded(photo, name)
         shown = display_name(photo, path)
         try:
-            image = self.pipe.prepare(path, name)[0]
+            image = self.pipe.prepare(path, name).images[0]
         except ValueError as err:
             message = str(err).replace(str(path), shown)
             message = re.sub(r" \(max_pixels;.*\)$", ": make it smaller and upload it again.", message)

@@ -160,7 +160,8 @@ class Session:
 
     def inspect(self, latents: RecolorLatents, reference) -> list[tuple[str, str]]:
         """The colour maps W1, W2, W3 (PCA, supp. C.9) and the correspondence, as (image file, caption) pairs."""
-        reference_low = self.demo.pipe.to_working([self.demo.photos.load(reference, "reference photo")])[0]
+        photo = self.demo.photos.load(reference, "reference photo")
+        reference_low = self.demo.pipe.prepare(photo, "reference").working[0]
         width, height = latents.contents[0].size
         views = [(image, f"{scale} colour map") for scale, image in zip(SCALES, pca_images(latents.maps,
                                                                                            width / height))]

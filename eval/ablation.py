@@ -66,11 +66,9 @@ class PairState:
 @torch.no_grad()
 def pair_state(pipe: RecolorPipeline, pair: Pair) -> PairState:
     """The pipeline's steps before P_W for `pair`, as ``RecolorPipeline.encode`` runs them."""
-    contents = pipe.prepare(PIL.Image.fromarray(pair.source), "content")
-    content_low = pipe.to_working(contents)
-    reference_low = pipe.to_working(pipe.prepare(PIL.Image.fromarray(pair.reference), "reference"))
-    features = pipe.features(content_low, reference_low)
-    return PairState(contents, content_low, features, pipe.match(features))
+    contents = pipe.prepare(pair.source, "content")
+    features = pipe.features(contents.working, pipe.prepare(pair.reference, "reference").working)
+    return PairState(contents.images, contents.working, features, pipe.match(features))
 
 
 @torch.no_grad()

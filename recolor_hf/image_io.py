@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import sys
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -240,6 +241,32 @@ def load_image(image, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS,
     if max_side is not None and max(rgb.size) > max_side:
         rgb.thumbnail((max_side, max_side), Image.LANCZOS)
     return rgb
+
+
+@dataclass
+class ImageBatch:
+    """Decoded user images and the same at the networks' working size: ``images``, RGB PIL images at their own
+    size; ``working``, (B, 3, r, r) float32 in [0, 1] (bicubic, aspect ratio not kept)."""
+
+    images: list[Image.Image]
+    working: torch.Tensor
+
+
+def load_batch(images, name: str, resolution: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageBatch:
+    """One image, a list of them or a (B, 3, H, W) tensor -> ``ImageBatch`` at the square ``resolution``, each
+    image checked by ``load_image`` (errors name ``name`` or ``name[i]``)."""
+    import torch
+
+    if is_tensor(images) and images.dim() == 4:
+        images = list(images)
+    if not isinstance(images, (list, tuple)):
+        images = [images]
+    if len(images) == 0:
+        raise ValueError(f"{name}: got an empty list")
+    decoded = [load_image(im, f"{name}[{i}]" if len(images) > 1 else name, max_pixels) for i, im in enumerate(images)]
+    size = (resolution, resolution)
+    working = [image_to_tensor(im.resize(size, Image.BICUBIC, reducing_gap=3.0)) for im in decoded]
+    return ImageBatch(decoded, torch.stack(working))
 
 
 def load_array(image, max_side: int | None = None, name: str = "image",

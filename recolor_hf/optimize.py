@@ -31,10 +31,10 @@ class LatentOptimizer:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         contents, references = pipe.prepare(content, "content"), pipe.prepare(reference, "reference")
-        if len(contents) != 1 or len(references) != 1:
+        if len(contents.images) != 1 or len(references.images) != 1:
             raise ValueError("online optimisation takes one content and one reference")
-        self.pipe, self.mode, self.contents = pipe, mode, contents
-        self.content, self.reference = pipe.to_working(contents), pipe.to_working(references)
+        self.pipe, self.mode, self.contents = pipe, mode, contents.images
+        self.content, self.reference = contents.working, references.working
         with torch.no_grad():
             if mode == "code":
                 self.start = self.identity_latents(pipe.self_map(self.content))

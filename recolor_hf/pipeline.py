@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput
 
-from .image_io import DEFAULT_MAX_PIXELS, image_to_tensor, load_image, to_float
+from .image_io import DEFAULT_MAX_PIXELS, ImageBatch, image_to_tensor, load_batch, to_float
 from .loading import PipelineLoading
 from .models.backbones import FeatureBackbone
 from .models.encoders import LatentEncoder, LatentMapEncoder
@@ -66,35 +66,26 @@ class RecolorPipeline(PipelineLoading, RecolorSteps, DiffusionPipeline):
                               predictor=predictor, backbone=backbone)
         self.register_to_config(resolution=resolution, max_pixels=max_pixels)
 
-    def prepare(self, images, name: str) -> list[PIL.Image.Image]:
-        """A single image, a list of images or a (B, 3, H, W) tensor -> list of RGB PIL images."""
-        if torch.is_tensor(images) and images.dim() == 4:
-            images = list(images)
-        if not isinstance(images, (list, tuple)):
-            images = [images]
-        if len(images) == 0:
-            raise ValueError(f"{name}: got an empty list")
-        limit = self.config.max_pixels
-        return [load_image(im, f"{name}[{i}]" if len(images) > 1 else name, limit) for i, im in enumerate(images)]
-
-    def to_working(self, images: list[PIL.Image.Image]) -> torch.Tensor:
-        """Full-resolution PIL images -> (B, 3, r, r) at the working resolution."""
-        size = (self.config.resolution, self.config.resolution)
-        low = [image_to_tensor(im.resize(size, PIL.Image.BICUBIC, reducing_gap=3.0)) for im in images]
-        return torch.stack(low).to(self.device, self.dtype)
+    def prepare(self, images, name: str) -> ImageBatch:
+        """A single image, a list of images or a (B, 3, H, W) tensor -> ``ImageBatch``: the decoded RGB images and
+        their (B, 3, r, r) working-resolution batch on the pipeline's device."""
+        batch = load_batch(images, name, self.config.resolution, self.config.max_pixels)
+        batch.working = batch.working.to(self.device, self.dtype)
+        return batch
 
     @torch.no_grad()
     def encode(self, content, reference, guide: Callable | None = None, learned: bool = True) -> RecolorLatents:
         """Run the predictor once; ``decode`` then renders any strength from the cached maps. ``learned=False``:
         the base-only path (no trained network; see ``predict_from``)."""
         contents = self.prepare(content, "content")
-        references = self.prepare(reference, "reference")
-        if len(references) == 1 and len(contents) > 1:
-            references = references * len(contents)
-        if len(references) != len(contents):
-            raise ValueError(f"got {len(contents)} contents but {len(references)} references (give 1 or as many)")
-        latents = self.predict(self.to_working(contents), self.to_working(references), guide=guide, learned=learned)
-        latents.contents = contents
+        references = self.prepare(reference, "reference").working
+        count = len(contents.images)
+        if len(references) == 1 and count > 1:
+            references = references.expand(count, -1, -1, -1)
+        if len(references) != count:
+            raise ValueError(f"got {count} contents but {len(references)} references (give 1 or as many)")
+        latents = self.predict(contents.working, references, guide=guide, learned=learned)
+        latents.contents = contents.images
         return latents
 
     def decode(self, latents: RecolorLatents, alpha: float = 1.0, output_type: str = "pil") -> list:

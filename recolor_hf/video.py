@@ -29,7 +29,6 @@ from typing import BinaryIO, Iterable, Iterator
 
 import av
 import numpy as np
-import PIL.Image
 import torch
 from tqdm import tqdm
 
@@ -118,7 +117,7 @@ class FrameRecolorer:
                  smoothing: float = DEFAULT_SMOOTHING, reuse_reference: bool = True):
         self.pipe = pipe
         self.alpha = check_alpha(alpha)
-        self.reference_low = pipe.to_working(pipe.prepare(reference, "reference"))
+        self.reference_low = pipe.prepare(reference, "reference").working
         with torch.no_grad():
             self.reference = pipe.reference_features(self.reference_low) if reuse_reference else None
         self.smoother = TemporalSmoother(pipe, smoothing)
@@ -126,11 +125,10 @@ class FrameRecolorer:
     @torch.no_grad()
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         """One frame (H, W, 3) uint8 -> the frame re-coloured at its own size."""
-        content = PIL.Image.fromarray(frame)
-        latents = self.pipe.predict(self.pipe.to_working([content]), self.reference_low,
-                                    reference_features=self.reference)
+        content = self.pipe.prepare(frame, "frame")
+        latents = self.pipe.predict(content.working, self.reference_low, reference_features=self.reference)
         latents = self.smoother(latents)
-        latents.contents = [content]
+        latents.contents = content.images
         return np.asarray(self.pipe.decode(latents, self.alpha)[0])
 
     def map(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:

@@ -5,7 +5,7 @@ import tifffile
 from PIL import Image, ImageCms, ImageFile
 
 from conftest import bomb_png, textured_image
-from recolor_hf.image_io import check_size, kept_metadata, load_image, load_mask, mask_from_image, to_uint8
+from recolor_hf.image_io import check_size, kept_metadata, load_batch, load_image, load_mask, mask_from_image, to_uint8
 
 ORIENTATION, MAKE = 0x0112, 0x010F  # EXIF tags
 SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
@@ -121,3 +121,15 @@ def test_icc_profile_and_exif_are_kept_without_orientation(tmp_path):
     gray = Image.new("L", (2, 2))
     gray.info["icc_profile"] = SRGB_ICC[:16] + b"GRAY" + SRGB_ICC[20:]
     assert kept_metadata(gray) == {}  # a grayscale profile does not describe the RGB output
+
+
+def test_load_batch_keeps_each_size_and_names_the_bad_item():
+    small, wide = np.full((20, 30, 3), 200, np.uint8), np.zeros((40, 90, 3), np.uint8)
+    batch = load_batch([small, wide], "content", resolution=16)
+    assert [im.size for im in batch.images] == [(30, 20), (90, 40)]
+    assert batch.working.shape == (2, 3, 16, 16)
+    assert abs(batch.working[0].mean().item() - 200 / 255) < 1e-3
+    with pytest.raises(ValueError, match=r"content\[1\]"):
+        load_batch([small, np.full((8, 8, 3), np.nan, np.float32)], "content", resolution=16)
+    with pytest.raises(ValueError, match="content: got an empty list"):
+        load_batch([], "content", resolution=16)
