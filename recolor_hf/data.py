@@ -290,6 +290,52 @@ class RelatedPairDataset(Dataset):
                                                                                                self.resolution))}
 
 
+class TimeLapsePairs(Dataset):
+    """Exemplar pairs with natural ground truth from fixed-camera time-lapses (a city by day and at dusk).
+
+    ``root`` holds one folder per scene of aligned frames of one size. Sample i takes scene i mod n_scenes and two
+    of its frames a != b: the content is a crop of frame a, the reference a low-overlap crop (IoU <= ``max_iou``)
+    of frame b, mirrored with chance ``flip_prob``, and the target the content's crop of frame b, so the right
+    colour is the scene's other time of day region by region, as in DPST pairs, with exact ground truth. Sample i
+    of epoch e draws from np.random.default_rng([seed, e, i]); images are float32 tensors (3, R, R) in [0, 1].
+
+    Args: root; resolution R [256]; seed; scenes: folder names to use [all]; max_iou [0.3]; scale: crop area
+    range [(0.25, 0.6)]; flip_prob [0.5]; max_side: frames decoded downscaled to this long side [512].
+    """
+
+    def __init__(self, root: str | os.PathLike, resolution: int = 256, seed: int = 0,
+                 scenes: list[str] | None = None, max_iou: float = 0.3, scale: tuple[float, float] = (0.25, 0.6),
+                 flip_prob: float = FLIP_PROB, max_side: int | None = MAX_SIDE):
+        folders = sorted(p for p in Path(root).iterdir() if p.is_dir() and (scenes is None or p.name in scenes))
+        self.scenes = [list_images(folder) for folder in folders]
+        self.scenes = [frames for frames in self.scenes if len(frames) >= 2]
+        if not self.scenes:
+            raise ValueError(f"{root}: no scene folder with two or more frames")
+        self.resolution, self.seed, self.epoch = resolution, seed, 0
+        self.max_iou, self.scale, self.flip_prob, self.max_side = max_iou, scale, flip_prob, max_side
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return sum(len(frames) for frames in self.scenes)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        frames = self.scenes[i % len(self.scenes)]
+        a, b = rng.choice(len(frames), 2, replace=False)
+        before, after = (to_float(load_array(frames[k], self.max_side)) for k in (a, b))
+        if before.shape != after.shape:
+            raise ValueError(f"{frames[a]} and {frames[b]}: frames of one scene must have one size")
+        box, other = low_overlap_boxes(*before.shape[:2], rng, self.max_iou, self.scale)
+        reference = crop_resize(after, other, self.resolution)
+        if rng.random() < self.flip_prob:
+            reference = np.ascontiguousarray(reference[:, ::-1])
+        return {"content": image_to_tensor(crop_resize(before, box, self.resolution)),
+                "reference": image_to_tensor(reference),
+                "target": image_to_tensor(crop_resize(after, box, self.resolution))}
+
+
 class ColourPairDataset(Dataset):
     """Photos -> training samples for one stage (`mode`), float32 tensors (3, resolution, resolution) in [0, 1].
 

@@ -9,8 +9,9 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from conftest import SHARED_DATA, bomb_png
-from recolor_hf.data import (MODES, SPLIT_SEED, VAL_FRACTION, ColourPairDataset, FiveKPairs, RelatedPairDataset, box_iou,
-                             list_images, low_overlap_boxes, photo_split, random_warp, scan_images, split_train_val)
+from recolor_hf.data import (MODES, SPLIT_SEED, VAL_FRACTION, ColourPairDataset, FiveKPairs, RelatedPairDataset,
+                             TimeLapsePairs, box_iou, list_images, low_overlap_boxes, photo_split, random_warp,
+                             scan_images, split_train_val)
 
 KEYS = {"jitter": {"input", "target"}, "reference": {"content", "reference", "target"}}
 
@@ -239,3 +240,35 @@ def test_shared_data():
     for i in range(len(pairs)):
         a, b = pairs[i]
         assert a.shape == b.shape and max(a.shape) <= 512
+
+
+def test_time_lapse_pairs_take_the_target_from_the_reference_frame(tmp_path):
+    # each frame: a left half and a right half of two colours that change with the time of day
+    times = {"a_day": ((200, 180, 90), (60, 120, 200)), "b_dusk": ((230, 110, 40), (20, 30, 90)),
+             "c_night": ((40, 40, 60), (10, 10, 30))}
+    for scene in ("city", "hill"):
+        (tmp_path / scene).mkdir()
+        for name, (left, right) in times.items():
+            frame = np.zeros((48, 96, 3), np.uint8)
+            frame[:, :48], frame[:, 48:] = left, right
+            Image.fromarray(frame).save(tmp_path / scene / f"{name}.png")
+    (tmp_path / "lonely").mkdir()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "lonely" / "only.png")
+    pairs = TimeLapsePairs(tmp_path, resolution=16, seed=3, scenes=["city", "hill", "lonely"])
+    assert len(pairs.scenes) == 2 and len(pairs) == 6
+    palette = np.array([c for pair in times.values() for c in pair], np.float32) / 255  # (6, 3), 2 per time
+
+    def time_of(image: torch.Tensor) -> int:
+        """The time of day most of the image's pixels show (index into ``times``)."""
+        pixels = image.permute(1, 2, 0).reshape(-1, 1, 3).numpy()
+        nearest = np.abs(pixels - palette[None]).sum(2).argmin(1) // 2
+        return int(np.bincount(nearest).argmax())
+
+    for i in range(len(pairs)):
+        sample = pairs[i]
+        assert sample["content"].shape == sample["reference"].shape == sample["target"].shape == (3, 16, 16)
+        content, reference, target = (time_of(sample[k]) for k in ("content", "reference", "target"))
+        assert reference == target != content  # the target is the content's crop at the reference's time
+        assert torch.equal(pairs[i]["target"], sample["target"])  # one draw per (seed, epoch, index)
+    with pytest.raises(ValueError, match="two or more frames"):
+        TimeLapsePairs(tmp_path, scenes=["lonely"])

@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from recolor_hf import RecolorPipeline
-from recolor_hf.data import DATA_ROOT, RelatedPairDataset, photo_split
+from recolor_hf.data import DATA_ROOT, RelatedPairDataset, TimeLapsePairs, photo_split
 from recolor_hf.image_io import image_to_tensor, load_image
 from recolor_hf.looks import random_look
 from recolor_hf.oracle import mask_oracle
@@ -179,16 +179,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--cross_prob", type=float, default=0.0,
                         help="chance of a reference from another photo under the same look (RelatedPairDataset)")
-    parser.add_argument("--pairs", choices=("related", "oracle"), default="related",
-                        help="related: RelatedPairDataset; oracle: OraclePairs (different photos, mask oracle)")
+    parser.add_argument("--pairs", choices=("related", "oracle", "timelapse"), default="related",
+                        help="related: RelatedPairDataset; oracle: OraclePairs (different photos, mask oracle); "
+                             "timelapse: TimeLapsePairs from --train_data_dir (one folder of frames per scene)")
+    parser.add_argument("--scenes", nargs="*", default=None, help="timelapse: the scene folders to use (default all)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     pipe = RecolorPipeline.from_pretrained(args.pretrained_model_name_or_path)
-    paths = photo_split(args.train_data_dir, "train")
-    if args.pairs == "oracle":
-        pairs = OraclePairs(pipe, paths, args.seed, args.batch_size)
+    resolution = args.resolution or pipe.config.resolution
+    if args.pairs == "timelapse":
+        pairs = TimeLapsePairs(args.train_data_dir, resolution, args.seed, args.scenes)
+    elif args.pairs == "oracle":
+        pairs = OraclePairs(pipe, photo_split(args.train_data_dir, "train"), args.seed, args.batch_size)
     else:
-        pairs = RelatedPairDataset(paths, args.resolution or pipe.config.resolution, seed=args.seed,
+        pairs = RelatedPairDataset(photo_split(args.train_data_dir, "train"), resolution, seed=args.seed,
                                    cross_prob=args.cross_prob)
     build_cache(pipe, pairs, args.output_dir, args.num_pairs, args.batch_size)
 
