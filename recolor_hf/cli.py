@@ -154,8 +154,8 @@ def folder_jobs(folder: Path, reference: Path, out: Path, ext: str | None, recur
                          "named like its input is refused); give another output folder, e.g. a sub-folder")
     inside = folder.resolve() in out_resolved.parents
     contents = sorted(p for p in folder.glob("**/*" if recursive else "*")
-                     if p.is_file() and p.suffix.lower() in FORMATS
-                     and not (inside and out_resolved in p.resolve().parents))
+                      if p.is_file() and p.suffix.lower() in FORMATS
+                      and not (inside and out_resolved in p.resolve().parents))
     if not contents:
         raise UsageError(f"no images ({', '.join(FORMATS)}) in {folder}")
     return [Job(p, reference, out / p.relative_to(folder).parent / output_name(p, ext)) for p in contents]
