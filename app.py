@@ -42,27 +42,27 @@ MAX_FILE_SIZE = "50mb"
 def example_thumbnails() -> list[tuple[PIL.Image.Image, str]]:
     """Each example pair as one square thumbnail, the photo above its reference, captioned with its name."""
     thumbnails = []
-    for source, reference in EXAMPLES:
+    for content, reference in EXAMPLES:
         sheet = PIL.Image.new("RGB", (THUMB_SIDE, THUMB_SIDE))
-        for row, path in enumerate((source, reference)):
+        for row, path in enumerate((content, reference)):
             half = PIL.ImageOps.fit(PIL.Image.open(path).convert("RGB"), (THUMB_SIDE, THUMB_SIDE // 2))
             sheet.paste(half, (0, row * THUMB_SIDE // 2))
-        thumbnails.append((sheet, Path(source).stem.removesuffix("_source")))
+        thumbnails.append((sheet, Path(content).stem.removesuffix("_content")))
     return thumbnails
 
 
 def photo_inputs() -> SimpleNamespace:
-    """The source and reference uploads and the examples row."""
+    """The content and reference uploads and the examples row."""
     with gr.Row():
-        source = gr.Image(type="filepath", image_mode=None, height=INPUT_HEIGHT, label="Source photo",
-                          elem_id="source")
+        content = gr.Image(type="filepath", image_mode=None, height=INPUT_HEIGHT, label="Content photo",
+                           elem_id="content")
         reference = gr.Image(type="filepath", image_mode=None, height=INPUT_HEIGHT, label="Reference photo",
                              elem_id="reference")
     gr.Markdown("**Examples** (research use only): click one to load it.")
     examples = gr.Gallery(example_thumbnails(), columns=EXAMPLE_COLUMNS, height=EXAMPLES_HEIGHT, fit_columns=False,
                           allow_preview=False, object_fit="contain", elem_id="examples", show_label=False,
                           label="Examples", buttons=[])
-    return SimpleNamespace(source=source, reference=reference, examples=examples)
+    return SimpleNamespace(content=content, reference=reference, examples=examples)
 
 
 def clicks_tab() -> SimpleNamespace:
@@ -71,8 +71,8 @@ def clicks_tab() -> SimpleNamespace:
                 "**Keep**: click regions that must keep their colour. Similar regions follow the clicked ones.")
     text = gr.Markdown(Clicks().summary(), elem_id="clicks_summary")
     with gr.Row():
-        source_view = gr.Image(type="filepath", interactive=False, show_label=False, buttons=[], height=VIEW_HEIGHT,
-                               elem_id="source_view")
+        content_view = gr.Image(type="filepath", interactive=False, show_label=False, buttons=[], height=VIEW_HEIGHT,
+                                elem_id="content_view")
         reference_view = gr.Image(type="filepath", interactive=False, show_label=False, buttons=[],
                                   height=VIEW_HEIGHT, elem_id="reference_view")
     with gr.Row(equal_height=True):
@@ -81,7 +81,7 @@ def clicks_tab() -> SimpleNamespace:
         undo = gr.Button("Undo", scale=1)
         clear = gr.Button("Clear", scale=1)
         run = gr.Button("Re-colour with clicks", variant="primary", scale=2)
-    return SimpleNamespace(source_view=source_view, reference_view=reference_view, mode=mode, undo=undo,
+    return SimpleNamespace(content_view=content_view, reference_view=reference_view, mode=mode, undo=undo,
                            clear=clear, run=run, text=text)
 
 
@@ -93,13 +93,13 @@ def regions_tab(max_pixels: int) -> SimpleNamespace:
     brush = gr.Brush(colors=["#ff3b30"], color_mode="fixed")
     editor = dict(type="pil", sources=(), transforms=(), layers=False, brush=brush, height=VIEW_HEIGHT)
     with gr.Row():
-        source_region = gr.ImageEditor(label="Photo region", elem_id="source_region", **editor)
+        content_region = gr.ImageEditor(label="Photo region", elem_id="content_region", **editor)
         reference_region = gr.ImageEditor(label="Reference region", elem_id="reference_region", **editor)
     run = gr.Button("Re-colour with regions", variant="primary")
     api = gr.Button(visible=False)  # the /masks endpoint: raw editor values, as API clients send them
-    for region in (source_region, reference_region):
+    for region in (content_region, reference_region):
         guard_editor(region, max_pixels)
-    return SimpleNamespace(source_region=source_region, reference_region=reference_region, run=run, api=api)
+    return SimpleNamespace(content_region=content_region, reference_region=reference_region, run=run, api=api)
 
 
 def look_tab() -> SimpleNamespace:
@@ -148,23 +148,23 @@ def wire(demo: Demo, shown: gr.State, accepted: gr.State, clicks: gr.JSON, photo
     raw = dict(preprocess=False)  # events read the uploads themselves (see the module docstring)
     model = dict(concurrency_limit=1, concurrency_id="model", show_progress_on=[out.status])
     heavy, private = dict(**model, **raw), dict(api_visibility="private", **raw)
-    inputs, point, regions = [photos.source, photos.reference], tabs.clicks, tabs.regions
+    inputs, point, regions = [photos.content, photos.reference], tabs.clicks, tabs.regions
     result = [shown, out.compare, out.download, out.status]
-    click_outputs = [clicks, point.source_view, point.reference_view, point.text]
-    editors = [regions.source_region, regions.reference_region]
+    click_outputs = [clicks, point.content_view, point.reference_view, point.text]
+    editors = [regions.content_region, regions.reference_region]
     cleared = result + click_outputs + editors + [out.lut, tabs.inspect.gallery]
     for photo in inputs:
         photo.upload(on(demo, events.new_photos), inputs + [accepted], inputs + [accepted] + cleared, **private)
         photo.clear(on(demo, events.new_photos), inputs + [accepted], inputs + [accepted] + cleared, **private)
     photos.examples.select(on(demo, events.use_example), None, inputs + [accepted] + cleared, **private)
-    for photo, editor, clear in zip(inputs, editors, (events.clear_source_region, events.clear_reference_region)):
+    for photo, editor, clear in zip(inputs, editors, (events.clear_content_region, events.clear_reference_region)):
         editor.clear(on(demo, clear), [photo], editor, **private)  # the editor's bin icon: the photo back, unpainted
     out.strength.change(on(demo, events.set_strength), [shown, out.strength, out.lut], result[1:] + [out.lut],
                         api_name="strength", api_description="Re-render the result on screen at another strength (0 "
                         "to 2), without running the model again; a LUT exported before is fitted again.",
                         trigger_mode="always_last", **heavy)
     tabs.recolour.click(on(demo, events.recolour), inputs + [out.strength], result, api_name="recolour", **heavy)
-    point.source_view.select(on(demo, events.click_source), [clicks, point.mode, *inputs], click_outputs, **private)
+    point.content_view.select(on(demo, events.click_content), [clicks, point.mode, *inputs], click_outputs, **private)
     point.reference_view.select(on(demo, events.click_reference), [clicks, *inputs], click_outputs, **private)
     point.undo.click(on(demo, events.undo), [clicks, *inputs], click_outputs, **private)
     point.clear.click(on(demo, events.clear_clicks), inputs, click_outputs, **private)
@@ -197,7 +197,7 @@ def build_demo(pipe: RecolorPipeline, untrained: bool = False, state: Demo | Non
             gr.Markdown(UNTRAINED)
         # a function, not the bound method: Gradio deep-copies the app's config (the pipeline with it) per page load
         shown = gr.State(None, time_to_live=session_ttl, delete_callback=lambda value: demo_state.forget(value))
-        accepted = gr.State(None)  # the paths of the last accepted (source, reference): a refused upload restores them
+        accepted = gr.State(None)  # the paths of the last accepted (content, reference): a refused upload restores them
         clicks = gr.JSON(Clicks().to_json(), visible=False, label="Clicks")
         with gr.Row(equal_height=False):
             with gr.Column(scale=1):

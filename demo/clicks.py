@@ -2,7 +2,7 @@
 marks on the two photos.
 
 ``Clicks`` adds, undoes and clears clicks as an immutable value and gives their ``Guidance``; ``draw_clicks`` marks
-clicked pairs with matching numbered discs, keep points with "K" and a pending source point with a hollow circle.
+clicked pairs with matching numbered discs, keep points with "K" and a pending content point with a hollow circle.
 """
 
 import reprlib
@@ -15,7 +15,7 @@ import PIL.ImageDraw
 
 from recolor_hf.guidance import Guidance, Point, check_point
 
-MODES = ("pair", "keep")  # a source click starts a pair, or marks a region to keep
+MODES = ("pair", "keep")  # a content click starts a pair, or marks a region to keep
 MAX_ACTIONS = 64  # clicks accepted in one guidance (a client may send any list)
 MARKER_COLOURS = ("#ff3b30", "#34c759", "#007aff", "#ff9500", "#af52de", "#00c7be", "#ffcc00", "#ff2d55")
 KEEP_COLOUR, PENDING_COLOUR = "white", "#ff3b30"
@@ -24,11 +24,11 @@ MIN_MARKER_RADIUS = 6  # ... and at least this many pixels
 
 CLICKS_HELP = (
     "The clicks as JSON: {\"actions\": [ACTION, ...], \"pending\": null}, each ACTION either "
-    "{\"source\": [x, y], \"reference\": [x, y]} (a pair: the photo's region at source takes the colour of the "
+    "{\"content\": [x, y], \"reference\": [x, y]} (a pair: the photo's region at content takes the colour of the "
     "reference's region at reference) or {\"keep\": [x, y]} (a region of the photo that keeps its colour); x, y "
     "are fractions of the image's width and height in [0, 1], from its top-left corner. JSON schema: "
     '{"type": "object", "properties": {"actions": {"type": "array", "maxItems": %d, "items": {"oneOf": ['
-    '{"type": "object", "required": ["source", "reference"], "properties": {"source": {"$ref": "#/point"}, '
+    '{"type": "object", "required": ["content", "reference"], "properties": {"content": {"$ref": "#/point"}, '
     '"reference": {"$ref": "#/point"}}}, {"type": "object", "required": ["keep"], "properties": {"keep": '
     '{"$ref": "#/point"}}}]}}, "pending": {"oneOf": [{"type": "null"}, {"$ref": "#/point"}]}}, "point": '
     '{"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1}, "minItems": 2, "maxItems": 2}}.'
@@ -39,16 +39,16 @@ CLICKS_HELP = (
 class Clicks:
     """Guided clicks in normalised (x, y) coordinates (see ``guidance``).
 
-    actions: in click order (for undo), ("pair", source_xy, reference_xy) or ("keep", source_xy);
-    pending: a source point waiting for its reference point, or None.
+    actions: in click order (for undo), ("pair", content_xy, reference_xy) or ("keep", content_xy);
+    pending: a content point waiting for its reference point, or None.
     """
 
     actions: tuple = ()
     pending: Point | None = None
 
-    def click_source(self, point, mode: str) -> "Clicks":
-        """A source click: starts a pair ("pair") or adds a keep point ("keep")."""
-        point = check_point(point, "source click")
+    def click_content(self, point, mode: str) -> "Clicks":
+        """A content click: starts a pair ("pair") or adds a keep point ("keep")."""
+        point = check_point(point, "content click")
         if mode == "pair":
             return Clicks(self.actions, point)
         if mode == "keep":
@@ -86,8 +86,8 @@ class Clicks:
         return text + (" Now click the matching point on the **reference**." if self.pending else "")
 
     def to_json(self) -> dict:
-        """{"actions": [{"source": [x, y], "reference": [x, y]} or {"keep": [x, y]}, ...], "pending": [x, y] | None}"""
-        actions = [{"source": list(a[1]), "reference": list(a[2])} if a[0] == "pair" else {"keep": list(a[1])}
+        """{"actions": [{"content": [x, y], "reference": [x, y]} or {"keep": [x, y]}, ...], "pending": [x, y] | None}"""
+        actions = [{"content": list(a[1]), "reference": list(a[2])} if a[0] == "pair" else {"keep": list(a[1])}
                    for a in self.actions]
         return {"actions": actions, "pending": None if self.pending is None else list(self.pending)}
 
@@ -103,13 +103,13 @@ class Clicks:
             raise ValueError(f"clicks may hold at most {MAX_ACTIONS} actions, got {len(value['actions'])}")
         actions = []
         for i, action in enumerate(value.get("actions", [])):
-            if isinstance(action, dict) and set(action) == {"source", "reference"}:
-                actions.append(("pair", check_point(action["source"], f"clicks action {i} source"),
+            if isinstance(action, dict) and set(action) == {"content", "reference"}:
+                actions.append(("pair", check_point(action["content"], f"clicks action {i} content"),
                                 check_point(action["reference"], f"clicks action {i} reference")))
             elif isinstance(action, dict) and set(action) == {"keep"}:
                 actions.append(("keep", check_point(action["keep"], f"clicks action {i} keep")))
             else:
-                raise ValueError(f'clicks action {i} must be {{"source": [x, y], "reference": [x, y]}} or '
+                raise ValueError(f'clicks action {i} must be {{"content": [x, y], "reference": [x, y]}} or '
                                  f'{{"keep": [x, y]}}, got {reprlib.repr(action)}')
         pending = value.get("pending")
         return cls(tuple(actions), None if pending is None else check_point(pending, "clicks pending"))

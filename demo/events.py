@@ -38,16 +38,16 @@ def on(demo: Demo, event: Callable) -> Callable:
 
 # ----- photos -----
 
-def new_photos(demo: Demo, source, reference, accepted: tuple | None, request: gr.Request = None) -> tuple:
+def new_photos(demo: Demo, content, reference, accepted: tuple | None, request: gr.Request = None) -> tuple:
     """An upload or a removed photo: a readable one clears the result and the clicks (outputs: the photos, the
     accepted photos' state, then ``Session.fresh_views``'); an unreadable one is named in a warning, the photo
     boxes go back to the last accepted photos and nothing else changes."""
     try:
-        views = demo.session(request).fresh_views(source, reference)
+        views = demo.session(request).fresh_views(content, reference)
     except ValueError as err:
         gr.Warning(str(err))
         return (*(accepted or (None, None)), gr.skip(), *(gr.skip(),) * FRESH_OUTPUTS)
-    return gr.skip(), gr.skip(), (photo_path(source), photo_path(reference)), *views
+    return gr.skip(), gr.skip(), (photo_path(content), photo_path(reference)), *views
 
 
 @report_errors(warn=True)
@@ -55,14 +55,14 @@ def use_example(demo: Demo, evt: gr.SelectData, request: gr.Request = None) -> t
     """A click on an example: its two photos, then as ``new_photos``."""
     if not isinstance(evt.index, int) or not 0 <= evt.index < len(EXAMPLES):
         raise ValueError(f"There is no example number {reprlib.repr(evt.index)}.")
-    source, reference = EXAMPLES[evt.index]
-    return source, reference, (source, reference), *demo.session(request).fresh_views(source, reference)
+    content, reference = EXAMPLES[evt.index]
+    return content, reference, (content, reference), *demo.session(request).fresh_views(content, reference)
 
 
 @report_errors(warn=True)
-def clear_source_region(demo: Demo, source, request: gr.Request = None) -> dict | None:
+def clear_content_region(demo: Demo, content, request: gr.Request = None) -> dict | None:
     """The bin icon of the photo's region editor: the photo again, without paint."""
-    return demo.session(request).editors(demo.photos.screen(source, None)[0], None)[0]
+    return demo.session(request).editors(demo.photos.screen(content, None)[0], None)[0]
 
 
 @report_errors(warn=True)
@@ -74,10 +74,10 @@ def clear_reference_region(demo: Demo, reference, request: gr.Request = None) ->
 # ----- re-colouring -----
 
 @report_errors()
-def recolour(demo: Demo, source, reference, strength: float, request: gr.Request = None) -> tuple:
+def recolour(demo: Demo, content, reference, strength: float, request: gr.Request = None) -> tuple:
     """Automatic correspondence -> (state, before/after, full-resolution PNG, status)."""
     strength = check_strength(strength)
-    key, latents, note = demo.encode(source, reference)
+    key, latents, note = demo.encode(content, reference)
     return demo.session(request).show(key, latents, strength, note)
 
 
@@ -115,72 +115,72 @@ def lut_box(demo: Demo, lut) -> dict:
 # ----- clicks and painted regions -----
 
 @report_errors(warn=True)
-def click_source(demo: Demo, clicks: dict, mode: str, source, reference, evt: gr.SelectData,
-                 request: gr.Request = None) -> tuple:
-    """A click on the source view: starts a pair, or adds a keep point."""
-    point = normalized(evt.index, demo.photos.preview(source, "source photo").size)
-    return demo.session(request).click_views(Clicks.from_json(clicks).click_source(point, mode), source, reference)
+def click_content(demo: Demo, clicks: dict, mode: str, content, reference, evt: gr.SelectData,
+                  request: gr.Request = None) -> tuple:
+    """A click on the content view: starts a pair, or adds a keep point."""
+    point = normalized(evt.index, demo.photos.preview(content, "content photo").size)
+    return demo.session(request).click_views(Clicks.from_json(clicks).click_content(point, mode), content, reference)
 
 
 @report_errors(warn=True)
-def click_reference(demo: Demo, clicks: dict, source, reference, evt: gr.SelectData,
+def click_reference(demo: Demo, clicks: dict, content, reference, evt: gr.SelectData,
                     request: gr.Request = None) -> tuple:
     """A click on the reference view completes the pending pair."""
     point = normalized(evt.index, demo.photos.preview(reference, "reference photo").size)
-    return demo.session(request).click_views(Clicks.from_json(clicks).click_reference(point), source, reference)
+    return demo.session(request).click_views(Clicks.from_json(clicks).click_reference(point), content, reference)
 
 
 @report_errors(warn=True)
-def undo(demo: Demo, clicks: dict, source, reference, request: gr.Request = None) -> tuple:
-    return demo.session(request).click_views(Clicks.from_json(clicks).undo(), source, reference)
+def undo(demo: Demo, clicks: dict, content, reference, request: gr.Request = None) -> tuple:
+    return demo.session(request).click_views(Clicks.from_json(clicks).undo(), content, reference)
 
 
 @report_errors(warn=True)
-def clear_clicks(demo: Demo, source, reference, request: gr.Request = None) -> tuple:
-    return demo.session(request).click_views(Clicks(), source, reference)
+def clear_clicks(demo: Demo, content, reference, request: gr.Request = None) -> tuple:
+    return demo.session(request).click_views(Clicks(), content, reference)
 
 
 @report_errors()
-def guided(demo: Demo, source, reference, clicks: dict, strength: float, request: gr.Request = None) -> tuple:
+def guided(demo: Demo, content, reference, clicks: dict, strength: float, request: gr.Request = None) -> tuple:
     """Re-colour with the clicked pairs and keep points (supp. eq. 2)."""
     strength = check_strength(strength)
     clicks = Clicks.from_json(clicks)
     if not clicks.actions and clicks.pending is None:
         raise ValueError("Click a region of the photo first (a pair or a keep point), then press the button.")
-    key, latents, note = demo.encode(source, reference, clicks.guidance())
+    key, latents, note = demo.encode(content, reference, clicks.guidance())
     return demo.session(request).show(key, latents, strength, note)
 
 
 @report_errors()
-def masks(demo: Demo, source, reference, source_region: dict, reference_region: dict, clicks: dict,
+def masks(demo: Demo, content, reference, content_region: dict, reference_region: dict, clicks: dict,
           strength: float, request: gr.Request = None) -> tuple:
     """Re-colour with the painted regions (region-to-region transfers, ``guidance.RegionEdit``), plus any clicks."""
     strength = check_strength(strength)
-    painted = (demo.photos.painted_mask(source_region, "painted source region"),
+    painted = (demo.photos.painted_mask(content_region, "painted content region"),
                demo.photos.painted_mask(reference_region, "painted reference region"))
     if painted[0] is None and painted[1] is None:
-        raise ValueError("Paint a region on the source photo and/or the reference first.")
-    key, latents, note = demo.encode(source, reference, Clicks.from_json(clicks).guidance(*painted))
+        raise ValueError("Paint a region on the content photo and/or the reference first.")
+    key, latents, note = demo.encode(content, reference, Clicks.from_json(clicks).guidance(*painted))
     return demo.session(request).show(key, latents, strength, note)
 
 
-def painted(demo: Demo, accepted: tuple | None, source_region: dict, reference_region: dict, clicks: dict,
+def painted(demo: Demo, accepted: tuple | None, content_region: dict, reference_region: dict, clicks: dict,
             strength: float, request: gr.Request = None) -> tuple:
     """The regions tab's button: ``masks`` on the session's accepted photos and the editors' preprocessed values
     (the browser sends a painted editor as blobs that only Gradio's preprocessing reads)."""
-    return masks(demo, *(accepted or (None, None)), source_region, reference_region, clicks, strength, request)
+    return masks(demo, *(accepted or (None, None)), content_region, reference_region, clicks, strength, request)
 
 
 # ----- the look optimisation and Inspect -----
 
 @report_errors()
-def optimize(demo: Demo, source, reference, mode: str, steps: int, strength: float, request: gr.Request = None):
+def optimize(demo: Demo, content, reference, mode: str, steps: int, strength: float, request: gr.Request = None):
     """Match the reference's overall look by optimisation (supp. C.7), a generator: yields ``progress`` after every
     step, then the result of the closest step with the curve. ``stop`` ends it early. ``mode``: "code" / "maps" or
     their labels (OPTIMIZE_MODES). Outputs: (state, before/after, full-resolution PNG, status, curve)."""
     strength, steps, mode = check_strength(strength), check_steps(steps), check_mode(mode)
     session = demo.session(request)
-    optimizer = LatentOptimizer(demo.pipe, demo.photos.load(source, "source photo"),
+    optimizer = LatentOptimizer(demo.pipe, demo.photos.load(content, "content photo"),
                                 demo.photos.load(reference, "reference photo"), mode)
     start, stopped, losses = time.perf_counter(), threading.Event(), []
     demo.running[session.id] = stopped

@@ -16,7 +16,7 @@ from .inputs import display_name, photo_path
 from .store import LRUCache, content_key
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
-EXAMPLES = [[str(EXAMPLES_DIR / f"{name}_source.jpg"), str(EXAMPLES_DIR / f"{name}_reference.jpg")]
+EXAMPLES = [[str(EXAMPLES_DIR / f"{name}_content.jpg"), str(EXAMPLES_DIR / f"{name}_reference.jpg")]
             for name in ("city", "mountain", "bedroom")]
 PREVIEW_SIDE = 1024  # long side of on-screen images; the download keeps the full resolution
 MIN_SIDE = 16  # px: smaller photos are refused (a patch grid of 1/16 of the side needs at least one patch)
@@ -85,10 +85,10 @@ class Photos:
             self.previews.put(key, image)
         return image
 
-    def screen(self, source, reference) -> list[PIL.Image.Image | None]:
+    def screen(self, content, reference) -> list[PIL.Image.Image | None]:
         """Both photos downscaled for the screen (a missing one is None); a ValueError names an unreadable one."""
         return [None if photo is None else self.preview(photo, name)
-                for photo, name in ((source, "source photo"), (reference, "reference photo"))]
+                for photo, name in ((content, "content photo"), (reference, "reference photo"))]
 
     def painted_mask(self, editor: dict | None, name: str) -> np.ndarray | None:
         """A region editor's value -> (H, W) bool mask of what is painted on any layer (the library's one mask

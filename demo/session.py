@@ -63,18 +63,18 @@ class Demo:
         """The session of an event's request (direct calls: LOCAL_SESSION)."""
         return Session(self, getattr(request, "session_hash", None) or LOCAL_SESSION)
 
-    def encode(self, source, reference, guidance: Guidance | None = None) -> tuple[str, RecolorLatents, str]:
+    def encode(self, content, reference, guidance: Guidance | None = None) -> tuple[str, RecolorLatents, str]:
         """(cache key, latents, note): the predictor's output for these photos and guidance, from the cache when
         the same inputs were encoded before."""
-        key = content_key(self.photos.key(source, "source photo"), self.photos.key(reference, "reference photo"),
+        key = content_key(self.photos.key(content, "content photo"), self.photos.key(reference, "reference photo"),
                           *guidance_parts(guidance))
         latents = self.encodings.get(key)
         if latents is not None:
             return key, latents, "Same photos and settings as before: reused that prediction. "
-        source, reference = self.photos.load(source, "source photo"), self.photos.load(reference, "reference photo")
+        content, reference = self.photos.load(content, "content photo"), self.photos.load(reference, "reference photo")
         start = time.perf_counter()
-        guide = None if guidance is None else guidance.as_guide(source.size, reference.size)
-        latents = self.pipe.encode(source, reference, guide=guide)
+        guide = None if guidance is None else guidance.as_guide(content.size, reference.size)
+        latents = self.pipe.encode(content, reference, guide=guide)
         self.encodings.put(key, latents)
         return key, latents, f"Predicted in {time.perf_counter() - start:.2f} s. "
 
@@ -132,30 +132,30 @@ class Session:
                   "varies across the photo where a LUT applies one mapping to every pixel.")
         return str(path), status
 
-    def views(self, kind: str, source: PIL.Image.Image | None, reference: PIL.Image.Image | None) -> list:
-        """The two view images as files ``<kind>_source.jpg`` / ``<kind>_reference.jpg`` (None for a missing one)."""
+    def views(self, kind: str, content: PIL.Image.Image | None, reference: PIL.Image.Image | None) -> list:
+        """The two view images as files ``<kind>_content.jpg`` / ``<kind>_reference.jpg`` (None for a missing one)."""
         return [None if image is None else self.save(f"{kind}_{side}.jpg", image, **PREVIEW_OPTIONS)
-                for image, side in ((source, "source"), (reference, "reference"))]
+                for image, side in ((content, "content"), (reference, "reference"))]
 
-    def editors(self, source: PIL.Image.Image | None, reference: PIL.Image.Image | None) -> list:
+    def editors(self, content: PIL.Image.Image | None, reference: PIL.Image.Image | None) -> list:
         """The region editors' values: each photo as the background of an unpainted editor (files of their own:
         the next click re-saves, and so deletes, the click views' files); a missing photo gives None."""
         return [None if v is None else {"background": v, "layers": [], "composite": v}
-                for v in self.views("region", source, reference)]
+                for v in self.views("region", content, reference)]
 
-    def fresh_views(self, source, reference) -> tuple:
+    def fresh_views(self, content, reference) -> tuple:
         """New photos: no result (the session's state without a key, so that its end still deletes the views'
         files), clicks, LUT or Inspect views; the photos in the click views and region editors.
         The photos are checked before anything of the session is deleted. Outputs: see ``events.FRESH_OUTPUTS``."""
-        photos = self.demo.photos.screen(source, reference)
+        photos = self.demo.photos.screen(content, reference)
         self.demo.files.close(self.id)
         status = "New photos: press **Re-colour** (or another tab's action)."
         return (Shown(self.id), None, None, status, Clicks().to_json(), *self.views("view", *photos),
                 Clicks().summary(), *self.editors(*photos), None, None)
 
-    def click_views(self, clicks: Clicks, source, reference) -> tuple:
-        """(clicks as JSON, marked source view, marked reference view, summary)."""
-        marked = draw_clicks(clicks, *self.demo.photos.screen(source, reference))
+    def click_views(self, clicks: Clicks, content, reference) -> tuple:
+        """(clicks as JSON, marked content view, marked reference view, summary)."""
+        marked = draw_clicks(clicks, *self.demo.photos.screen(content, reference))
         return clicks.to_json(), *self.views("view", *marked), clicks.summary()
 
     def inspect(self, latents: RecolorLatents, reference) -> list[tuple[str, str]]:

@@ -8,11 +8,11 @@ UNTRAINED = ("**⚠ untrained model**: no trained checkpoint was found, so this 
              "pipeline. Results stay close to the unchanged photo; the app itself works.")
 ABOUT = """*Latent-Guided Exemplar-Based Image Re-Colorization* (Yang, Xu, Fan, WACV 2024); "supp." is its
 supplementary material.
-- **Re-colour**: the W-predictor P_W maps source and reference to latent maps W = (W1, W2, W3) that modulate the
-  generator G'; the hard cross-attention A_C matches source and reference patches.
-- **Strength** is α in W' = W0(base) + α (W − W0(base)) (supp. eq. 3 with W0(base) for W0S): base is the source
-  moved to the predicted colour statistics and W0(base) its own map; at α ≠ 1 both start from the source moved α of
-  the way. 0 = the source's look, 1 = the prediction, 2 exaggerates it.
+- **Re-colour**: the W-predictor P_W maps content and reference to latent maps W = (W1, W2, W3) that modulate the
+  generator G'; the hard cross-attention A_C matches content and reference patches.
+- **Strength** is α in W' = W0(base) + α (W − W0(base)) (supp. eq. 3 with W0(base) for W0S): base is the content
+  moved to the predicted colour statistics and W0(base) its own map; at α ≠ 1 both start from the content moved α of
+  the way. 0 = the content's look, 1 = the prediction, 2 exaggerates it.
 - **Point and click** is the user-guided correspondence of supp. C.6 (eq. 2): a pair sets A_C(r, s) = 1, a keep point
   A_U(s, s) = 1, and the hard-masked self-attention A_S spreads them to similar regions.
 - **Paint regions** (supp. C.5) is a region-to-region transfer: the painted part of the photo takes the painted part

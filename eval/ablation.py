@@ -66,7 +66,7 @@ class PairState:
 @torch.no_grad()
 def pair_state(pipe: RecolorPipeline, pair: Pair) -> PairState:
     """The pipeline's steps before P_W for `pair`, as ``RecolorPipeline.encode`` runs them."""
-    contents = pipe.prepare(pair.source, "content")
+    contents = pipe.prepare(pair.content, "content")
     features = pipe.features(contents.working, pipe.prepare(pair.reference, "reference").working)
     return PairState(contents.images, contents.working, features, pipe.match(features))
 
@@ -111,7 +111,7 @@ def variant_outputs(pipe: RecolorPipeline, state: PairState, donor: PairState) -
 def timed(method: Method, pair: Pair) -> tuple[np.ndarray, float]:
     """`method`'s output on the pair and its wall-clock seconds."""
     start = time.perf_counter()
-    output = method(pair.source, pair.reference)
+    output = method(pair.content, pair.reference)
     return output, time.perf_counter() - start
 
 
@@ -170,14 +170,14 @@ def run(args: argparse.Namespace) -> None:
     """The ablation table (module docstring) on dpst-oracle and halves-local pairs."""
     methods = build_methods(list(TIMED.values()), args.pretrained_model_name_or_path, args.device)
     parts = ablation_parts(args)
-    labels, rows = ["source", "reference", "target", *ROWS], []
+    labels, rows = ["content", "reference", "target", *ROWS], []
 
     def on_pair(pair: Pair, outputs: dict[str, np.ndarray]) -> None:
-        add_row(args, rows, pair.name, labels, [pair.source, pair.reference, pair.target, *outputs.values()])
+        add_row(args, rows, pair.name, labels, [pair.content, pair.reference, pair.target, *outputs.values()])
 
     warm_up = next(iter(parts.values()))[:1]  # one untimed call of each, so one-off start-up costs are not timed
     for pair, method in itertools.product(warm_up, methods.values()):
-        method(pair.source, pair.reference)
+        method(pair.content, pair.reference)
     results = pd.DataFrame(
         itertools.chain.from_iterable(ablate(pairs, methods, on_pair) for pairs in parts.values()), columns=COLUMNS
     ).astype({column: float for column in (*ABLATION_METRICS, "seconds")})

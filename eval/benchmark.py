@@ -5,7 +5,7 @@
   (a segment-local look over the whole photo): ground truth for content-related references;
 - reference_sensitivity: how much the output depends on the reference;
 - click_benchmark (click_case, click_scores): how far a click moves a region toward the clicked colour;
-- mask_benchmark (mask_case, mask_scores): how far painting a source class and a reference class moves the source
+- mask_benchmark (mask_case, mask_scores): how far painting a content class and a reference class moves the content
   class toward the reference class's colour, beside the click of click_benchmark on the same pair.
 """
 
@@ -33,7 +33,7 @@ from recolor_hf.looks import LocalLook, Look, random_look
 from recolor_hf.metrics import ciede2000, evaluate_pair
 from recolor_hf.oracle import MIN_AREA, large_classes, mask_oracle
 
-SENSITIVITY_METRICS = ("reference_change", "source_change")
+SENSITIVITY_METRICS = ("reference_change", "content_change")
 CLICK_METRICS = ("moved", "keep_change", "rest_change")
 MASK_METRICS = ("moved", "rest_change")
 
@@ -44,11 +44,11 @@ MILD_KINDS = ("global", "local")  # random_look kinds, as in the preset benchmar
 
 @dataclass
 class Pair:
-    """One test case: re-colour `source` after `reference`; `target` is the ground truth, if any."""
+    """One test case: re-colour `content` after `reference`; `target` is the ground truth, if any."""
 
     name: str
     part: str
-    source: np.ndarray
+    content: np.ndarray
     reference: np.ndarray
     target: np.ndarray | None = None
 
@@ -61,7 +61,7 @@ def apply_look(look: Callable[[np.ndarray], np.ndarray], image: np.ndarray) -> n
 def preset_pairs(
     paths: list[Path], num_pairs: int, seed: int, max_side: int | None = None
 ) -> Iterator[Pair]:
-    """Seeded preset pairs: source A, reference P(B), target P(A) for two different photos A, B.
+    """Seeded preset pairs: content A, reference P(B), target P(A) for two different photos A, B.
 
     Pairs alternate between global and local looks P; pair i depends only on (seed, i).
     """
@@ -76,24 +76,24 @@ def preset_pairs(
         yield Pair(
             name=f"{i:03d}_{paths[a].stem}_{paths[b].stem}",
             part=kind,
-            source=photo_a,
+            content=photo_a,
             reference=apply_look(look, photo_b),
             target=apply_look(look, photo_a),
         )
 
 
 def fivek_pairs(root: Path, seed: int, expert: str = "C", max_side: int | None = None) -> Iterator[Pair]:
-    """FiveK pairs: source input X, reference the expert's retouch of another photo, target the
+    """FiveK pairs: content input X, reference the expert's retouch of another photo, target the
     expert's retouch of X (at X's size). The other photo is drawn with `seed`."""
     fivek = FiveKPairs(root, f"expert{expert}", max_side, cache=False)
     rng = np.random.default_rng(seed)
     for i in range(len(fivek)):
         j = (i + 1 + rng.integers(len(fivek) - 1)) % len(fivek)  # any index but i
-        source, target = fivek.arrays(i)
+        content, target = fivek.arrays(i)
         yield Pair(
             name=f"{fivek.names[i]}_{fivek.names[j]}",
             part="fivek",
-            source=source,
+            content=content,
             reference=load_array(fivek.experts[j], max_side),
             target=target,
         )
@@ -124,18 +124,18 @@ def dpst_labelled(root: Path, max_side: int | None = 512) -> Iterator[tuple[Pair
     """DPST pairs with their class maps from masks/inN.png and masks/tarN.png (see mask_labels)."""
     for pair in dpst_pairs(root, max_side):
         number = pair.name[2:]
-        source_mask, reference_mask = (mask_labels(root / "masks" / f"{stem}{number}.png", image.shape[1::-1])
-                                       for stem, image in (("in", pair.source), ("tar", pair.reference)))
-        yield pair, source_mask, reference_mask
+        content_mask, reference_mask = (mask_labels(root / "masks" / f"{stem}{number}.png", image.shape[1::-1])
+                                        for stem, image in (("in", pair.content), ("tar", pair.reference)))
+        yield pair, content_mask, reference_mask
 
 
 def dpst_oracle_pairs(root: Path, max_side: int | None = 512, grey: bool = False) -> Iterator[Pair]:
     """DPST pairs with the mask-oracle target (mask_oracle). grey: each reference converted to grey (3 equal
     channels, recolor_hf.data.to_gray) first, so the target is the oracle with the grey reference; part "grey"."""
-    for pair, source_mask, reference_mask in dpst_labelled(root, max_side):
+    for pair, content_mask, reference_mask in dpst_labelled(root, max_side):
         if grey:
             pair.reference, pair.part = to_uint8(to_gray(to_float(pair.reference))), "grey"
-        pair.target = mask_oracle(pair.source, pair.reference, source_mask, reference_mask)
+        pair.target = mask_oracle(pair.content, pair.reference, content_mask, reference_mask)
         yield pair
 
 
@@ -188,7 +188,7 @@ def half_boxes(height: int, width: int, rng: np.random.Generator) -> tuple[Box, 
 def halves_pairs(
     paths: list[Path], seed: int, strength: str = "strong", max_side: int | None = None
 ) -> Iterator[Pair]:
-    """Seeded halves pairs: photo i cut into halves A and B (half_boxes); source A, reference P(B), target P(A) for
+    """Seeded halves pairs: photo i cut into halves A and B (half_boxes); content A, reference P(B), target P(A) for
     one look P: strong_eval_look (strength "strong") or random_look ("mild"), its kind cycling through STRONG_KINDS or
     MILD_KINDS. Pair i depends only on (seed, i)."""
     kinds = STRONG_KINDS if strength == "strong" else MILD_KINDS
@@ -204,7 +204,7 @@ def halves_pairs(
 def halves_local_pairs(paths: list[Path], seed: int, max_side: int | None = None) -> Iterator[Pair]:
     """Seeded segment-local halves pairs: one random_look of kind "segment" (recolor_hf.looks.segment_local_augment:
     different looks on unsupervised regions) applied to the whole photo i, so a region gets the same look in both
-    halves; then halves A and B (half_boxes): source A of the photo, reference B of the edited photo, target A of the
+    halves; then halves A and B (half_boxes): content A of the photo, reference B of the edited photo, target A of the
     edited photo. Pair i depends only on (seed, i); part "segment"."""
     for i, path in enumerate(paths):
         rng = np.random.default_rng([seed, i])
@@ -231,11 +231,11 @@ def run_benchmark(
         outputs = {}
         for name, method in methods.items():
             start = time.perf_counter()
-            output = method(pair.source, pair.reference)
+            output = method(pair.content, pair.reference)
             seconds = time.perf_counter() - start
-            if output.shape != pair.source.shape or output.dtype != np.uint8:
+            if output.shape != pair.content.shape or output.dtype != np.uint8:
                 raise ValueError(
-                    f"method {name!r} returned {output.dtype} {output.shape}, expected uint8 {pair.source.shape}"
+                    f"method {name!r} returned {output.dtype} {output.shape}, expected uint8 {pair.content.shape}"
                 )
             outputs[name] = output
             scores = evaluate_pair(output, pair.target) if pair.target is not None else {}
@@ -265,14 +265,14 @@ def reference_sensitivity(
     on_pair: Callable[[Pair, Pair, dict[str, tuple[np.ndarray, np.ndarray]]], None] | None = None,
 ) -> pd.DataFrame:
     """For each (pair, other) and method: mean ΔE00 between out(S, R) and out(S, R'), R' = other's reference
-    ("reference_change": ~0 for a method that ignores the reference) and between out(S, R) and S ("source_change").
+    ("reference_change": ~0 for a method that ignores the reference) and between out(S, R) and S ("content_change").
     `on_pair(pair, other, {method: (out(S, R), out(S, R'))})` is called after each case."""
     rows = []
     for pair, other in tqdm(cases, total=total, desc="pairs", unit="pair"):
-        outputs = {name: (method(pair.source, pair.reference), method(pair.source, other.reference))
+        outputs = {name: (method(pair.content, pair.reference), method(pair.content, other.reference))
                    for name, method in methods.items()}
         rows += [{"pair": f"{pair.name}_{other.name}", "part": pair.part, "method": name,
-                  "reference_change": ciede2000(own, swapped), "source_change": ciede2000(own, pair.source)}
+                  "reference_change": ciede2000(own, swapped), "content_change": ciede2000(own, pair.content)}
                  for name, (own, swapped) in outputs.items()]
         if on_pair is not None:
             on_pair(pair, other, outputs)
@@ -308,41 +308,41 @@ class ClickCase:
     """One click test (click_case): the clicks and what click_scores measures."""
 
     guidance: Guidance  # one pair (click -> target) and at most one keep point, normalised (x, y)
-    source_lab: np.ndarray  # the source in CIELAB
+    content_lab: np.ndarray  # the content in CIELAB
     region: np.ndarray  # (H, W) bool: the clicked class's pixels near the click
     colour: np.ndarray  # the clicked Lab colour
     keep_region: np.ndarray  # (H, W) bool: the kept class's pixels near the keep point (empty without one)
 
 
-def click_case(pair: Pair, source_mask: np.ndarray, reference_mask: np.ndarray) -> ClickCase:
-    """Clicks on a DPST pair: from a point well inside the largest source class (inner_point) to a point well inside
+def click_case(pair: Pair, content_mask: np.ndarray, reference_mask: np.ndarray) -> ClickCase:
+    """Clicks on a DPST pair: from a point well inside the largest content class (inner_point) to a point well inside
     the reference class (>= MIN_AREA) whose mean Lab colour is farthest (ΔE00) from the clicked region's; the clicked
-    colour is that class's mean near that point; a keep point well inside the largest other source class, if any.
+    colour is that class's mean near that point; a keep point well inside the largest other content class, if any.
     Regions are a class's pixels near its point (near)."""
-    source_lab, reference_lab = rgb2lab(pair.source), rgb2lab(pair.reference)
-    classes = large_classes(source_mask)
-    click = inner_point(source_mask == classes[0])
-    region = near(source_mask, classes[0], click)
-    mean = source_lab[region].mean(0)
+    content_lab, reference_lab = rgb2lab(pair.content), rgb2lab(pair.reference)
+    classes = large_classes(content_mask)
+    click = inner_point(content_mask == classes[0])
+    region = near(content_mask, classes[0], click)
+    mean = content_lab[region].mean(0)
     label = max(large_classes(reference_mask), key=lambda c: delta_e(reference_lab[reference_mask == c].mean(0), mean))
     target = inner_point(reference_mask == label)
-    keep = inner_point(source_mask == classes[1]) if len(classes) > 1 else None
-    guidance = Guidance(pairs=[(normalized(click, source_mask.shape), normalized(target, reference_mask.shape))],
-                        keep=[] if keep is None else [normalized(keep, source_mask.shape)])
+    keep = inner_point(content_mask == classes[1]) if len(classes) > 1 else None
+    guidance = Guidance(pairs=[(normalized(click, content_mask.shape), normalized(target, reference_mask.shape))],
+                        keep=[] if keep is None else [normalized(keep, content_mask.shape)])
     return ClickCase(
-        guidance, source_lab, region,
+        guidance, content_lab, region,
         colour=reference_lab[near(reference_mask, label, target)].mean(0),
-        keep_region=np.zeros_like(region) if keep is None else near(source_mask, classes[1], keep),
+        keep_region=np.zeros_like(region) if keep is None else near(content_mask, classes[1], keep),
     )
 
 
 def click_scores(case: ClickCase, output: np.ndarray) -> dict[str, float]:
     """"moved": share of the way the clicked region's mean Lab colour moves toward the clicked colour,
-    1 - ΔE00(output mean, colour) / ΔE00(source mean, colour); "keep_change" / "rest_change": mean per-pixel ΔE00
-    between output and source over the keep region (NaN without one) / over the rest of the image."""
+    1 - ΔE00(output mean, colour) / ΔE00(content mean, colour); "keep_change" / "rest_change": mean per-pixel ΔE00
+    between output and content over the keep region (NaN without one) / over the rest of the image."""
     lab = rgb2lab(output)
-    change = deltaE_ciede2000(case.source_lab, lab)
-    before = delta_e(case.source_lab[case.region].mean(0), case.colour)
+    change = deltaE_ciede2000(case.content_lab, lab)
+    before = delta_e(case.content_lab[case.region].mean(0), case.colour)
     after = delta_e(lab[case.region].mean(0), case.colour)
     return {
         "moved": 1 - after / max(before, 1e-9),
@@ -371,10 +371,10 @@ def click_benchmark(
     called with the click_case guidance. `on_pair(pair, case, outputs)` is called after each pair."""
     guided = guided_methods(methods)
     rows = []
-    for pair, source_mask, reference_mask in tqdm(labelled, total=total, desc="pairs", unit="pair"):
-        case = click_case(pair, source_mask, reference_mask)
-        outputs = {name: method(pair.source, pair.reference) for name, method in methods.items()}
-        outputs |= {f"{name}+click": methods[name](pair.source, pair.reference, guidance=case.guidance)
+    for pair, content_mask, reference_mask in tqdm(labelled, total=total, desc="pairs", unit="pair"):
+        case = click_case(pair, content_mask, reference_mask)
+        outputs = {name: method(pair.content, pair.reference) for name, method in methods.items()}
+        outputs |= {f"{name}+click": methods[name](pair.content, pair.reference, guidance=case.guidance)
                     for name in guided}
         rows += [{"pair": pair.name, "part": pair.part, "method": name} | click_scores(case, output)
                  for name, output in outputs.items()]
@@ -422,33 +422,33 @@ def mark_points(image: np.ndarray, points: list[tuple[float, float]], colour: tu
 class MaskCase:
     """One painted-region test (mask_case): the painted masks and what mask_scores measures."""
 
-    guidance: Guidance  # the painted source class and reference class
-    source_lab: np.ndarray  # the source in CIELAB
-    region: np.ndarray  # (H, W) bool: the painted source class
+    guidance: Guidance  # the painted content class and reference class
+    content_lab: np.ndarray  # the content in CIELAB
+    region: np.ndarray  # (H, W) bool: the painted content class
     colour: np.ndarray  # the painted reference class's mean Lab colour
 
 
-def mask_case(pair: Pair, source_mask: np.ndarray, reference_mask: np.ndarray) -> MaskCase:
-    """Painted regions on a DPST pair: the largest source class, and the reference class (>= MIN_AREA) whose mean Lab
+def mask_case(pair: Pair, content_mask: np.ndarray, reference_mask: np.ndarray) -> MaskCase:
+    """Painted regions on a DPST pair: the largest content class, and the reference class (>= MIN_AREA) whose mean Lab
     colour is farthest (ΔE00) from that class's, as click_case chooses its click."""
-    source_lab, reference_lab = rgb2lab(pair.source), rgb2lab(pair.reference)
-    region = source_mask == large_classes(source_mask)[0]
-    mean = source_lab[region].mean(0)
+    content_lab, reference_lab = rgb2lab(pair.content), rgb2lab(pair.reference)
+    region = content_mask == large_classes(content_mask)[0]
+    mean = content_lab[region].mean(0)
     label = max(large_classes(reference_mask), key=lambda c: delta_e(reference_lab[reference_mask == c].mean(0), mean))
     painted = reference_mask == label
-    return MaskCase(Guidance(content_mask=region, reference_mask=painted), source_lab, region,
+    return MaskCase(Guidance(content_mask=region, reference_mask=painted), content_lab, region,
                     reference_lab[painted].mean(0))
 
 
 def mask_scores(case: MaskCase, output: np.ndarray) -> dict[str, float]:
-    """"moved": share of the way the painted source region's mean Lab colour moves toward the painted reference
-    region's, 1 - ΔE00(output mean, colour) / ΔE00(source mean, colour); "rest_change": mean per-pixel ΔE00 between
-    output and source outside the painted region."""
+    """"moved": share of the way the painted content region's mean Lab colour moves toward the painted reference
+    region's, 1 - ΔE00(output mean, colour) / ΔE00(content mean, colour); "rest_change": mean per-pixel ΔE00 between
+    output and content outside the painted region."""
     lab = rgb2lab(output)
-    before = delta_e(case.source_lab[case.region].mean(0), case.colour)
+    before = delta_e(case.content_lab[case.region].mean(0), case.colour)
     after = delta_e(lab[case.region].mean(0), case.colour)
     return {"moved": 1 - after / max(before, 1e-9),
-            "rest_change": float(deltaE_ciede2000(case.source_lab, lab)[~case.region].mean())}
+            "rest_change": float(deltaE_ciede2000(case.content_lab, lab)[~case.region].mean())}
 
 
 def mask_benchmark(
@@ -464,14 +464,14 @@ def mask_benchmark(
     outputs)` is called after each pair."""
     guided = guided_methods(methods)
     rows = []
-    for pair, source_mask, reference_mask in tqdm(labelled, total=total, desc="pairs", unit="pair"):
-        case, click = mask_case(pair, source_mask, reference_mask), click_case(pair, source_mask, reference_mask)
-        outputs = {name: method(pair.source, pair.reference) for name, method in methods.items()}
-        outputs |= {f"{name}+masks": methods[name](pair.source, pair.reference, guidance=case.guidance)
+    for pair, content_mask, reference_mask in tqdm(labelled, total=total, desc="pairs", unit="pair"):
+        case, click = mask_case(pair, content_mask, reference_mask), click_case(pair, content_mask, reference_mask)
+        outputs = {name: method(pair.content, pair.reference) for name, method in methods.items()}
+        outputs |= {f"{name}+masks": methods[name](pair.content, pair.reference, guidance=case.guidance)
                     for name in guided}
         rows += [{"pair": pair.name, "part": pair.part, "method": name} | mask_scores(case, output)
                  for name, output in outputs.items()]
-        clicked = {f"{name}+click": methods[name](pair.source, pair.reference, guidance=click.guidance)
+        clicked = {f"{name}+click": methods[name](pair.content, pair.reference, guidance=click.guidance)
                    for name in guided}
         rows += [{"pair": pair.name, "part": pair.part, "method": name}
                  | {metric: click_scores(click, output)[metric] for metric in MASK_METRICS}

@@ -123,8 +123,8 @@ def add_speed_benchmarks(commands, groups: dict[str, argparse.ArgumentParser]) -
     output, model = groups["output"], groups["model"]
     command = commands.add_parser("speed", parents=[output, model], help="seconds and peak memory per image",
                                   description=speed.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    command.add_argument("--megapixels", type=comma_list(float), default=[1.0, 12.0], help="source sizes, e.g. 1,12")
-    command.add_argument("--source", type=Path, help="photo to upscale as the source (default synthetic)")
+    command.add_argument("--megapixels", type=comma_list(float), default=[1.0, 12.0], help="content sizes, e.g. 1,12")
+    command.add_argument("--content", type=Path, help="photo to upscale as the content photo (default synthetic)")
     command.add_argument("--reference", type=Path, help="reference photo (default synthetic, 512 px)")
     command.add_argument("--repeats", type=int, default=3)
     command.add_argument("--startup_repeats", type=int, default=3, help="runs per start-up measurement (0: skip)")
@@ -136,7 +136,7 @@ def add_speed_benchmarks(commands, groups: dict[str, argparse.ArgumentParser]) -
     command.add_argument("--pretrained_model_name_or_path", default=str(DEFAULT_CHECKPOINT), help="pipeline folder")
     command.add_argument("--requests", type=int, default=200)
     command.add_argument("--megapixels", type=float, default=12.0)
-    command.add_argument("--num_photos", type=int, default=6, help="distinct source photos to cycle through")
+    command.add_argument("--num_photos", type=int, default=6, help="distinct content photos to cycle through")
     command.add_argument("--sessions", type=int, default=4, help="gradio_client sessions taking turns")
     command.add_argument("--every", type=int, default=10, help="a row of results.csv every this many requests")
     command.set_defaults(run=soak.run)
@@ -166,7 +166,7 @@ def add_other_benchmarks(commands, groups: dict[str, argparse.ArgumentParser]) -
     command = commands.add_parser("upsample", parents=[output], help="full-resolution colour transfer: speed, memory",
                                   description=upsample.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     command.add_argument("--sizes", type=comma_list(image_size), default=[(1000, 1000), (4000, 3000), (6000, 4000)],
-                         help="source sizes WxH,WxH,...")
+                         help="content sizes WxH,WxH,...")
     command.set_defaults(run=upsample.run)
     command = commands.add_parser("upsample-quality", parents=[output, data], help="grid size x eps PSNR on FiveK",
                                   description=upsample_quality.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -4,8 +4,8 @@
         --oracle_dir outputs/eval/dpst-oracle
 
 - docs/result.jpg          the DPST pairs where ours is closest to the mask-oracle ground truth (by ΔE00), with
-                           very different references: source | reference | ours;
-- docs/failure_cases.jpg   the pairs where ours loses most to Reinhard: source | reference | mask oracle | ours.
+                           very different references: content | reference | ours;
+- docs/failure_cases.jpg   the pairs where ours loses most to Reinhard: content | reference | mask oracle | ours.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ def ranked_pairs(results: pd.DataFrame, baseline: str | None = None) -> list[str
 
 
 def distinct(names: list[str], pairs: dict[str, Pair], count: int) -> list[str]:
-    """The first `count` names whose sources differ (DPST repeats some sources, e.g. in9 == in22)."""
+    """The first `count` names whose content photos differ (DPST repeats some, e.g. in9 == in22)."""
     chosen, seen = [], set()
     for name in names:
-        key = pairs[name].source.tobytes()
+        key = pairs[name].content.tobytes()
         if key not in seen and len(chosen) < count:
             chosen.append(name)
             seen.add(key)
@@ -43,12 +43,12 @@ def distinct(names: list[str], pairs: dict[str, Pair], count: int) -> list[str]:
 
 
 def sheet(pairs: list[Pair], ours: Method, with_target: bool, height: int) -> Image.Image:
-    """Contact sheet: source | reference | (mask oracle) | ours, one row per pair."""
+    """Contact sheet: content | reference | (mask oracle) | ours, one row per pair."""
     rows = []
     for pair in pairs:
-        images = [pair.source, pair.reference] + ([pair.target] if with_target else [])
-        rows.append([fit_cell(x, height) for x in (*images, ours(pair.source, pair.reference))])
-    labels = ["source", "reference"] + (["mask oracle"] if with_target else []) + ["ours"]
+        images = [pair.content, pair.reference] + ([pair.target] if with_target else [])
+        rows.append([fit_cell(x, height) for x in (*images, ours(pair.content, pair.reference))])
+    labels = ["content", "reference"] + (["mask oracle"] if with_target else []) + ["ours"]
     return contact_sheet(rows, labels, height)
 
 

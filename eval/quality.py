@@ -30,8 +30,8 @@ from recolor_hf.metrics import lpips_name
 SHEET_ROWS = 100  # contact_sheet.jpg shows at most this many pairs (JPEG height limit)
 IMAGE_HEIGHT = 256  # px, rows of the per-pair strips saved with --save_images
 CLICK_NOTES = [  # the method of the clicks benchmark, for its summary
-    "one click from the centre of the largest source class to the centre of the reference class of the most "
-    "different mean colour; a keep point in the next largest source class",
+    "one click from the centre of the largest content class to the centre of the reference class of the most "
+    "different mean colour; a keep point in the next largest content class",
     "moved: share of the way the clicked region's mean Lab colour moves toward the clicked colour (ΔE00); "
     "keep / rest: mean ΔE00 change of the keep region / the rest of the image; regions: the class's pixels "
     f"within {CLICK_RADIUS:.0%} of the image diagonal of the point",
@@ -40,8 +40,8 @@ CLICK_NOTES = [  # the method of the clicks benchmark, for its summary
 ]
 
 MASK_NOTES = [  # the method of the masks benchmark, for its summary
-    "painted: the largest source class, and the reference class of the most different mean colour (ΔE00)",
-    "moved: share of the way the painted source region's mean Lab colour moves toward the painted reference "
+    "painted: the largest content class, and the reference class of the most different mean colour (ΔE00)",
+    "moved: share of the way the painted content region's mean Lab colour moves toward the painted reference "
     "region's (ΔE00); rest: mean ΔE00 change outside the painted region",
     "ours+masks, base-only+masks: the model / its base-only path with the painted regions; ours+click, "
     "base-only+click: the click of `clicks` on the same pair (moved toward the clicked colour, rest outside the "
@@ -86,14 +86,14 @@ def write_results(
 def evaluate(
     pairs: Iterable[Pair], methods: dict[str, Method], args: argparse.Namespace, title: str, notes: list[str], total: int | None
 ) -> None:
-    """Run the methods and write the results (write_results); the contact sheet has one row per pair: source,
+    """Run the methods and write the results (write_results); the contact sheet has one row per pair: content,
     reference, target if any, each method."""
     rows, labels = [], []
 
     def on_pair(pair: Pair, outputs: dict[str, np.ndarray]) -> None:
         target = [] if pair.target is None else [pair.target]
-        labels[:] = ["source", "reference"] + ["target"] * len(target) + list(outputs)
-        add_row(args, rows, pair.name, labels, [pair.source, pair.reference, *target, *outputs.values()])
+        labels[:] = ["content", "reference"] + ["target"] * len(target) + list(outputs)
+        add_row(args, rows, pair.name, labels, [pair.content, pair.reference, *target, *outputs.values()])
 
     results = run_benchmark(pairs, methods, total=total, on_pair=on_pair)
     write_results(args, results, rows, labels, title, [*notes, lpips_note(), f"methods: {', '.join(methods)}"])
@@ -142,7 +142,7 @@ def run_halves(args: argparse.Namespace) -> None:
     paths = halves_paths(args)
     notes = [
         f"photos: {args.photos_dir} (split {args.split}), {len(paths)} pairs, max side {args.max_side or 'as stored'}",
-        f"source half A, reference P(half B), target P(half A); {args.strength} looks by kind, seed {args.seed}",
+        f"content half A, reference P(half B), target P(half A); {args.strength} looks by kind, seed {args.seed}",
     ]
     pairs = halves_pairs(paths, args.seed, args.strength, args.max_side)
     evaluate(pairs, methods_of(args), args, f"Halves benchmark ({args.strength} looks)", notes, total=len(paths))
@@ -154,7 +154,7 @@ def run_halves_local(args: argparse.Namespace) -> None:
     notes = [
         f"photos: {args.photos_dir} (split {args.split}), {len(paths)} pairs, max side {args.max_side or 'as stored'}",
         "one segment-local look L over the whole photo (recolor_hf.looks.segment_local_augment: different looks on "
-        f"unsupervised regions); source half A, reference L(photo) half B, target L(photo) half A; seed {args.seed}",
+        f"unsupervised regions); content half A, reference L(photo) half B, target L(photo) half A; seed {args.seed}",
     ]
     pairs = halves_local_pairs(paths, args.seed, args.max_side)
     evaluate(pairs, methods_of(args), args, "Halves benchmark (segment-local looks)", notes, total=len(paths))
@@ -169,15 +169,15 @@ def run_grey_refs(args: argparse.Namespace) -> None:
 
 
 def run_sensitivity(args: argparse.Namespace) -> None:
-    """Reference sensitivity on DPST: each source with its own and another pair's reference."""
+    """Reference sensitivity on DPST: each content with its own and another pair's reference."""
     methods = methods_of(args)
     pairs = list(dpst_pairs(args.dpst_dir, args.max_side))
     cases = list(itertools.islice(swapped_references(pairs, args.seed), args.num_pairs))
-    labels = ["source", "reference", "other reference"] + [f"{name}{r}" for name in methods for r in ("", " (R')")]
+    labels = ["content", "reference", "other reference"] + [f"{name}{r}" for name in methods for r in ("", " (R')")]
     rows = []
 
     def on_pair(pair: Pair, other: Pair, outputs: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
-        images = [pair.source, pair.reference, other.reference, *itertools.chain(*outputs.values())]
+        images = [pair.content, pair.reference, other.reference, *itertools.chain(*outputs.values())]
         add_row(args, rows, pair.name, labels, images)
 
     results = reference_sensitivity(cases, methods, total=len(cases), on_pair=on_pair)
@@ -191,14 +191,14 @@ def run_clicks(args: argparse.Namespace) -> None:
     methods = methods_of(args)
     guided = guided_methods(methods)
     labelled = itertools.islice(dpst_labelled(args.dpst_dir, args.max_side), args.num_pairs)
-    labels = ["source (click, keep)", "reference (target)", *methods, *(f"{name}+click" for name in guided)]
+    labels = ["content (click, keep)", "reference (target)", *methods, *(f"{name}+click" for name in guided)]
     rows = []
 
     def on_pair(pair: Pair, case: ClickCase, outputs: dict[str, np.ndarray]) -> None:
         (click, target), = case.guidance.pairs
-        source = mark_points(mark_points(pair.source, [click], (255, 0, 0)), case.guidance.keep, (0, 255, 0))
+        content = mark_points(mark_points(pair.content, [click], (255, 0, 0)), case.guidance.keep, (0, 255, 0))
         reference = mark_points(pair.reference, [target], (255, 0, 0))
-        add_row(args, rows, pair.name, labels, [source, reference, *outputs.values()])
+        add_row(args, rows, pair.name, labels, [content, reference, *outputs.values()])
 
     results = click_benchmark(labelled, methods, total=args.num_pairs, on_pair=on_pair)
     notes = [f"DPST: {args.dpst_dir}, max side {args.max_side}", *CLICK_NOTES]
@@ -217,12 +217,12 @@ def run_masks(args: argparse.Namespace) -> None:
     methods = methods_of(args)
     guided = guided_methods(methods)
     labelled = itertools.islice(dpst_labelled(args.dpst_dir, args.max_side), args.num_pairs)
-    labels = ["source (painted)", "reference (painted)", *methods, *(f"{name}+masks" for name in guided),
+    labels = ["content (painted)", "reference (painted)", *methods, *(f"{name}+masks" for name in guided),
               *(f"{name}+click" for name in guided)]
     rows = []
 
     def on_pair(pair: Pair, case: MaskCase, click: ClickCase, outputs: dict[str, np.ndarray]) -> None:
-        images = [painted(pair.source, case.region), painted(pair.reference, case.guidance.reference_mask)]
+        images = [painted(pair.content, case.region), painted(pair.reference, case.guidance.reference_mask)]
         add_row(args, rows, pair.name, labels, [*images, *outputs.values()])
 
     results = mask_benchmark(labelled, methods, total=args.num_pairs, on_pair=on_pair)

@@ -13,7 +13,7 @@ HIGHER_IS_BETTER = {"psnr"}
 LOWER_IS_BETTER = {"mae", "ciede2000", "lpips"}  # the best value of these and HIGHER_IS_BETTER is bold in tables
 HEADERS = {
     "mae": "MAE ↓", "psnr": "PSNR ↑", "ciede2000": "ΔE00 ↓", "lpips": "LPIPS ↓", "seconds": "s/img",
-    "reference_change": "ΔE00 out(S, R) vs out(S, R')", "source_change": "ΔE00 out(S, R) vs S",
+    "reference_change": "ΔE00 out(S, R) vs out(S, R')", "content_change": "ΔE00 out(S, R) vs S",
     "moved": "share moved to clicked colour", "keep_change": "keep region ΔE00", "rest_change": "rest ΔE00",
     "full_change": "ΔE00 vs full",
 }

@@ -36,36 +36,36 @@ LOOK_KINDS = ("global", "local")  # the looks check alternates these
 
 
 def look_pairs(photos: list, count: int) -> list[tuple[np.ndarray, ...]]:
-    """(source A, reference = unaligned view of P(A), target P(A)) of ``count`` photos spread over ``photos``."""
+    """(content A, reference = unaligned view of P(A), target P(A)) of ``count`` photos spread over ``photos``."""
     triples = []
     for i, path in enumerate(photos[:: max(1, len(photos) // count)][:count]):
         rng = np.random.default_rng([7, i])
-        source = to_float(load_array(path, MAX_SIDE))
-        target = random_look(rng, LOOK_KINDS[i % 2])(source)
-        triples.append(tuple(to_uint8(x) for x in (source, random_warp(target, rng), target)))
+        content = to_float(load_array(path, MAX_SIDE))
+        target = random_look(rng, LOOK_KINDS[i % 2])(content)
+        triples.append(tuple(to_uint8(x) for x in (content, random_warp(target, rng), target)))
     return triples
 
 
 def check_pairs(check: str, args: argparse.Namespace) -> list[tuple[np.ndarray, ...]]:
-    """The (source, reference, target) triples of ``check`` (``--num_pairs`` or its default count)."""
+    """The (content, reference, target) triples of ``check`` (``--num_pairs`` or its default count)."""
     count = args.num_pairs or CHECKS[check][2]
     if check == "dpst":
         pairs = dpst_oracle_pairs(args.dpst_dir, MAX_SIDE)
-        return [(p.source, p.reference, p.target) for p in itertools.islice(pairs, count)]
+        return [(p.content, p.reference, p.target) for p in itertools.islice(pairs, count)]
     _, val = split_train_val(list_images(args.photos_dir), 0.1, seed=0)
     if check == "looks":
         return look_pairs(val, count)
-    return [(p.source, p.reference, p.target) for p in preset_pairs(val, count, seed=7, max_side=MAX_SIDE)]
+    return [(p.content, p.reference, p.target) for p in preset_pairs(val, count, seed=7, max_side=MAX_SIDE)]
 
 
 def errors(pipe: RecolorPipeline, pairs: list[tuple[np.ndarray, ...]], methods: tuple[str, ...]
            ) -> dict[str, np.ndarray]:
-    """{"ours" and each baseline of ``methods``: mean (MAE, ΔE00) to the ground truth} over (source, reference,
+    """{"ours" and each baseline of ``methods``: mean (MAE, ΔE00) to the ground truth} over (content, reference,
     target) triples."""
     scores = {name: [] for name in ("ours", *methods)}
-    for source, reference, target in pairs:
-        outputs = {"ours": np.asarray(pipe(content=source, reference=reference).images[0])}
-        outputs.update({name: BASELINES[name](source, reference) for name in methods})
+    for content, reference, target in pairs:
+        outputs = {"ours": np.asarray(pipe(content=content, reference=reference).images[0])}
+        outputs.update({name: BASELINES[name](content, reference) for name in methods})
         for name, output in outputs.items():
             scores[name].append((mae(output, target), ciede2000(output, target)))
     return {name: np.mean(values, axis=0) for name, values in scores.items()}

@@ -2,7 +2,7 @@
 
 Usage: `python -m eval soak [--requests 200] [--megapixels 12] [--sessions 4] [--pretrained_model_name_or_path DIR]`.
 The demo (`app.build_demo`) is served in this process with its own Gradio cache folder; `gradio_client`
-sessions take turns, each request either a new prediction on one of `--num_photos` distinct synthetic 3:2 sources
+sessions take turns, each request either a new prediction on one of `--num_photos` distinct synthetic 3:2 content photos
 of `--megapixels` MP (JPEG uploads) or a strength change of the session's result. Every `--every` requests it
 records the process's resident memory, the cached encodings, the result files kept and the size of the Gradio
 cache (results.csv), then the change of memory between the first and the last tenth of the run (summary.md).
@@ -45,11 +45,11 @@ def folder_size(folder: Path) -> tuple[int, float]:
 
 
 def write_inputs(work: Path, args: argparse.Namespace, example_reference: str) -> tuple[list[Path], Path]:
-    """The synthetic source JPEGs and the reference (the demo's first example at REFERENCE_SIDE px) in ``work``."""
+    """The synthetic content JPEGs and the reference (the demo's first example at REFERENCE_SIDE px) in ``work``."""
     width = round((args.megapixels * 1e6 * ASPECT) ** 0.5)
     photos = []
     for seed in range(args.num_photos):
-        photos.append(work / f"source{seed}.jpg")
+        photos.append(work / f"content{seed}.jpg")
         Image.fromarray(synthetic_photo(round(width / ASPECT), width, seed)).save(photos[-1], quality=JPEG_QUALITY)
     reference = Image.open(example_reference).convert("RGB")
     reference.thumbnail((REFERENCE_SIDE, REFERENCE_SIDE))
@@ -104,8 +104,8 @@ def run(args: argparse.Namespace) -> None:
     results.to_csv(args.output_dir / "results.csv", index=False)
     tenth = max(1, args.requests // 10)
     first, last = statistics.median(rss[:tenth]), statistics.median(rss[-tenth:])
-    notes = [f"{args.requests} requests, {args.megapixels:g} MP sources ({args.num_photos} photos), {args.sessions} "
-             f"sessions; cache capacity {state.encodings.capacity} encodings",
+    notes = [f"{args.requests} requests, {args.megapixels:g} MP content photos ({args.num_photos} distinct), "
+             f"{args.sessions} sessions; cache capacity {state.encodings.capacity} encodings",
              f"RSS median over the first {tenth} requests {first:.0f} MiB, over the last {tenth} {last:.0f} MiB: "
              f"{100 * (last - first) / first:+.1f} % in {time.perf_counter() - start:.0f} s"]
     formats = {"rss_mib": "{:.0f}", "cache_mib": "{:.0f}"}

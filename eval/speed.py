@@ -1,12 +1,12 @@
 """Speed benchmark: seconds per image and peak memory at 1 MP and 12 MP, and the `recolor` command's start-up.
 
-Usage: `python -m eval speed [--pretrained_model_name_or_path DIR] [--device cuda] [--source PHOTO]`.
-Sources are a synthetic smooth colour field, or `--source` upscaled, at 3:2 aspect (ASPECT); the
+Usage: `python -m eval speed [--pretrained_model_name_or_path DIR] [--device cuda] [--content PHOTO]`.
+Content photos are a synthetic smooth colour field, or `--content` upscaled, at 3:2 aspect (ASPECT); the
 reference is REFERENCE_SIDE px. Peak memory is the rise of the process's peak resident set size
 (Linux VmHWM, reset before each method) and, when CUDA is in use, torch's peak CUDA memory.
 
 With a checkpoint, a second table compares process start-up with in-process work for one image of the largest
-size: `python -c "import torch"`, `recolor --help`, a whole `recolor SOURCE --reference REF -o OUT` process,
+size: `python -c "import torch"`, `recolor --help`, a whole `recolor CONTENT --reference REF -o OUT` process,
 the same work (read, re-colour, write) in a process that has the pipeline loaded, and MKL's in-process time
 (medians of `--startup_repeats` runs). The target: the process costs at most `import torch` + 1 s more.
 
@@ -35,7 +35,7 @@ from eval.methods import Method, build_methods
 from eval.report import markdown_table, write_summary
 from recolor_hf.image_io import load_array
 
-ASPECT = 1.5  # width / height of the sources
+ASPECT = 1.5  # width / height of the content photos
 REFERENCE_SIDE = 512  # px, long side of the reference
 SYNTHETIC_GRID = (6, 9)  # (rows, columns) of random colours the synthetic photo interpolates
 SYNTHETIC_NOISE = 4.0  # std of its per-pixel noise, in 8-bit levels
@@ -51,8 +51,8 @@ def synthetic_photo(height: int, width: int, seed: int = 0) -> np.ndarray:
     return np.clip(np.asarray(coarse) + noise, 0, 255).astype(np.uint8)
 
 
-def source_image(megapixels: float, photo: Path | None) -> np.ndarray:
-    """A source of aspect ASPECT and about `megapixels` MP: `photo` upscaled (bicubic), or a synthetic photo."""
+def content_image(megapixels: float, photo: Path | None) -> np.ndarray:
+    """A content photo of aspect ASPECT and about `megapixels` MP: `photo` upscaled (bicubic), or a synthetic photo."""
     width = round((megapixels * 1e6 * ASPECT) ** 0.5)
     height = round(width / ASPECT)
     if photo is None:
@@ -138,10 +138,10 @@ def startup_rows(checkpoint: str, device: str | None, content: np.ndarray, refer
         return lambda: subprocess.run([sys.executable, *args], check=True, capture_output=True)
 
     with tempfile.TemporaryDirectory() as folder:
-        source, ref, out = Path(folder) / "source.jpg", Path(folder) / "reference.png", Path(folder) / "out.jpg"
-        Image.fromarray(content).save(source, quality=95)
+        photo, ref, out = Path(folder) / "content.jpg", Path(folder) / "reference.png", Path(folder) / "out.jpg"
+        Image.fromarray(content).save(photo, quality=95)
         Image.fromarray(reference).save(ref)
-        command = ["-m", "recolor_hf", str(source), "--reference", str(ref), "-o", str(out), "--overwrite",
+        command = ["-m", "recolor_hf", str(photo), "--reference", str(ref), "-o", str(out), "--overwrite",
                    "--checkpoint", checkpoint] + (["--device", device] if device else [])
         recolor = model_recolor(load_pipeline(Path(checkpoint), device, None), 1.0, None)
         mkl = build_methods(["mkl"])["mkl"]
@@ -151,9 +151,9 @@ def startup_rows(checkpoint: str, device: str | None, content: np.ndarray, refer
             (f"recolor, one {content.shape[1]}x{content.shape[0]} image (whole process)",
              *median_costs(process(*command), repeats)),
             ("the same in-process (read, re-colour, write)",
-             *median_costs(lambda: save_atomic(recolor(read_image(source), ref), out), repeats)),
+             *median_costs(lambda: save_atomic(recolor(read_image(photo), ref), out), repeats)),
             ("MKL in-process (read, transfer, write)",
-             *median_costs(lambda: save_atomic(Image.fromarray(mkl(np.asarray(read_image(source)), reference)), out),
+             *median_costs(lambda: save_atomic(Image.fromarray(mkl(np.asarray(read_image(photo)), reference)), out),
                            repeats)),
         ]
     overhead = [process_cost - work_cost for process_cost, work_cost in zip(rows[2][1:], rows[3][1:])]
@@ -173,7 +173,7 @@ def method_rows(methods: dict[str, Method], args: argparse.Namespace) -> pd.Data
     reference = reference_image(args.reference)
     rows = []
     for megapixels in args.megapixels:
-        content = source_image(megapixels, args.source)
+        content = content_image(megapixels, args.content)
         for name, method in methods.items():
             result = measure(method, content, reference, args.repeats)
             rows.append({"method": name, "size": f"{content.shape[1]}x{content.shape[0]}"} | result)
@@ -204,12 +204,12 @@ def run(args: argparse.Namespace) -> None:
     memory = {"peak_rss_mib": "{:.0f}", "peak_cuda_mib": "{:.0f}"}
     tables = {"seconds per image (median) and peak memory (MiB)": markdown_table(results, memory)}
     if args.pretrained_model_name_or_path and args.startup_repeats > 0:
-        content = source_image(args.megapixels[-1], args.source)
+        content = content_image(args.megapixels[-1], args.content)
         startup = pd.DataFrame(startup_rows(args.pretrained_model_name_or_path, args.device, content,
                                             reference_image(args.reference),
                                             args.startup_repeats), columns=["measurement", "wall s", "CPU s"])
         startup.to_csv(args.output_dir / "startup.csv", index=False)
         tables[f"start-up, median of {args.startup_repeats}"] = markdown_table(startup)
-    notes = [f"methods: {', '.join(methods)}", f"sources: {args.source or 'synthetic'}, {args.repeats} timed runs",
+    notes = [f"methods: {', '.join(methods)}", f"content: {args.content or 'synthetic'}, {args.repeats} timed runs",
              f"at the start, {load}"]
     write_summary(args.output_dir, "Speed benchmark", notes, tables)

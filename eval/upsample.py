@@ -1,8 +1,8 @@
 """Speed and peak memory of recolor_hf.upsample (fit / apply) at 1, 12, 24 MP: `python -m eval upsample`.
 
 Each size runs in a fresh process (bench_size; it imports neither torch nor the rest of the harness) so peak RSS
-(ru_maxrss) is per size. The source is random uint8 (apply cost does not depend on content), the low-res copy is
-LOW px on the long side, the "network result" is a channel swap of it.
+(ru_maxrss) is per size. The content photo is random uint8 (apply cost does not depend on its pixel values), the
+low-res copy is LOW px on the long side, the "network result" is a channel swap of it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from recolor_hf.upsample import EPS, GRID_SIZE, apply_affine_grid, fit_affine_gr
 
 MIB = 2**20
 LOW = 256  # px, long side of the low-res copy in the speed benchmark
-STRIP = 256  # rows of the random source generated at a time (so generating it does not set the peak)
+STRIP = 256  # rows of the random content photo generated at a time (so generating it does not set the peak)
 TIMED_RUNS = 3  # the fastest of these is reported
 
 
@@ -47,16 +47,16 @@ def fastest(run) -> tuple[float, object]:
 def bench_size(width: int, height: int) -> dict:
     """Fit and apply seconds and peak RSS (MiB) at one size (run it in a fresh process: fresh_process)."""
     rng = np.random.default_rng(0)
-    source = np.empty((height, width, 3), np.uint8)
+    content = np.empty((height, width, 3), np.uint8)
     for y in range(0, height, STRIP):
-        source[y : y + STRIP] = rng.integers(0, 256, source[y : y + STRIP].shape, dtype=np.uint8)
+        content[y : y + STRIP] = rng.integers(0, 256, content[y : y + STRIP].shape, dtype=np.uint8)
     scale = LOW / max(width, height)
-    low = np.asarray(Image.fromarray(source).resize((round(width * scale), round(height * scale)), Image.BOX))
+    low = np.asarray(Image.fromarray(content).resize((round(width * scale), round(height * scale)), Image.BOX))
     result = np.ascontiguousarray(low[..., ::-1])
     rss = psutil.Process().memory_info().rss / MIB
     fit_seconds, grid = fastest(lambda: fit_affine_grid(low, result))
     fit_peak = peak_mib()
-    apply_seconds, _ = fastest(lambda: apply_affine_grid(source, grid))
+    apply_seconds, _ = fastest(lambda: apply_affine_grid(content, grid))
     return {"size": f"{width}x{height}", "MP": width * height / 1e6, "low": f"{low.shape[1]}x{low.shape[0]}",
             "grid": f"{grid.shape[1]}x{grid.shape[0]}", "fit s": fit_seconds, "fit peak RSS MiB": fit_peak,
             "apply s": apply_seconds, "apply peak RSS MiB": peak_mib(), "input RSS MiB": rss}
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> None:
     results = pd.DataFrame([fresh_process(width, height) for width, height in args.sizes])
     results.to_csv(args.output_dir / "results.csv", index=False)
     notes = [f"{psutil.cpu_count()} CPUs, numpy {np.__version__}, defaults grid {GRID_SIZE} eps {EPS:g}",
-             f"fastest of {TIMED_RUNS} runs; peak RSS of the size's own process (input RSS: holding the source)"]
+             f"fastest of {TIMED_RUNS} runs; peak RSS of the size's own process (input RSS: holding the content)"]
     formats = {column: "{:.0f}" for column in results.columns if column.endswith("MiB")} | {"fit s": "{:.3f}",
                                                                                           "apply s": "{:.3f}"}
     write_summary(args.output_dir, "Upsampling speed", notes, {"sizes": markdown_table(results, formats)})

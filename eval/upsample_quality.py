@@ -30,17 +30,17 @@ def chroma_blur(image: np.ndarray) -> np.ndarray:
     return np.asarray(Image.merge("YCbCr", (y, cb.filter(blur), cr.filter(blur))).convert("RGB"))
 
 
-def squared_errors(source: np.ndarray, retouch: np.ndarray, blurred: bool) -> dict:
+def squared_errors(content: np.ndarray, retouch: np.ndarray, blurred: bool) -> dict:
     """Mean squared error against the retouch of bicubic upsampling and of transfer_colour at each grid x eps."""
-    (height, width), scale = source.shape[:2], QUALITY_LOW / max(source.shape[:2])
+    (height, width), scale = content.shape[:2], QUALITY_LOW / max(content.shape[:2])
     size = (round(width * scale), round(height * scale))
-    low = np.asarray(Image.fromarray(source).resize(size, Image.BOX))
+    low = np.asarray(Image.fromarray(content).resize(size, Image.BOX))
     result = np.asarray(Image.fromarray(retouch).resize(size, Image.BOX))
     result = chroma_blur(result) if blurred else result
     outputs = {("bicubic", None): np.asarray(Image.fromarray(result).resize((width, height), Image.BICUBIC))}
     for grid in GRIDS:
         for eps in EPSILONS:
-            outputs[grid, eps] = transfer_colour(source, low, result, grid_size=grid, eps=eps)
+            outputs[grid, eps] = transfer_colour(content, low, result, grid_size=grid, eps=eps)
     return {key: np.mean((output.astype(np.float64) - retouch) ** 2) for key, output in outputs.items()}
 
 
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> None:
     pairs = [fivek.arrays(i) for i in range(len(fivek))]
     rows = []
     for blurred in (False, True):
-        errors = [squared_errors(source, retouch, blurred) for source, retouch in pairs]
+        errors = [squared_errors(content, retouch, blurred) for content, retouch in pairs]
         rows += [{"chroma blurred": blurred, "grid": grid, "eps": eps,
                   "PSNR": 10 * np.log10(MAX_PSNR / np.mean([error[grid, eps] for error in errors]))}
                  for grid, eps in errors[0]]

@@ -2,10 +2,10 @@
 
 Usage: `python -m eval video [--pretrained_model_name_or_path DIR] [--frames 64] [--speed_frames 6]`.
 
-Clips (made here, H.264-encoded and decoded back so the source frames carry real compression noise):
+Clips (made here, H.264-encoded and decoded back so the content frames carry real compression noise):
 - `pan-zoom`: a slow pan and zoom across one photo;
 - `two-shots`: a pan across one photo, a cut, then a zoom into another (the smoother must reset at the cut).
-Flicker = mean ΔE00 between consecutive output frames minus that between consecutive source frames
+Flicker = mean ΔE00 between consecutive output frames minus that between consecutive content frames
 (`recolor_hf.metrics.flicker`), for `--smoothing 0` (each frame on its own), the default smoothing and MKL
 applied per frame. Raw consecutive frames differ mostly by motion (a textured photo panning), which a
 re-colouring that lowers contrast shrinks, so the raw difference can be negative; the main number compares
@@ -79,7 +79,7 @@ def pan_zoom(photo: Image.Image, frames: int, size: tuple[int, int], pan: float 
 def aligner(boxes: list[Box], cuts: set[int], size: tuple[int, int]):
     """Motion compensation for ``metrics.flicker`` from the clip's crop boxes: frame t-1 resampled onto frame
     t's pixels, both without a MARGIN border (content entering the frame). A pair across a cut (t in ``cuts``,
-    the first frames of new shots) compares frame t with itself: no change, for outputs and sources alike."""
+    the first frames of new shots) compares frame t with itself: no change, for output and content frames alike."""
     mx, my = round(size[0] * MARGIN), round(size[1] * MARGIN)
 
     def align(t: int, previous: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -119,14 +119,16 @@ def flicker_rows(pipe: RecolorPipeline, clips: dict[str, Clip], reference: Image
     scene cuts the smoother detected."""
     rows, reference_array = [], np.asarray(reference)
     for name, (path, boxes, cuts) in clips.items():
-        sources = list(read_frames(path))
+        content_frames = list(read_frames(path))
         align = aligner(boxes, cuts, size)
         smoothed = FrameRecolorer(pipe, reference)
-        outputs = {"independent (smoothing 0)": list(FrameRecolorer(pipe, reference, smoothing=0).map(sources)),
-                   f"smoothed ({DEFAULT_SMOOTHING})": list(smoothed.map(sources)),
-                   "MKL per frame": [mkl(frame, reference_array) for frame in sources]}
-        rows += [{"clip": name, "frames": len(sources), "output": output, "flicker": flicker(frames, sources, align),
-                  "raw flicker": flicker(frames, sources), "scene cuts": smoothed.smoother.cuts}
+        independent = FrameRecolorer(pipe, reference, smoothing=0)
+        outputs = {"independent (smoothing 0)": list(independent.map(content_frames)),
+                   f"smoothed ({DEFAULT_SMOOTHING})": list(smoothed.map(content_frames)),
+                   "MKL per frame": [mkl(frame, reference_array) for frame in content_frames]}
+        rows += [{"clip": name, "frames": len(content_frames), "output": output,
+                  "flicker": flicker(frames, content_frames, align), "raw flicker": flicker(frames, content_frames),
+                  "scene cuts": smoothed.smoother.cuts}
                  for output, frames in outputs.items()]
     return rows
 
@@ -202,7 +204,7 @@ def run(args: argparse.Namespace) -> None:
             speeds = pd.DataFrame([speed(pipe, photos[0], reference, args.speed_frames, args.speed_size, Path(tmp))])
             speeds.to_csv(args.output_dir / "speed.csv", index=False)
             tables["speed at {}x{}".format(*args.speed_size)] = markdown_table(speeds, {"frames": "{:d}"})
-    notes = ["flicker = mean dE00 between consecutive output frames - that between consecutive source frames, "
+    notes = ["flicker = mean dE00 between consecutive output frames - that between consecutive content frames, "
              "motion-compensated (raw, without compensation, in brackets)",
              f"{args.frames} frames at {args.width}x{args.height}, {torch.get_num_threads()} torch threads"]
     write_summary(args.output_dir, "Video flicker and speed", notes, tables)

@@ -1,17 +1,17 @@
 """The ``recolor`` command: re-colour photos like a reference photo with a trained ``RecolorPipeline``.
 
-Three modes: one SOURCE file -> OUT file; a SOURCE folder -> every image in it, re-coloured like the one
-reference, into the OUT folder; ``--pairs pairs.csv`` -> one (source, reference[, output]) job per row.
+Three modes: one CONTENT file -> OUT file; a CONTENT folder -> every image in it, re-coloured like the one
+reference, into the OUT folder; ``--pairs pairs.csv`` -> one (content, reference[, output]) job per row.
 ``--lut look.cube`` applies a 3D LUT instead of the model (file or folder mode); ``--export-lut look.cube``
 also fits a LUT to a single file's transfer (``recolor_hf.lut``).
-A video SOURCE (``video.VIDEO_EXTENSIONS``) is re-coloured frame by frame without flicker (``recolor_hf.video``);
+A CONTENT video (``video.VIDEO_EXTENSIONS``) is re-coloured frame by frame without flicker (``recolor_hf.video``);
 one that decodes to fewer frames than its container declares (cut short) fails unless ``--allow-partial-video``.
 Under ``accelerate launch`` the jobs are split between the processes, each output is written by exactly one, and
 the main process prints one summary of all of them.
 Outputs are never written over an input, nor over an existing file without ``--overwrite``, and are written
 atomically (temporary files a killed run left behind are removed when the same output is next written). In CSV
 mode every output stays inside the ``-o`` folder unless ``--allow-outside-output`` is given. Outputs keep the
-source's ICC profile and EXIF (minus the orientation, which is applied). Exit status: 0 all written (or skipped
+content's ICC profile and EXIF (minus the orientation, which is applied). Exit status: 0 all written (or skipped
 because they exist), 1 some image failed, 2 usage error.
 torch and diffusers are imported only when a command needs them, so ``--help`` and usage errors
 answer at once.
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from .pipeline import RecolorPipeline
 
 VideoRecolor = Callable[[Path, Path, BinaryIO, str], None]  # (video, reference, file, muxer)
-Recolor = Callable[["PIL.Image.Image", Path], "PIL.Image.Image"]  # (source image, reference or LUT path) -> result
+Recolor = Callable[["PIL.Image.Image", Path], "PIL.Image.Image"]  # (content image, reference or LUT path) -> result
 
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP",
            ".bmp": "BMP"}
@@ -52,7 +52,7 @@ class UsageError(Exception):
 class Job(NamedTuple):
     """One image to re-colour."""
 
-    source: Path
+    content: Path
     reference: Path  # reference image, or the .cube file with --lut
     output: Path | None  # None: --export-lut without -o writes only the LUT
 
@@ -99,25 +99,25 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("source", nargs="?", type=Path, help="image file, or folder of images")
+    parser.add_argument("content", nargs="?", type=Path, help="image file, or folder of images")
     parser.add_argument("--reference", "-r", type=Path, help="reference image whose colours to take")
     parser.add_argument("--output", "-o", type=Path,
-                        help="output file (single SOURCE file) or folder (folder / CSV mode)")
+                        help="output file (single CONTENT file) or folder (folder / CSV mode)")
     parser.add_argument("--pairs", type=Path,
-                        help="CSV with columns source,reference[,output]: inputs relative to the CSV's folder, "
+                        help="CSV with columns content,reference[,output]: inputs relative to the CSV's folder, "
                              "outputs relative to the -o folder")
     parser.add_argument("--allow-outside-output", action="store_true",
                         help="CSV mode: allow output paths outside the -o folder (absolute or with ..)")
     parser.add_argument("--lut", type=Path, help="apply this .cube 3D LUT instead of a reference (no model)")
     parser.add_argument("--export-lut", type=Path, metavar="FILE.cube",
-                        help="single SOURCE file: also fit a 33x33x33 3D LUT to the transfer and write it "
+                        help="single CONTENT file: also fit a 33x33x33 3D LUT to the transfer and write it "
                              "(-o is then optional); prints the fit error")
     parser.add_argument("--alpha", type=alpha_arg, default=1.0,
-                        help="strength in [0, 2]: 0 keeps the source, 1 is the prediction (default 1)")
-    parser.add_argument("--source-mask", type=Path,
-                        help="mask image of a source region (alpha > 0 when it has alpha, else non-black)")
+                        help="strength in [0, 2]: 0 keeps the content, 1 is the prediction (default 1)")
+    parser.add_argument("--content-mask", "--source-mask", dest="content_mask", type=Path,  # the old name still works
+                        help="mask image of a content region (alpha > 0 when it has alpha, else non-black)")
     parser.add_argument("--reference-mask", type=Path,
-                        help="mask image of the reference region whose colours that source region takes")
+                        help="mask image of the reference region whose colours that content region takes")
     parser.add_argument("--checkpoint", type=Path, default=recolor_hf.DEFAULT_CHECKPOINT,
                         help="pipeline folder (default: the shipped checkpoint, %(default)s)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs (never an input)")
@@ -138,9 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def output_name(source: Path, ext: str | None) -> str:
+def output_name(content: Path, ext: str | None) -> str:
     """Input stem + the input's extension, or ``ext``."""
-    return source.stem + (f".{ext}" if ext else source.suffix)
+    return content.stem + (f".{ext}" if ext else content.suffix)
 
 
 def folder_jobs(folder: Path, reference: Path, out: Path, ext: str | None, recursive: bool) -> list[Job]:
@@ -153,17 +153,17 @@ def folder_jobs(folder: Path, reference: Path, out: Path, ext: str | None, recur
         raise UsageError(f"-o {out} is the input folder: the outputs would mix with the inputs (and an output "
                          "named like its input is refused); give another output folder, e.g. a sub-folder")
     inside = folder.resolve() in out_resolved.parents
-    sources = sorted(p for p in folder.glob("**/*" if recursive else "*")
-                     if p.is_file() and p.suffix.lower() in FORMATS
-                     and not (inside and out_resolved in p.resolve().parents))
-    if not sources:
+    contents = sorted(p for p in folder.glob("**/*" if recursive else "*")
+                      if p.is_file() and p.suffix.lower() in FORMATS
+                      and not (inside and out_resolved in p.resolve().parents))
+    if not contents:
         raise UsageError(f"no images ({', '.join(FORMATS)}) in {folder}")
-    return [Job(p, reference, out / p.relative_to(folder).parent / output_name(p, ext)) for p in sources]
+    return [Job(p, reference, out / p.relative_to(folder).parent / output_name(p, ext)) for p in contents]
 
 
 def csv_jobs(pairs: Path, out: Path, ext: str | None, allow_outside: bool = False) -> list[Job]:
     """One job per CSV row: inputs are relative to the CSV's folder, an output to ``out`` (a row without one goes
-    to ``out`` / source stem + extension). An output that resolves outside ``out`` is refused unless
+    to ``out`` / content stem + extension). An output that resolves outside ``out`` is refused unless
     ``allow_outside``."""
     if not pairs.is_file():
         raise UsageError(f"no such CSV file: {pairs}")
@@ -171,30 +171,33 @@ def csv_jobs(pairs: Path, out: Path, ext: str | None, allow_outside: bool = Fals
     out_resolved = out.resolve()
     jobs = []
     for line, row in csv_rows(pairs):
-        if not row["source"] or not row["reference"]:
-            raise UsageError(f"{pairs} line {line}: empty source or reference")
-        source = base / row["source"]
-        output = out / row["output"] if row.get("output") else out / output_name(source, ext)
+        if not row["content"] or not row["reference"]:
+            raise UsageError(f"{pairs} line {line}: empty content or reference")
+        content = base / row["content"]
+        output = out / row["output"] if row.get("output") else out / output_name(content, ext)
         if not allow_outside and out_resolved not in output.resolve().parents:
             raise UsageError(f"{pairs} line {line}: output {row['output']!r} is outside the output folder {out}; "
                              f"pass --allow-outside-output to write there")
-        jobs.append(Job(source, base / row["reference"], output))
+        jobs.append(Job(content, base / row["reference"], output))
     if not jobs:
         raise UsageError(f"{pairs} has no rows")
     return jobs
 
 
 def csv_rows(pairs: Path) -> list[tuple[int, dict[str, str]]]:
-    """(line number, row with its cells stripped) of each row of a --pairs CSV with the columns source and
-    reference; a UsageError naming the file (and the line) for missing columns, text that is not UTF-8, a row the
-    csv module refuses (e.g. a field over its limit of 131,072 characters) or a NUL byte, which no path holds."""
+    """(line number, row with its cells stripped) of each row of a --pairs CSV with the columns content and
+    reference (a ``source`` column, the old name of ``content``, is read as it); a UsageError naming the file (and
+    the line) for missing columns, text that is not UTF-8, a row the csv module refuses (e.g. a field over its limit
+    of 131,072 characters) or a NUL byte, which no path holds."""
     rows = []
     with open(pairs, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         try:
             columns = [c.strip() for c in reader.fieldnames or []]
-            if not {"source", "reference"} <= set(columns):
-                raise UsageError(f"{pairs} needs the columns source,reference[,output]; found {','.join(columns)}")
+            if "source" in columns and "content" not in columns:  # a CSV written for the column's old name
+                reader.fieldnames = columns = ["content" if c == "source" else c for c in columns]
+            if not {"content", "reference"} <= set(columns):
+                raise UsageError(f"{pairs} needs the columns content,reference[,output]; found {','.join(columns)}")
             for row in reader:
                 cells = {k.strip(): (v or "").strip() for k, v in row.items() if k}
                 if any("\0" in value for value in cells.values()):
@@ -209,43 +212,43 @@ def csv_rows(pairs: Path) -> list[tuple[int, dict[str, str]]]:
 
 def plan_jobs(args: argparse.Namespace) -> list[Job]:
     """The jobs the command line asks for, or a UsageError."""
-    if args.lut and (args.reference or args.pairs or args.source_mask or args.reference_mask or args.export_lut):
-        raise UsageError("--lut replaces the reference: give SOURCE --lut FILE.cube -o OUT, without --reference, "
+    if args.lut and (args.reference or args.pairs or args.content_mask or args.reference_mask or args.export_lut):
+        raise UsageError("--lut replaces the reference: give CONTENT --lut FILE.cube -o OUT, without --reference, "
                          "--pairs, masks or --export-lut")
     look = args.lut or args.reference  # where the colours come from
     if args.pairs:
-        if args.source or args.reference:
-            raise UsageError("give either SOURCE --reference REF or --pairs CSV, not both")
+        if args.content or args.reference:
+            raise UsageError("give either CONTENT --reference REF or --pairs CSV, not both")
         if args.output is None:
             raise UsageError("--pairs needs -o FOLDER: the outputs are written inside it")
         jobs = csv_jobs(args.pairs, args.output, args.ext, args.allow_outside_output)
     else:
-        if args.source is None or look is None or (args.output is None and args.export_lut is None):
-            raise UsageError("give SOURCE, --reference REF (or --lut FILE.cube) and -o OUT (or --pairs CSV)")
+        if args.content is None or look is None or (args.output is None and args.export_lut is None):
+            raise UsageError("give CONTENT, --reference REF (or --lut FILE.cube) and -o OUT (or --pairs CSV)")
         if not look.is_file():
             raise UsageError(f"no {'LUT file' if args.lut else 'reference image'} at {look}")
-        if args.source.is_dir():
+        if args.content.is_dir():
             if args.output is None:
                 raise UsageError("folder mode needs -o FOLDER")
-            jobs = folder_jobs(args.source, look, args.output, args.ext, args.recursive)
-        elif args.source.is_file():
-            out = args.output / args.source.name if args.output is not None and args.output.is_dir() else args.output
-            jobs = [Job(args.source, look, out)]
+            jobs = folder_jobs(args.content, look, args.output, args.ext, args.recursive)
+        elif args.content.is_file():
+            out = args.output / args.content.name if args.output is not None and args.output.is_dir() else args.output
+            jobs = [Job(args.content, look, out)]
         else:
-            raise UsageError(f"no such file or folder: {args.source}")
+            raise UsageError(f"no such file or folder: {args.content}")
     for job in jobs:
-        kind, formats = ("a video", VIDEO_FORMATS) if is_video(job.source) else ("an image", FORMATS)
+        kind, formats = ("a video", VIDEO_FORMATS) if is_video(job.content) else ("an image", FORMATS)
         if job.output is not None and job.output.suffix.lower() not in formats:
             raise UsageError(f"cannot write {job.output}: {kind} output needs one of the extensions "
                              f"{', '.join(formats)}")
-    if (args.source_mask is None) != (args.reference_mask is None):
-        raise UsageError("--source-mask and --reference-mask must be given together")
-    if args.source_mask and (len(jobs) != 1 or is_video(jobs[0].source)):
-        raise UsageError("masks work with a single SOURCE image only")
-    if (args.lut or args.export_lut) and any(is_video(job.source) for job in jobs):
+    if (args.content_mask is None) != (args.reference_mask is None):
+        raise UsageError("--content-mask and --reference-mask must be given together")
+    if args.content_mask and (len(jobs) != 1 or is_video(jobs[0].content)):
+        raise UsageError("masks work with a single CONTENT image only")
+    if (args.lut or args.export_lut) and any(is_video(job.content) for job in jobs):
         raise UsageError("--lut and --export-lut work on images; for a video use ffmpeg's lut3d filter")
     if args.export_lut:
-        check_export_path(args.export_lut, args.pairs is None and args.source.is_file(), args.overwrite)
+        check_export_path(args.export_lut, args.pairs is None and args.content.is_file(), args.overwrite)
         if jobs[0].output is not None and jobs[0].output.exists() and not args.overwrite:
             raise UsageError(f"{jobs[0].output} exists (pass --overwrite to replace it, or leave out -o to write "
                              "only the LUT)")
@@ -255,7 +258,7 @@ def plan_jobs(args: argparse.Namespace) -> list[Job]:
 def check_export_path(path: Path, single_file: bool, overwrite: bool) -> None:
     """--export-lut: one transfer, a .cube name, and no existing file replaced without --overwrite."""
     if not single_file:
-        raise UsageError("--export-lut works with a single SOURCE file and --reference REF")
+        raise UsageError("--export-lut works with a single CONTENT file and --reference REF")
     if path.suffix.lower() != ".cube":
         raise UsageError(f"cannot write {path}: a LUT file must end in .cube")
     if path.exists() and not overwrite:
@@ -278,15 +281,15 @@ def load_pipeline(checkpoint: Path, device: str | None, max_pixels: int | None) 
     return pipe.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
-def load_guide(job: Job, source_mask: Path, reference_mask: Path, max_pixels: int) -> Callable:
+def load_guide(job: Job, content_mask: Path, reference_mask: Path, max_pixels: int) -> Callable:
     """The masks (``image_io.mask_from_image``: alpha > 0 when present, else non-black) as a ``guide`` for
-    ``job``: the source region takes the reference region's colours; each mask must have its image's aspect
+    ``job``: the content region takes the reference region's colours; each mask must have its image's aspect
     ratio."""
     from .guidance import Guidance  # only needed, and only imported, when masks are given
     from .image_io import load_image, load_mask
 
-    masks = [load_mask(path, name, max_pixels) for path, name in ((source_mask, "source mask"), (reference_mask, "reference mask"))]
-    sizes = [load_image(path, name, max_pixels).size for path, name in ((job.source, "source"),
+    masks = [load_mask(path, name, max_pixels) for path, name in ((content_mask, "content mask"), (reference_mask, "reference mask"))]
+    sizes = [load_image(path, name, max_pixels).size for path, name in ((job.content, "content"),
                                                                          (job.reference, "reference"))]
     return Guidance(content_mask=masks[0], reference_mask=masks[1]).as_guide(*sizes)
 
@@ -315,15 +318,15 @@ def lut_recolor(path: Path) -> Recolor:
 
 
 def exporting(recolor: Recolor, path: Path) -> Recolor:
-    """``recolor``, then fit a 3D LUT to its source -> result transfer, write it to ``path`` and print its fit
-    error (mean ΔE00 between the LUT applied to the source and the result)."""
+    """``recolor``, then fit a 3D LUT to its content -> result transfer, write it to ``path`` and print its fit
+    error (mean ΔE00 between the LUT applied to the content and the result)."""
     from .lut import LUT_SIZE, export_cube
 
     def recolor_and_export(content: PIL.Image.Image, reference: Path) -> PIL.Image.Image:
         result = recolor(content, reference)
         error = export_cube(content, result, path)
         print(f"wrote {path}: {LUT_SIZE}x{LUT_SIZE}x{LUT_SIZE} 3D LUT; fit error {error:.2f} mean ΔE00 "
-              "(the LUT applied to the source vs the model's output)")
+              "(the LUT applied to the content vs the model's output)")
         return result
 
     return recolor_and_export
@@ -365,7 +368,7 @@ def model_video(pipe: RecolorPipeline, alpha: float, smoothing: float, progress:
 def run_jobs(recolor: Recolor, jobs: list[Job], overwrite: bool, protected: set[Path], limit: int,
              video: VideoRecolor | None = None, claimed: set[Path] | None = None,
              progress: bool = True) -> dict[str, int]:
-    """Re-colour every job (image sources up to ``limit`` pixels; videos with ``video``), reporting each failure
+    """Re-colour every job (content images up to ``limit`` pixels; videos with ``video``), reporting each failure
     on stderr and going on; returns the counts.
 
     ``claimed``: resolved outputs of earlier jobs of the batch that other processes handle (not written again);
@@ -388,21 +391,21 @@ def run_jobs(recolor: Recolor, jobs: list[Job], overwrite: bool, protected: set[
             if job.output is not None:
                 remove_stale_temporaries(job.output)
             if job.output is not None and job.output.exists() and not overwrite:
-                tqdm.write(f"skipped {job.source}: {job.output} exists (pass --overwrite to replace it)",
+                tqdm.write(f"skipped {job.content}: {job.output} exists (pass --overwrite to replace it)",
                            file=sys.stderr)
                 counts["skipped (exists)"] += 1
                 continue
-            if is_video(job.source):
+            if is_video(job.content):
                 with atomic_file(job.output) as f:
-                    video(job.source, job.reference, f, VIDEO_FORMATS[job.output.suffix.lower()])
+                    video(job.content, job.reference, f, VIDEO_FORMATS[job.output.suffix.lower()])
             else:
-                content = load_image(job.source, "source", limit)
+                content = load_image(job.content, "content", limit)
                 result = recolor(content, job.reference)
                 if job.output is not None:
-                    save_atomic(result, job.output, content.info)  # the source's ICC profile and EXIF
+                    save_atomic(result, job.output, content.info)  # the content's ICC profile and EXIF
             counts["written"] += 1
         except (ValueError, OSError, MemoryError, RuntimeError) as err:  # RuntimeError: torch out of memory
-            tqdm.write(f"error: {job.source}: {err}", file=sys.stderr)
+            tqdm.write(f"error: {job.content}: {err}", file=sys.stderr)
             counts["failed"] += 1
     return counts
 
@@ -457,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             pipe = load_pipeline(args.checkpoint, device, args.max_pixels)
             limit = pipe.config.max_pixels
-            guide = load_guide(jobs[0], args.source_mask, args.reference_mask, limit) if args.source_mask else None
+            guide = load_guide(jobs[0], args.content_mask, args.reference_mask, limit) if args.content_mask else None
             recolor = model_recolor(pipe, args.alpha, guide)
             video = model_video(pipe, args.alpha, args.smoothing, progress, args.allow_partial_video)
         if args.export_lut:
@@ -465,8 +468,8 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ValueError, OSError, ImportError) as err:  # also a bad checkpoint file, a missing package
         print(f"recolor: error: {err}", file=sys.stderr)
         return 2
-    protected = {p.resolve() for job in jobs for p in (job.source, job.reference)}
-    protected |= {p.resolve() for p in (args.pairs, args.source_mask, args.reference_mask) if p}
+    protected = {p.resolve() for job in jobs for p in (job.content, job.reference)}
+    protected |= {p.resolve() for p in (args.pairs, args.content_mask, args.reference_mask) if p}
     if state is None:
         counts = run_jobs(recolor, jobs, args.overwrite, protected, limit, video)
         print(summary(counts))

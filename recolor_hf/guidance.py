@@ -149,14 +149,14 @@ class RegionEdit:
     """The pixel-level part of a guidance (see the module docstring).
 
     keep, paint: (B, 1, r, r) weights in [0, 1] of the kept and painted pixels at the working resolution (keep wins
-    where both are set); source_mean, source_std, reference_mean, reference_std: (B, 3, 1, 1) Lab statistics of the
+    where both are set); content_mean, content_std, reference_mean, reference_std: (B, 3, 1, 1) Lab statistics of the
     painted regions; region: the painted content region at any resolution (None: nothing is painted).
     """
 
     keep: torch.Tensor
     paint: torch.Tensor
-    source_mean: torch.Tensor
-    source_std: torch.Tensor
+    content_mean: torch.Tensor
+    content_std: torch.Tensor
     reference_mean: torch.Tensor
     reference_std: torch.Tensor
     region: np.ndarray | None = None
@@ -164,10 +164,10 @@ class RegionEdit:
     def transfer(self, lab: torch.Tensor, alpha: float, index: slice = slice(None)) -> torch.Tensor:
         """The region transfer at strength alpha: (lab - mean_S) gain^alpha + mean_S + alpha (mean_R - mean_S), with
         the statistics of the batch items ``index``."""
-        source_mean, source_std = self.source_mean[index], self.source_std[index]
+        content_mean, content_std = self.content_mean[index], self.content_std[index]
         reference_mean, reference_std = self.reference_mean[index], self.reference_std[index]
-        gain = std_gain(reference_std, source_std).clamp(*GAIN_RANGE)
-        return (lab - source_mean) * gain ** alpha + source_mean + alpha * (reference_mean - source_mean)
+        gain = std_gain(reference_std, content_std).clamp(*GAIN_RANGE)
+        return (lab - content_mean) * gain ** alpha + content_mean + alpha * (reference_mean - content_mean)
 
     def apply(self, content: torch.Tensor, rendered: torch.Tensor, alpha: float, paint: bool = True) -> torch.Tensor:
         """(B, 3, r, r) content and rendered result in [0, 1] -> the result with kept pixels back to the content
@@ -295,6 +295,6 @@ class Guidance:
         paint = torch.zeros_like(keep)
         if region is not None:
             paint = coverage(region, lab.shape[-2:], lab.device).expand_as(keep)
-        source_mean, source_std = region_statistics(lab, self.content_mask, (h, w))
+        content_mean, content_std = region_statistics(lab, self.content_mask, (h, w))
         reference_mean, reference_std = region_statistics(reference_lab, self.reference_mask, (h, w))
-        return RegionEdit(keep, paint, source_mean, source_std, reference_mean, reference_std, region)
+        return RegionEdit(keep, paint, content_mean, content_std, reference_mean, reference_std, region)

@@ -149,5 +149,5 @@ def usage_snippet(repo_id: str) -> str:
     return (f"# {INSTALL_HINT}  (the pipeline's code; trust_remote_code runs only its two import files)\n"
             "from diffusers import DiffusionPipeline\n\n"
             f'pipe = DiffusionPipeline.from_pretrained("{repo_id}", trust_remote_code=True)\n'
-            'image = pipe(content="source.jpg", reference="reference.jpg").images[0]\n'
+            'image = pipe(content="content.jpg", reference="reference.jpg").images[0]\n'
             'image.save("recoloured.png")')

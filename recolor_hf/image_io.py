@@ -8,7 +8,7 @@ bilevel are converted; the EXIF orientation is applied. Float RGB(A) TIFFs, whic
 tifffile. Float images holding NaN or infinity are refused.
 
 The pixel limit ``max_pixels`` (the CLI's ``--max-pixels``) is checked on the size a file's header declares,
-before anything is decoded. Decoded images keep the source's ICC profile (RGB profiles only) and its EXIF
+before anything is decoded. Decoded images keep the input's ICC profile (RGB profiles only) and its EXIF
 (orientation removed, since it is applied) in ``image.info`` under the keys ``KEPT_METADATA``, so that a writer
 can pass them on to the output.
 
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_PIXELS = 64_000_000
 BACKGROUND = (255, 255, 255)  # transparent pixels are composited on white
-KEPT_METADATA = ("icc_profile", "exif")  # ``image.info`` keys that outputs inherit from their source
+KEPT_METADATA = ("icc_profile", "exif")  # ``image.info`` keys that outputs inherit from their input
 ICC_COLOUR_SPACE = slice(16, 20)  # bytes of an ICC profile's header naming its colour space
 ICC_RGB = b"RGB "
 UINT8_PEAK = 255.0  # a uint8 pixel value of 255 is 1.0 as a float
@@ -222,7 +222,7 @@ def load_image(image, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS,
                max_side: int | None = None) -> Image.Image:
     """Any accepted input -> a fully decoded 8-bit RGB PIL image, or a ValueError naming the problem.
 
-    From a file or PIL image, ``info`` holds only the source's ICC profile and EXIF (see ``kept_metadata``).
+    From a file or PIL image, ``info`` holds only the input's ICC profile and EXIF (see ``kept_metadata``).
     ``max_side``: downscale (LANCZOS, aspect kept) so that the long side is at most this many pixels.
     """
     if isinstance(image, (str, os.PathLike)):

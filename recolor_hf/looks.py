@@ -6,7 +6,7 @@ Every function takes and returns float32 (H, W, 3) RGB images in [0, 1] and uses
 - Look                    a photographer's global edit: white balance, tone curves, saturation, HSL mixer, split toning.
 - LocalLook               several Looks assigned to colour ranges (sky / foliage / warm tones / rest) with soft
                           membership; a pure per-pixel colour function, so the SAME local look can be applied to two
-                          different photos (source A and reference B) consistently.
+                          different photos (content A and reference B) consistently.
 - segment_local_augment   different random Looks per superpixel region (SLIC / Felzenszwalb); training variety only,
                           not transferable between photos.
 - strong_look             a DPST-strength grade (dusk, night, warm, cool, vivid, faded) over a random Look, and

@@ -162,9 +162,9 @@ def lattice_gradient(size: int):
 def pixel_pairs(content, output, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Content and output images of one size (anything ``load_image`` takes) -> up to ``count`` seeded
     corresponding pixels, each (N, 3) uint8."""
-    content, output = np.asarray(load_image(content, "source")), np.asarray(load_image(output, "output"))
+    content, output = np.asarray(load_image(content, "content")), np.asarray(load_image(output, "output"))
     if content.shape != output.shape:
-        raise ValueError(f"source and output sizes differ: {content.shape[1::-1]} vs {output.shape[1::-1]}")
+        raise ValueError(f"content and output sizes differ: {content.shape[1::-1]} vs {output.shape[1::-1]}")
     content, output = content.reshape(-1, 3), output.reshape(-1, 3)
     if len(content) > count:
         index = np.random.default_rng(seed).choice(len(content), count, replace=False)
@@ -461,5 +461,5 @@ def export_cube(content, output, path: str | os.PathLike, size: int = LUT_SIZE) 
     """
     lut = fit_lut(content, output, size)
     error = fit_error(content, output, lut)
-    write_cube(lut, path, [f"fitted by recolor_hf to a source -> output transfer; fit error mean dE00 {error:.2f}"])
+    write_cube(lut, path, [f"fitted by recolor_hf to a content -> output transfer; fit error mean dE00 {error:.2f}"])
     return error

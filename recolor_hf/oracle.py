@@ -19,28 +19,28 @@ def large_classes(labels: np.ndarray) -> list[int]:
 
 
 def mask_oracle(
-    source: np.ndarray, reference: np.ndarray, source_mask: np.ndarray, reference_mask: np.ndarray
+    content: np.ndarray, reference: np.ndarray, content_mask: np.ndarray, reference_mask: np.ndarray
 ) -> np.ndarray:
-    """What an editor with semantic masks produces (DESIGN §6): uint8 at the source's size.
+    """What an editor with semantic masks produces (DESIGN §6): uint8 at the content's size.
 
     Each class covering >= MIN_AREA of both images takes the reference region's CIELAB mean and std (per channel);
-    source pixels of the other classes take the global transfer (whole source -> whole reference). The transfers are
+    content pixels of the other classes take the global transfer (whole content -> whole reference). The transfers are
     blended with one-hot class masks softened by a Gaussian (ORACLE_SIGMA px at a 512 px long side), normalised to
     sum 1. Masks are (H, W) class maps at their image's size (``eval.benchmark.mask_labels`` for DPST).
     """
-    lab_s, lab_r = rgb2lab(source), rgb2lab(reference)
+    lab_s, lab_r = rgb2lab(content), rgb2lab(reference)
 
     def transfer(pixels_s: np.ndarray, pixels_r: np.ndarray) -> np.ndarray:  # (N, 3) Lab pixels of the two regions
         scale = pixels_r.std(0) / np.maximum(pixels_s.std(0), 1e-6)
         return (lab_s - pixels_s.mean(0)) * scale + pixels_r.mean(0)
 
     reference_classes = large_classes(reference_mask)
-    shared = [c for c in large_classes(source_mask) if c in reference_classes]
-    regions = [source_mask == c for c in shared]
+    shared = [c for c in large_classes(content_mask) if c in reference_classes]
+    regions = [content_mask == c for c in shared]
     edits = [transfer(lab_s[region], lab_r[reference_mask == c]) for c, region in zip(shared, regions)]
-    regions.append(~np.isin(source_mask, shared))  # classes absent from the reference (or too small)
+    regions.append(~np.isin(content_mask, shared))  # classes absent from the reference (or too small)
     edits.append(transfer(lab_s.reshape(-1, 3), lab_r.reshape(-1, 3)))
-    sigma = ORACLE_SIGMA * max(source.shape[:2]) / 512
+    sigma = ORACLE_SIGMA * max(content.shape[:2]) / 512
     weights = np.stack([gaussian_filter(region.astype(np.float64), sigma) for region in regions])
     weights /= np.maximum(weights.sum(0), 1e-12)
     return to_uint8(lab2rgb(np.einsum("khw,khwc->hwc", weights, np.stack(edits))))

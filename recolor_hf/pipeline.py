@@ -1,4 +1,4 @@
-"""RecolorPipeline: a content (source) photo + a reference photo -> the content re-coloured like the reference.
+"""RecolorPipeline: a content photo + a reference photo -> the content re-coloured like the reference.
 
 Networks run at a square working resolution (``config.resolution``); the colour change is carried back to the
 content's own size by ``recolor_hf.upsample.transfer_colour``. Steps (main Fig. 3):
@@ -119,7 +119,7 @@ class RecolorPipeline(PipelineLoading, RecolorSteps, DiffusionPipeline):
 
         Args:
             content: image(s) to re-colour: path, PIL image, HWC numpy array, (B, 3, H, W) tensor in [0, 1], or a
-                list of them. Grayscale contents work (the paper's grayscale-source mode).
+                list of them. Grayscale contents work (the paper's grayscale-content mode).
             reference: one reference for all contents, or one per content.
             alpha: strength in [0, 2]; 0 gives the content's self-reconstruction, 1 the prediction, 2 twice the
                 change (supp. eq. 3).

@@ -17,8 +17,8 @@ from demo.inputs import MAX_STEPS, OPTIMIZE_MODES
 from demo.photos import EXAMPLES, EXAMPLES_DIR, MIN_SIDE, PREVIEW_SIDE
 from demo.session import LOCAL_SESSION, Demo
 
-SOURCE, REFERENCE = EXAMPLES[0]
-SOURCE_SIZE, REFERENCE_SIZE = (640, 400), (640, 359)
+CONTENT, REFERENCE = EXAMPLES[0]
+CONTENT_SIZE, REFERENCE_SIZE = (640, 400), (640, 359)
 
 
 @pytest.fixture()
@@ -37,8 +37,8 @@ def saved(tmp_path, image: Image.Image, name: str) -> str:
 
 
 def test_recolour_then_strength_reuses_the_latents(state, tiny_pipe, monkeypatch):
-    shown, (before, after), path, status = events.recolour(state, SOURCE, REFERENCE, 1.0)
-    assert Image.open(path).size == Image.open(before).size == Image.open(after).size == SOURCE_SIZE
+    shown, (before, after), path, status = events.recolour(state, CONTENT, REFERENCE, 1.0)
+    assert Image.open(path).size == Image.open(before).size == Image.open(after).size == CONTENT_SIZE
     assert "Predicted" in status and shown.key is not None and shown.session == LOCAL_SESSION
     full = np.asarray(Image.open(path))
     calls = []
@@ -47,7 +47,7 @@ def test_recolour_then_strength_reuses_the_latents(state, tiny_pipe, monkeypatch
     assert calls == [] and "strength 0.5" in status and lut == gr.skip()  # no LUT exported: none fitted
     assert not np.array_equal(np.asarray(Image.open(weaker_path)), full)
     assert weaker_path != path and not Path(path).exists()  # the earlier file is replaced, not piled up
-    again, *_, status = events.recolour(state, SOURCE, REFERENCE, 1.0)  # same photos: the cached prediction
+    again, *_, status = events.recolour(state, CONTENT, REFERENCE, 1.0)  # same photos: the cached prediction
     assert calls == [] and again.key == shown.key and "reused" in status
     *_, status, _ = events.set_strength(state, None, 1.0)  # the slider before any result: nothing to re-render
     assert status == "Nothing to re-render yet: re-colour a photo first."
@@ -60,17 +60,17 @@ def test_export_lut_of_the_result_on_screen(state):
 
     with pytest.raises(gr.Error, match="Re-colour a photo first"):
         events.export_lut(state, None, 1.0)
-    shown, _, path, _ = events.recolour(state, SOURCE, REFERENCE, 1.0)
+    shown, _, path, _ = events.recolour(state, CONTENT, REFERENCE, 1.0)
     cube, status = events.export_lut(state, shown, 1.0)
     assert Path(cube).name == "look_strength_1.cube"
     box = events.lut_box(state, {"path": cube})  # the box's label gives the strength (the box shortens the name)
     assert box["visible"] and box["label"].endswith("strength 1")
     assert not events.lut_box(state, None)["visible"]  # no LUT (new photos): no box
     error = float(status.split("on average ")[1].split()[0])
-    graded = apply_lut(Image.open(SOURCE).convert("RGB"), read_cube(cube))
+    graded = apply_lut(Image.open(CONTENT).convert("RGB"), read_cube(cube))
     result = np.asarray(Image.open(path).convert("RGB"))
     assert ciede2000(np.asarray(graded), result) == pytest.approx(error, abs=0.5)
-    assert ciede2000(np.asarray(graded), np.asarray(Image.open(SOURCE).convert("RGB"))) > error  # not identity
+    assert ciede2000(np.asarray(graded), np.asarray(Image.open(CONTENT).convert("RGB"))) > error  # not identity
     again = events.export_lut(state, shown, 1.0)[0]
     assert not Path(cube).exists() and Path(again).exists()  # one LUT file per session
     table = read_cube(again)
@@ -88,10 +88,10 @@ def test_big_image_is_previewed_small_and_saved_full(state, tmp_path):
     assert Image.open(path).size == (1800, 1200)
 
 
-def test_grayscale_source(state, tmp_path):
-    gray = saved(tmp_path, Image.open(SOURCE).convert("L"), "gray.png")
+def test_grayscale_content(state, tmp_path):
+    gray = saved(tmp_path, Image.open(CONTENT).convert("L"), "gray.png")
     _, (_, after), path, _ = events.recolour(state, gray, REFERENCE, 1.0)
-    assert Image.open(after).mode == "RGB" and Image.open(path).size == SOURCE_SIZE
+    assert Image.open(after).mode == "RGB" and Image.open(path).size == CONTENT_SIZE
 
 
 def test_bad_uploads_name_the_problem(state, tmp_path):
@@ -101,21 +101,21 @@ def test_bad_uploads_name_the_problem(state, tmp_path):
     empty = saved(tmp_path, Image.new("RGB", (1, 1)), "empty.png")
     Path(empty).write_bytes(b"")
     buffer = io.BytesIO()
-    Image.open(SOURCE).save(buffer, "PNG")
+    Image.open(CONTENT).save(buffer, "PNG")
     truncated = tmp_path / "truncated.png"
     truncated.write_bytes(buffer.getvalue()[:2000])
     upload = {"path": str(text), "orig_name": "notes.jpg"}  # what an event gets for an upload
-    with pytest.raises(gr.Error, match=r"source photo: notes.jpg is not a readable image") as error:
+    with pytest.raises(gr.Error, match=r"content photo: notes.jpg is not a readable image") as error:
         events.recolour(state, upload, REFERENCE, 1.0)
     assert "cache-hash" not in str(error.value)  # the user's file name, not Gradio's cache path
     with pytest.raises(gr.Error, match="reference photo: empty.png is not a readable image"):
-        events.recolour(state, SOURCE, empty, 1.0)
+        events.recolour(state, CONTENT, empty, 1.0)
     with pytest.raises(gr.Error, match="truncated or corrupt"):
         events.recolour(state, str(truncated), REFERENCE, 1.0)
     with pytest.raises(gr.Error, match="Upload a reference photo first"):
-        events.recolour(state, SOURCE, None, 1.0)
+        events.recolour(state, CONTENT, None, 1.0)
     with pytest.raises(gr.Error, match="strength must be a number from 0 to 2, got 3.0"):
-        events.recolour(state, SOURCE, REFERENCE, 3.0)
+        events.recolour(state, CONTENT, REFERENCE, 3.0)
     with pytest.warns(UserWarning, match="notes.jpg is not a readable image"):  # upload: a warning, no change
         assert events.new_photos(state, upload, REFERENCE, None) == (None, None) + (gr.skip(),) * (FRESH_OUTPUTS + 1)
     tiny = saved(tmp_path, Image.new("RGB", (MIN_SIDE - 1, 40)), "tiny.png")
@@ -124,112 +124,114 @@ def test_bad_uploads_name_the_problem(state, tmp_path):
 
 
 def test_a_refused_upload_keeps_the_previous_photos_result_and_files(state, tmp_path):
-    _, _, accepted, *views = events.new_photos(state, SOURCE, REFERENCE, None)
-    assert accepted == (SOURCE, REFERENCE) and len(views) == FRESH_OUTPUTS
-    shown, compare, download, _ = events.recolour(state, SOURCE, REFERENCE, 1.0)
+    _, _, accepted, *views = events.new_photos(state, CONTENT, REFERENCE, None)
+    assert accepted == (CONTENT, REFERENCE) and len(views) == FRESH_OUTPUTS
+    shown, compare, download, _ = events.recolour(state, CONTENT, REFERENCE, 1.0)
     files = state.files.files()
     text = tmp_path / "notes.jpg"
     text.write_text("not a photo")
     with pytest.warns(UserWarning, match="notes.jpg is not a readable image"):
-        source, reference, *rest = events.new_photos(state, {"path": str(text), "orig_name": "notes.jpg"}, REFERENCE,
+        content, reference, *rest = events.new_photos(state, {"path": str(text), "orig_name": "notes.jpg"}, REFERENCE,
                                                        accepted)
-    assert (source, reference) == accepted and rest == [gr.skip()] * (FRESH_OUTPUTS + 1)  # the photos back
+    assert (content, reference) == accepted and rest == [gr.skip()] * (FRESH_OUTPUTS + 1)  # the photos back
     assert state.files.files() == files and Path(download).is_file()  # nothing deleted
 
 
 def test_new_photos_clear_the_result_and_the_clicks(state):
-    _, _, _, shown, compare, download, status, clicks, source_view, reference_view, text, *editors, lut, gallery = \
-        events.new_photos(state, SOURCE, REFERENCE, None)
+    _, _, _, shown, compare, download, status, clicks, content_view, reference_view, text, *editors, lut, gallery = \
+        events.new_photos(state, CONTENT, REFERENCE, None)
     assert shown.key is None and (compare, download, lut, gallery) == (None, None, None, None)  # no result, LUT, Inspect
     assert "New photos" in status
     assert Clicks.from_json(clicks) == Clicks()
-    assert (Image.open(source_view).size, Image.open(reference_view).size) == (SOURCE_SIZE, REFERENCE_SIZE)
+    assert (Image.open(content_view).size, Image.open(reference_view).size) == (CONTENT_SIZE, REFERENCE_SIZE)
     background = editors[1]["background"]
     assert background != reference_view and Image.open(background).size == REFERENCE_SIZE
     shown_bytes = Path(reference_view).read_bytes()
     # shown again, a view is a new file: Gradio re-writes a PIL output in place, cutting short its download
-    again = events.new_photos(state, SOURCE, REFERENCE, None)[9]
+    again = events.new_photos(state, CONTENT, REFERENCE, None)[9]
     assert again != reference_view and Path(again).read_bytes() == shown_bytes
-    assert events.new_photos(state, SOURCE, None, None)[9] is None  # a removed photo: no view
-    source, reference, accepted, shown, *_ = events.use_example(state, gr.SelectData(None, {"index": 1, "value": None}))
-    assert [source, reference] == list(accepted) == EXAMPLES[1] and shown.key is None
-    cleared = events.clear_source_region(state, SOURCE)  # the editor's bin icon: the photo back, without paint
-    assert cleared["layers"] == [] and Image.open(cleared["background"]).size == SOURCE_SIZE
+    assert events.new_photos(state, CONTENT, None, None)[9] is None  # a removed photo: no view
+    example = gr.SelectData(None, {"index": 1, "value": None})
+    content, reference, accepted, shown, *_ = events.use_example(state, example)
+    assert [content, reference] == list(accepted) == EXAMPLES[1] and shown.key is None
+    cleared = events.clear_content_region(state, CONTENT)  # the editor's bin icon: the photo back, without paint
+    assert cleared["layers"] == [] and Image.open(cleared["background"]).size == CONTENT_SIZE
     assert editors[0]["background"] != cleared["background"]
     state.forget(shown)  # the session ends without a result: its views' files go too
     assert state.files.files() == []
 
 
 def test_clicks_keep_undo_and_guided_run(state):
-    clicks, unmarked = events.new_photos(state, SOURCE, REFERENCE, None)[7:9]
+    clicks, unmarked = events.new_photos(state, CONTENT, REFERENCE, None)[7:9]
     unmarked = np.asarray(Image.open(unmarked))
-    clicks, *_ = events.click_source(state, clicks, "pair", SOURCE, REFERENCE, select(100, 50))
+    clicks, *_ = events.click_content(state, clicks, "pair", CONTENT, REFERENCE, select(100, 50))
     assert clicks["pending"] == pytest.approx([100.5 / 640, 50.5 / 400])  # pixel centres, normalised
-    clicks, source_view, reference_view, text = events.click_reference(state, clicks, SOURCE, REFERENCE,
-                                                                       select(320, 180))
+    clicks, content_view, reference_view, text = events.click_reference(state, clicks, CONTENT, REFERENCE,
+                                                                        select(320, 180))
     assert Clicks.from_json(clicks).pairs == [(pytest.approx((100.5 / 640, 50.5 / 400)),
                                                pytest.approx((320.5 / 640, 180.5 / REFERENCE_SIZE[1])))]
     assert "1 pair(s), 0 keep" in text
-    assert not np.array_equal(np.asarray(Image.open(source_view)), unmarked)  # a marker is drawn
-    clicks, *_ = events.click_source(state, clicks, "keep", SOURCE, REFERENCE, select(600, 380))
-    shown, _, _, status = events.guided(state, SOURCE, REFERENCE, clicks, 1.0)
+    assert not np.array_equal(np.asarray(Image.open(content_view)), unmarked)  # a marker is drawn
+    clicks, *_ = events.click_content(state, clicks, "keep", CONTENT, REFERENCE, select(600, 380))
+    shown, _, _, status = events.guided(state, CONTENT, REFERENCE, clicks, 1.0)
     assert state.encodings.get(shown.key).correspondence.index.min() == -1  # the keep point
-    clicks, *_ = events.undo(state, clicks, SOURCE, REFERENCE)
+    clicks, *_ = events.undo(state, clicks, CONTENT, REFERENCE)
     assert Clicks.from_json(clicks).keep == []
-    clicks, *_ = events.clear_clicks(state, SOURCE, REFERENCE)
+    clicks, *_ = events.clear_clicks(state, CONTENT, REFERENCE)
     assert Clicks.from_json(clicks) == Clicks()
     with pytest.warns(UserWarning, match="Click on the photo first"):  # reference first: a warning, no change
-        assert events.click_reference(state, clicks, SOURCE, REFERENCE, select(1, 1)) == gr.skip()
+        assert events.click_reference(state, clicks, CONTENT, REFERENCE, select(1, 1)) == gr.skip()
     with pytest.raises(gr.Error, match="Click a region of the photo first"):
-        events.guided(state, SOURCE, REFERENCE, clicks, 1.0)
-    half = events.click_source(state, clicks, "pair", SOURCE, REFERENCE, select(5, 5))[0]
+        events.guided(state, CONTENT, REFERENCE, clicks, 1.0)
+    half = events.click_content(state, clicks, "pair", CONTENT, REFERENCE, select(5, 5))[0]
     with pytest.raises(gr.Error, match="Now click the matching point on the reference"):
-        events.guided(state, SOURCE, REFERENCE, half, 1.0)
+        events.guided(state, CONTENT, REFERENCE, half, 1.0)
     with pytest.raises(gr.Error, match="clicks action 0"):
-        events.guided(state, SOURCE, REFERENCE, {"actions": [{"keep": "top"}]}, 1.0)
+        events.guided(state, CONTENT, REFERENCE, {"actions": [{"keep": "top"}]}, 1.0)
 
 
 def test_masks_from_brush_layers_and_plain_mask_images(state, tmp_path):
     def brushed(box):  # the editor's brush layer: transparent but for the painted box
-        layer = Image.new("RGBA", SOURCE_SIZE)
+        layer = Image.new("RGBA", CONTENT_SIZE)
         layer.paste((255, 0, 0, 255), box)
         return {"background": None, "layers": [layer], "composite": None}
 
     plain = Image.new("RGB", REFERENCE_SIZE)  # an API user's black-and-white mask, no alpha
     plain.paste((255, 255, 255), (0, 0, 640, 150))
     reference_region = {"background": None, "layers": [{"path": saved(tmp_path, plain, "sky.png")}]}
-    shown, _, _, status = events.masks(state, SOURCE, REFERENCE, brushed((0, 0, 640, 200)), reference_region, None, 1.0)
+    content_region = brushed((0, 0, 640, 200))
+    shown, _, _, status = events.masks(state, CONTENT, REFERENCE, content_region, reference_region, None, 1.0)
     latents = state.encodings.get(shown.key)
     assert latents.edit.region[:200].all() and not latents.edit.region[200:].any()  # the painted top, as painted
     assert latents.edit.paint[..., : latents.edit.paint.shape[-2] // 2, :].min() == 1
     with pytest.raises(gr.Error, match="Paint a region"):
-        events.masks(state, SOURCE, REFERENCE, brushed((0, 0, 0, 0)), None, None, 1.0)
+        events.masks(state, CONTENT, REFERENCE, brushed((0, 0, 0, 0)), None, None, 1.0)
     wrong = {"layers": [Image.new("RGBA", (300, 300), (255, 0, 0, 255))]}
     with pytest.raises(gr.Error, match="must be drawn on that image"):
-        events.masks(state, SOURCE, REFERENCE, wrong, None, None, 1.0)
+        events.masks(state, CONTENT, REFERENCE, wrong, None, None, 1.0)
 
 
 def test_optimise_stop_shows_the_best_so_far_then_inspect(state):
     label = dict(OPTIMIZE_MODES)
-    run = events.optimize(state, SOURCE, REFERENCE, next(k for k, v in label.items() if v == "maps"), 10, 1.0)
+    run = events.optimize(state, CONTENT, REFERENCE, next(k for k, v in label.items() if v == "maps"), 10, 1.0)
     updates = [next(run) for _ in range(PREVIEW_EVERY)]
     assert list(updates[1][4]["value"]["step"]) == [1, 2] and "Step 2 of 10" in updates[1][3]
     assert updates[1][4]["x_lim"] == (1, 10)
-    assert updates[-2][1] == gr.skip() and Image.open(updates[-1][1][1]).size == SOURCE_SIZE  # the current result
+    assert updates[-2][1] == gr.skip() and Image.open(updates[-1][1][1]).size == CONTENT_SIZE  # the current result
     events.stop(state)
     *rest, final = list(run)
     assert rest == []
     shown, (_, after), path, status, curve = final
-    assert Image.open(path).size == SOURCE_SIZE and f"Stopped at step {PREVIEW_EVERY} of 10" in status
+    assert Image.open(path).size == CONTENT_SIZE and f"Stopped at step {PREVIEW_EVERY} of 10" in status
     assert "closest" in status
     gallery = events.inspect(state, shown, REFERENCE)
     assert [caption.split()[0] for _, caption in gallery] == ["Coarse", "Medium", "Fine", "The"]
     assert all(Image.open(image).size == (256, 160) for image, _ in gallery)
     for steps in (0, 2.5, float("inf"), float("nan"), "10", True):
         with pytest.raises(gr.Error, match="number of steps must be a whole number from 1 to"):
-            list(events.optimize(state, SOURCE, REFERENCE, "code", steps, 1.0))
+            list(events.optimize(state, CONTENT, REFERENCE, "code", steps, 1.0))
     with pytest.raises(gr.Error, match="The mode must be 'The whole look at once'"):
-        list(events.optimize(state, SOURCE, REFERENCE, "everything", 2, 1.0))
+        list(events.optimize(state, CONTENT, REFERENCE, "everything", 2, 1.0))
     with pytest.raises(gr.Error, match="Nothing to inspect"):
         events.inspect(state, None, REFERENCE)
 
@@ -243,7 +245,7 @@ def test_requests_keep_cache_and_files_bounded(tiny_pipe, tmp_path):
     shown = {}
     for i in range(6):  # 12 requests: a prediction and a strength change each time
         request = sessions[i % 3]
-        shown[request.session_hash] = events.recolour(state, SOURCE, references[i % 5], 1.0, request)[0]
+        shown[request.session_hash] = events.recolour(state, CONTENT, references[i % 5], 1.0, request)[0]
         events.set_strength(state, shown[request.session_hash], 0.25 + i / 40, request=request)
         assert len(state.encodings) <= 2
         assert len(state.files.files()) <= 3 * len(sessions)  # before, after, download per session
@@ -268,18 +270,18 @@ def test_every_endpoint_from_gradio_client(tiny_pipe, tmp_path, monkeypatch):
         names = [item["parameter_name"] for e in api.values() for item in e["parameters"]]
         names += [item["label"] for e in api.values() for item in e["returns"]]
         assert not [name for name in names if name is None or name.startswith("value_")]
-        assert [p["parameter_name"] for p in api["/guided"]["parameters"]] == ["source", "reference", "clicks",
+        assert [p["parameter_name"] for p in api["/guided"]["parameters"]] == ["content", "reference", "clicks",
                                                                                "strength"]
         for endpoint in ("/guided", "/masks"):
             assert '"keep": [x, y]' in api[endpoint]["description"] and '"maxItems"' in api[endpoint]["description"]
         steps = next(p for p in api["/optimize"]["parameters"] if p["parameter_name"] == "steps")
         assert steps["python_type"]["type"] == "int"
-        source, reference = handle_file(SOURCE), handle_file(REFERENCE)
+        content, reference = handle_file(CONTENT), handle_file(REFERENCE)
 
         *_, status, _ = client.predict(0.5, api_name="/strength")  # a fresh client: nothing to re-render
         assert "Nothing to re-render yet" in status
-        (before, after), path, status = client.predict(source, reference, 1.0, api_name="/recolour")
-        assert Image.open(path).size == SOURCE_SIZE and "Predicted" in status
+        (before, after), path, status = client.predict(content, reference, 1.0, api_name="/recolour")
+        assert Image.open(path).size == CONTENT_SIZE and "Predicted" in status
         cached = sorted(p for p in (tmp_path / "cache").rglob("*") if p.is_file())
         for i in range(30):  # the strength slider: the same files are replaced, nothing piles up
             _, _, status, _ = client.predict(0.25 + i / 40, api_name="/strength")
@@ -287,20 +289,20 @@ def test_every_endpoint_from_gradio_client(tiny_pipe, tmp_path, monkeypatch):
         assert len([p for p in (tmp_path / "cache").rglob("*") if p.is_file()]) == len(cached)
         assert len(state.files.files()) == 3
 
-        clicks = {"actions": [{"source": [0.2, 0.2], "reference": [0.5, 0.1]}, {"keep": [0.9, 0.9]}]}
-        *_, status = client.predict(source, reference, clicks, 1.0, api_name="/guided")
+        clicks = {"actions": [{"content": [0.2, 0.2], "reference": [0.5, 0.1]}, {"keep": [0.9, 0.9]}]}
+        *_, status = client.predict(content, reference, clicks, 1.0, api_name="/guided")
         assert "Predicted" in status
         regions = []
-        for size, image in ((SOURCE_SIZE, source), (REFERENCE_SIZE, reference)):
+        for size, image in ((CONTENT_SIZE, content), (REFERENCE_SIZE, reference)):
             mask = Image.new("RGB", size)
             mask.paste((255, 255, 255), (0, 0, size[0], size[1] // 3))
             layer = handle_file(saved(tmp_path, mask, f"sky{size[1]}.png"))
             regions.append({"background": image, "layers": [layer], "composite": None})
-        *_, status = client.predict(source, reference, *regions, None, 1.0, api_name="/masks")
+        *_, status = client.predict(content, reference, *regions, None, 1.0, api_name="/masks")
         assert "Predicted" in status
-        *_, status, curve = client.predict(source, reference, OPTIMIZE_MODES[0][0], 2, 1.0, api_name="/optimize")
+        *_, status, curve = client.predict(content, reference, OPTIMIZE_MODES[0][0], 2, 1.0, api_name="/optimize")
         assert "Ran 2 steps" in status and [row[0] for row in curve["data"]] == [1, 2]
-        job = client.submit(source, reference, "maps", MAX_STEPS, 1.0, api_name="/optimize")
+        job = client.submit(content, reference, "maps", MAX_STEPS, 1.0, api_name="/optimize")
         while not job.outputs() and not job.done():
             time.sleep(0.1)
         client.predict(api_name="/stop")
@@ -311,7 +313,7 @@ def test_every_endpoint_from_gradio_client(tiny_pipe, tmp_path, monkeypatch):
         assert cube.endswith(".cube") and "strength 0.5" in status and "on average" in status
         assert len(state.encodings) <= 2
         with pytest.raises(Exception, match="Click a region of the photo first"):  # the message reaches the API user
-            client.predict(source, reference, None, 1.0, api_name="/guided")
+            client.predict(content, reference, None, 1.0, api_name="/guided")
     finally:
         demo.close()
 
@@ -324,7 +326,7 @@ def test_session_end_frees_its_files(tiny_pipe, tmp_path, monkeypatch):
     demo = serve(app.build_demo(tiny_pipe, untrained=True, state=state, session_ttl=1))
     try:
         client = Client(demo.local_url, verbose=False, download_files=str(tmp_path / "client"))
-        client.predict(handle_file(SOURCE), handle_file(REFERENCE), 1.0, api_name="/recolour")
+        client.predict(handle_file(CONTENT), handle_file(REFERENCE), 1.0, api_name="/recolour")
         assert len(state.encodings) == 1 and len(state.files.files()) == 3
         deadline = time.monotonic() + 30
         while state.files.files() and time.monotonic() < deadline:
@@ -338,11 +340,11 @@ def test_a_session_that_ends_leaves_the_others_results(state):
     """Two tabs with the same photos share one prediction: the first tab's end keeps the second's result; an
     optimised result, which no other session shares, goes with its session."""
     first, second = (SimpleNamespace(session_hash=name) for name in ("first", "second"))
-    shown = events.recolour(state, SOURCE, REFERENCE, 1.0, first)[0]
-    again = events.recolour(state, SOURCE, REFERENCE, 1.0, second)[0]
+    shown = events.recolour(state, CONTENT, REFERENCE, 1.0, first)[0]
+    again = events.recolour(state, CONTENT, REFERENCE, 1.0, second)[0]
     state.forget(shown)
     assert "strength 0.5" in events.set_strength(state, again, 0.5, request=second)[2]
-    optimised = list(events.optimize(state, SOURCE, REFERENCE, "code", 1, 1.0, first))[-1][0]
+    optimised = list(events.optimize(state, CONTENT, REFERENCE, "code", 1, 1.0, first))[-1][0]
     state.forget(optimised)
     assert state.encodings.get(optimised.key) is None and state.encodings.get(again.key) is not None
 
@@ -352,12 +354,12 @@ def test_fields_a_client_controls_are_checked(state, tmp_path):
     for index in (["a", 1], None, [1], [1, 2, 3]):
         with pytest.warns(UserWarning, match="A click position must be two numbers"):
             click = gr.SelectData(None, {"index": index, "value": None})
-            assert events.click_source(state, None, "pair", SOURCE, REFERENCE, click) == gr.skip()
-    layer = saved(tmp_path, Image.new("RGBA", SOURCE_SIZE, (255, 0, 0, 255)), "layer.png")
+            assert events.click_content(state, None, "pair", CONTENT, REFERENCE, click) == gr.skip()
+    layer = saved(tmp_path, Image.new("RGBA", CONTENT_SIZE, (255, 0, 0, 255)), "layer.png")
     for layers, message in (([layer] * 9, "at most 8 layers"), ("layer.png", "a list of at most"),
                             ([layer, saved(tmp_path, Image.new("RGBA", (64, 40)), "small.png")], "the size of its")):
         with pytest.raises(gr.Error, match=message):
-            events.masks(state, SOURCE, REFERENCE, {"layers": layers}, None, None, 1.0)
+            events.masks(state, CONTENT, REFERENCE, {"layers": layers}, None, None, 1.0)
     text = tmp_path / "notes.jpg"
     text.write_text("not a photo")
     long_name = "<b>" + "x" * 500 + ".jpg"

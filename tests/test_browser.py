@@ -31,14 +31,14 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 RUN_TIMEOUT_MS = 180_000  # the real checkpoint on a slow, shared machine
 MESSAGE_TIMEOUT_MS = 30_000
 VIEW_SWAP_MS = 1000  # the time a click view takes to show its new image
-SOURCE, REFERENCE = EXAMPLES[0]  # city: sky, buildings, then water below ~80 % of the height
-OTHER_SOURCE = EXAMPLES[1][0]
+CONTENT, REFERENCE = EXAMPLES[0]  # city: sky, buildings, then water below ~80 % of the height
+OTHER_CONTENT = EXAMPLES[1][0]
 WATER, SKY = (0.5, 0.92), (0.5, 0.15)  # points well inside the city photos' water and sky
 DISC = 0.05  # the kept region measured: the pixels within this share of the diagonal of the keep point
 REST_ROWS = 0.6  # ... and the rest: the rows above this share of the height (sky and buildings)
 KEEP_LIMIT, REST_MIN = 3.0, 10.0  # ΔE00: the kept region changes less than the first, the rest more than the second
 PAINTED_ROWS, REFERENCE_ROWS = (0.6, 0.75), (0.2, 0.35)  # bands brushed on the editors' canvases (the photo is
-# letterboxed inside: the source's lower part, the reference's sky) ...
+# letterboxed inside: the content's lower part, the reference's sky) ...
 STROKE_COLUMNS = (0.3, 0.7)  # ... between these columns of the canvas: a stroke must start on the photo
 MIN_MOVE = 0.5  # a painted pair moves the painted region at least this share of the way
 PAIRS = [(SKY, (0.5, 0.2)), (WATER, (0.5, 0.9))]  # two pairs, sky to sky and water to water, and ...
@@ -80,7 +80,7 @@ def page(browser, url):
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     page.goto(url)
-    upload(page, 0, SOURCE)
+    upload(page, 0, CONTENT)
     upload(page, 1, REFERENCE)
     yield page
     context.close()
@@ -94,7 +94,7 @@ def screenshot(page, name: str, tmp_path: Path) -> None:
 
 
 def upload(page, index: int, path: str) -> None:
-    """Upload into the source (0) or reference (1) box and wait until the app has taken it in."""
+    """Upload into the content (0) or reference (1) box and wait until the app has taken it in."""
     page.locator("input[type=file]").nth(index).set_input_files(path)
     expect(page.locator("#status")).to_contain_text("New photos", timeout=MESSAGE_TIMEOUT_MS)
 
@@ -154,11 +154,11 @@ def keep_then_run(page, point: tuple[float, float], summary: str) -> np.ndarray:
     """Mark a keep point, wait for the clicks' ``summary`` and re-colour with the clicks -> the per-pixel ΔE00
     between the full-resolution result and the photo."""
     page.get_by_label("Keep").check()
-    click_photo(page, "source_view", *point)
+    click_photo(page, "content_view", *point)
     expect(page.get_by_text(summary)).to_be_visible(timeout=MESSAGE_TIMEOUT_MS)
     page.get_by_role("button", name="Re-colour with clicks").click()
     expect(page.locator("#status")).to_contain_text("Rendered", timeout=RUN_TIMEOUT_MS)
-    return deltaE_ciede2000(rgb2lab(np.asarray(Image.open(SOURCE).convert("RGB"))), result_lab(page))
+    return deltaE_ciede2000(rgb2lab(np.asarray(Image.open(CONTENT).convert("RGB"))), result_lab(page))
 
 
 def latest_edit(served):
@@ -173,14 +173,14 @@ def in_view(locator) -> bool:
 
 def test_result_beside_inputs_and_new_upload_clears_it(page, tmp_path):
     recolour(page)
-    result, source = page.locator("#result"), page.locator("#source")
-    assert result.bounding_box()["x"] > source.bounding_box()["x"] + source.bounding_box()["width"]  # beside
+    result, content = page.locator("#result"), page.locator("#content")
+    assert result.bounding_box()["x"] > content.bounding_box()["x"] + content.bounding_box()["width"]  # beside
     for part in (result, page.locator("#strength"), page.locator("#examples"), page.locator("#downloads"),
                  page.get_by_role("button", name="Re-colour", exact=True)):
         assert in_view(part)  # no scrolling needed
     screenshot(page, "app_screenshot.png", tmp_path)
 
-    upload(page, 0, OTHER_SOURCE)  # a new photo: the old result goes
+    upload(page, 0, OTHER_CONTENT)  # a new photo: the old result goes
     expect(page.locator("#result img")).to_have_count(0, timeout=MESSAGE_TIMEOUT_MS)
     expect(page.locator("#downloads a[download]")).to_have_count(0)
     page.locator("#strength input[type=number]").fill("0.5")
@@ -197,7 +197,7 @@ def test_corrupt_upload_names_the_problem_and_keeps_the_result(page, tmp_path, n
     page.locator("input[type=file]").nth(0).set_input_files(bad)
     expect(page.get_by_text(f"{name} is not a readable image").first).to_be_visible(timeout=MESSAGE_TIMEOUT_MS)
     page.get_by_role("button", name="Re-colour", exact=True).click()
-    expect(page.get_by_text(f"source photo: {name} is not a readable image").first).to_be_visible(
+    expect(page.get_by_text(f"content photo: {name} is not a readable image").first).to_be_visible(
         timeout=MESSAGE_TIMEOUT_MS)
     expect(page.locator("#status").get_by_text("Error", exact=True)).to_be_hidden()  # no badge over the status
     # the last good result stays, with its files: the download works and the photo box shows the photo again
@@ -205,8 +205,8 @@ def test_corrupt_upload_names_the_problem_and_keeps_the_result(page, tmp_path, n
     expect(page.locator("#result img").first).to_be_visible()
     expect(page.locator("#downloads a[download='recoloured.png']")).to_be_visible()
     assert download(page, "#downloads a[download='recoloured.png']").startswith(b"\x89PNG")
-    expect(page.locator("#source img")).to_have_count(1)
-    for view in ("#result img", "#source img"):
+    expect(page.locator("#content img")).to_have_count(1)
+    for view in ("#result img", "#content img"):
         assert page.locator(view).first.evaluate("img => img.complete && img.naturalWidth > 0")
 
 
@@ -224,17 +224,17 @@ def test_a_painted_pair_moves_the_painted_region(page, served, tmp_path):
     """The painted region as the server received it (the session's RegionEdit) moves at least MIN_MOVE of the way
     to the painted reference region's mean colour."""
     page.get_by_role("tab", name="Paint regions").click()
-    paint(page, "source_region", PAINTED_ROWS)
+    paint(page, "content_region", PAINTED_ROWS)
     paint(page, "reference_region", REFERENCE_ROWS)
     page.get_by_role("button", name="Re-colour with regions").click()
     expect(page.locator("#status")).to_contain_text("Rendered", timeout=RUN_TIMEOUT_MS)
     screenshot(page, "app_regions.png", tmp_path)
-    source = rgb2lab(np.asarray(Image.open(SOURCE).convert("RGB")))
+    content = rgb2lab(np.asarray(Image.open(CONTENT).convert("RGB")))
     edit = latest_edit(served)
-    painted = np.asarray(Image.fromarray(edit.region).resize(source.shape[1::-1]))
+    painted = np.asarray(Image.fromarray(edit.region).resize(content.shape[1::-1]))
     target = edit.reference_mean.flatten().cpu().numpy()
     assert painted.mean() > 0.05  # the brush reached the photo
-    before = deltaE_ciede2000(source[painted].mean(0), target)
+    before = deltaE_ciede2000(content[painted].mean(0), target)
     after = deltaE_ciede2000(result_lab(page)[painted].mean(0), target)
     assert 1 - after / before >= MIN_MOVE
 
@@ -251,7 +251,7 @@ def test_the_lut_follows_the_slider_and_new_photos_clear_inspect(page):
     page.get_by_role("tab", name="Inspect").click()
     page.get_by_role("button", name="Show what the model matched").click()
     expect(page.locator("#inspect img")).to_have_count(4, timeout=RUN_TIMEOUT_MS)
-    upload(page, 0, OTHER_SOURCE)
+    upload(page, 0, OTHER_CONTENT)
     expect(page.locator("#inspect img")).to_have_count(0, timeout=MESSAGE_TIMEOUT_MS)
     expect(page.locator("#lut")).to_be_hidden()  # no LUT of the old photos
 
@@ -260,8 +260,8 @@ def test_two_pairs_and_a_keep_point_leave_no_halo(page, served):
     """The kept region (as the server computed it) stays within KEEP_LIMIT of the photo on average, and so does its
     boundary: no halo where the re-coloured pairs meet it."""
     page.get_by_role("tab", name="Point and click").click()
-    for number, (source_point, reference_point) in enumerate(PAIRS, start=1):  # each click's reply before the next
-        click_photo(page, "source_view", *source_point)
+    for number, (content_point, reference_point) in enumerate(PAIRS, start=1):  # each click's reply before the next
+        click_photo(page, "content_view", *content_point)
         expect(page.get_by_text("Now click the matching point on the reference")).to_be_visible(
             timeout=MESSAGE_TIMEOUT_MS)
         click_photo(page, "reference_view", *reference_point)
@@ -279,7 +279,7 @@ def test_clicks_reference_first_then_pair_then_inspect(page, tmp_path):
     page.get_by_role("tab", name="Point and click").click()
     click_photo(page, "reference_view", 0.5, 0.2)
     expect(page.get_by_text("Click on the photo first").first).to_be_visible(timeout=MESSAGE_TIMEOUT_MS)
-    click_photo(page, "source_view", 0.05, 0.05)  # near the top-left corner, where a label would hide it
+    click_photo(page, "content_view", 0.05, 0.05)  # near the top-left corner, where a label would hide it
     expect(page.get_by_text("Now click the matching point on the reference")).to_be_visible(
         timeout=MESSAGE_TIMEOUT_MS)
     click_photo(page, "reference_view", 0.5, 0.2)

@@ -25,10 +25,10 @@ def pipe():
 
 @pytest.mark.skipif(not (SHARED_DATA / "photos").is_dir(), reason=f"no photos at {SHARED_DATA / 'photos'}")
 def test_swapping_the_reference_changes_the_output(pipe):
-    """Reference sensitivity: the same source under two very different references must differ a lot."""
-    source = load_array(list_images(SHARED_DATA / "photos")[0], MAX_SIDE)
+    """Reference sensitivity: the same content under two very different references must differ a lot."""
+    content = load_array(list_images(SHARED_DATA / "photos")[0], MAX_SIDE)
     warm, cool = (np.full((64, 64, 3), colour, np.uint8) for colour in ((230, 140, 40), (40, 80, 200)))
-    outputs = [np.asarray(pipe(content=source, reference=r).images[0]) for r in (warm, cool)]
+    outputs = [np.asarray(pipe(content=content, reference=r).images[0]) for r in (warm, cool)]
     assert ciede2000(outputs[0], outputs[1]) > 20
 
 
@@ -36,7 +36,7 @@ def test_swapping_the_reference_changes_the_output(pipe):
 @pytest.mark.skipif(not (SHARED_DATA / "dpst").is_dir(), reason=f"no DPST pairs at {SHARED_DATA / 'dpst'}")
 def test_shipped_checkpoint_beats_classical_transfer_on_dpst(pipe):
     """DPST pairs (similar scenes, very different colours) against the mask-oracle ground truth."""
-    pairs = [(p.source, p.reference, p.target) for p in dpst_oracle_pairs(SHARED_DATA / "dpst", MAX_SIDE)]
+    pairs = [(p.content, p.reference, p.target) for p in dpst_oracle_pairs(SHARED_DATA / "dpst", MAX_SIDE)]
     methods, factor, _ = CHECKS["dpst"]
     scores = errors(pipe, pairs[:NUM_DPST_PAIRS], methods)
     print({name: value.round(2) for name, value in scores.items()})

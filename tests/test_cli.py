@@ -2,6 +2,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from PIL import Image, ImageCms
 
 from conftest import ROOT, textured_image
 from recolor_hf import RecolorPipeline
-from recolor_hf.cli import main
+from recolor_hf.cli import Job, build_parser, csv_jobs, main
 from recolor_hf.image_io import to_uint8
 from recolor_hf.metrics import ciede2000
 
@@ -24,11 +25,11 @@ def checkpoint(tmp_path_factory):
 
 @pytest.fixture
 def files(tmp_path):
-    """A source (333x517), a reference and a folder for outputs."""
-    source, reference = tmp_path / "source.jpg", tmp_path / "reference.png"
-    textured_image(333, 517, seed=1).save(source, quality=95)
+    """A content photo (333x517), a reference and a folder for outputs."""
+    content, reference = tmp_path / "content.jpg", tmp_path / "reference.png"
+    textured_image(333, 517, seed=1).save(content, quality=95)
     textured_image(60, 80, seed=2).save(reference)
-    return source, reference
+    return content, reference
 
 
 def recolor(checkpoint, *args) -> int:
@@ -36,9 +37,9 @@ def recolor(checkpoint, *args) -> int:
 
 
 def test_single_file(checkpoint, files, tmp_path, capsys):
-    source, reference = files
+    content, reference = files
     out = tmp_path / "out" / "result.png"
-    assert recolor(checkpoint, source, "--reference", reference, "-o", out, "--alpha", "0.5") == 0
+    assert recolor(checkpoint, content, "--reference", reference, "-o", out, "--alpha", "0.5") == 0
     with Image.open(out) as image:
         assert image.size == (517, 333) and image.mode == "RGB"
     assert "1 written, 0 failed, 0 skipped (exists)" in capsys.readouterr().out
@@ -46,25 +47,25 @@ def test_single_file(checkpoint, files, tmp_path, capsys):
 
 
 def test_existing_output_kept_without_overwrite(checkpoint, files, tmp_path, capsys):
-    source, reference = files
+    content, reference = files
     out = tmp_path / "result.webp"
     out.write_bytes(b"old")
-    assert recolor(checkpoint, source, "--reference", reference, "-o", out) == 0
+    assert recolor(checkpoint, content, "--reference", reference, "-o", out) == 0
     assert out.read_bytes() == b"old"
     captured = capsys.readouterr()
     assert "pass --overwrite" in captured.err and "0 written, 0 failed, 1 skipped (exists)" in captured.out
-    assert recolor(checkpoint, source, "--reference", reference, "-o", out, "--overwrite") == 0
+    assert recolor(checkpoint, content, "--reference", reference, "-o", out, "--overwrite") == 0
     with Image.open(out) as image:
         assert image.format == "WEBP" and image.size == (517, 333)
 
 
 def test_never_writes_onto_an_input(checkpoint, files, capsys):
-    source, reference = files
-    before = source.read_bytes(), reference.read_bytes()
-    for target in (source, reference, source.parent / "." / source.name):
-        assert recolor(checkpoint, source, "--reference", reference, "-o", target, "--overwrite") == 1
+    content, reference = files
+    before = content.read_bytes(), reference.read_bytes()
+    for target in (content, reference, content.parent / "." / content.name):
+        assert recolor(checkpoint, content, "--reference", reference, "-o", target, "--overwrite") == 1
         assert "it is one of the inputs" in capsys.readouterr().err
-    assert (source.read_bytes(), reference.read_bytes()) == before
+    assert (content.read_bytes(), reference.read_bytes()) == before
 
 
 def test_folder_mode_goes_on_after_bad_files(checkpoint, files, tmp_path, capsys):
@@ -112,29 +113,39 @@ def test_out_of_memory_on_one_image_goes_on(checkpoint, files, tmp_path, monkeyp
 
 
 def test_csv_mode(checkpoint, files, tmp_path, monkeypatch, capsys):
-    source, reference = files
+    content, reference = files
     work = tmp_path / "job"
     work.mkdir()
     textured_image(30, 50, seed=6).save(work / "small.png")
     (work / "pairs.csv").write_text(
-        "source,reference,output\n"
+        "content,reference,output\n"
         "small.png,../reference.png,named/first.jpg\n"
-        "../source.jpg,small.png,\n"
+        "../content.jpg,small.png,\n"
     )
     monkeypatch.chdir(tmp_path)  # CSV inputs are relative to the CSV's folder, outputs to -o
     assert recolor(checkpoint, "--pairs", work / "pairs.csv", "-o", "outs", "--ext", "png") == 0
     outs = tmp_path / "outs"
-    with Image.open(outs / "named" / "first.jpg") as first, Image.open(outs / "source.png") as second:
+    with Image.open(outs / "named" / "first.jpg") as first, Image.open(outs / "content.png") as second:
         assert first.format == "JPEG" and first.size == (50, 30)
         assert second.format == "PNG" and second.size == (517, 333)
     assert "2 written" in capsys.readouterr().out
 
 
+def test_old_source_names_still_work(tmp_path):
+    """Files and scripts written before "source" became "content": a pairs CSV's ``source`` column and
+    ``--source-mask`` are read as ``content`` and ``--content-mask``."""
+    (tmp_path / "pairs.csv").write_text("source,reference\na.jpg,b.png\n")
+    assert csv_jobs(tmp_path / "pairs.csv", tmp_path / "out", None) == [
+        Job(tmp_path / "a.jpg", tmp_path / "b.png", tmp_path / "out" / "a.jpg")]
+    args = build_parser().parse_args(["a.jpg", "--source-mask", "m.png", "--reference-mask", "r.png"])
+    assert args.content_mask == Path("m.png") and args.content == Path("a.jpg")
+
+
 @pytest.mark.parametrize("content, problem", [
-    ("source,reference\na.jpg," + "x" * 140_000 + "\n",
+    ("content,reference\na.jpg," + "x" * 140_000 + "\n",
      "pairs.csv line 2: not a readable CSV row (field larger than field limit (131072))"),
-    ("source,reference\na.jpg,b.png\nc\0.jpg,b.png\n", "pairs.csv line 3: a field holds a NUL byte"),
-    ("source,reference\n\udcff.jpg,b.png\n", "pairs.csv is not UTF-8 text"),
+    ("content,reference\na.jpg,b.png\nc\0.jpg,b.png\n", "pairs.csv line 3: a field holds a NUL byte"),
+    ("content,reference\n\udcff.jpg,b.png\n", "pairs.csv is not UTF-8 text"),
 ])
 def test_bad_csv_names_the_file_and_line(checkpoint, tmp_path, capsys, content, problem):
     """A field over the csv module's limit, a NUL byte or bytes that are not UTF-8: a usage error, no traceback."""
@@ -160,13 +171,13 @@ def test_folder_mode_output_folder_is_not_the_input_folder(checkpoint, files, tm
 
 @pytest.mark.parametrize("escape", ["../../x.png", "ABSOLUTE", "sub/../../../x.png"])
 def test_csv_outputs_stay_inside_the_output_folder(checkpoint, files, tmp_path, capsys, escape):
-    source, reference = files
+    content, reference = files
     victim = tmp_path / "x.png"
     victim.write_bytes(b"keep me")
     out = tmp_path / "job" / "outs"
     out.mkdir(parents=True)
     row = str(victim) if escape == "ABSOLUTE" else escape
-    (tmp_path / "pairs.csv").write_text(f"source,reference,output\nsource.jpg,reference.png,{row}\n")
+    (tmp_path / "pairs.csv").write_text(f"content,reference,output\ncontent.jpg,reference.png,{row}\n")
     assert recolor(checkpoint, "--pairs", tmp_path / "pairs.csv", "-o", out, "--overwrite") == 2
     err = capsys.readouterr().err
     assert "line 2: output" in err and "is outside the output folder" in err and "--allow-outside-output" in err
@@ -178,7 +189,7 @@ def test_csv_outputs_stay_inside_the_output_folder(checkpoint, files, tmp_path, 
 
 
 def test_csv_mode_needs_an_output_folder(files, checkpoint, tmp_path, capsys):
-    (tmp_path / "pairs.csv").write_text("source,reference,output\nsource.jpg,reference.png,a.png\n")
+    (tmp_path / "pairs.csv").write_text("content,reference,output\ncontent.jpg,reference.png,a.png\n")
     assert recolor(checkpoint, "--pairs", tmp_path / "pairs.csv") == 2
     assert "--pairs needs -o FOLDER" in capsys.readouterr().err
 
@@ -206,8 +217,8 @@ def test_float_rgb_tiff_is_read(tmp_path, capsys):
 
 
 def test_pixel_limit_names_the_flag(checkpoint, files, tmp_path, capsys):
-    source, reference = files
-    assert recolor(checkpoint, source, "--reference", reference, "-o", tmp_path / "out.png",
+    content, reference = files
+    assert recolor(checkpoint, content, "--reference", reference, "-o", tmp_path / "out.png",
                    "--max-pixels", "100000") == 1
     assert "517x333 = 172,161 pixels, over the pixel limit of 100,000 (max_pixels; --max-pixels" \
         in capsys.readouterr().err
@@ -229,14 +240,14 @@ def test_outputs_keep_the_icc_profile_and_exif(checkpoint, tmp_path, files):
 
 
 def test_stale_temporary_files_of_a_killed_run_are_removed(checkpoint, files, tmp_path):
-    source, reference = files
+    content, reference = files
     out = tmp_path / "out"
     out.mkdir()
     stale = out / ".result.png.k2j_x9ab.tmp"  # what save_atomic leaves when the process is killed mid-write
     others = [out / ".other.png.k2j_x9ab.tmp", out / ".result.png.notes.tmp", out / "result.png.tmp"]
     for path in (stale, *others):
         path.write_bytes(b"partial")
-    assert recolor(checkpoint, source, "--reference", reference, "-o", out / "result.png") == 0
+    assert recolor(checkpoint, content, "--reference", reference, "-o", out / "result.png") == 0
     assert not stale.exists() and all(p.exists() for p in others)  # only this output's own temporaries go
 
 
@@ -244,7 +255,7 @@ def test_masks_follow_the_alpha_rule(checkpoint, files, tmp_path, monkeypatch):
     """An RGBA mask with a transparent background is its painted (alpha > 0) part, as in the demo."""
     import recolor_hf.guidance
 
-    source, reference = files
+    content, reference = files
     seen = []
 
     class Recording(recolor_hf.guidance.Guidance):
@@ -255,41 +266,41 @@ def test_masks_follow_the_alpha_rule(checkpoint, files, tmp_path, monkeypatch):
     monkeypatch.setattr(recolor_hf.guidance, "Guidance", Recording)
     painted = np.zeros((333, 517, 4), np.uint8)  # transparent black background
     painted[:100, :200] = (255, 0, 0, 255)
-    Image.fromarray(painted, "RGBA").save(tmp_path / "source_mask.png")
+    Image.fromarray(painted, "RGBA").save(tmp_path / "content_mask.png")
     Image.fromarray(np.full((60, 80), 255, np.uint8)).save(tmp_path / "reference_mask.png")
-    assert recolor(checkpoint, source, "--reference", reference, "-o", tmp_path / "out.png",
-                   "--source-mask", tmp_path / "source_mask.png", "--reference-mask", tmp_path / "reference_mask.png") == 0
-    source_mask = seen[0]["content_mask"]
-    assert source_mask.sum() == 100 * 200 and source_mask[:100, :200].all()
+    assert recolor(checkpoint, content, "--reference", reference, "-o", tmp_path / "out.png",
+                   "--content-mask", tmp_path / "content_mask.png", "--reference-mask", tmp_path / "reference_mask.png") == 0
+    content_mask = seen[0]["content_mask"]
+    assert content_mask.sum() == 100 * 200 and content_mask[:100, :200].all()
     assert seen[0]["reference_mask"].all()
 
 
 def test_missing_checkpoint(files, tmp_path, capsys):
-    source, reference = files
+    content, reference = files
     missing = tmp_path / "no-such-checkpoint"
-    assert recolor(missing, source, "--reference", reference, "-o", tmp_path / "out.png") == 2
+    assert recolor(missing, content, "--reference", reference, "-o", tmp_path / "out.png") == 2
     err = capsys.readouterr().err
     assert f"no checkpoint folder at {missing}" in err and "--checkpoint DIR" in err
 
 
-@pytest.mark.parametrize("args", [["--alpha", "3"], ["--source-mask", "m.png"], ["--ext", "gif"], []])
+@pytest.mark.parametrize("args", [["--alpha", "3"], ["--content-mask", "m.png"], ["--ext", "gif"], []])
 def test_usage_errors(checkpoint, files, tmp_path, args):
-    source, reference = files
+    content, reference = files
     extra = [] if args == [] else ["--reference", reference]  # [] also leaves out --reference
-    assert recolor(checkpoint, source, *extra, "-o", tmp_path / "out.png", *args) == 2
+    assert recolor(checkpoint, content, *extra, "-o", tmp_path / "out.png", *args) == 2
 
 
 def test_masks(checkpoint, files, tmp_path):
     pytest.importorskip("recolor_hf.guidance", reason="recolor_hf.guidance (mask guidance) is not written yet")
-    source, reference = files
-    masks = tmp_path / "source_mask.png", tmp_path / "reference_mask.png"
+    content, reference = files
+    masks = tmp_path / "content_mask.png", tmp_path / "reference_mask.png"
     for path, (h, w) in zip(masks, ((333, 517), (60, 80))):
         mask = np.zeros((h, w), np.uint8)
         mask[: h // 2] = 255
         Image.fromarray(mask).save(path)
     out = tmp_path / "masked.png"
-    assert recolor(checkpoint, source, "--reference", reference, "-o", out,
-                   "--source-mask", masks[0], "--reference-mask", masks[1]) == 0
+    assert recolor(checkpoint, content, "--reference", reference, "-o", out,
+                   "--content-mask", masks[0], "--reference-mask", masks[1]) == 0
     with Image.open(out) as image:
         assert image.size == (517, 333)
 
@@ -303,13 +314,13 @@ def test_python_m_help():
 def test_export_lut_then_apply_it(checkpoint, files, tmp_path, capsys):
     """--export-lut writes the .cube and reports its fit error; --lut applies it: the round trip gives the
     reported error against the model's output."""
-    source, reference = files
+    content, reference = files
     cube, out, graded = tmp_path / "look.cube", tmp_path / "out.png", tmp_path / "graded.png"
-    assert recolor(checkpoint, source, "--reference", reference, "-o", out, "--export-lut", cube) == 0
+    assert recolor(checkpoint, content, "--reference", reference, "-o", out, "--export-lut", cube) == 0
     printed = capsys.readouterr().out
     match = re.search(r"wrote .*look\.cube: 33x33x33 3D LUT; fit error (\d+\.\d+) mean ΔE00", printed)
     assert match and "1 written" in printed
-    assert recolor(checkpoint, source, "--lut", cube, "-o", graded) == 0
+    assert recolor(checkpoint, content, "--lut", cube, "-o", graded) == 0
     with Image.open(out) as model, Image.open(graded) as lut:
         assert ciede2000(np.asarray(lut), np.asarray(model)) == pytest.approx(float(match[1]), abs=0.01)
 
@@ -317,25 +328,25 @@ def test_export_lut_then_apply_it(checkpoint, files, tmp_path, capsys):
 def test_export_lut_with_an_existing_output_is_refused_before_running(checkpoint, files, tmp_path, capsys):
     """With -o naming an existing image and no --overwrite, the job would be skipped and no LUT written: refused
     up front, nothing written."""
-    source, reference = files
+    content, reference = files
     out, cube = tmp_path / "out.png", tmp_path / "look.cube"
     out.write_bytes(b"kept")
-    assert recolor(checkpoint, source, "--reference", reference, "-o", out, "--export-lut", cube) == 2
+    assert recolor(checkpoint, content, "--reference", reference, "-o", out, "--export-lut", cube) == 2
     assert "out.png exists (pass --overwrite" in capsys.readouterr().err
     assert out.read_bytes() == b"kept" and not cube.exists()
 
 
 def test_export_lut_alone_and_existing_lut_kept(checkpoint, files, tmp_path, capsys):
-    source, reference = files
+    content, reference = files
     folder = tmp_path / "looks"
-    assert recolor(checkpoint, source, "--reference", reference, "--export-lut", folder / "look.cube") == 0
+    assert recolor(checkpoint, content, "--reference", reference, "--export-lut", folder / "look.cube") == 0
     assert [p.name for p in folder.iterdir()] == ["look.cube"]  # only the LUT: no image without -o
     before = (folder / "look.cube").read_bytes()
-    assert recolor(checkpoint, source, "--reference", reference, "--export-lut", folder / "look.cube",
+    assert recolor(checkpoint, content, "--reference", reference, "--export-lut", folder / "look.cube",
                    "--alpha", "0.3") == 2
     assert "look.cube exists (pass --overwrite to replace it)" in capsys.readouterr().err
     assert (folder / "look.cube").read_bytes() == before
-    assert recolor(checkpoint, source, "--reference", reference, "--export-lut", folder / "look.cube",
+    assert recolor(checkpoint, content, "--reference", reference, "--export-lut", folder / "look.cube",
                    "--alpha", "0.3", "--overwrite") == 0
     assert (folder / "look.cube").read_bytes() != before
 
@@ -354,8 +365,8 @@ def test_lut_folder_mode_without_torch(files, tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "no torch" in done.stdout and "2 written" in done.stdout
-    with Image.open(folder / "a.png") as source, Image.open(out / "a.png") as graded:
-        assert np.abs(np.asarray(graded).astype(int) - (255 - np.asarray(source).astype(int))).max() <= 1
+    with Image.open(folder / "a.png") as content, Image.open(out / "a.png") as graded:
+        assert np.abs(np.asarray(graded).astype(int) - (255 - np.asarray(content).astype(int))).max() <= 1
 
 
 @pytest.mark.parametrize("args, message", [
@@ -367,22 +378,22 @@ def test_lut_folder_mode_without_torch(files, tmp_path):
     (["--reference", "REF", "--export-lut", "look.png"], "a LUT file must end in .cube"),
 ])
 def test_lut_usage_errors(checkpoint, files, tmp_path, capsys, args, message):
-    source, reference = files
+    content, reference = files
     bad_cube = tmp_path / "bad.cube"
     bad_cube.write_text("not a LUT")
     (tmp_path / "size_1.cube").write_text("LUT_1D_SIZE 1\n0 0 0\n")
     args = [{"REF": reference, "LUT": bad_cube, "SIZE_1": tmp_path / "size_1.cube"}.get(a, a) for a in args]
-    assert recolor(checkpoint, source, "-o", tmp_path / "out.png", *args) == 2
+    assert recolor(checkpoint, content, "-o", tmp_path / "out.png", *args) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "out.png").exists()
 
 
 def test_export_lut_needs_a_single_file(checkpoint, files, tmp_path, capsys):
-    source, reference = files
-    assert recolor(checkpoint, source.parent, "--reference", reference, "-o", tmp_path / "outs",
+    content, reference = files
+    assert recolor(checkpoint, content.parent, "--reference", reference, "-o", tmp_path / "outs",
                    "--export-lut", tmp_path / "look.cube") == 2
-    assert "--export-lut works with a single SOURCE file" in capsys.readouterr().err
+    assert "--export-lut works with a single CONTENT file" in capsys.readouterr().err
 
 
 def test_help_and_usage_errors_load_no_heavy_module():
@@ -406,7 +417,7 @@ def test_accelerate_two_processes_split_the_batch(checkpoint, files, tmp_path, c
         textured_image(40 + 4 * i, 56, seed=10 + i).save(tmp_path / f"p{i}.png")
         rows.append(f"p{i}.png,{reference.name},p{i}.png")
     rows.append(f"p1.png,{reference.name},p0.png")  # in the second process's half: must be refused there
-    (tmp_path / "pairs.csv").write_text("source,reference,output\n" + "\n".join(rows) + "\n")
+    (tmp_path / "pairs.csv").write_text("content,reference,output\n" + "\n".join(rows) + "\n")
     summary = "9 written, 1 failed, 0 skipped (exists)"
     assert recolor(checkpoint, "--pairs", tmp_path / "pairs.csv", "-o", tmp_path / "single") == 1
     assert summary in capsys.readouterr().out

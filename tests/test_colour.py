@@ -19,50 +19,50 @@ def test_lab_round_trip():
 
 
 def test_target_statistics_follow_confidence_and_keep():
-    source = torch.zeros(1, 6, 1, 3)
-    source[:, 3:] = 5.0
+    content = torch.zeros(1, 6, 1, 3)
+    content[:, 3:] = 5.0
     reference = torch.zeros(1, 6, 1, 2)
     reference[:, 0], reference[:, 1], reference[:, 3:] = torch.tensor([20.0, 80.0]), 30.0, 10.0
     index = torch.tensor([[1, 0, -1]])
     confidence = torch.tensor([0.9, 0.1, 1.0]).view(1, 1, 1, 3)
-    source_lab, reference_lab = torch.full((1, 3, 4, 4), 50.0), torch.full((1, 3, 4, 4), 10.0)
-    whole_s, whole = (patch_statistics(lab, (1, 1)) for lab in (source_lab, reference_lab))
-    target, gathered = target_statistics(source, reference, index, confidence, (0.3, 0.6), whole_s, whole,
+    content_lab, reference_lab = torch.full((1, 3, 4, 4), 50.0), torch.full((1, 3, 4, 4), 10.0)
+    whole_s, whole = (patch_statistics(lab, (1, 1)) for lab in (content_lab, reference_lab))
+    target, gathered = target_statistics(content, reference, index, confidence, (0.3, 0.6), whole_s, whole,
                                          NO_SMOOTHING)
     torch.testing.assert_close(target[0, :, 0, 0], reference[0, :, 0, 1])  # confident: the matched patch
     torch.testing.assert_close(gathered[0, :, 0, 1], reference[0, :, 0, 0])  # the raw match, before the fallback
-    torch.testing.assert_close(target[0, :3, 0, 1], whole[0, :3, 0, 0] - 50.0 + source[0, :3, 0, 1])  # global
-    torch.testing.assert_close(target[0, :, 0, 2], source[0, :, 0, 2])  # kept (index -1)
-    torch.testing.assert_close(gather_statistics(reference, source, index)[0, :, 0, 0], reference[0, :, 0, 1])
+    torch.testing.assert_close(target[0, :3, 0, 1], whole[0, :3, 0, 0] - 50.0 + content[0, :3, 0, 1])  # global
+    torch.testing.assert_close(target[0, :, 0, 2], content[0, :, 0, 2])  # kept (index -1)
+    torch.testing.assert_close(gather_statistics(reference, content, index)[0, :, 0, 0], reference[0, :, 0, 1])
 
 
 def test_smoothing_shares_the_transfer_within_a_colour_not_across():
     """Two materials (L 30 and L 70), each patch's matched target offset noisy: smoothing gives each material the
     confidence-weighted mean of its own patches' offsets, an unmatched patch takes its material's, kept stay."""
-    source = torch.zeros(1, 6, 2, 4)
-    source[:, 0, :, :2], source[:, 0, :, 2:], source[:, 3:] = 30.0, 70.0, 5.0
+    content = torch.zeros(1, 6, 2, 4)
+    content[:, 0, :, :2], content[:, 0, :, 2:], content[:, 3:] = 30.0, 70.0, 5.0
     offset = torch.tensor([[[10.0, 14.0, -20.0, -24.0], [12.0, 0.0, -22.0, -22.0]]])
-    target = source.clone()
+    target = content.clone()
     target[:, 0] += offset
     weight = torch.tensor([[[1.0, 1.0, 1.0, 1.0], [1.0, 0.0, 1.0, 1.0]]])[:, None]
     keep = torch.zeros(1, 1, 2, 4, dtype=torch.bool)
     keep[0, 0, 1, 3] = True
-    smooth = smooth_transfer(source, target, weight, keep, sigmas=(10.0, 5.0))
-    change = smooth[0, 0] - source[0, 0]
+    smooth = smooth_transfer(content, target, weight, keep, sigmas=(10.0, 5.0))
+    change = smooth[0, 0] - content[0, 0]
     torch.testing.assert_close(change[:, :2], torch.full((2, 2), 12.0), atol=0.05, rtol=0)  # (10 + 14 + 12) / 3
     torch.testing.assert_close(change[:, 2:].flatten()[:3], torch.full((3,), -22.0), atol=0.05, rtol=0)
     assert change[1, 3] == 0  # kept
-    torch.testing.assert_close(smooth[:, 1:], source[:, 1:])  # a, b and stds: no change asked
+    torch.testing.assert_close(smooth[:, 1:], content[:, 1:])  # a, b and stds: no change asked
 
 
 def test_colour_prior_breaks_semantic_ties_but_keeps_the_confidence():
     """Two reference patches equally similar in meaning: the match takes the one closer in colour, and reports
     the semantic score as its confidence."""
-    source = torch.zeros(1, 6, 1, 1)
+    content = torch.zeros(1, 6, 1, 1)
     reference = torch.zeros(1, 6, 1, 2)
     reference[0, 0, 0] = torch.tensor([60.0, 5.0])  # L far, L near
     attention = torch.full((1, 1, 2), 0.7)
-    prior = colour_prior(source, reference, weight=0.1, sigma=20.0)
+    prior = colour_prior(content, reference, weight=0.1, sigma=20.0)
     match = hard_warp(attention, torch.eye(2).view(1, 2, 1, 2), (1, 1), prior=prior)
     assert match.index.item() == 1 and match.confidence.item() == pytest.approx(0.7)
     assert hard_warp(attention, torch.eye(2).view(1, 2, 1, 2), (1, 1)).index.item() == 0  # without: the first
@@ -71,15 +71,15 @@ def test_colour_prior_breaks_semantic_ties_but_keeps_the_confidence():
 def test_local_transfer_moves_patch_means_and_alpha_interpolates():
     image = torch.rand(1, 3, 32, 32) * 0.5 + 0.25
     lab = rgb_to_lab(image)
-    source = patch_statistics(lab, (2, 2))
-    torch.testing.assert_close(local_transfer(image, source, source), image, atol=1e-4, rtol=0)
-    target = source.clone()
+    content = patch_statistics(lab, (2, 2))
+    torch.testing.assert_close(local_transfer(image, content, content), image, atol=1e-4, rtol=0)
+    target = content.clone()
     target[:, 1] += 20.0  # every patch redder
-    moved = rgb_to_lab(local_transfer(image, source, target)) - lab
+    moved = rgb_to_lab(local_transfer(image, content, target)) - lab
     assert 15.0 < moved[:, 1].mean() < 25.0 and moved[:, 0].abs().mean() < 2.0
-    half = interpolate_statistics(source, target, 0.5)
-    torch.testing.assert_close(half[:, 1], source[:, 1] + 10.0)
-    torch.testing.assert_close(interpolate_statistics(source, target, 0.0), source)
+    half = interpolate_statistics(content, target, 0.5)
+    torch.testing.assert_close(half[:, 1], content[:, 1] + 10.0)
+    torch.testing.assert_close(interpolate_statistics(content, target, 0.0), content)
 
 
 def flat(colour, size=(96, 64)) -> Image.Image:
@@ -95,9 +95,9 @@ def test_the_reference_colour_reaches_the_output():
     pipe = RecolorPipeline.from_preset("tiny", seed=0)
     rng = np.random.default_rng(0)
     texture = (np.clip(rng.normal(0.5, 0.05, (64, 96, 1)) * [1.0, 1.0, 1.0], 0, 1) * 255).astype(np.uint8)
-    source = Image.fromarray(texture)
+    content = Image.fromarray(texture)
     red, blue = flat((200, 40, 30)), flat((30, 60, 200))
-    out_red, out_blue = (pipe(content=source, reference=r).images[0] for r in (red, blue))
+    out_red, out_blue = (pipe(content=content, reference=r).images[0] for r in (red, blue))
     assert region_delta_e(out_red, out_blue) > 30  # reference sensitivity
     assert region_delta_e(out_red, red) < 10 and region_delta_e(out_blue, blue) < 10
 
@@ -105,18 +105,18 @@ def test_the_reference_colour_reaches_the_output():
 def test_a_click_moves_its_region_to_the_clicked_colour_and_keep_stays():
     pipe = RecolorPipeline.from_preset("tiny", seed=0)
     rng = np.random.default_rng(1)
-    source = np.zeros((64, 128, 3), np.uint8)
-    source[:, :64], source[:, 64:] = (120, 120, 120), (40, 140, 60)  # gray left, green right
-    source = np.clip(source + rng.normal(0, 4, source.shape), 0, 255).astype(np.uint8)
+    content = np.zeros((64, 128, 3), np.uint8)
+    content[:, :64], content[:, 64:] = (120, 120, 120), (40, 140, 60)  # gray left, green right
+    content = np.clip(content + rng.normal(0, 4, content.shape), 0, 255).astype(np.uint8)
     reference = np.zeros((64, 128, 3), np.uint8)
     reference[:, :64], reference[:, 64:] = (230, 120, 20), (20, 40, 160)  # orange left, blue right
     guidance = Guidance(pairs=[((0.25, 0.5), (0.25, 0.5))], keep=[(0.75, 0.5)])
-    out = np.asarray(pipe(content=Image.fromarray(source), reference=Image.fromarray(reference),
+    out = np.asarray(pipe(content=Image.fromarray(content), reference=Image.fromarray(reference),
                           guide=guidance.as_guide()).images[0])
     # the clicked patch (a quarter of the width: columns 32-63); the untrained backbone's features may give its
     # gray neighbour to the keep point, which then keeps it
     clicked, kept = (slice(8, 56), slice(36, 60)), (slice(8, 56), slice(80, 120))
-    lab_out, lab_src, lab_ref = (rgb2lab(x) for x in (out, source, reference))
+    lab_out, lab_src, lab_ref = (rgb2lab(x) for x in (out, content, reference))
     before = deltaE_ciede2000(lab_src[clicked].mean((0, 1)), lab_ref[clicked].mean((0, 1)))
     after = deltaE_ciede2000(lab_out[clicked].mean((0, 1)), lab_ref[clicked].mean((0, 1)))
     assert after < 0.5 * before

@@ -10,15 +10,15 @@ from demo.store import LRUCache, SessionFiles, content_key
 
 
 def test_clicks_pair_keep_undo_and_guidance():
-    clicks = Clicks().click_source((0.1, 0.2), "pair")
+    clicks = Clicks().click_content((0.1, 0.2), "pair")
     assert clicks.pending == (0.1, 0.2) and clicks.actions == () and "reference" in clicks.summary()
-    clicks = clicks.click_reference((0.7, 0.8)).click_source((0.5, 0.5), "keep")
+    clicks = clicks.click_reference((0.7, 0.8)).click_content((0.5, 0.5), "keep")
     assert clicks.pairs == [((0.1, 0.2), (0.7, 0.8))] and clicks.keep == [(0.5, 0.5)] and clicks.pending is None
     assert clicks.summary() == "1 pair(s), 1 keep point(s)."
     guidance = clicks.guidance(content_mask=np.ones((4, 4), bool))
     assert guidance.pairs == clicks.pairs and guidance.keep == clicks.keep and guidance.content_mask.all()
     assert clicks.undo().keep == [] and clicks.undo().undo() == Clicks()
-    pending = clicks.click_source((0.3, 0.3), "pair")
+    pending = clicks.click_content((0.3, 0.3), "pair")
     assert pending.undo() == clicks  # undo drops the pending point first
     assert Clicks().undo() == Clicks()
 
@@ -27,24 +27,24 @@ def test_clicks_refuse_bad_input():
     with pytest.raises(ValueError, match="Click on the photo first"):
         Clicks().click_reference((0.5, 0.5))
     with pytest.raises(ValueError, match="outside the image"):
-        Clicks().click_source((1.5, 0.5), "pair")
+        Clicks().click_content((1.5, 0.5), "pair")
     with pytest.raises(ValueError, match="click mode"):
-        Clicks().click_source((0.5, 0.5), "paint")
+        Clicks().click_content((0.5, 0.5), "paint")
     with pytest.raises(ValueError, match="guidance is empty"):
         Clicks().guidance()
 
 
 def test_clicks_json_round_trip_and_errors():
-    clicks = Clicks().click_source((0.1, 0.2), "pair").click_reference((0.7, 0.8)).click_source((0.4, 0.6), "pair")
+    clicks = Clicks().click_content((0.1, 0.2), "pair").click_reference((0.7, 0.8)).click_content((0.4, 0.6), "pair")
     value = clicks.to_json()
-    assert value == {"actions": [{"source": [0.1, 0.2], "reference": [0.7, 0.8]}], "pending": [0.4, 0.6]}
+    assert value == {"actions": [{"content": [0.1, 0.2], "reference": [0.7, 0.8]}], "pending": [0.4, 0.6]}
     assert Clicks.from_json(value) == clicks
     assert Clicks.from_json(None) == Clicks.from_json({}) == Clicks()
     assert Clicks.from_json({"actions": [{"keep": [0.5, 0.5]}]}).keep == [(0.5, 0.5)]
     with pytest.raises(ValueError, match="clicks action 0 must be"):
-        Clicks.from_json({"actions": [{"source": [0.1, 0.1]}]})
-    with pytest.raises(ValueError, match="clicks action 0 source"):
-        Clicks.from_json({"actions": [{"source": "left", "reference": [0.1, 0.1]}]})
+        Clicks.from_json({"actions": [{"content": [0.1, 0.1]}]})
+    with pytest.raises(ValueError, match="clicks action 0 content"):
+        Clicks.from_json({"actions": [{"content": "left", "reference": [0.1, 0.1]}]})
     with pytest.raises(ValueError, match="clicks must be"):
         Clicks.from_json([1, 2])
     with pytest.raises(ValueError, match="at most 64 actions, got 100000"):  # a client may send any list
@@ -52,12 +52,12 @@ def test_clicks_json_round_trip_and_errors():
 
 
 def test_draw_clicks_marks_both_photos():
-    source, reference = Image.new("RGB", (200, 100)), Image.new("RGB", (100, 100))
-    clicks = Clicks().click_source((0.25, 0.5), "pair").click_reference((0.75, 0.5)).click_source((0.9, 0.1), "keep")
-    marked_source, marked_reference = draw_clicks(clicks, source, reference)
-    assert marked_source.size == source.size and np.asarray(source).max() == 0  # the input is not drawn on
-    assert marked_source.getpixel((50, 50 - 4)) == marked_reference.getpixel((75, 50 - 4)) == (255, 59, 48)
-    assert marked_source.getpixel((180, 10)) != (0, 0, 0)  # the keep point
+    content, reference = Image.new("RGB", (200, 100)), Image.new("RGB", (100, 100))
+    clicks = Clicks().click_content((0.25, 0.5), "pair").click_reference((0.75, 0.5)).click_content((0.9, 0.1), "keep")
+    marked_content, marked_reference = draw_clicks(clicks, content, reference)
+    assert marked_content.size == content.size and np.asarray(content).max() == 0  # the input is not drawn on
+    assert marked_content.getpixel((50, 50 - 4)) == marked_reference.getpixel((75, 50 - 4)) == (255, 59, 48)
+    assert marked_content.getpixel((180, 10)) != (0, 0, 0)  # the keep point
     assert draw_clicks(Clicks(), None, reference)[0] is None
 
 

@@ -192,20 +192,20 @@ def test_figures_rank_pairs_by_error_or_loss_against_a_baseline():
 
 
 def test_mask_oracle_transfers_each_region_mean():
-    """Two classes swap places between source and reference, a third (absent from the reference) takes the global
+    """Two classes swap places between content and reference, a third (absent from the reference) takes the global
     transfer: each region of the output gets its matched region's mean Lab colour."""
     rng = np.random.default_rng(0)
-    source = np.empty((40, 60, 3))
-    source[:, :30], source[:, 30:], source[30:, 50:] = (200, 90, 70), (70, 120, 190), (120, 110, 110)
+    content = np.empty((40, 60, 3))
+    content[:, :30], content[:, 30:], content[30:, 50:] = (200, 90, 70), (70, 120, 190), (120, 110, 110)
     reference = np.empty((30, 50, 3))
     reference[:15], reference[15:] = (220, 190, 100), (50, 150, 80)
-    source, reference = (np.clip(x + rng.normal(0, 8, x.shape), 0, 255).astype(np.uint8) for x in (source, reference))
-    source_mask = np.where(np.arange(60) < 30, 1, 2)[None].repeat(40, 0)
-    source_mask[30:, 50:] = 3
+    content, reference = (np.clip(x + rng.normal(0, 8, x.shape), 0, 255).astype(np.uint8) for x in (content, reference))
+    content_mask = np.where(np.arange(60) < 30, 1, 2)[None].repeat(40, 0)
+    content_mask[30:, 50:] = 3
     reference_mask = np.where(np.arange(30) < 15, 2, 1)[:, None].repeat(50, 1)
 
-    output = mask_oracle(source, reference, source_mask, reference_mask)
-    lab_s, lab_r, lab_out = rgb2lab(source), rgb2lab(reference), rgb2lab(output)
+    output = mask_oracle(content, reference, content_mask, reference_mask)
+    lab_s, lab_r, lab_out = rgb2lab(content), rgb2lab(reference), rgb2lab(output)
     np.testing.assert_allclose(lab_out[:, :27].mean((0, 1)), lab_r[15:].mean((0, 1)), atol=1.0)  # class 1
     np.testing.assert_allclose(lab_out[:27, 33:].mean((0, 1)), lab_r[:15].mean((0, 1)), atol=1.0)  # class 2
     flat_s, flat_r = lab_s.reshape(-1, 3), lab_r.reshape(-1, 3)
@@ -235,7 +235,7 @@ def test_dpst_oracle_and_sensitivity(tmp_path):
           "--pretrained_model_name_or_path", "fake", "--methods", "identity,reinhard,ours"])
     results = pd.read_csv(tmp_path / "s" / "results.csv").set_index("method")
     assert len(results) == 9 and all(pair.split("_")[0] != "in" + pair.split("_")[1][2:] for pair in results["pair"])
-    assert (results.loc["identity", ["reference_change", "source_change"]] == 0).all().all()
+    assert (results.loc["identity", ["reference_change", "content_change"]] == 0).all().all()
     assert (results.loc["reinhard", "reference_change"] > 1).all()
     assert "ΔE00 out(S, R) vs out(S, R')" in (tmp_path / "s" / "summary.md").read_text()
 

@@ -216,7 +216,7 @@ def test_halves_local(tmp_path, tiny_dir):
         photo = load_array(path)
         edited = apply_look(random_look(rng, "segment"), photo)  # one look over the whole photo, then the halves
         a, b = half_boxes(*photo.shape[:2], rng)
-        assert np.array_equal(pair.source, photo[a]) and np.array_equal(pair.reference, edited[b])
+        assert np.array_equal(pair.content, photo[a]) and np.array_equal(pair.reference, edited[b])
         assert np.array_equal(pair.target, edited[a])
 
 
@@ -226,10 +226,10 @@ def test_grey_refs(tmp_path, tiny_dir):
                   str(tiny_dir))
     assert list(results["method"].unique()) == IMAGE_METHODS and len(results) == 3 * len(IMAGE_METHODS)
     assert set(results["part"]) == {"grey"} and results[["mae", "ciede2000"]].notna().all().all()
-    for pair, (colour, source_mask, reference_mask) in zip(dpst_oracle_pairs(dpst, grey=True), dpst_labelled(dpst)):
+    for pair, (colour, content_mask, reference_mask) in zip(dpst_oracle_pairs(dpst, grey=True), dpst_labelled(dpst)):
         assert (pair.reference == pair.reference[..., :1]).all()  # three equal channels
         assert not np.array_equal(pair.reference, colour.reference)
-        assert np.array_equal(pair.target, mask_oracle(pair.source, pair.reference, source_mask, reference_mask))
+        assert np.array_equal(pair.target, mask_oracle(pair.content, pair.reference, content_mask, reference_mask))
 
 
 def run_ablation(tmp_path: Path, checkpoint: Path, *options: str) -> pd.DataFrame:

@@ -18,17 +18,17 @@ def features(seed: int, channels: int = 8) -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def inputs():
-    """F_S, F_R, W0R, W0S on a 4x4 grid; source patches 0, 5 and 10 share one semantic feature."""
-    source = features(0)
-    flat = source.view(1, 8, -1)
+    """F_S, F_R, W0R, W0S on a 4x4 grid; content patches 0, 5 and 10 share one semantic feature."""
+    content = features(0)
+    flat = content.view(1, 8, -1)
     flat[:, :, 5] = flat[:, :, 10] = flat[:, :, 0]
-    return source, features(1), features(2, 6), features(3, 6)
+    return content, features(1), features(2, 6), features(3, 6)
 
 
 def test_pair_takes_the_clicked_reference_value(inputs):
-    source, reference, reference_map, source_map = inputs
-    s, r = (0.1, 0.1), (0.8, 0.6)  # source patch 0, reference patch (row 2, col 3)
-    match = Guidance(pairs=[(s, r)]).as_guide()(source, reference, reference_map, source_map)
+    content, reference, reference_map, content_map = inputs
+    s, r = (0.1, 0.1), (0.8, 0.6)  # content patch 0, reference patch (row 2, col 3)
+    match = Guidance(pairs=[(s, r)]).as_guide()(content, reference, reference_map, content_map)
     i, j = patch_of(s, GRID), patch_of(r, GRID)
     assert (i, j) == (0, 11)
     assert torch.equal(match.warped.flatten(2)[0, :, i], reference_map.flatten(2)[0, :, j])
@@ -36,17 +36,17 @@ def test_pair_takes_the_clicked_reference_value(inputs):
     assert match.warped.shape == (1, 6, *GRID) and match.confidence.shape == (1, 1, *GRID)
 
 
-def test_keep_points_keep_the_source_value(inputs):
-    source, reference, reference_map, source_map = inputs
+def test_keep_points_keep_the_content_value(inputs):
+    content, reference, reference_map, content_map = inputs
     match = Guidance(pairs=[((0.1, 0.1), (0.9, 0.9))], keep=[(0.9, 0.1)]).correspond(*inputs)
     k = patch_of((0.9, 0.1), GRID)
-    assert torch.equal(match.warped.flatten(2)[0, :, k], source_map.flatten(2)[0, :, k])
+    assert torch.equal(match.warped.flatten(2)[0, :, k], content_map.flatten(2)[0, :, k])
     assert match.index[0, k] == -1 and match.confidence.flatten()[k] == 1
 
 
 def test_similar_patches_follow_the_clicked_one(inputs):
     """Hard(A_S ⊙ c): patches 5 and 10 have patch 0's feature, so they take patch 0's value, not the keep's."""
-    source, reference, reference_map, source_map = inputs
+    content, reference, reference_map, content_map = inputs
     match = Guidance(pairs=[((0.1, 0.1), (0.9, 0.9))], keep=[(0.9, 0.9)]).correspond(*inputs)
     warped = match.warped.flatten(2)[0]
     assert torch.equal(warped[:, 5], warped[:, 0]) and torch.equal(warped[:, 10], warped[:, 0])
@@ -56,12 +56,12 @@ def test_similar_patches_follow_the_clicked_one(inputs):
 def test_only_similar_patches_follow_a_click_the_rest_keep_the_automatic_match(inputs):
     """A free patch follows its most similar click only from PROPAGATION_THRESHOLD; a keep point alone does not
     freeze the photo."""
-    source, reference, reference_map, source_map = inputs
-    index, confidence = hard_attention(cosine_attention(source, reference))
-    automatic = correspond(source, reference, reference_map)
+    content, reference, reference_map, content_map = inputs
+    index, confidence = hard_attention(cosine_attention(content, reference))
+    automatic = correspond(content, reference, reference_map)
     kept = patch_of((0.1, 0.1), GRID)
     match = Guidance(keep=[(0.1, 0.1)]).correspond(*inputs, automatic=automatic)
-    similarity = cosine_attention(source, source)[0, kept]
+    similarity = cosine_attention(content, content)[0, kept]
     follows = similarity >= PROPAGATION_THRESHOLD
     assert follows[[0, 5, 10]].all() and not follows.all()  # the random features: some similar, some not
     assert (match.index[0, follows] == -1).all()
@@ -73,13 +73,13 @@ def test_only_similar_patches_follow_a_click_the_rest_keep_the_automatic_match(i
 
 
 def test_painting_leaves_the_correspondence_alone(inputs):
-    source, reference, reference_map, source_map = inputs
-    source_mask = np.zeros((40, 40), bool)
-    source_mask[:20] = True  # top half of the source
+    content, reference, reference_map, content_map = inputs
+    content_mask = np.zeros((40, 40), bool)
+    content_mask[:20] = True  # top half of the content
     reference_mask = np.zeros((80, 80), bool)
     reference_mask[60:, 60:] = True  # the bottom-right reference patch
-    automatic = correspond(source, reference, reference_map)
-    match = Guidance(content_mask=source_mask, reference_mask=reference_mask).correspond(*inputs, automatic=automatic)
+    automatic = correspond(content, reference, reference_map)
+    match = Guidance(content_mask=content_mask, reference_mask=reference_mask).correspond(*inputs, automatic=automatic)
     assert torch.equal(match.index, automatic.index) and torch.equal(match.warped, automatic.warped)
 
 
@@ -128,23 +128,23 @@ def test_region_edit_keeps_and_transfers_pixels():
 
 
 def test_painted_pair_moves_the_region_to_the_painted_colour():
-    """A painted pair through the pipeline: the painted source region's mean goes at least half way to the painted
+    """A painted pair through the pipeline: the painted content region's mean goes at least half way to the painted
     reference region's mean, the rest as without the painting."""
     from skimage.color import deltaE_ciede2000
 
     pipe = RecolorPipeline.from_preset("tiny", seed=1)
     randomize_zero_init(pipe.generator, pipe.predictor)
     content, reference = textured_image(96, 128, seed=3), textured_image(80, 80, seed=4)
-    source_mask, reference_mask = np.zeros((96, 128), bool), np.zeros((80, 80), bool)
-    source_mask[48:], reference_mask[:, :30] = True, True
-    guide = Guidance(content_mask=source_mask, reference_mask=reference_mask).as_guide(content.size, reference.size)
+    content_mask, reference_mask = np.zeros((96, 128), bool), np.zeros((80, 80), bool)
+    content_mask[48:], reference_mask[:, :30] = True, True
+    guide = Guidance(content_mask=content_mask, reference_mask=reference_mask).as_guide(content.size, reference.size)
     out = rgb2lab(pipe(content, reference, output_type="np", guide=guide).images[0])
-    source_lab, target = rgb2lab(np.asarray(content)), rgb2lab(np.asarray(reference))[reference_mask].mean(0)
-    before = deltaE_ciede2000(source_lab[source_mask].mean(0), target)
-    after = deltaE_ciede2000(out[source_mask].mean(0), target)
+    content_lab, target = rgb2lab(np.asarray(content)), rgb2lab(np.asarray(reference))[reference_mask].mean(0)
+    before = deltaE_ciede2000(content_lab[content_mask].mean(0), target)
+    after = deltaE_ciede2000(out[content_mask].mean(0), target)
     assert before > 5 and after < 0.5 * before
     automatic = rgb2lab(pipe(content, reference, output_type="np").images[0])
-    np.testing.assert_array_equal(out[~source_mask], automatic[~source_mask])  # the rest: as without the painting
+    np.testing.assert_array_equal(out[~content_mask], automatic[~content_mask])  # the rest: as without the painting
 
 
 def test_a_guided_batch_equals_its_items():
@@ -152,10 +152,10 @@ def test_a_guided_batch_equals_its_items():
     (not the first content's)."""
     pipe = RecolorPipeline.from_preset("tiny", seed=1)
     first, second, reference = (textured_image(96, 128, seed=s) for s in (3, 5, 4))
-    source_mask, reference_mask = np.zeros((96, 128), bool), np.zeros((80, 80), bool)
-    source_mask[48:], reference_mask[:, :30] = True, True
+    content_mask, reference_mask = np.zeros((96, 128), bool), np.zeros((80, 80), bool)
+    content_mask[48:], reference_mask[:, :30] = True, True
     reference = reference.resize((80, 80))
-    guide = Guidance(keep=[(0.2, 0.2)], content_mask=source_mask, reference_mask=reference_mask)
+    guide = Guidance(keep=[(0.2, 0.2)], content_mask=content_mask, reference_mask=reference_mask)
     batch = pipe([first, second], reference, output_type="np", guide=guide).images
     for content, out in zip((first, second), batch):
         single = pipe(content, reference, output_type="np", guide=guide).images[0]
@@ -189,7 +189,7 @@ def test_pipeline_runs_with_a_guide():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_guided_correspondence_keeps_the_dtype(inputs, dtype):
     """Half-precision pipelines get a half-precision W~0R and confidence (the predictor concatenates them)."""
-    source, reference, reference_map, source_map = (x.to(dtype) for x in inputs)
+    content, reference, reference_map, content_map = (x.to(dtype) for x in inputs)
     guide = Guidance(pairs=[((0.1, 0.1), (0.9, 0.9))], keep=[(0.9, 0.1)])
-    match = guide.correspond(source, reference, reference_map, source_map)
+    match = guide.correspond(content, reference, reference_map, content_map)
     assert match.warped.dtype == match.confidence.dtype == dtype

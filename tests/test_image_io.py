@@ -25,8 +25,8 @@ def test_float_tiff_with_nan_or_inf_is_refused(tmp_path, bad):
     data = np.full((6, 8), 0.5, np.float32)
     data[2, 3] = bad
     Image.fromarray(data, "F").save(tmp_path / "float.tif")
-    with pytest.raises(ValueError, match="source holds NaN or infinite pixel values"):
-        load_image(tmp_path / "float.tif", "source")
+    with pytest.raises(ValueError, match="content holds NaN or infinite pixel values"):
+        load_image(tmp_path / "float.tif", "content")
     Image.fromarray(np.full((6, 8), 0.5, np.float32), "F").save(tmp_path / "fine.tif")
     assert np.asarray(load_image(tmp_path / "fine.tif")).max() == 128  # finite float TIFFs still read
 
@@ -39,7 +39,7 @@ def test_float_rgb_tiff_is_read(tmp_path, planar):
     path = tmp_path / "float.tif"
     tifffile.imwrite(path, np.moveaxis(rgb, -1, 0) if planar else rgb, photometric="rgb",
                      planarconfig="separate" if planar else "contig")
-    np.testing.assert_array_equal(np.asarray(load_image(path, "source")), to_uint8(rgb))
+    np.testing.assert_array_equal(np.asarray(load_image(path, "content")), to_uint8(rgb))
     rgba = np.concatenate([rgb, np.zeros((6, 8, 1), np.float32)], axis=2)  # fully transparent
     tifffile.imwrite(tmp_path / "rgba.tif", rgba, photometric="rgb", extrasamples=["unassalpha"])
     assert (np.asarray(load_image(tmp_path / "rgba.tif")) == 255).all()
@@ -50,8 +50,8 @@ def test_float_rgb_tiff_with_nan_or_inf_is_refused(tmp_path, bad):
     data = np.full((6, 8, 3), 0.5, np.float32)
     data[2, 3, 1] = bad
     tifffile.imwrite(tmp_path / "float.tif", data, photometric="rgb")
-    with pytest.raises(ValueError, match="source holds NaN or infinite pixel values"):
-        load_image(tmp_path / "float.tif", "source")
+    with pytest.raises(ValueError, match="content holds NaN or infinite pixel values"):
+        load_image(tmp_path / "float.tif", "content")
 
 
 def test_float_rgb_tiff_limit_before_decoding_and_truncation(tmp_path, monkeypatch):
@@ -59,11 +59,11 @@ def test_float_rgb_tiff_limit_before_decoding_and_truncation(tmp_path, monkeypat
     tifffile.imwrite(path, np.full((60, 80, 3), 0.5, np.float32), photometric="rgb")
     with monkeypatch.context() as patch:
         patch.setattr(tifffile.TiffPage, "asarray", lambda *args, **kwargs: pytest.fail("decoded"))
-        with pytest.raises(ValueError, match="source is 80x60 = 4,800 pixels, over the pixel limit of 1,000"):
-            load_image(path, "source", max_pixels=1000)
+        with pytest.raises(ValueError, match="content is 80x60 = 4,800 pixels, over the pixel limit of 1,000"):
+            load_image(path, "content", max_pixels=1000)
     path.write_bytes(path.read_bytes()[:-20000])
-    with pytest.raises(ValueError, match="source could not be decoded, the file may be truncated or corrupt"):
-        load_image(path, "source")
+    with pytest.raises(ValueError, match="content could not be decoded, the file may be truncated or corrupt"):
+        load_image(path, "content")
 
 
 def test_pixel_limit_is_checked_on_the_header_before_decoding(tmp_path, monkeypatch):
@@ -74,21 +74,21 @@ def test_pixel_limit_is_checked_on_the_header_before_decoding(tmp_path, monkeypa
         raise AssertionError("decoded before the size check")
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
-    with pytest.raises(ValueError, match=r"source is 7746x7746 = 60,000,516 pixels, over the pixel limit of "
+    with pytest.raises(ValueError, match=r"content is 7746x7746 = 60,000,516 pixels, over the pixel limit of "
                                          r"50,000,000 \(max_pixels; --max-pixels"):
-        load_image(path, "source", max_pixels=50_000_000)
+        load_image(path, "content", max_pixels=50_000_000)
 
 
 def test_limit_message_tells_close_sizes_apart():
     """Over the limit by a few pixels: both numbers in full, not "64.0 MP over the limit of 64.0 MP"."""
     with pytest.raises(ValueError, match="8000x8001 = 64,008,000 pixels, over the pixel limit of 64,000,000"):
-        check_size(8000, 8001, 64_000_000, "source")
+        check_size(8000, 8001, 64_000_000, "content")
 
 
 def test_decompression_bomb_names_pillows_limit(tmp_path):
     (tmp_path / "bomb.png").write_bytes(bomb_png(15000, 15000))
     with pytest.raises(ValueError, match="decompression bomb by Pillow's own limit"):
-        load_image(tmp_path / "bomb.png", "source", max_pixels=10 ** 9)
+        load_image(tmp_path / "bomb.png", "content", max_pixels=10 ** 9)
 
 
 def test_mask_rule_alpha_when_present_else_non_black(tmp_path):

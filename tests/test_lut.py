@@ -287,10 +287,10 @@ def test_write_is_atomic(tmp_path, monkeypatch):
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed (apt-get install ffmpeg)")
 def test_ffmpeg_lut3d_accepts_the_exported_cube(photo, tmp_path):
     """ffmpeg's lut3d filter reads the exported file and maps the photo as we do (trilinear on both sides)."""
-    source, cube, graded = tmp_path / "source.png", tmp_path / "look.cube", tmp_path / "graded.png"
-    Image.fromarray(photo).save(source)
+    content, cube, graded = tmp_path / "content.png", tmp_path / "look.cube", tmp_path / "graded.png"
+    Image.fromarray(photo).save(content)
     export_cube(photo, global_look(photo), cube)
-    done = subprocess.run(["ffmpeg", "-v", "error", "-i", str(source), "-vf", f"lut3d=file={cube}:interp=trilinear",
+    done = subprocess.run(["ffmpeg", "-v", "error", "-i", str(content), "-vf", f"lut3d=file={cube}:interp=trilinear",
                            "-pix_fmt", "rgb24", "-y", str(graded)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     ours = np.asarray(apply_lut(photo, read_cube(cube))).astype(int)

@@ -64,14 +64,14 @@ def test_lpips_none_without_package(image, monkeypatch):
         metrics.real_lpips.cache_clear()
 
 
-def test_flicker_counts_only_change_beyond_the_source(image):
+def test_flicker_counts_only_change_beyond_the_content(image):
     frames = [np.roll(image, shift, axis=1) for shift in range(4)]  # a pan
     assert metrics.flicker(frames, frames) == 0
     flashing = [np.clip(f.astype(int) + (20 if t % 2 else 0), 0, 255).astype(np.uint8) for t, f in enumerate(frames)]
     still = [image] * 4
     assert metrics.flicker([flashing[t] for t in range(4)], still) > metrics.flicker(flashing, frames) + 5
 
-    def undo_pan(t, previous, current):  # frame t-1 moved onto frame t: the source no longer changes at all
+    def undo_pan(t, previous, current):  # frame t-1 moved onto frame t: the content no longer changes at all
         return np.roll(previous, 1, axis=1)[:, 1:], current[:, 1:]
 
     aligned = metrics.flicker(flashing, frames, undo_pan)

@@ -184,14 +184,14 @@ def test_zero_ranker_keeps_the_non_learned_match():
     at inference P_W with K candidates gives the same T' as the hard match alone (K = 1)."""
     pipe = RecolorPipeline.from_preset("tiny", seed=0)
     r = pipe.config.resolution
-    source, reference = torch.rand(2, 3, r, r), torch.rand(2, 3, r, r)
+    content, reference = torch.rand(2, 3, r, r), torch.rand(2, 3, r, r)
     config = {k: v for k, v in pipe.predictor.config.items() if not k.startswith("_")}
     ranked = LatentMapPredictor(**{**config, "match_candidates": 4}).eval()
     ranked.load_state_dict(pipe.predictor.state_dict(), strict=False)
     with torch.no_grad():
-        single = pipe.predict(source, reference)
+        single = pipe.predict(content, reference)
         pipe.predictor = ranked
-        multi = pipe.predict(source, reference)
+        multi = pipe.predict(content, reference)
     assert multi.correspondence.candidates is not None
     assert not torch.equal(multi.correspondence.ranking, multi.correspondence.scores)  # the prior counts
     torch.testing.assert_close(multi.target_stats, single.target_stats)
@@ -216,9 +216,9 @@ def test_configs_with_renamed_or_retired_keys_load():
 def test_predictor_starts_from_base_map():
     pipe = RecolorPipeline.from_preset("tiny")
     r = pipe.config.resolution
-    source, reference = torch.rand(2, 3, r, r), torch.rand(2, 3, r, r)
+    content, reference = torch.rand(2, 3, r, r), torch.rand(2, 3, r, r)
     with torch.no_grad():
-        latents = pipe.predict(source, reference)
+        latents = pipe.predict(content, reference)
     assert [m.shape[-1] for m in latents.maps] == [r // 16, r // 8, r // 4]
     torch.testing.assert_close(latents.maps[0], latents.base_map)  # zero-initialised heads: W = W0(base)
     assert latents.correspondence.index.shape == (2, (r // 16) ** 2)

@@ -304,7 +304,7 @@ def test_wheel_in_a_fresh_venv_recolours_with_the_shipped_checkpoint(wheel, tmp_
     assert install.returncode == 0, install.stderr
     work = tmp_path / "elsewhere"
     work.mkdir()
-    textured_image(120, 180, seed=1).save(work / "source.jpg")
+    textured_image(120, 180, seed=1).save(work / "content.jpg")
     textured_image(60, 80, seed=2).save(work / "reference.png")
     (work / "look.cube").write_text("LUT_3D_SIZE 2\n" + "".join(f"{b} {g} {r}\n" for r in (0, 1) for g in (0, 1)
                                                                 for b in (0, 1)))
@@ -316,12 +316,12 @@ def test_wheel_in_a_fresh_venv_recolours_with_the_shipped_checkpoint(wheel, tmp_
     usage = subprocess.run([recolor, "--help"], capture_output=True, text=True, env=env).stdout
     squeeze = lambda text: "".join(text.split())  # noqa: E731 (argparse wraps the path, at hyphens too)
     assert squeeze(f"(default: the shipped checkpoint, {checkpoint})") in squeeze(usage)
-    done = subprocess.run([recolor, "source.jpg", "--reference", "reference.png", "-o", "out.png"], cwd=work,
+    done = subprocess.run([recolor, "content.jpg", "--reference", "reference.png", "-o", "out.png"], cwd=work,
                           capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     with Image.open(work / "out.png") as out:
         assert out.size == (180, 120)
-    graded = subprocess.run([recolor, "source.jpg", "--lut", "look.cube", "-o", "graded.png"], cwd=work,
+    graded = subprocess.run([recolor, "content.jpg", "--lut", "look.cube", "-o", "graded.png"], cwd=work,
                             capture_output=True, text=True, env=env, timeout=600)
     assert graded.returncode == 0 and graded.stderr == "", graded.stderr
     assert (work / "graded.png").is_file()

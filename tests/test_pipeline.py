@@ -314,9 +314,9 @@ def test_modes_are_converted(tiny_pipe, pair, tmp_path):
 def test_alpha_zero_is_self_reconstruction_and_alpha_is_checked(tiny_pipe, pair):
     latents = tiny_pipe.encode(pair[0], pair[1])
     low = tiny_pipe.render(latents, 0.0)
-    source = latents.content_low
-    rec = tiny_pipe.generator(source, maps=tiny_pipe.self_map(source))
-    torch.testing.assert_close(low, rec, atol=1e-3, rtol=1e-3)  # base_0 = Lab round trip of the source
+    content = latents.content_low
+    rec = tiny_pipe.generator(content, maps=tiny_pipe.self_map(content))
+    torch.testing.assert_close(low, rec, atol=1e-3, rtol=1e-3)  # base_0 = Lab round trip of the content
     for bad in (-0.1, 2.5, float("nan"), "1", None, True):
         with pytest.raises(ValueError, match="alpha"):
             tiny_pipe(content=pair[0], reference=pair[1], alpha=bad)

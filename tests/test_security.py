@@ -17,7 +17,7 @@ from conftest import ROOT, serve, textured_image
 from demo.photos import EXAMPLES, MAX_LAYERS
 from demo.session import Demo
 
-SOURCE, REFERENCE = EXAMPLES[0]
+CONTENT, REFERENCE = EXAMPLES[0]
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def error_of(message: dict) -> str | None:
 
 def test_session_ids_never_write_or_delete_outside_the_cache(server):
     demo, state, sandbox = server
-    source, reference = upload(demo, SOURCE), upload(demo, REFERENCE)
+    content, reference = upload(demo, CONTENT), upload(demo, REFERENCE)
     for name in ("victim", "victim2", "absolute"):
         canary(sandbox / name)
     outside = files_under(sandbox / "victim") | files_under(sandbox / "victim2") | files_under(sandbox / "absolute")
@@ -84,22 +84,22 @@ def test_session_ids_never_write_or_delete_outside_the_cache(server):
     # relative ids point from the results folder (cache/recolor_demo) to the canaries; then absolute ones
     hostile = ["../../victim", "../../victim2", "../../../" + sandbox.name + "/victim", str(sandbox / "absolute")]
     for session in hostile:
-        result = call(demo, "recolour", [source, reference, 1.0], session)
+        result = call(demo, "recolour", [content, reference, 1.0], session)
         assert result["success"], result
         _, compare, download, _ = result["output"]["data"]  # the session state stays on the server
         written = [Path(item["path"]) for item in compare] + [Path(download["path"])]
         assert all(p.resolve().is_relative_to((sandbox / "cache").resolve()) for p in written)
-        assert call(demo, "new_photos", [source, reference, None], session)["success"]  # drops that session's files
+        assert call(demo, "new_photos", [content, reference, None], session)["success"]  # drops that session's files
     for session in ("fresh-1", "fresh-2", "fresh-3"):  # evicts every earlier session (the demo keeps 2 here)
-        assert call(demo, "recolour", [source, reference, 1.0], session)["success"]
+        assert call(demo, "recolour", [content, reference, 1.0], session)["success"]
     for victim in ("victim", "victim2", "absolute"):
         assert files_under(sandbox / victim) == {"keep.txt": b"the user's own file"}
     assert files_under(sandbox / "victim") | files_under(sandbox / "victim2") | files_under(
         sandbox / "absolute") == outside
     # only now that the canaries proved ids never become paths: the filesystem root as a session id
     for session in ("/", "//", "/.", ".."):
-        assert call(demo, "recolour", [source, reference, 1.0], session)["success"]
-        assert call(demo, "new_photos", [source, reference, None], session)["success"]
+        assert call(demo, "recolour", [content, reference, 1.0], session)["success"]
+        assert call(demo, "new_photos", [content, reference, None], session)["success"]
     assert sorted(os.listdir("/")) == root_entries
     assert state.files.root.is_dir() and all(p.is_relative_to(state.files.root) for p in state.files.files())
 
@@ -122,25 +122,25 @@ def test_files_that_were_not_uploaded_are_never_read(server, tmp_path):
                                            None, 1.0])):
                 message = error_of(call(demo, event, data, "reader"))
                 if "meta" not in photo and event == "recolour":  # inspect refuses first for want of a result
-                    messages.add(message.replace("reference", "source"))
+                    messages.add(message.replace("reference", "content"))
             warned = call(demo, "new_photos", [photo, reference, None], "reader")  # an upload event: outputs unchanged
             assert not warned["success"] or all(item in (None, {"__type__": "update"})  # None: the session state
                                                 for item in warned["output"]["data"])
     # one message whatever the path: it does not tell whether a file exists there
-    assert messages == {"The source photo is not a file uploaded to this demo: upload it again."}
+    assert messages == {"The content photo is not a file uploaded to this demo: upload it again."}
 
 
 def test_painted_layers_obey_the_pixel_limit_before_decoding(server, tmp_path):
     demo, _, _ = server
-    source, reference = upload(demo, SOURCE), upload(demo, REFERENCE)
+    content, reference = upload(demo, CONTENT), upload(demo, REFERENCE)
     process = psutil.Process()
     for side, expected in ((12000, "over the pixel limit"), (15000, "decompression")):
         layer = tmp_path / f"layer{side}.png"
         Image.new("1", (side, side)).save(layer)  # a few hundred KB on disk, side**2 pixels decoded
         region = {"background": None, "layers": [upload(demo, layer)], "composite": None}
         before = process.memory_info().rss
-        message = error_of(call(demo, "masks", [source, reference, region, None, None, 1.0], "painter"))
-        assert expected in message and "painted source region" in message
+        message = error_of(call(demo, "masks", [content, reference, region, None, None, 1.0], "painter"))
+        assert expected in message and "painted content region" in message
         assert process.memory_info().rss - before < 100 * 2**20
 
 
@@ -148,7 +148,7 @@ def test_the_regions_button_refuses_big_or_many_layers_before_gradio_decodes(ser
     """The regions button's editors are preprocessed by Gradio, which decodes every layer: guard_editor refuses
     more than MAX_LAYERS layers and any layer over the pixel limit from the headers, before that."""
     demo, state, _ = server
-    source, reference = upload(demo, SOURCE), upload(demo, REFERENCE)
+    content, reference = upload(demo, CONTENT), upload(demo, REFERENCE)
     decoded = []
     monkeypatch.setattr(gr.ImageEditor, "convert_and_format_image", lambda self, *a, **k: decoded.append(1))
     small, big = tmp_path / "small.png", tmp_path / "big.png"
@@ -158,19 +158,19 @@ def test_the_regions_button_refuses_big_or_many_layers_before_gradio_decodes(ser
              ([upload(demo, big)], "over the pixel limit"))
     for layers, expected in cases:
         region = {"background": None, "layers": layers, "composite": None, "id": None}
-        message = error_of(call(demo, "painted", [(source, reference), region, None, None, 1.0], "many"))
+        message = error_of(call(demo, "painted", [(content, reference), region, None, None, 1.0], "many"))
         assert expected in message
     assert decoded == []
 
 
 def test_strength_is_checked_before_the_prediction(server, monkeypatch):
     demo, state, _ = server
-    source, reference = upload(demo, SOURCE), upload(demo, REFERENCE)
+    content, reference = upload(demo, CONTENT), upload(demo, REFERENCE)
     calls = []
     monkeypatch.setattr(state.pipe, "encode", lambda *a, **k: calls.append(1))
     for strength in (5, -1, "1", None, [1]):
-        for event, data in (("recolour", [source, reference, strength]),
-                            ("guided", [source, reference, {"actions": [{"keep": [0.5, 0.5]}]}, strength])):
+        for event, data in (("recolour", [content, reference, strength]),
+                            ("guided", [content, reference, {"actions": [{"keep": [0.5, 0.5]}]}, strength])):
             message = error_of(call(demo, event, data, "slider"))
             assert message.startswith("The strength must be a number from 0 to 2, got ")
     assert calls == []

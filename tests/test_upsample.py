@@ -43,7 +43,7 @@ def test_global_affine_is_reproduced():
 
 
 @pytest.mark.parametrize("h, w, low", [(333, 517, (64, 41)), (7, 9, (9, 7)), (7, 9, (4, 3))])
-def test_output_size_matches_source(h, w, low):
+def test_output_size_matches_content(h, w, low):
     src = texture(h, w, seed=2)
     src_low = np.asarray(Image.fromarray(src).resize(low, Image.BOX))
     out = transfer_colour(src, src_low, 255 - src_low)

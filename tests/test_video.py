@@ -133,27 +133,27 @@ def test_no_cut_within_a_pan(pipe, clip, reference):
 
 
 def test_recolor_video_keeps_size_timing_and_audio(pipe, clip, reference, tmp_path):
-    source, out = tmp_path / "clip.mp4", tmp_path / "out.mkv"
-    write_clip_with_audio(source, clip, len(clip) / FPS)
-    assert recolor_video(pipe, source, reference, out, progress=False) == len(clip)
+    content, out = tmp_path / "clip.mp4", tmp_path / "out.mkv"
+    write_clip_with_audio(content, clip, len(clip) / FPS)
+    assert recolor_video(pipe, content, reference, out, progress=False) == len(clip)
     frames, size, rate, pts, codec, payload = stream_summary(out)
-    frames_in, size_in, rate_in, pts_in, codec_in, payload_in = stream_summary(source)
+    frames_in, size_in, rate_in, pts_in, codec_in, payload_in = stream_summary(content)
     assert (frames, size, rate, codec) == (frames_in, size_in, rate_in, codec_in) == (len(clip), SIZE, FPS, "aac")
     np.testing.assert_allclose(pts, pts_in, atol=1e-3)
     assert payload == payload_in  # audio copied, not re-encoded
     decoded = list(read_frames(out))
-    assert not np.array_equal(decoded[0], list(read_frames(source))[0])
+    assert not np.array_equal(decoded[0], list(read_frames(content))[0])
 
 
 def test_odd_frame_size(pipe, reference, tmp_path):
-    source, out = tmp_path / "odd.mkv", tmp_path / "out.mp4"
-    with av.open(str(source), "w") as container:
+    content, out = tmp_path / "odd.mkv", tmp_path / "out.mp4"
+    with av.open(str(content), "w") as container:
         stream = container.add_stream("libx264rgb", rate=FPS)
         stream.width, stream.height, stream.pix_fmt = 33, 21, "rgb24"
         for frame in pan_zoom(textured_image(60, 90, seed=3), 3, (33, 21)):
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
         container.mux(stream.encode())
-    assert recolor_video(pipe, source, reference, out, progress=False) == 3
+    assert recolor_video(pipe, content, reference, out, progress=False) == 3
     assert [f.shape for f in read_frames(out)] == [(21, 33, 3)] * 3
 
 
@@ -179,19 +179,19 @@ def checkpoint(tmp_path_factory, pipe):
 
 
 def test_cli_video(checkpoint, clip, reference, tmp_path, capsys):
-    source, ref, out = tmp_path / "clip.mp4", tmp_path / "look.png", tmp_path / "out" / "clip.mp4"
-    write_frames(source, clip[:4], FPS)
+    content, ref, out = tmp_path / "clip.mp4", tmp_path / "look.png", tmp_path / "out" / "clip.mp4"
+    write_frames(content, clip[:4], FPS)
     reference.save(ref)
     common = ["--reference", str(ref), "--checkpoint", str(checkpoint), "--device", "cpu"]
-    assert main([str(source), *common, "-o", str(out), "--smoothing", "0.5"]) == 0
+    assert main([str(content), *common, "-o", str(out), "--smoothing", "0.5"]) == 0
     assert "1 written, 0 failed" in capsys.readouterr().out
     assert len(list(read_frames(out))) == 4 and [p.name for p in out.parent.iterdir()] == ["clip.mp4"]
-    assert main([str(source), *common, "-o", str(tmp_path / "frame.png")]) == 2
+    assert main([str(content), *common, "-o", str(tmp_path / "frame.png")]) == 2
     assert "a video output needs one of the extensions .mp4, .mov, .mkv" in capsys.readouterr().err
-    assert main([str(source), *common, "-o", str(out), "--smoothing", "1"]) == 2
+    assert main([str(content), *common, "-o", str(out), "--smoothing", "1"]) == 2
     assert "smoothing must be a number in [0, 1)" in capsys.readouterr().err
     broken = tmp_path / "broken.mov"
-    broken.write_bytes(source.read_bytes()[:100])
+    broken.write_bytes(content.read_bytes()[:100])
     assert main([str(broken), *common, "-o", str(tmp_path / "broken-out.mp4")]) == 1
     assert "broken.mov" in capsys.readouterr().err
     assert not (tmp_path / "broken-out.mp4").exists() and not list(tmp_path.glob(".broken-out*"))

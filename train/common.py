@@ -283,7 +283,7 @@ def prune_checkpoints(output_dir: Path, keep: int) -> None:
 
 
 def save_grid(columns: list[torch.Tensor], path: Path) -> None:
-    """Rows = pairs, columns = e.g. source | reference | output | target."""
+    """Rows = pairs, columns = e.g. content | reference | output | target."""
     rows = [np.concatenate([tensor_to_uint8(col[i]) for col in columns], axis=1) for i in range(columns[0].shape[0])]
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.concatenate(rows, axis=0)).save(path)

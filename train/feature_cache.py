@@ -33,7 +33,7 @@ from recolor_hf.steps import PairFeatures
 
 IMAGES = ("content", "reference", "target")
 SHARD_SIZE = 128  # pairs per shard file
-NEIGHBOURS = 8  # an oracle pair's reference is one of the source's NEIGHBOURS most similar photos
+NEIGHBOURS = 8  # an oracle pair's reference is one of the content's NEIGHBOURS most similar photos
 REGIONS = (3, 7)  # range of the number of regions clustered per oracle pair (upper bound excluded)
 KMEANS_STEPS = 10
 ORACLE_MIX = {"segment": 0.5, "strong": 0.3, "none": 0.2}  # looks given to an oracle pair's reference photo
@@ -141,8 +141,8 @@ class OraclePairs(Dataset):
         size = content.shape[-2:]
         masks = [F.interpolate((x @ centres.T).T.reshape(1, -1, *self.grid), size=size, mode="bilinear",
                                align_corners=False)[0].argmax(0).numpy() for x in (self.semantic[i], semantic)]
-        source, ref = ((x.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for x in (content, reference))
-        target = mask_oracle(source, ref, masks[0], masks[1])
+        rgb = ((x.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for x in (content, reference))
+        target = mask_oracle(*rgb, masks[0], masks[1])
         return {"content": content, "reference": reference, "target": image_to_tensor(target)}
 
 

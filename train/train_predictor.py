@@ -1,8 +1,8 @@
 """Stage 3 (main §3.4): train the W-predictor P_W with G', E_w, E_W and the backbone fixed.
 
 Loss (main eq. 6, all weights 1 by default): L1(I_P, I_T) + perceptual(I_P, I_T) + L_w0(I_P, I_R), where I_P =
-G'(base, P_W(I_S, I_R)) (base: the source moved to the reference's matched Lab statistics, see
-recolor_hf.models.colour), I_T is the re-coloured source and I_R, beyond the paper, with chance
+G'(base, P_W(I_S, I_R)) (base: the content moved to the reference's matched Lab statistics, see
+recolor_hf.models.colour), I_T is the re-coloured content and I_R, beyond the paper, with chance
 ``--pair_reference_prob`` a second, low-overlap crop of the same photo under the same look (content-related, not
 aligned: the exemplar setting), with chance ``--cross_reference_prob`` ANOTHER photo under the look, else (as in the
 paper) a pixel-unaligned re-coloured view of the target. ``--lambda_w0 0`` turns the w0 loss off (a zero-weight
@@ -52,7 +52,7 @@ OPTIONS = {  # stage 3's own flags: name -> (type, default, help)
     "lambda_lab": (float, 0.0, "weight of L1(Lab(I_P), Lab(I_T)) (beyond the paper; Lab units, so ~0.01)"),
     "pair_reference_prob": (float, 0.6, "chance that the reference is another crop of the photo under the look"),
     "cross_reference_prob": (float, 0.05, "chance that the reference is another photo under the target's look"),
-    "target_mix": (look_mix, None, "look kinds turning the source into the target with their weights, e.g. "
+    "target_mix": (look_mix, None, "look kinds turning the content into the target with their weights, e.g. "
                                    "global=0.4,local=0.4,segment=0.2 (default: recolor_hf.data.REFERENCE_MIX)"),
     "cache_dir": (str, None, "train on a feature cache of related pairs (train/feature_cache.py) instead of "
                              "photos"),

