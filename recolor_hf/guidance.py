@@ -39,8 +39,9 @@ import torch.nn.functional as F
 
 from .models.colour import lab_to_rgb, rgb_to_lab
 from .models.layers import resize_map
-from .models.transfer import GAIN_RANGE, std_gain
+from .models.transfer import move_lab
 from .models.correspondence import Correspondence, correspond, cosine_attention, gather_patches, hard_attention
+from .strength import interpolate_statistics
 
 Point = tuple[float, float]
 ASPECT_TOLERANCE = 0.02  # a mask may differ from its image's aspect ratio by this share (rounding of resizes)
@@ -162,12 +163,12 @@ class RegionEdit:
     region: np.ndarray | None = None
 
     def transfer(self, lab: torch.Tensor, alpha: float, index: slice = slice(None)) -> torch.Tensor:
-        """The region transfer at strength alpha: (lab - mean_S) gain^alpha + mean_S + alpha (mean_R - mean_S), with
-        the statistics of the batch items ``index``."""
-        content_mean, content_std = self.content_mean[index], self.content_std[index]
-        reference_mean, reference_std = self.reference_mean[index], self.reference_std[index]
-        gain = std_gain(reference_std, content_std).clamp(*GAIN_RANGE)
-        return (lab - content_mean) * gain ** alpha + content_mean + alpha * (reference_mean - content_mean)
+        """The region transfer at strength alpha: Lab values (B, 3, ...) moved from the painted content region's
+        statistics S to S moved by alpha t(S -> R) (``strength.interpolate_statistics``), with the statistics of the
+        batch items ``index``."""
+        content = torch.cat([self.content_mean[index], self.content_std[index]], dim=1)
+        reference = torch.cat([self.reference_mean[index], self.reference_std[index]], dim=1)
+        return move_lab(lab, content, interpolate_statistics(content, reference, alpha))
 
     def apply(self, content: torch.Tensor, rendered: torch.Tensor, alpha: float, paint: bool = True) -> torch.Tensor:
         """(B, 3, r, r) content and rendered result in [0, 1] -> the result with kept pixels back to the content

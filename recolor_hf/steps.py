@@ -13,7 +13,8 @@ from .guidance import RegionEdit
 from .models.colour import patch_statistics, rgb_to_lab
 from .models.correspondence import Correspondence, colour_prior, correspond
 from .models.layers import resize_map
-from .models.transfer import interpolate_statistics, local_transfer, target_statistics
+from .models.transfer import local_transfer, target_statistics
+from .strength import interpolate_maps, interpolate_statistics
 
 
 @dataclass
@@ -71,12 +72,6 @@ class ReferenceFeatures:
     whole: torch.Tensor
 
 
-def interpolate_maps(maps: tuple[torch.Tensor, ...], base_map: torch.Tensor, alpha: float,
-                     start_map: torch.Tensor | None = None) -> tuple:
-    """W' = W0 + alpha (W - W0(base)) (supp. eq. 3 with W0 = ``start_map``, default W0(base)), maps resized."""
-    start_map = base_map if start_map is None else start_map
-    return tuple(resize_map(start_map, m.shape[-2:]) + alpha * (m - resize_map(base_map, m.shape[-2:]))
-                 for m in maps)
 
 
 

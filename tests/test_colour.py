@@ -8,7 +8,8 @@ from recolor_hf import RecolorPipeline
 from recolor_hf.guidance import Guidance
 from recolor_hf.models.colour import lab_to_rgb, patch_statistics, rgb_to_lab
 from recolor_hf.models.correspondence import colour_prior, gather_statistics, hard_warp
-from recolor_hf.models.transfer import interpolate_statistics, local_transfer, smooth_transfer, target_statistics
+from recolor_hf.models.transfer import local_transfer, smooth_transfer, target_statistics
+from recolor_hf.strength import interpolate_statistics
 
 NO_SMOOTHING = (1e-3, 1e-3)  # spatial and colour sigmas far below the patch spacing: each patch alone
 

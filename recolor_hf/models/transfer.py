@@ -15,7 +15,7 @@ and c ramps from 0 to 1 over P_W's ``confidence_range``. The transfer of a patch
     t = (mu_T - mu_S, log g),  g = (std_T + f) / (std_S + f)  (mean shift, log contrast gain; f = STD_FLOOR)
 
 (``statistics_transfer``, inverted by ``apply_transfer``); the smoothing averages it over patches near in the image
-and in content colour, weighted by c (``smooth_transfer``), the strength alpha scales it (``interpolate_statistics``,
+and in content colour, weighted by c (``smooth_transfer``), the strength alpha scales it (``strength.interpolate_statistics``,
 supp. eq. 3 on statistics) and video averages it over frames (``video.TemporalSmoother``). The "base" image is the
 content with every pixel's Lab value moved from its patch statistics S_S to T (``local_transfer``, a local Reinhard
 transfer); G' re-renders it under P_W's maps, and the base-only path (``learned=False``) is T alone
@@ -51,12 +51,6 @@ def apply_transfer(content: torch.Tensor, transfer: torch.Tensor) -> torch.Tenso
     (std_S + f) exp(t_g) - f."""
     std = (content[:, 3:] + STD_FLOOR) * transfer[:, 3:].exp() - STD_FLOOR
     return torch.cat([content[:, :3] + transfer[:, :3], std.clamp_min(0)], dim=1)
-
-
-def interpolate_statistics(content: torch.Tensor, target: torch.Tensor, alpha: float) -> torch.Tensor:
-    """Strength on statistics, as supp. eq. 3 on maps: S moved by alpha t(S -> T) (means linearly, stds
-    geometrically)."""
-    return apply_transfer(content, alpha * statistics_transfer(content, target))
 
 
 def global_transfer(stats: torch.Tensor, content: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
@@ -138,6 +132,11 @@ def local_transfer(image: torch.Tensor, content: torch.Tensor, target: torch.Ten
     """
     size = image.shape[-2:]
     s, t = (F.interpolate(x, size=size, mode="bilinear", align_corners=False) for x in (content, target))
-    gain = std_gain(t[:, 3:], s[:, 3:]).clamp(*GAIN_RANGE)
-    lab = (rgb_to_lab(image) - s[:, :3]) * gain + t[:, :3]
-    return lab_to_rgb(lab)
+    return lab_to_rgb(move_lab(rgb_to_lab(image), s, t))
+
+
+def move_lab(lab: torch.Tensor, content: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Lab values (B, 3, ...) moved from the statistics ``content`` to ``target`` (B, 6, ...; broadcast):
+    (lab - mu_S) g + mu_T with the contrast gain g clamped to GAIN_RANGE."""
+    gain = std_gain(target[:, 3:], content[:, 3:]).clamp(*GAIN_RANGE)
+    return (lab - content[:, :3]) * gain + target[:, :3]
