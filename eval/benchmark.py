@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -26,7 +27,7 @@ from tqdm import tqdm
 
 from eval.methods import PIPELINE_METHODS, Method
 from eval.report import METRICS
-from recolor_hf.data import FiveKPairs, to_gray
+from recolor_hf.data import FiveKPairs, list_images, to_gray
 from recolor_hf.guidance import Guidance
 from recolor_hf.image_io import load_array, to_float, to_uint8
 from recolor_hf.looks import LocalLook, Look, random_look
@@ -213,6 +214,31 @@ def halves_local_pairs(paths: list[Path], seed: int, max_side: int | None = None
         edited = apply_look(look, photo)
         a, b = half_boxes(*photo.shape[:2], rng)
         yield Pair(f"{i:03d}_{path.stem}", "segment", photo[a], edited[b], edited[a])
+
+
+def timelapse_pairs(root: Path, scenes: list[str] | None, per_scene: int, seed: int,
+                    max_side: int | None = None) -> Iterator[Pair]:
+    """Halves of one fixed-camera scene at two times of day (``recolor_hf.data.TimeLapsePairs``' folders: one per
+    scene of aligned frames): content half A of frame a, reference half B of frame b, target half A of frame b, so
+    the ground truth is the scene's real change of light region by region. ``per_scene`` pairs per scene; pair
+    (scene, i) depends only on (seed, the scene's name, i); part: the scene."""
+    if not root.is_dir():
+        raise ValueError(f"time-lapse folder {root} not found: pass --timelapse_dir (one folder of frames per scene)")
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and (scenes is None or p.name in scenes))
+    if scenes is not None and len(folders) < len(set(scenes)):
+        raise ValueError(f"{root}: no scene folder {sorted(set(scenes) - {p.name for p in folders})}")
+    for folder in folders:
+        frames = list_images(folder)
+        if len(frames) < 2:
+            raise ValueError(f"{folder}: a scene needs two or more frames, found {len(frames)}")
+        for i in range(per_scene):
+            rng = np.random.default_rng([seed, zlib.crc32(folder.name.encode()), i])
+            first, second = rng.choice(len(frames), 2, replace=False)
+            before, after = load_array(frames[first], max_side), load_array(frames[second], max_side)
+            if before.shape != after.shape:
+                raise ValueError(f"{folder}: frames {frames[first].name} and {frames[second].name} differ in size")
+            a, b = half_boxes(*before.shape[:2], rng)
+            yield Pair(f"{folder.name}_{i:02d}", folder.name, before[a], after[b], after[a])
 
 
 def run_benchmark(

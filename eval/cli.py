@@ -23,7 +23,7 @@ from recolor_hf import DEFAULT_CHECKPOINT, PRESETS
 from recolor_hf.data import SPLITS
 
 OUTPUTS = Path("outputs") / "eval"  # --output_dir defaults to OUTPUTS / COMMAND
-DATA_FOLDERS = ("photos", "fivek", "dpst")  # --NAME_dir defaults to --data_dir / NAME
+DATA_FOLDERS = ("photos", "fivek", "dpst", "timelapse")  # --NAME_dir defaults to --data_dir / NAME
 ROW_HEIGHT = 160  # px, contact-sheet rows
 OUR_MAX_SIDE = 512  # px, default --max_side of the content-related benchmarks
 
@@ -74,6 +74,8 @@ def add_image_benchmarks(commands, groups: dict[str, argparse.ArgumentParser]) -
                          "two halves of one photo under one segment-local look over the whole photo"),
         "grey-refs": (quality.run_grey_refs, "dpst", OUR_MAX_SIDE,
                       "DPST pairs with grey references against the mask oracle of the grey reference"),
+        "timelapse": (quality.run_timelapse, "timelapse", OUR_MAX_SIDE,
+                      "halves of one fixed-camera scene at two times of day (real light, exact ground truth)"),
         "sensitivity": (quality.run_sensitivity, "dpst", OUR_MAX_SIDE, "DPST: effect of another reference"),
         "clicks": (quality.run_clicks, "dpst", OUR_MAX_SIDE,
                    "DPST: click effect of 'ours' and 'base-only' (needs --pretrained_model_name_or_path)"),
@@ -90,6 +92,9 @@ def add_image_benchmarks(commands, groups: dict[str, argparse.ArgumentParser]) -
                                  help="photos of the training split (recolor_hf.data.photo_split)")
     commands.choices["presets"].set_defaults(num_pairs=60)
     commands.choices["fivek"].add_argument("--expert", default="C")
+    commands.choices["timelapse"].add_argument("--scenes", type=comma_list(), default=None,
+                                               help="comma-separated scene folders (default: all)")
+    commands.choices["timelapse"].add_argument("--per_scene", type=int, default=12, help="pairs per scene")
     commands.choices["halves"].add_argument(
         "--strength", choices=["strong", "mild"], default="strong",
         help="strong: DPST-like grades (eval.benchmark.strong_eval_look); mild: the preset looks")

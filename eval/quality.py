@@ -20,7 +20,7 @@ from eval.benchmark import (
     CLICK_METRICS, CLICK_RADIUS, MASK_METRICS, SENSITIVITY_METRICS, ClickCase, MaskCase, Pair, click_benchmark,
     contact_sheet, dpst_labelled, dpst_oracle_pairs, dpst_pairs, fit_cell, fivek_pairs, guided_methods,
     halves_local_pairs, halves_pairs, mark_points, mask_benchmark, preset_pairs, reference_sensitivity, run_benchmark,
-    swapped_references,
+    swapped_references, timelapse_pairs,
 )
 from eval.methods import Method, build_methods
 from eval.report import METRICS, method_tables, write_summary
@@ -166,6 +166,16 @@ def run_grey_refs(args: argparse.Namespace) -> None:
     notes = [f"DPST: {args.dpst_dir}, max side {args.max_side}; each reference converted to grey "
              "(recolor_hf.data.to_gray); target: the mask oracle (eval.benchmark.mask_oracle) with the grey reference"]
     evaluate(pairs, methods_of(args), args, "DPST grey-reference benchmark", notes, total=args.num_pairs)
+
+
+def run_timelapse(args: argparse.Namespace) -> None:
+    """Halves of fixed-camera scenes at two times of day (eval.benchmark.timelapse_pairs)."""
+    pairs = list(itertools.islice(timelapse_pairs(args.timelapse_dir, args.scenes, args.per_scene, args.seed,
+                                                  args.max_side), args.num_pairs))
+    notes = [f"time-lapse scenes: {args.timelapse_dir} ({', '.join(args.scenes) if args.scenes else 'all'}), "
+             f"{args.per_scene} pairs per scene, max side {args.max_side}, seed {args.seed}",
+             "content half A of frame a, reference half B of frame b, target half A of frame b"]
+    evaluate(pairs, methods_of(args), args, "Time-lapse halves benchmark", notes, total=len(pairs))
 
 
 def run_sensitivity(args: argparse.Namespace) -> None:

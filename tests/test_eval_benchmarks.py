@@ -13,7 +13,8 @@ from PIL import Image
 
 from conftest import randomize_zero_init, textured_image
 from eval.ablation import ROWS
-from eval.benchmark import apply_look, dpst_labelled, dpst_oracle_pairs, half_boxes, halves_local_pairs, mask_oracle
+from eval.benchmark import (apply_look, dpst_labelled, dpst_oracle_pairs, half_boxes, halves_local_pairs, mask_oracle,
+                            timelapse_pairs)
 from eval.cli import main
 from eval.methods import PIPELINE_METHODS
 from eval.shipped import passes
@@ -269,3 +270,21 @@ def test_ablation_needs_two_pairs_per_part(tmp_path, tiny_dir, capsys):
     with pytest.raises(SystemExit):
         run_ablation(tmp_path, tiny_dir, "--num_pairs", "1")
     assert "each part needs at least 2 pairs, got 1" in capsys.readouterr().err
+
+
+def test_timelapse_pairs_are_halves_of_one_scene_at_two_times(tmp_path):
+    for scene, shift in (("harbour", 0), ("square", 100)):
+        (tmp_path / scene).mkdir()
+        for t in range(3):  # frame t: a flat grey of level 40 t + shift, left and right halves alike
+            Image.fromarray(np.full((30, 40, 3), 40 * t + shift, np.uint8)).save(tmp_path / scene / f"t{t}.png")
+    pairs = list(timelapse_pairs(tmp_path, None, per_scene=3, seed=0))
+    assert [p.part for p in pairs] == ["harbour"] * 3 + ["square"] * 3
+    for p in pairs:
+        assert p.content.shape == p.target.shape == p.reference.shape == (30, 20, 3)
+        assert p.reference[0, 0, 0] == p.target[0, 0, 0] != p.content[0, 0, 0]  # target: the reference's time
+    assert [p.target[0, 0, 0] for p in timelapse_pairs(tmp_path, ["square"], 3, 0)] == \
+        [p.target[0, 0, 0] for p in pairs[3:]]
+    with pytest.raises(ValueError, match="no scene folder"):
+        list(timelapse_pairs(tmp_path, ["harbour", "beach"], 1, 0))
+    with pytest.raises(ValueError, match="not found"):
+        list(timelapse_pairs(tmp_path / "missing", None, 1, 0))
