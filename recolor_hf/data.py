@@ -237,7 +237,22 @@ class FiveKPairs:
 RELATED_MIX = {"segment": 0.35, "strong": 0.25, "mono": 0.15, "global": 0.15, "none": 0.1}  # related pairs
 
 
-class RelatedPairDataset(Dataset):
+class SeededDataset(Dataset):
+    """A dataset whose sample i of epoch e draws from ``rng(i)`` = np.random.default_rng([seed, e, i]): the same
+    sample for the same (seed, epoch, index), new crops and looks each epoch (``set_epoch``)."""
+
+    def __init__(self, seed: int = 0):
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw new random crops / looks for every index (call once per epoch)."""
+        self.epoch = epoch
+
+    def rng(self, i: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, self.epoch, i])
+
+
+class RelatedPairDataset(SeededDataset):
     """Content-related pairs with exact ground truth: one look over a whole photo, then two low-overlap crops.
 
     content = crop A of the photo, reference = crop B of the edited photo (flipped with ``flip_prob``), target =
@@ -260,19 +275,17 @@ class RelatedPairDataset(Dataset):
                  max_iou: float = 0.2, scale: tuple[float, float] = (0.2, 0.5), flip_prob: float = FLIP_PROB,
                  cross_prob: float = 0.0, max_side: int | None = MAX_SIDE):
         mix = mix or RELATED_MIX
-        self.paths, self.resolution, self.seed, self.epoch = list(paths), resolution, seed, 0
+        super().__init__(seed)
+        self.paths, self.resolution = list(paths), resolution
         self.kinds, self.kind_probs = list(mix), np.array(list(mix.values())) / sum(mix.values())
         self.max_iou, self.scale, self.flip_prob, self.max_side = max_iou, scale, flip_prob, max_side
         self.cross_prob = cross_prob
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        rng = np.random.default_rng([self.seed, self.epoch, i])
+        rng = self.rng(i)
         photo = to_float(load_array(self.paths[i], self.max_side))
         kind = self.kinds[rng.choice(len(self.kinds), p=self.kind_probs)]
         look = random_look(rng, kind)
@@ -290,7 +303,7 @@ class RelatedPairDataset(Dataset):
                                                                                                self.resolution))}
 
 
-class TimeLapsePairs(Dataset):
+class TimeLapsePairs(SeededDataset):
     """Exemplar pairs with natural ground truth from fixed-camera time-lapses (a city by day and at dusk).
 
     ``root`` holds one folder per scene of aligned frames of one size. Sample i takes scene i mod n_scenes and two
@@ -311,17 +324,15 @@ class TimeLapsePairs(Dataset):
         self.scenes = [frames for frames in self.scenes if len(frames) >= 2]
         if not self.scenes:
             raise ValueError(f"{root}: no scene folder with two or more frames")
-        self.resolution, self.seed, self.epoch = resolution, seed, 0
+        super().__init__(seed)
+        self.resolution = resolution
         self.max_iou, self.scale, self.flip_prob, self.max_side = max_iou, scale, flip_prob, max_side
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
 
     def __len__(self) -> int:
         return sum(len(frames) for frames in self.scenes)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        rng = np.random.default_rng([self.seed, self.epoch, i])
+        rng = self.rng(i)
         frames = self.scenes[i % len(self.scenes)]
         a, b = rng.choice(len(frames), 2, replace=False)
         before, after = (to_float(load_array(frames[k], self.max_side)) for k in (a, b))
@@ -336,7 +347,7 @@ class TimeLapsePairs(Dataset):
                 "target": image_to_tensor(crop_resize(after, box, self.resolution))}
 
 
-class ColourPairDataset(Dataset):
+class ColourPairDataset(SeededDataset):
     """Photos -> training samples for one stage (`mode`), float32 tensors (3, resolution, resolution) in [0, 1].
 
     Args (defaults in brackets):
@@ -360,7 +371,8 @@ class ColourPairDataset(Dataset):
                  fivek: FiveKPairs | None = None, fivek_prob: float = 0.1, cache: bool = True):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        self.paths, self.resolution, self.seed, self.mode, self.epoch = list(paths), resolution, seed, mode, 0
+        super().__init__(seed)
+        self.paths, self.resolution, self.mode = list(paths), resolution, mode
         self.content_look_prob = content_look_prob
         mix = target_mix or (JITTER_MIX if mode == "jitter" else REFERENCE_MIX)
         self.kinds, self.kind_probs = list(mix), np.array(list(mix.values())) / sum(mix.values())
@@ -368,10 +380,6 @@ class ColourPairDataset(Dataset):
         self.pair_prob, self.pair_iou = pair_prob, pair_iou
         self.cache = cache
         self._cache: dict[int, np.ndarray] = {}
-
-    def set_epoch(self, epoch: int) -> None:
-        """Draw new random crops / looks for every index (call once per epoch)."""
-        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -384,7 +392,7 @@ class ColourPairDataset(Dataset):
         return to_float(img)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        rng = np.random.default_rng([self.seed, self.epoch, i])
+        rng = self.rng(i)
         look = None  # the target's look, kept when it is the same edit on any photo (CROSS_KINDS)
         pair = False  # content and reference are two crops of one photo
         if self.fivek is not None and rng.random() < self.fivek_prob:

@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from recolor_hf import RecolorPipeline
-from recolor_hf.data import DATA_ROOT, RelatedPairDataset, TimeLapsePairs, photo_split
+from recolor_hf.data import DATA_ROOT, RelatedPairDataset, SeededDataset, TimeLapsePairs, photo_split
 from recolor_hf.image_io import image_to_tensor, load_image
 from recolor_hf.looks import random_look
 from recolor_hf.oracle import mask_oracle
@@ -96,10 +96,10 @@ def kmeans(points: torch.Tensor, k: int, rng: np.random.Generator) -> torch.Tens
     return centres
 
 
-class OraclePairs(Dataset):
+class OraclePairs(SeededDataset):
     """Pairs of two different photos of similar content with the mask oracle as target (DPST's structure).
 
-    Photo i is the content; the reference is one of its NEIGHBOURS nearest photos by the backbone's mean semantic
+    Photo i is the content; the reference is one of its ``neighbours`` nearest photos by the backbone's mean semantic
     feature, under a look drawn from ORACLE_MIX (a segment-local look gives each of its regions its own colours, as
     a photo at another time of day does), flipped with chance 1/2. The semantic patches of both photos are clustered together (cosine k-means,
     k drawn from REGIONS; a pixel takes the centre its bilinearly upsampled similarities favour), and the target
@@ -109,7 +109,8 @@ class OraclePairs(Dataset):
     resolution R.
     """
 
-    def __init__(self, pipe: RecolorPipeline, paths: list[Path], seed: int = 0, batch_size: int = 16):
+    def __init__(self, pipe: RecolorPipeline, paths: list[Path], seed: int = 0, batch_size: int = 16,
+                 neighbours: int = NEIGHBOURS):
         size = (pipe.config.resolution,) * 2
         self.photos = torch.stack([image_to_tensor(np.asarray(load_image(p, "photo").resize(size))) for p in paths])
         with torch.no_grad():
@@ -119,17 +120,14 @@ class OraclePairs(Dataset):
         self.grid = tuple(semantic.shape[-2:])
         descriptor = F.normalize(self.semantic.mean(1), dim=1)
         similarity = (descriptor @ descriptor.T).fill_diagonal_(-2)
-        self.neighbours = similarity.topk(min(NEIGHBOURS, len(paths) - 1), dim=1).indices
-        self.seed, self.epoch = seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+        self.neighbours = similarity.topk(min(neighbours, len(paths) - 1), dim=1).indices
+        super().__init__(seed)
 
     def __len__(self) -> int:
         return len(self.photos)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        rng = np.random.default_rng([self.seed, self.epoch, i])
+        rng = self.rng(i)
         j = int(self.neighbours[i, rng.integers(self.neighbours.shape[1])])
         content, semantic = self.photos[i], self.semantic[j]
         look = random_look(rng, rng.choice(list(ORACLE_MIX), p=list(ORACLE_MIX.values())))
@@ -182,6 +180,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pairs", choices=("related", "oracle", "timelapse"), default="related",
                         help="related: RelatedPairDataset; oracle: OraclePairs (different photos, mask oracle); "
                              "timelapse: TimeLapsePairs from --train_data_dir (one folder of frames per scene)")
+    parser.add_argument("--neighbours", type=int, default=NEIGHBOURS,
+                        help="oracle: the reference is one of the content's N most similar photos (large N: "
+                             "references of unrelated content too)")
     parser.add_argument("--scenes", nargs="*", default=None, help="timelapse: the scene folders to use (default all)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -190,7 +191,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.pairs == "timelapse":
         pairs = TimeLapsePairs(args.train_data_dir, resolution, args.seed, args.scenes)
     elif args.pairs == "oracle":
-        pairs = OraclePairs(pipe, photo_split(args.train_data_dir, "train"), args.seed, args.batch_size)
+        pairs = OraclePairs(pipe, photo_split(args.train_data_dir, "train"), args.seed, args.batch_size,
+                            args.neighbours)
     else:
         pairs = RelatedPairDataset(photo_split(args.train_data_dir, "train"), resolution, seed=args.seed,
                                    cross_prob=args.cross_prob)
