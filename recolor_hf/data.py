@@ -313,12 +313,13 @@ class TimeLapsePairs(SeededDataset):
     of epoch e draws from np.random.default_rng([seed, e, i]); images are float32 tensors (3, R, R) in [0, 1].
 
     Args: root; resolution R [256]; seed; scenes: folder names to use [all]; max_iou [0.3]; scale: crop area
-    range [(0.25, 0.6)]; flip_prob [0.5]; max_side: frames decoded downscaled to this long side [512].
+    range [(0.25, 0.6)]; flip_prob [0.5]; max_side: frames decoded downscaled to this long side [512]; grey_prob:
+    chance that frame b is seen in black and white (reference and target grey) [0].
     """
 
     def __init__(self, root: str | os.PathLike, resolution: int = 256, seed: int = 0,
                  scenes: list[str] | None = None, max_iou: float = 0.3, scale: tuple[float, float] = (0.25, 0.6),
-                 flip_prob: float = FLIP_PROB, max_side: int | None = MAX_SIDE):
+                 flip_prob: float = FLIP_PROB, max_side: int | None = MAX_SIDE, grey_prob: float = 0.0):
         folders = sorted(p for p in Path(root).iterdir() if p.is_dir() and (scenes is None or p.name in scenes))
         self.scenes = [list_images(folder) for folder in folders]
         self.scenes = [frames for frames in self.scenes if len(frames) >= 2]
@@ -327,6 +328,7 @@ class TimeLapsePairs(SeededDataset):
         super().__init__(seed)
         self.resolution = resolution
         self.max_iou, self.scale, self.flip_prob, self.max_side = max_iou, scale, flip_prob, max_side
+        self.grey_prob = grey_prob
 
     def __len__(self) -> int:
         return sum(len(frames) for frames in self.scenes)
@@ -339,12 +341,13 @@ class TimeLapsePairs(SeededDataset):
         if before.shape != after.shape:
             raise ValueError(f"{frames[a]} and {frames[b]}: frames of one scene must have one size")
         box, other = low_overlap_boxes(*before.shape[:2], rng, self.max_iou, self.scale)
-        reference = crop_resize(after, other, self.resolution)
+        reference, target = crop_resize(after, other, self.resolution), crop_resize(after, box, self.resolution)
         if rng.random() < self.flip_prob:
             reference = np.ascontiguousarray(reference[:, ::-1])
+        if self.grey_prob and rng.random() < self.grey_prob:  # frame b in black and white
+            reference, target = to_gray(reference), to_gray(target)
         return {"content": image_to_tensor(crop_resize(before, box, self.resolution)),
-                "reference": image_to_tensor(reference),
-                "target": image_to_tensor(crop_resize(after, box, self.resolution))}
+                "reference": image_to_tensor(reference), "target": image_to_tensor(target)}
 
 
 class ColourPairDataset(SeededDataset):

@@ -270,5 +270,9 @@ def test_time_lapse_pairs_take_the_target_from_the_reference_frame(tmp_path):
         content, reference, target = (time_of(sample[k]) for k in ("content", "reference", "target"))
         assert reference == target != content  # the target is the content's crop at the reference's time
         assert torch.equal(pairs[i]["target"], sample["target"])  # one draw per (seed, epoch, index)
+    grey = TimeLapsePairs(tmp_path, resolution=16, seed=3, scenes=["city"], grey_prob=1.0)[0]
+    assert all(torch.allclose(grey[k][0], grey[k][1]) and torch.allclose(grey[k][1], grey[k][2])
+               for k in ("reference", "target"))  # frame b in black and white
+    assert not torch.allclose(grey["content"][0], grey["content"][2])
     with pytest.raises(ValueError, match="two or more frames"):
         TimeLapsePairs(tmp_path, scenes=["lonely"])

@@ -183,13 +183,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--neighbours", type=int, default=NEIGHBOURS,
                         help="oracle: the reference is one of the content's N most similar photos (large N: "
                              "references of unrelated content too)")
+    parser.add_argument("--grey_prob", type=float, default=0.0,
+                        help="timelapse: chance of a grey reference (and target: the same frame in grey)")
     parser.add_argument("--scenes", nargs="*", default=None, help="timelapse: the scene folders to use (default all)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     pipe = RecolorPipeline.from_pretrained(args.pretrained_model_name_or_path)
     resolution = args.resolution or pipe.config.resolution
     if args.pairs == "timelapse":
-        pairs = TimeLapsePairs(args.train_data_dir, resolution, args.seed, args.scenes)
+        pairs = TimeLapsePairs(args.train_data_dir, resolution, args.seed, args.scenes, grey_prob=args.grey_prob)
     elif args.pairs == "oracle":
         pairs = OraclePairs(pipe, photo_split(args.train_data_dir, "train"), args.seed, args.batch_size,
                             args.neighbours)
