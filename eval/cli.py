@@ -1,10 +1,10 @@
 """Command line: `python -m eval COMMAND [options]`, every benchmark of the project (see `--help`).
 
 Image benchmarks (eval.quality): no-harm checks presets, fivek (and dpst: contact sheet only); content-related
-references (DESIGN §6) dpst-oracle, halves, halves-local, grey-refs, sensitivity, clicks, masks. ablation (eval.ablation):
-what each learned part of the model changes. shipped (eval.shipped): the quality bars of a shipped checkpoint, pass or
-fail. Speed and memory: speed, soak (the demo), train-speed, model-size, upsample, upsample-quality, video. figures:
-the README / model-card pictures.
+references (DESIGN §6) dpst-oracle, halves, halves-local, grey-refs, timelapse, sensitivity, clicks, masks.
+ablation (eval.ablation): what each learned part of the model changes. shipped (eval.shipped): the quality bars of a
+shipped checkpoint, pass or fail. Speed and memory: speed, soak (the demo), train-speed, model-size, upsample,
+upsample-quality, video. figures: the README / model-card pictures.
 Flags are diffusers-style snake_case, as in train/: --pretrained_model_name_or_path, --output_dir, ...
 """
 
