@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from eval.methods import PIPELINE_METHODS, Method
 from eval.report import METRICS
-from recolor_hf.data import FiveKPairs, list_images, to_gray
+from recolor_hf.data import FiveKPairs, frame_pair, time_lapse_scenes, to_gray
 from recolor_hf.guidance import Guidance
 from recolor_hf.image_io import load_array, to_float, to_uint8
 from recolor_hf.looks import LocalLook, Look, random_look
@@ -222,23 +222,14 @@ def timelapse_pairs(root: Path, scenes: list[str] | None, per_scene: int, seed: 
     scene of aligned frames): content half A of frame a, reference half B of frame b, target half A of frame b, so
     the ground truth is the scene's real change of light region by region. ``per_scene`` pairs per scene; pair
     (scene, i) depends only on (seed, the scene's name, i); part: the scene."""
-    if not root.is_dir():
-        raise ValueError(f"time-lapse folder {root} not found: pass --timelapse_dir (one folder of frames per scene)")
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and (scenes is None or p.name in scenes))
-    if scenes is not None and len(folders) < len(set(scenes)):
-        raise ValueError(f"{root}: no scene folder {sorted(set(scenes) - {p.name for p in folders})}")
-    for folder in folders:
-        frames = list_images(folder)
+    for name, frames in time_lapse_scenes(root, scenes).items():
         if len(frames) < 2:
-            raise ValueError(f"{folder}: a scene needs two or more frames, found {len(frames)}")
+            raise ValueError(f"{root / name}: a scene needs two or more frames, found {len(frames)}")
         for i in range(per_scene):
-            rng = np.random.default_rng([seed, zlib.crc32(folder.name.encode()), i])
-            first, second = rng.choice(len(frames), 2, replace=False)
-            before, after = load_array(frames[first], max_side), load_array(frames[second], max_side)
-            if before.shape != after.shape:
-                raise ValueError(f"{folder}: frames {frames[first].name} and {frames[second].name} differ in size")
+            rng = np.random.default_rng([seed, zlib.crc32(name.encode()), i])
+            before, after = frame_pair(frames, rng, max_side)
             a, b = half_boxes(*before.shape[:2], rng)
-            yield Pair(f"{folder.name}_{i:02d}", folder.name, before[a], after[b], after[a])
+            yield Pair(f"{name}_{i:02d}", name, before[a], after[b], after[a])
 
 
 def run_benchmark(

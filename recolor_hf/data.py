@@ -303,6 +303,30 @@ class RelatedPairDataset(SeededDataset):
                                                                                                self.resolution))}
 
 
+def time_lapse_scenes(root: str | os.PathLike, scenes: list[str] | None = None) -> dict[str, list[Path]]:
+    """A time-lapse folder (one sub-folder of aligned frames per scene) -> {scene name: its frames} for the scenes
+    named in ``scenes`` (default all); a ValueError names a missing folder or scene."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"time-lapse folder {root} not found (one folder of frames per scene)")
+    folders = {p.name: p for p in sorted(root.iterdir()) if p.is_dir() and (scenes is None or p.name in scenes)}
+    missing = sorted(set(scenes or ()) - set(folders))
+    if missing:
+        raise ValueError(f"{root}: no scene folder {missing}")
+    return {name: list_images(folder) for name, folder in folders.items()}
+
+
+def frame_pair(frames: list[Path], rng: np.random.Generator,
+               max_side: int | None = MAX_SIDE) -> tuple[np.ndarray, np.ndarray]:
+    """Two different frames of one scene, drawn by ``rng``, as (H, W, 3) uint8 arrays (a ValueError when their sizes
+    differ: a scene's frames are aligned)."""
+    first, second = rng.choice(len(frames), 2, replace=False)
+    before, after = load_array(frames[first], max_side), load_array(frames[second], max_side)
+    if before.shape != after.shape:
+        raise ValueError(f"{frames[first]} and {frames[second]}: frames of one scene must have one size")
+    return before, after
+
+
 class TimeLapsePairs(SeededDataset):
     """Exemplar pairs with natural ground truth from fixed-camera time-lapses (a city by day and at dusk).
 
@@ -320,9 +344,7 @@ class TimeLapsePairs(SeededDataset):
     def __init__(self, root: str | os.PathLike, resolution: int = 256, seed: int = 0,
                  scenes: list[str] | None = None, max_iou: float = 0.3, scale: tuple[float, float] = (0.25, 0.6),
                  flip_prob: float = FLIP_PROB, max_side: int | None = MAX_SIDE, grey_prob: float = 0.0):
-        folders = sorted(p for p in Path(root).iterdir() if p.is_dir() and (scenes is None or p.name in scenes))
-        self.scenes = [list_images(folder) for folder in folders]
-        self.scenes = [frames for frames in self.scenes if len(frames) >= 2]
+        self.scenes = [frames for frames in time_lapse_scenes(root, scenes).values() if len(frames) >= 2]
         if not self.scenes:
             raise ValueError(f"{root}: no scene folder with two or more frames")
         super().__init__(seed)
@@ -336,10 +358,7 @@ class TimeLapsePairs(SeededDataset):
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         rng = self.rng(i)
         frames = self.scenes[i % len(self.scenes)]
-        a, b = rng.choice(len(frames), 2, replace=False)
-        before, after = (to_float(load_array(frames[k], self.max_side)) for k in (a, b))
-        if before.shape != after.shape:
-            raise ValueError(f"{frames[a]} and {frames[b]}: frames of one scene must have one size")
+        before, after = (to_float(frame) for frame in frame_pair(frames, rng, self.max_side))
         box, other = low_overlap_boxes(*before.shape[:2], rng, self.max_iou, self.scale)
         reference, target = crop_resize(after, other, self.resolution), crop_resize(after, box, self.resolution)
         if rng.random() < self.flip_prob:
