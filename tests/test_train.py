@@ -81,6 +81,8 @@ def test_three_stages_chain_and_resume(photos, tmp_path):
     out = launch("train_generator.py", "--preset", "tiny", "--output_dir", str(s1), "--max_train_steps", "3",
                  "--resume_from_checkpoint", "latest", *data)
     assert "resumed from" in out.stderr and "at step 2" in out.stderr
+    # one thread (accelerate's default, OMP_NUM_THREADS=1) on a machine with more cores: the log says how to use them
+    assert ("training on 1 of" in out.stderr) == ((os.cpu_count() or 1) > 1)
     assert (s1 / "checkpoint-3").is_dir()
     launch("train_map_encoder.py", "--pretrained_model_name_or_path", str(s1), "--output_dir", str(s2),
            "--max_train_steps", "2", *data)
