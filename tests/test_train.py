@@ -161,6 +161,7 @@ def test_two_processes_train_and_checkpoint(photos, tmp_path):
     out = launch("train_generator.py", "--preset", "tiny", "--output_dir", str(out_dir), "--max_train_steps", "2",
                  "--train_data_dir", str(photos), processes=2)
     assert "x 2 processes" in out.stderr
+    assert ("CPU threads" in out.stderr) == ((os.cpu_count() or 1) > 2)  # 2 processes x 1 thread use 2 cores
     assert (out_dir / "checkpoint-2").is_dir()
     RecolorPipeline.from_pretrained(out_dir)
 

@@ -334,9 +334,10 @@ def build_accelerator(args: argparse.Namespace) -> Accelerator:
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=args.seed),
     )
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    if accelerator.device.type == "cpu" and torch.get_num_threads() < (os.cpu_count() or 1):
-        logger.warning(f"training on {torch.get_num_threads()} of {os.cpu_count()} CPU threads: `accelerate launch` "
-                       "sets OMP_NUM_THREADS=1 unless given --num_cpu_threads_per_process N (or OMP_NUM_THREADS=N)")
+    threads = torch.get_num_threads() * accelerator.num_processes  # on this machine (one node on CPU)
+    if accelerator.device.type == "cpu" and threads < (os.cpu_count() or 1):
+        logger.warning(f"training on {threads} of {os.cpu_count()} CPU threads: `accelerate launch` sets "
+                       "OMP_NUM_THREADS=1 unless given --num_cpu_threads_per_process N (or OMP_NUM_THREADS=N)")
     return accelerator
 
 
