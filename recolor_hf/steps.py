@@ -72,9 +72,6 @@ class ReferenceFeatures:
     whole: torch.Tensor
 
 
-
-
-
 class RecolorSteps:
     """The steps as methods of a pipeline with the components ``generator`` G', ``latent_encoder`` E_w,
     ``map_encoder`` E_W, ``predictor`` P_W and ``backbone`` (``RecolorPipeline``)."""

@@ -15,8 +15,9 @@ and c ramps from 0 to 1 over P_W's ``confidence_range``. The transfer of a patch
     t = (mu_T - mu_S, log g),  g = (std_T + f) / (std_S + f)  (mean shift, log contrast gain; f = STD_FLOOR)
 
 (``statistics_transfer``, inverted by ``apply_transfer``); the smoothing averages it over patches near in the image
-and in content colour, weighted by c (``smooth_transfer``), the strength alpha scales it (``strength.interpolate_statistics``,
-supp. eq. 3 on statistics) and video averages it over frames (``video.TemporalSmoother``). The "base" image is the
+and in content colour, weighted by c (``smooth_transfer``), the strength alpha scales it
+(``strength.interpolate_statistics``, supp. eq. 3 on statistics) and video averages it over frames
+(``video.TemporalSmoother``). The "base" image is the
 content with every pixel's Lab value moved from its patch statistics S_S to T (``local_transfer``, a local Reinhard
 transfer); G' re-renders it under P_W's maps, and the base-only path (``learned=False``) is T alone
 (``target_statistics``). Patches whose correspondence index is -1 (user "keep" points) keep S_S.
