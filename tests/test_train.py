@@ -7,15 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from common import CHECKPOINT_MARKER, checkpoint_problem, parse_args, prune_checkpoints, resumable_checkpoints, train
+from common import (CHECKPOINT_MARKER, bool_flag, checkpoint_problem, look_mix, parse_args, prune_checkpoints,
+                    resumable_checkpoints, train)
 from conftest import ROOT, bomb_png, textured_image
 from export import export
 from recolor_hf import RecolorPipeline
 from train_generator import GeneratorStage
-from train_predictor import look_mix
 
 COMMON = ["--train_batch_size", "2", "--checkpointing_steps", "2", "--validation_steps", "2", "--report_to",
           "tensorboard", "--seed", "0"]
@@ -135,6 +137,22 @@ def test_feature_cache_round_trip_then_cached_predictor_training(photos, tmp_pat
     trained = RecolorPipeline.from_pretrained(tmp_path / "s3")
     assert trained.predictor.statistics_head.weight.abs().sum() > 0
     assert all(head.weight.abs().sum() == 0 for head in trained.predictor.heads)  # no image loss: maps untouched
+    # a cache built before E_W was retrained: --refresh_reference_maps recomputes W0R from the cached reference
+    from accelerate import PartialState
+    from train_predictor import DEFAULTS, PredictorStage
+
+    PartialState()  # the stage logs through accelerate
+    retrained = RecolorPipeline.from_preset("tiny", seed=1)
+    batch = torch.utils.data.default_collate([cache[i] for i in range(2)])
+    maps = {}
+    for refresh in ("false", "true"):
+        args = parse_args("", DEFAULTS, ["--output_dir", str(tmp_path / "x"), "--refresh_reference_maps", refresh])
+        maps[refresh], images = PredictorStage(retrained, args).inputs(batch)[0].reference_map, batch
+    torch.testing.assert_close(maps["false"], unpack(batch)[0].reference_map)
+    with torch.no_grad():
+        fresh = retrained.self_map(unpack(batch)[1]["reference"])
+    torch.testing.assert_close(maps["true"], fresh)
+    assert not torch.allclose(maps["true"], maps["false"])
 
 
 def test_oracle_pairs_pair_different_photos_with_the_mask_oracle(photos):
@@ -154,6 +172,28 @@ def test_oracle_pairs_pair_different_photos_with_the_mask_oracle(photos):
     assert not torch.equal(sample["reference"], sample["content"])
     assert (sample["target"] - sample["content"]).abs().mean() > 0.01
     torch.testing.assert_close(pairs[0]["target"], sample["target"])
+
+
+def test_labelled_pairs_match_classes_across_photos_with_the_mask_oracle(tmp_path):
+    """LabelledPairs: the reference is another photo (from another sequence when there is one), the target is the
+    mask oracle on the human labels: each half of the content takes the colour of the same class in the reference."""
+    from feature_cache import LabelledPairs
+
+    (tmp_path / "images").mkdir(), (tmp_path / "labels").mkdir()
+    labels = np.zeros((32, 48), np.uint8)
+    labels[:, 24:] = 1  # class 0 on the left, 1 on the right
+    for k, name in enumerate(["day_f001.png", "day_f002.png", "dusk_f001.png"]):
+        textured_image(32, 48, seed=k).save(tmp_path / "images" / name)
+        Image.fromarray(labels).save(tmp_path / "labels" / name)
+    pairs = LabelledPairs(tmp_path, resolution=32, seed=0, other_sequence_prob=1.0)
+    assert len(pairs) == 3 and list(pairs.sequences) == ["day", "day", "dusk"]
+    sample = pairs[2]  # dusk: its reference is one of the day photos
+    assert {name: tuple(x.shape) for name, x in sample.items()} == {name: (3, 32, 32) for name in sample}
+    assert (sample["target"] - sample["content"]).abs().mean() > 0.01
+    torch.testing.assert_close(pairs[2]["target"], sample["target"])
+    with pytest.raises(ValueError, match="at least 2"):
+        (tmp_path / "one" / "images").mkdir(parents=True)
+        LabelledPairs(tmp_path / "one")
 
 
 def test_two_processes_train_and_checkpoint(photos, tmp_path):
@@ -267,8 +307,24 @@ def test_time_budget_stops_with_a_checkpoint_and_leaves_the_arguments_alone(phot
     assert (tmp_path / "validation" / "step-000001.png").is_file() and (tmp_path / "model_index.json").is_file()
 
 
-def test_look_mix_argument():
+def test_look_mix_and_bool_flag_arguments():
     assert look_mix("global=0.4,local=0.4,segment=0.2") == {"global": 0.4, "local": 0.4, "segment": 0.2}
     for bad in ("sepia=1", "global", "global=-1,local=1", "global=0"):
         with pytest.raises(argparse.ArgumentTypeError):
             look_mix(bad)
+    assert [bool_flag(x) for x in ("true", "Yes", "1", "false", "NO", "0")] == [True] * 3 + [False] * 3
+    with pytest.raises(argparse.ArgumentTypeError, match="expected true or false"):
+        bool_flag("maybe")
+
+
+def test_absolute_maps_trains_generator_with_map_encoder_and_keeps_the_code_encoder(photos, tmp_path):
+    """Stage 2 with --absolute_maps: G' and E_W move together on the three losses (absolute colour, self-
+    reconstruction, stage 1's code path); E_w and P_W stay as they were."""
+    out = launch("train_map_encoder.py", "--preset", "tiny", "--output_dir", str(tmp_path / "s2"), "--max_train_steps",
+                 "2", "--absolute_maps", "true", "--target_mix", "mono=1,strong=1", "--train_data_dir", str(photos))
+    assert all(f"{name}=" in out.stderr for name in ("absolute", "self_l1", "code"))
+    start, trained = RecolorPipeline.from_preset("tiny", seed=0), RecolorPipeline.from_pretrained(tmp_path / "s2")
+    moved = {name: any((a != b).any() for a, b in zip(getattr(start, name).parameters(),
+                                                      getattr(trained, name).parameters()))
+             for name in ("generator", "map_encoder", "latent_encoder", "predictor")}
+    assert moved == {"generator": True, "map_encoder": True, "latent_encoder": False, "predictor": False}

@@ -49,6 +49,7 @@ from recolor_hf.loading import COMPONENTS
 from recolor_hf.data import (DATA_ROOT, SPLIT_SEED, VAL_FRACTION, ColourPairDataset, FiveKPairs, scan_images,
                              split_train_val)
 from recolor_hf.image_io import tensor_to_uint8
+from recolor_hf.looks import LOOK_KINDS
 
 logger = get_logger(__name__)
 VALIDATION_PAIRS = 4  # images in each validation grid
@@ -56,6 +57,27 @@ CHECKPOINT_MARKER = "checkpoint_complete.json"  # written last: {"files": {name:
 EMA_SUFFIX = "_ema"  # checkpoint-N/<component>_ema/ holds the component's EMA weights
 # what a damaged checkpoint file raises when it is loaded (accelerate's pickles, diffusers' component folders)
 LOAD_ERRORS = (EOFError, OSError, RuntimeError, ValueError, KeyError, pickle.UnpicklingError, SafetensorError)
+
+
+def bool_flag(text: str) -> bool:
+    """argparse type: "true"/"1"/"yes" or "false"/"0"/"no"."""
+    value = text.strip().lower()
+    if value not in ("true", "1", "yes", "false", "0", "no"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return value in ("true", "1", "yes")
+
+
+def look_mix(text: str) -> dict[str, float]:
+    """argparse type: "global=0.4,local=0.4,segment=0.2" -> {look kind: weight}."""
+    mix = {}
+    for item in text.split(","):
+        kind, _, weight = item.partition("=")
+        if kind not in LOOK_KINDS or not weight:
+            raise argparse.ArgumentTypeError(f"expected kind=weight with kind in {LOOK_KINDS}, got {item!r}")
+        mix[kind] = float(weight)
+    if min(mix.values()) < 0 or sum(mix.values()) <= 0:
+        raise argparse.ArgumentTypeError(f"weights must be >= 0 with a positive sum, got {text!r}")
+    return mix
 
 
 def parse_args(description: str, defaults: dict, argv=None) -> argparse.Namespace:

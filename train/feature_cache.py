@@ -5,7 +5,9 @@ A training step then runs only the correspondence (cheap, and re-drawn each step
 P_W, G' and the losses. Pairs come from ``RelatedPairDataset`` (content-related pairs with exact ground truth:
 two crops of one photo under one look) or, with ``--pairs oracle``, from ``OraclePairs``: two different photos
 of similar content with the DPST mask oracle as ground truth, on regions found by clustering the backbone's
-semantic features of both photos together (the DPST evaluation's structure, never its photos). The cache is a
+semantic features of both photos together (the DPST evaluation's structure, never its photos), with ``--pairs
+labelled`` from ``LabelledPairs``: the same on human class labels (street scenes of CamVid), with ``--pairs
+timelapse`` from ``TimeLapsePairs`` (frames of fixed webcams). The cache is a
 folder of shards ``shard-NNNNN.pt`` (features in float16, images in uint8) written atomically, so an interrupted
 build resumes at the first missing shard.
 
@@ -21,13 +23,15 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
+from scipy.ndimage import gaussian_filter
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from recolor_hf import RecolorPipeline
 from recolor_hf.data import DATA_ROOT, RelatedPairDataset, SeededDataset, TimeLapsePairs, photo_split
 from recolor_hf.image_io import image_to_tensor, load_image
-from recolor_hf.looks import random_look
+from recolor_hf.looks import Look, random_look
 from recolor_hf.oracle import mask_oracle
 from recolor_hf.steps import PairFeatures
 
@@ -37,6 +41,8 @@ NEIGHBOURS = 8  # an oracle pair's reference is one of the content's NEIGHBOURS 
 REGIONS = (3, 7)  # range of the number of regions clustered per oracle pair (upper bound excluded)
 KMEANS_STEPS = 10
 ORACLE_MIX = {"segment": 0.5, "strong": 0.3, "none": 0.2}  # looks given to an oracle pair's reference photo
+LABELLED_MIX = {"class": 0.5, "strong": 0.3, "none": 0.2}  # looks given to a labelled pair's reference photo
+CLASS_LOOK_BLUR = 0.01  # std of the class masks' softening in a class look, as a share of the image side
 
 
 def pack(features: PairFeatures, images: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -144,6 +150,64 @@ class OraclePairs(SeededDataset):
         return {"content": content, "reference": reference, "target": image_to_tensor(target)}
 
 
+def class_look(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each labelled class of ``image`` (H, W, 3) float in [0, 1] under its own random ``Look`` (a scene at another
+    time of day: the sky, the road and the trees change differently), blended by softened one-hot class masks."""
+    classes = np.unique(labels)
+    masks = np.stack([gaussian_filter((labels == c).astype(np.float32), CLASS_LOOK_BLUR * max(labels.shape))
+                      for c in classes])
+    masks /= np.maximum(masks.sum(0), 1e-6)
+    edits = [Look.random(rng).apply(image) for _ in classes]
+    return np.einsum("khw,khwc->hwc", masks, np.stack(edits)).astype(np.float32)
+
+
+class LabelledPairs(SeededDataset):
+    """Pairs of two different photos of one kind of scene with human semantic labels, the mask oracle as target
+    (DPST's structure with DPST's kind of masks, e.g. CamVid's street scenes).
+
+    ``root`` holds ``images/NAME.png`` and ``labels/NAME.png`` (a class index per pixel, the same classes in every
+    photo). Photo i is the content; the reference is another photo, from another sequence (the name's part before
+    its last ``_``) with chance ``other_sequence_prob``, under a look from LABELLED_MIX ("class": ``class_look``),
+    flipped with chance 1/2; the target is ``recolor_hf.oracle.mask_oracle`` on the labels. Images (3, R, R) float in
+    [0, 1] at the working resolution R; sample i of epoch e draws from np.random.default_rng([seed, e, i]).
+    """
+
+    def __init__(self, root: str | os.PathLike, resolution: int = 256, seed: int = 0,
+                 other_sequence_prob: float = 0.7):
+        root = Path(root)
+        self.names = sorted(p.name for p in (root / "images").glob("*.png"))
+        if len(self.names) < 2:
+            raise ValueError(f"{root}/images holds {len(self.names)} PNG photos; labelled pairs need at least 2")
+        unlabelled = [n for n in self.names if not (root / "labels" / n).is_file()]
+        if unlabelled:
+            raise ValueError(f"{len(unlabelled)} photos have no labels/<name> class map, e.g. {unlabelled[0]}")
+        size = (resolution, resolution)
+        self.photos = [np.asarray(load_image(root / "images" / n, "photo").resize(size)) for n in self.names]
+        self.labels = [np.asarray(Image.open(root / "labels" / n).resize(size, Image.NEAREST)) for n in self.names]
+        self.sequences = np.array([n.rsplit("_", 1)[0] for n in self.names])
+        self.other_sequence_prob = other_sequence_prob
+        super().__init__(seed)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        rng = self.rng(i)
+        other = self.sequences != self.sequences[i]
+        pool = np.flatnonzero(other if other.any() and rng.random() < self.other_sequence_prob else ~other)
+        pool = pool[pool != i] if len(pool) > 1 else np.flatnonzero(np.arange(len(self.names)) != i)
+        j = int(rng.choice(pool))
+        reference, labels = self.photos[j].astype(np.float32) / 255, self.labels[j]
+        kind = rng.choice(list(LABELLED_MIX), p=list(LABELLED_MIX.values()))
+        reference = class_look(reference, labels, rng) if kind == "class" else random_look(rng, kind)(reference)
+        if rng.random() < 0.5:
+            reference, labels = reference[:, ::-1], labels[:, ::-1]
+        reference = (np.clip(reference, 0, 1) * 255).round().astype(np.uint8)
+        target = mask_oracle(self.photos[i], reference, self.labels[i], labels)
+        return {"content": image_to_tensor(self.photos[i]), "reference": image_to_tensor(reference),
+                "target": image_to_tensor(target)}
+
+
 @torch.no_grad()
 def build_cache(pipe: RecolorPipeline, pairs: Dataset, output_dir: Path, num_pairs: int, batch_size: int) -> None:
     """Write ``num_pairs`` pairs of ``pairs`` (cycling through its photos, a new epoch each pass) as shards."""
@@ -177,9 +241,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--cross_prob", type=float, default=0.0,
                         help="chance of a reference from another photo under the same look (RelatedPairDataset)")
-    parser.add_argument("--pairs", choices=("related", "oracle", "timelapse"), default="related",
+    parser.add_argument("--pairs", choices=("related", "oracle", "timelapse", "labelled"), default="related",
                         help="related: RelatedPairDataset; oracle: OraclePairs (different photos, mask oracle); "
-                             "timelapse: TimeLapsePairs from --train_data_dir (one folder of frames per scene)")
+                             "timelapse: TimeLapsePairs from --train_data_dir (one folder of frames per scene); "
+                             "labelled: LabelledPairs from --train_data_dir (images/ and labels/)")
     parser.add_argument("--neighbours", type=int, default=NEIGHBOURS,
                         help="oracle: the reference is one of the content's N most similar photos (large N: "
                              "references of unrelated content too)")
@@ -192,6 +257,8 @@ def main(argv: list[str] | None = None) -> None:
     resolution = args.resolution or pipe.config.resolution
     if args.pairs == "timelapse":
         pairs = TimeLapsePairs(args.train_data_dir, resolution, args.seed, args.scenes, grey_prob=args.grey_prob)
+    elif args.pairs == "labelled":
+        pairs = LabelledPairs(args.train_data_dir, resolution, args.seed)
     elif args.pairs == "oracle":
         pairs = OraclePairs(pipe, photo_split(args.train_data_dir, "train"), args.seed, args.batch_size,
                             args.neighbours)

@@ -16,31 +16,16 @@ The perceptual loss is real LPIPS when its weights are on disk, else EfficientNe
     accelerate launch train/train_predictor.py --pretrained_model_name_or_path runs/stage2 --output_dir runs/stage3
 """
 
-import argparse
 
 import torch
 import torch.nn.functional as F
 
-from common import Stage, logger, parse_args, train
+from common import Stage, bool_flag, logger, look_mix, parse_args, train
 from feature_cache import FeatureCache, unpack
-from recolor_hf.looks import LOOK_KINDS
 from recolor_hf.losses import PerceptualLoss, lab_l1, w0_loss
 from recolor_hf.models.colour import normalize_statistics, patch_statistics, rgb_to_lab
 from recolor_hf.models.transfer import local_transfer
 from recolor_hf.steps import PairFeatures
-
-
-def look_mix(text: str) -> dict[str, float]:
-    """argparse type: "global=0.4,local=0.4,segment=0.2" -> {look kind: weight}."""
-    mix = {}
-    for item in text.split(","):
-        kind, _, weight = item.partition("=")
-        if kind not in LOOK_KINDS or not weight:
-            raise argparse.ArgumentTypeError(f"expected kind=weight with kind in {LOOK_KINDS}, got {item!r}")
-        mix[kind] = float(weight)
-    if min(mix.values()) < 0 or sum(mix.values()) <= 0:
-        raise argparse.ArgumentTypeError(f"weights must be >= 0 with a positive sum, got {text!r}")
-    return mix
 
 
 OPTIONS = {  # stage 3's own flags: name -> (type, default, help)
@@ -58,6 +43,8 @@ OPTIONS = {  # stage 3's own flags: name -> (type, default, help)
                              "photos"),
     "lambda_stats": (float, 0.0, "weight of L1 between T' and the target's patch statistics (normalised)"),
     "lambda_base": (float, 0.0, "weight of Lab L1 between the base image (content moved to T') and the target"),
+    "refresh_reference_maps": (bool_flag, False, "recompute W0R = E_W(I_R, I_R) from the cached reference instead of "
+                                                 "reading it (a cache built before E_W was retrained)"),
 }
 DEFAULTS = {"learning_rate": 0.0025, "extra": OPTIONS}  # parse_args' per-stage defaults; eval/train_speed.py reads them
 BASE_LOSS_POOL = 2  # the base-image loss runs on images average-pooled by this factor (statistics are 1/16)
@@ -92,7 +79,11 @@ class PredictorStage(Stage):
     def inputs(self, batch: dict) -> tuple[PairFeatures, dict[str, torch.Tensor]]:
         """(features, images) of a batch: unpacked from the cache, or computed by the frozen parts."""
         if "code.0" in batch:
-            return unpack(batch)
+            features, images = unpack(batch)
+            if self.args.refresh_reference_maps:
+                with torch.no_grad():
+                    features.reference_map = self.pipe.self_map(images["reference"])
+            return features, images
         with torch.no_grad():
             return self.pipe.features(batch["content"], batch["reference"]), batch
 
