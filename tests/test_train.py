@@ -147,7 +147,7 @@ def test_feature_cache_round_trip_then_cached_predictor_training(photos, tmp_pat
     maps = {}
     for refresh in ("false", "true"):
         args = parse_args("", DEFAULTS, ["--output_dir", str(tmp_path / "x"), "--refresh_reference_maps", refresh])
-        maps[refresh], images = PredictorStage(retrained, args).inputs(batch)[0].reference_map, batch
+        maps[refresh] = PredictorStage(retrained, args).inputs(batch)[0].reference_map
     torch.testing.assert_close(maps["false"], unpack(batch)[0].reference_map)
     with torch.no_grad():
         fresh = retrained.self_map(unpack(batch)[1]["reference"])

@@ -16,7 +16,6 @@ The perceptual loss is real LPIPS when its weights are on disk, else EfficientNe
     accelerate launch train/train_predictor.py --pretrained_model_name_or_path runs/stage2 --output_dir runs/stage3
 """
 
-
 import torch
 import torch.nn.functional as F
 
