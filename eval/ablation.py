@@ -9,9 +9,9 @@ against the ground truth of:
   (pair i takes pair (i + 1) % n's);
 - W~0R swap: full with the next pair's warped reference map W~0R (``Correspondence.warped``, and each candidate's
   ``candidate_maps`` with a ranker), its own match index, candidates, scores and confidence;
-- heads zeroed: full with P_W's zero-initialised output layers (``statistics_head``, the three map ``heads`` and
-  the ranker's output, weights and biases) set to zero: each patch takes the candidate of highest attention (the
-  ranker's starting logits), no learned trust or contrast, W = W0(base), G' still on.
+- heads zeroed: full with P_W's output layers (``statistics_head``, the three map ``heads``, the ranker's output
+  and the ``affinity_head``, weights and biases) set to zero: each patch takes the candidate of highest attention
+  (the ranker's starting logits), no learned trust, contrast or affinity, W = W0(base), G' still on.
 
 Liveness: "full_change", the mean ΔE00 between full's output and each other row's (~0: that part changes nothing).
 Speed: seconds per image of full and base-only, each the whole pipeline call (the issue's target: full <= 2x
@@ -81,9 +81,10 @@ def render(pipe: RecolorPipeline, state: PairState, features: PairFeatures, matc
 
 @contextmanager
 def zeroed_heads(predictor: LatentMapPredictor) -> Iterator[None]:
-    """P_W's output layers (``statistics_head``, ``heads``, the ranker's ``out``) set to zero inside the block,
-    restored after."""
-    layers = [predictor.statistics_head, *predictor.heads, *([predictor.ranker.out] if predictor.ranker else [])]
+    """P_W's output layers (``statistics_head``, ``heads``, the ranker's ``out``, the ``affinity_head``) set to zero
+    inside the block, restored after."""
+    optional = [layer for layer in (predictor.ranker and predictor.ranker.out, predictor.affinity_head) if layer]
+    layers = [predictor.statistics_head, *predictor.heads, *optional]
     saved = [copy.deepcopy(layer.state_dict()) for layer in layers]
     try:
         with torch.no_grad():

@@ -56,6 +56,24 @@ def test_smoothing_shares_the_transfer_within_a_colour_not_across():
     torch.testing.assert_close(smooth[:, 1:], content[:, 1:])  # a, b and stds: no change asked
 
 
+def test_affinity_joins_or_splits_the_smoothing_across_colours():
+    """P_W's affinity embedding joins the smoothing kernel: patches of two colours with one embedding share one
+    transfer, patches of one colour with far embeddings keep their own; e = 0 is the non-learned kernel."""
+    content = torch.zeros(1, 6, 1, 4)
+    content[:, 0, :, :2], content[:, 0, :, 2:], content[:, 3:] = 30.0, 34.0, 5.0
+    target = content.clone()
+    target[:, 0] += torch.tensor([10.0, 10.0, -10.0, -10.0])
+    weight, keep = torch.ones(1, 1, 1, 4), torch.zeros(1, 1, 1, 4, dtype=torch.bool)
+    sigmas = (10.0, 20.0)  # colours 4 apart: the non-learned kernel mixes the two halves
+    plain = smooth_transfer(content, target, weight, keep, sigmas)
+    torch.testing.assert_close(smooth_transfer(content, target, weight, keep, sigmas, torch.zeros(1, 3, 1, 4)), plain)
+    apart = torch.tensor([0.0, 0.0, 20.0, 20.0]).view(1, 1, 1, 4)
+    split = smooth_transfer(content, target, weight, keep, sigmas, apart)[0, 0, 0] - content[0, 0, 0]
+    torch.testing.assert_close(split, torch.tensor([10.0, 10.0, -10.0, -10.0]), atol=1e-3, rtol=0)
+    mixed = plain[0, 0, 0] - content[0, 0, 0]
+    assert mixed[:2].max() < 5 and mixed[2:].min() > -5  # without the embedding the halves' moves blend
+
+
 def test_colour_prior_breaks_semantic_ties_but_keeps_the_confidence():
     """Two reference patches equally similar in meaning: the match takes the one closer in colour, and reports
     the semantic score as its confidence."""

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from conftest import randomize_zero_init, textured_image
-from eval.ablation import ROWS
+from eval.ablation import ROWS, zeroed_heads
 from eval.benchmark import (apply_look, dpst_labelled, dpst_oracle_pairs, half_boxes, halves_local_pairs, mask_oracle,
                             timelapse_pairs)
 from eval.cli import main
@@ -22,6 +22,7 @@ from recolor_hf.baselines import BASELINES
 from recolor_hf.image_io import load_array
 from recolor_hf.looks import random_look
 from recolor_hf.loading import COMPONENTS
+from recolor_hf.models.predictor import LatentMapPredictor
 
 IMAGE_METHODS = [*BASELINES, *PIPELINE_METHODS]  # the default methods with a checkpoint: ours and base-only included
 
@@ -264,6 +265,23 @@ def test_ablation_of_zero_heads_changes_nothing(tmp_path, tiny_dir):
     assert len(results) == 4 * len(ROWS)
     variants = results[results["method"].isin(["w swap", "W~0R swap", "heads zeroed"])]
     assert (variants["full_change"] == 0).all()
+
+
+def test_zeroed_heads_switch_off_the_learned_affinity(tiny_pipe):
+    """A P_W with a trained (here random) affinity head moves T'; inside ``zeroed_heads`` T' is T again."""
+    pipe = copy.deepcopy(tiny_pipe)
+    predictor = LatentMapPredictor.from_config(pipe.predictor.config, affinity_channels=4)
+    predictor.load_state_dict(pipe.predictor.state_dict(), strict=False)
+    torch.nn.init.normal_(predictor.affinity_head.weight, std=1.0)
+    pipe.register_modules(predictor=predictor)
+    r = pipe.config.resolution
+    with torch.no_grad():
+        features = pipe.features(torch.rand(1, 3, r, r), torch.rand(1, 3, r, r))
+        match = pipe.match(features)
+        base = pipe.colour_targets(features, match, learned=False)[0]
+        assert not torch.allclose(pipe.colour_targets(features, match)[0], base, atol=1e-3)
+        with zeroed_heads(predictor):
+            torch.testing.assert_close(pipe.colour_targets(features, match)[0], base)
 
 
 def test_ablation_needs_two_pairs_per_part(tmp_path, tiny_dir, capsys):

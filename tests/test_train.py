@@ -153,6 +153,12 @@ def test_feature_cache_round_trip_then_cached_predictor_training(photos, tmp_pat
         fresh = retrained.self_map(unpack(batch)[1]["reference"])
     torch.testing.assert_close(maps["true"], fresh)
     assert not torch.allclose(maps["true"], maps["false"])
+    # --affinity_channels grows P_W a fresh affinity head; its other weights, and so nearly its output, stay
+    args = parse_args("", DEFAULTS, ["--output_dir", str(tmp_path / "x"), "--affinity_channels", "4"])
+    before = trained.predictor.state_dict()
+    grown = PredictorStage(trained, args).predictor
+    assert grown.config.affinity_channels == 4 and grown.affinity_head.weight.shape[0] == 4
+    assert all(torch.equal(before[k], v) for k, v in grown.state_dict().items() if not k.startswith("affinity"))
 
 
 def test_oracle_pairs_pair_different_photos_with_the_mask_oracle(photos):

@@ -8,8 +8,10 @@ reading of the mask channel M fed to ASPP1).
 Beyond the paper: the statistics fed to ASPP1 include the non-learned target T of ``transfer``. From ASPP1's
 features P_W also predicts the learned target T' (``statistics_head``, ``correct``): per patch a learned trust in
 the match against the global fallback, smoothed as T is, and how much of the content's own contrast to keep (a grey
-reference, content the reference lacks); with K match candidates a learned ranker (``MatchRanker``, ``rerank``)
-chooses among them. The generator re-renders the content moved to T' (the "base" image), and each map is predicted
+reference, content the reference lacks); optionally a learned affinity (``affinity_head``): an embedding whose
+distances join the smoothing kernel, so that patches P_W sees as one region share one transfer (the DPST oracle's
+structure: one colour move per semantic region); with K match candidates a learned ranker (``MatchRanker``,
+``rerank``) chooses among them. The generator re-renders the content moved to T' (the "base" image), and each map is predicted
 as a residual on the base's self-reconstruction map W0(base); zero-initialised heads reproduce the non-learned
 transfer. ASPP1's inputs are normalised per group (W~0R, C3: layer norm; statistics: fixed Lab scales) so that none
 swamps the others.
@@ -31,6 +33,8 @@ from .transfer import TRANSFER_SMOOTHING, confidence_weight, global_transfer, tr
 
 STATISTICS_INPUTS = 5  # S_S, T, S~R, whole-image S and R: the statistics groups fed to ASPP1
 STATISTICS_HEAD = ("trust", "contrast")  # the statistics head's outputs: trust in the match, the content's contrast
+AFFINITY_INIT_STD = 0.01  # std of the affinity head's initial weights: e = 0 is a stationary point, so not zero
+# (a plain conv: the equalised learning rate of EqualConv2d would leave so small a start there for thousands of steps)
 
 
 CANDIDATE_FEATURES = 4 * STATS_CHANNELS + 1  # per candidate: S_R, S_R - T, S_R - Reinhard(S_S), S_R - S_S, A_C
@@ -99,6 +103,8 @@ class LatentMapPredictor(RenamedConfigKeys, ModelMixin, ConfigMixin):
             soft weights); with a zero ranker output, the non-learned hard match.
         trust_range: bounds of the learned trust change a_trust (``correct``); (0, 1) lets P_W only trust the match
             more than the confidence ramp does, never fall back to the global transfer more.
+        affinity_channels: E, width of the learned affinity embedding added to the smoothing kernel of T'
+            (``transfer.smooth_transfer``); 0: none, the non-learned kernel.
     """
 
     # the colour prior and the transfer smoothing left the config for module constants (not learned)
@@ -110,7 +116,8 @@ class LatentMapPredictor(RenamedConfigKeys, ModelMixin, ConfigMixin):
                  hidden_channels: tuple[int, ...] = (512, 256, 128), aspp_rates: tuple[int, ...] = (1, 2, 4),
                  confidence_range: tuple[float, float] = (0.3, 0.6), match_candidates: int = 1,
                  ranking_channels: int = 32, ranking_temperature: float = 0.02, ranking_colour: bool = True,
-                 hard_ranking: bool = True, trust_range: tuple[float, float] = (-1.0, 1.0)):
+                 hard_ranking: bool = True, trust_range: tuple[float, float] = (-1.0, 1.0),
+                 affinity_channels: int = 0):
         super().__init__()
         c1, c2, c3 = colour_channels
         h1, h2, h3 = hidden_channels
@@ -125,6 +132,10 @@ class LatentMapPredictor(RenamedConfigKeys, ModelMixin, ConfigMixin):
                        if match_candidates > 1 else None)
         for head in (self.statistics_head, *self.heads):  # start from T' = T and W = W0(base)
             nn.init.zeros_(head.weight)
+        self.affinity_head = nn.Conv2d(h1, affinity_channels, 1) if affinity_channels else None
+        if self.affinity_head is not None:  # near e = 0: T' starts (almost) at T
+            nn.init.normal_(self.affinity_head.weight, std=AFFINITY_INIT_STD)
+            nn.init.zeros_(self.affinity_head.bias)
 
     def forward(self, colour_features: tuple[torch.Tensor, ...], correspondence: Correspondence,
                 statistics: tuple[torch.Tensor, ...], w: torch.Tensor, maps: bool = True,
@@ -151,8 +162,9 @@ class LatentMapPredictor(RenamedConfigKeys, ModelMixin, ConfigMixin):
             x = aspp(x, w)
             if corrected is None:
                 gathered, confidence = self.rerank(x, statistics, correspondence, reference_stats)
+                affinity = None if self.affinity_head is None else self.affinity_head(x)
                 corrected = self.correct(self.statistics_head(x), statistics, gathered, confidence,
-                                         correspondence.index)
+                                         correspondence.index, affinity)
             residuals.append(head(x))
         return PredictorOutput(corrected, tuple(residuals))
 
@@ -183,12 +195,13 @@ class LatentMapPredictor(RenamedConfigKeys, ModelMixin, ConfigMixin):
         return blend, score
 
     def correct(self, head: torch.Tensor, statistics: tuple[torch.Tensor, ...], gathered: torch.Tensor,
-                confidence: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+                confidence: torch.Tensor, index: torch.Tensor, affinity: torch.Tensor | None = None) -> torch.Tensor:
         """T' = Smooth(c' S~R + (1 - c') Reinhard(S_S)) with a learned trust c' = clamp(c + a_trust, 0, 1) in the
         match (c: the confidence ramp of the match score; a_trust within ``trust_range``), then the contrast moved
         toward the content's own, std' = std + a_contrast (S_S std - std), a_contrast in [0, 1]. The same joint
         bilateral smoothing as T keeps one material one colour; the head decides per patch how far to trust the
-        match or the global fallback (a grey reference, content the reference lacks) and cannot invent a colour.
+        match or the global fallback (a grey reference, content the reference lacks) and cannot invent a colour; the
+        learned ``affinity`` (B, E, h, w), if any, joins the smoothing kernel (which patches share a transfer).
         Zero-initialised (and without a ranker): T' = T. Patches the user keeps (index -1) stay S_S: the smoothing
         keeps them and their contrast is their own.
 
@@ -199,6 +212,7 @@ class LatentMapPredictor(RenamedConfigKeys, ModelMixin, ConfigMixin):
         trust = confidence_weight(confidence, tuple(self.config.confidence_range))
         trust = (trust + head[:, :1].clamp(*self.config.trust_range)).clamp(0, 1)
         keep = (index < 0).view_as(trust)
-        target = trusted_target(content, gathered, trust, keep, content_whole, reference_whole)
+        target = trusted_target(content, gathered, trust, keep, content_whole, reference_whole,
+                                affinity=affinity)
         contrast = head[:, 1:2].clamp(0, 1)
         return torch.cat([target[:, :3], target[:, 3:] + contrast * (content[:, 3:] - target[:, 3:])], dim=1)

@@ -63,14 +63,17 @@ def global_transfer(stats: torch.Tensor, content: torch.Tensor, reference: torch
 
 
 def smooth_transfer(content: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, keep: torch.Tensor,
-                    sigmas: tuple[float, float] = TRANSFER_SMOOTHING) -> torch.Tensor:
+                    sigmas: tuple[float, float] = TRANSFER_SMOOTHING,
+                    affinity: torch.Tensor | None = None) -> torch.Tensor:
     """Joint bilateral smoothing of the per-patch transfer S_S -> T, guided by the content (module docstring).
 
     The transfer of patch i, t_i (``statistics_transfer``), becomes sum_j K_ij c_j t_j / sum_j K_ij c_j with
-    K_ij = exp(-|p_i - p_j|^2 / (2 s_p^2) - |mu_S,i - mu_S,j|^2 / (2 s_c^2)), p the patch centre in image-side
-    units and (s_p, s_c) = ``sigmas`` (spatial, Lab). Kept patches (``keep``) neither give nor take: T = S_S.
+    K_ij = exp(-|p_i - p_j|^2 / (2 s_p^2) - |mu_S,i - mu_S,j|^2 / (2 s_c^2) - |e_i - e_j|^2 / 2), p the patch
+    centre in image-side units, (s_p, s_c) = ``sigmas`` (spatial, Lab) and e the learned ``affinity`` embedding
+    (P_W's region grouping; none: e = 0). Kept patches (``keep``) neither give nor take: T = S_S.
 
-    content, target (B, 6, h, w); weight c (B, 1, h, w) in [0, 1]; keep (B, 1, h, w) bool -> T (B, 6, h, w).
+    content, target (B, 6, h, w); weight c (B, 1, h, w) in [0, 1]; keep (B, 1, h, w) bool; affinity e
+    (B, E, h, w) or None -> T (B, 6, h, w).
     """
     spatial, colour = sigmas
     h, w = content.shape[-2:]
@@ -79,13 +82,24 @@ def smooth_transfer(content: torch.Tensor, target: torch.Tensor, weight: torch.T
     position = torch.stack([ys.flatten(), xs.flatten()], dim=1).to(content)  # (N, 2)
     means = content[:, :3].flatten(2).transpose(1, 2)  # (B, N, 3)
     transfer = statistics_transfer(content, target).flatten(2).transpose(1, 2).contiguous()  # (B, N, 6)
-    kernel = torch.exp(-torch.cdist(position, position).square() / (2 * spatial ** 2)
-                       - torch.cdist(means, means).square() / (2 * colour ** 2))  # (B, N, N)
+    log_kernel = (-torch.cdist(position, position).square() / (2 * spatial ** 2)
+                  - torch.cdist(means, means).square() / (2 * colour ** 2))  # (B, N, N)
+    if affinity is not None:
+        embedding = affinity.flatten(2).transpose(1, 2)  # (B, N, E)
+        log_kernel = log_kernel - squared_distances(embedding) / 2
+    kernel = log_kernel.exp()
     kept = keep.flatten(1)[:, None, :]
     kernel = kernel * torch.where(kept, 0.0, weight.flatten(1)[:, None, :] + SMOOTHING_WEIGHT_FLOOR)
     smooth = (kernel @ transfer) / kernel.sum(dim=-1, keepdim=True).clamp_min(SMOOTHING_WEIGHT_FLOOR)
     smooth = torch.where(keep.flatten(1)[..., None], 0.0, smooth)
     return apply_transfer(content, smooth.transpose(1, 2).reshape_as(content))
+
+
+def squared_distances(points: torch.Tensor) -> torch.Tensor:
+    """|x_i - x_j|^2 for points (B, N, E) -> (B, N, N), without cdist's square root (no gradient at 0: the
+    diagonal)."""
+    norms = points.square().sum(-1)
+    return (norms[..., :, None] + norms[..., None, :] - 2 * points @ points.transpose(1, 2)).clamp_min(0)
 
 
 def confidence_weight(confidence: torch.Tensor, confidence_range: tuple[float, float]) -> torch.Tensor:
@@ -96,15 +110,16 @@ def confidence_weight(confidence: torch.Tensor, confidence_range: tuple[float, f
 
 def trusted_target(content: torch.Tensor, gathered: torch.Tensor, trust: torch.Tensor, keep: torch.Tensor,
                    content_whole: torch.Tensor, reference_whole: torch.Tensor,
-                   smoothing: tuple[float, float] = TRANSFER_SMOOTHING) -> torch.Tensor:
+                   smoothing: tuple[float, float] = TRANSFER_SMOOTHING,
+                   affinity: torch.Tensor | None = None) -> torch.Tensor:
     """Smooth(c S~R + (1 - c) Reinhard(S_S)): the matched statistics S~R where the match is trusted, the global
-    transfer where not, then ``smooth_transfer`` weighted by the trust c.
+    transfer where not, then ``smooth_transfer`` weighted by the trust c (with P_W's ``affinity``, if any).
 
     content S_S, gathered S~R (B, 6, h, w); trust c (B, 1, h, w) in [0, 1]; keep (B, 1, h, w) bool, patches that
-    stay S_S; content_whole, reference_whole (B, 6, 1, 1) -> (B, 6, h, w).
+    stay S_S; content_whole, reference_whole (B, 6, 1, 1); affinity (B, E, h, w) or None -> (B, 6, h, w).
     """
     blend = trust * gathered + (1 - trust) * global_transfer(content, content_whole, reference_whole)
-    return smooth_transfer(content, blend, trust, keep, smoothing)
+    return smooth_transfer(content, blend, trust, keep, smoothing, affinity)
 
 
 def target_statistics(content: torch.Tensor, reference: torch.Tensor, index: torch.Tensor,
