@@ -1,5 +1,9 @@
 """The shipped checkpoint: its output follows the reference, and (slow, ``-m slow``) it beats the classical
-transfers on a few DPST pairs against the mask oracle. The full quality bars are ``python -m eval shipped``."""
+transfers on a few DPST pairs against the mask oracle. The full quality bars are ``python -m eval shipped``.
+The committed P_W with a learned affinity (``checkpoints/stage3-affinity``) beats the same pipeline without any
+trained network (base-only) on real DPST pairs."""
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +15,11 @@ from recolor_hf import DEFAULT_CHECKPOINT, RecolorPipeline
 from recolor_hf.data import list_images
 from recolor_hf.image_io import load_array
 from recolor_hf.metrics import ciede2000
+from recolor_hf.models.predictor import LatentMapPredictor
 
 NUM_DPST_PAIRS = 10  # on the first 3 alone MKL is ahead in ΔE00 (10.04 vs 10.22)
+AFFINITY_PREDICTOR = Path(__file__).parents[1] / "checkpoints" / "stage3-affinity" / "predictor"
+AFFINITY_PAIRS = 16  # first DPST pairs at MAX_SIDE: 11.41 vs base-only 12.24, shipped 11.68 (38: 10.58 / 10.93 / 10.85)
 
 pytestmark = pytest.mark.skipif(not (DEFAULT_CHECKPOINT / "model_index.json").is_file(),
                                 reason=f"no shipped checkpoint at {DEFAULT_CHECKPOINT}")
@@ -41,3 +48,21 @@ def test_shipped_checkpoint_beats_classical_transfer_on_dpst(pipe):
     scores = errors(pipe, pairs[:NUM_DPST_PAIRS], methods)
     print({name: value.round(2) for name, value in scores.items()})
     assert passes(scores, factor)
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "dpst").is_dir(), reason=f"no DPST pairs at {SHARED_DATA / 'dpst'}")
+def test_learned_affinity_predictor_beats_base_only_and_the_shipped_one_on_dpst(pipe):
+    """checkpoints/stage3-affinity's P_W (learned trust, contrast, ranker and affinity) with the shipped G', E_w and
+    E_W: its mean ΔE00 to the mask oracle is at least 0.3 below base-only's (every trained network bypassed) and
+    below the shipped P_W's."""
+    pairs = list(dpst_oracle_pairs(SHARED_DATA / "dpst", MAX_SIDE))[:AFFINITY_PAIRS]
+    trained = RecolorPipeline.from_pretrained(DEFAULT_CHECKPOINT)
+    trained.register_modules(predictor=LatentMapPredictor.from_pretrained(AFFINITY_PREDICTOR))
+
+    def score(p: RecolorPipeline, learned: bool = True) -> float:
+        return float(np.mean([ciede2000(np.asarray(p(content=x.content, reference=x.reference, learned=learned)
+                                                   .images[0]), x.target) for x in pairs]))
+
+    ours, base, shipped = score(trained), score(trained, learned=False), score(pipe)
+    print(f"affinity P_W {ours:.2f}, base-only {base:.2f}, shipped {shipped:.2f}")
+    assert ours <= base - 0.3 and ours < shipped
