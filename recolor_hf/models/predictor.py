@@ -11,10 +11,10 @@ the match against the global fallback, smoothed as T is, and how much of the con
 reference, content the reference lacks); optionally a learned affinity (``affinity_head``): an embedding whose
 distances join the smoothing kernel, so that patches P_W sees as one region share one transfer (the DPST oracle's
 structure: one colour move per semantic region); with K match candidates a learned ranker (``MatchRanker``,
-``rerank``) chooses among them. The generator re-renders the content moved to T' (the "base" image), and each map is predicted
-as a residual on the base's self-reconstruction map W0(base); zero-initialised heads reproduce the non-learned
-transfer. ASPP1's inputs are normalised per group (W~0R, C3: layer norm; statistics: fixed Lab scales) so that none
-swamps the others.
+``rerank``) chooses among them. The generator re-renders the content moved to T' (the "base" image), and each map
+is predicted as a residual on the base's self-reconstruction map W0(base); zero-initialised heads (and a zero
+affinity) reproduce the non-learned transfer. ASPP1's inputs are normalised per group (W~0R, C3: layer norm;
+statistics: fixed Lab scales) so that none swamps the others.
 """
 
 from dataclasses import dataclass
@@ -143,9 +143,9 @@ class LatentMapPredictor(RenamedConfigKeys, ModelMixin, ConfigMixin):
         """(C1, C2, C3), W~0R with its confidence, statistics (S_S, T, S~R, whole S, whole R) and w (B, D) ->
         ``PredictorOutput``.
 
-        ASPP1([W~0R, C3, statistics, conf], w) gives T' (``correct`` of ``statistics_head``'s output, on the
-        ranker's blend of the K best matches when the correspondence has candidates; patches the user keeps,
-        index -1, stay S_S) and dW1; ASPP2([up(out1), C2], w) dW2; ASPP3([up(out2), C1], w) dW3.
+        ASPP1([W~0R, C3, statistics, conf], w) gives T' (``correct`` of ``statistics_head``'s and ``affinity_head``'s
+        outputs, on the ranker's blend of the K best matches when the correspondence has candidates; patches the
+        user keeps, index -1, stay S_S) and dW1; ASPP2([up(out1), C2], w) dW2; ASPP3([up(out2), C1], w) dW3.
         S_S, T, S~R: (B, 6, h, w) on C3's grid (h, w = H/16, W/16); whole S, whole R: (B, 6, 1, 1);
         reference_stats S_R: (B, 6, h_r, w_r), needed with candidates. ``maps=False`` stops after ASPP1 (T' and dW1
         only: training the statistics alone).
