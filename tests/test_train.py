@@ -159,6 +159,15 @@ def test_feature_cache_round_trip_then_cached_predictor_training(photos, tmp_pat
     grown = PredictorStage(trained, args).predictor
     assert grown.config.affinity_channels == 4 and grown.affinity_head.weight.shape[0] == 4
     assert all(torch.equal(before[k], v) for k, v in grown.state_dict().items() if not k.startswith("affinity"))
+    # --train_only: only the named parts of P_W train; a prefix naming nothing is refused
+    args = parse_args("", DEFAULTS, ["--output_dir", str(tmp_path / "x"), "--train_only", "affinity_head"])
+    with pytest.raises(ValueError, match="--train_only affinity_head"):  # no affinity head yet
+        PredictorStage(RecolorPipeline.from_pretrained(tmp_path / "s3"), args)
+    args = parse_args("", DEFAULTS, ["--output_dir", str(tmp_path / "x"), "--train_only", "affinity_head",
+                                     "--affinity_channels", "4"])
+    stage = PredictorStage(RecolorPipeline.from_pretrained(tmp_path / "s3"), args)
+    assert {n for n, p in stage.predictor.named_parameters() if p.requires_grad} == {"affinity_head.weight",
+                                                                                      "affinity_head.bias"}
 
 
 def test_oracle_pairs_pair_different_photos_with_the_mask_oracle(photos):

@@ -45,6 +45,8 @@ OPTIONS = {  # stage 3's own flags: name -> (type, default, help)
     "lambda_base": (float, 0.0, "weight of Lab L1 between the base image (content moved to T') and the target"),
     "affinity_channels": (int, None, "give P_W a fresh learned affinity head of this width (the smoothing kernel's "
                                      "embedding, transfer.smooth_transfer) when its own differs"),
+    "train_only": (str, None, "comma-separated prefixes of the P_W parameters to train (e.g. affinity_head); the "
+                              "rest of P_W stays as loaded"),
     "refresh_reference_maps": (bool_flag, False, "recompute W0R = E_W(I_R, I_R) from the cached reference instead of "
                                                  "reading it (a cache built before E_W was retrained)"),
 }
@@ -69,6 +71,13 @@ class PredictorStage(Stage):
         if args.affinity_channels is not None and args.affinity_channels != pipe.predictor.config.affinity_channels:
             pipe.predictor = with_affinity(pipe.predictor, args.affinity_channels)
         super().__init__(pipe, args)
+        if args.train_only:
+            prefixes = tuple(args.train_only.split(","))
+            names = [name for name, _ in self.predictor.named_parameters() if name.startswith(prefixes)]
+            if not names:
+                raise ValueError(f"--train_only {args.train_only}: no P_W parameter starts with that")
+            for name, parameter in self.predictor.named_parameters():
+                parameter.requires_grad_(name in names)
         self.perceptual = PerceptualLoss(pipe.backbone)
         logger.info(f"perceptual loss: {self.perceptual.name}")
 
