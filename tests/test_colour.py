@@ -57,8 +57,8 @@ def test_smoothing_shares_the_transfer_within_a_colour_not_across():
 
 
 def test_affinity_joins_or_splits_the_smoothing_across_colours():
-    """P_W's affinity embedding joins the smoothing kernel: patches of two colours with one embedding share one
-    transfer, patches of one colour with far embeddings keep their own; e = 0 is the non-learned kernel."""
+    """P_W's affinity embedding joins the smoothing kernel: two halves of near colours mix their moves under the
+    non-learned kernel (and under e = 0), an embedding that sets them apart keeps each half's own move."""
     content = torch.zeros(1, 6, 1, 4)
     content[:, 0, :, :2], content[:, 0, :, 2:], content[:, 3:] = 30.0, 34.0, 5.0
     target = content.clone()

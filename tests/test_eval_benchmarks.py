@@ -22,7 +22,6 @@ from recolor_hf.baselines import BASELINES
 from recolor_hf.image_io import load_array
 from recolor_hf.looks import random_look
 from recolor_hf.loading import COMPONENTS
-from recolor_hf.models.predictor import LatentMapPredictor
 
 IMAGE_METHODS = [*BASELINES, *PIPELINE_METHODS]  # the default methods with a checkpoint: ours and base-only included
 
@@ -270,8 +269,7 @@ def test_ablation_of_zero_heads_changes_nothing(tmp_path, tiny_dir):
 def test_zeroed_heads_switch_off_the_learned_affinity(tiny_pipe):
     """A P_W with a trained (here random) affinity head moves T'; inside ``zeroed_heads`` T' is T again."""
     pipe = copy.deepcopy(tiny_pipe)
-    predictor = LatentMapPredictor.from_config(pipe.predictor.config, affinity_channels=4)
-    predictor.load_state_dict(pipe.predictor.state_dict(), strict=False)
+    predictor = pipe.predictor.with_affinity(4)
     torch.nn.init.normal_(predictor.affinity_head.weight, std=1.0)
     pipe.register_modules(predictor=predictor)
     r = pipe.config.resolution

@@ -23,7 +23,6 @@ from common import Stage, bool_flag, logger, look_mix, parse_args, train
 from feature_cache import FeatureCache, unpack
 from recolor_hf.losses import PerceptualLoss, lab_l1, w0_loss
 from recolor_hf.models.colour import normalize_statistics, patch_statistics, rgb_to_lab
-from recolor_hf.models.predictor import LatentMapPredictor
 from recolor_hf.models.transfer import local_transfer
 from recolor_hf.steps import PairFeatures
 
@@ -54,22 +53,13 @@ DEFAULTS = {"learning_rate": 0.0025, "extra": OPTIONS}  # parse_args' per-stage 
 BASE_LOSS_POOL = 2  # the base-image loss runs on images average-pooled by this factor (statistics are 1/16)
 
 
-def with_affinity(predictor: LatentMapPredictor, channels: int) -> LatentMapPredictor:
-    """P_W with a fresh ``affinity_head`` of ``channels`` (0: none) and every other weight of ``predictor``."""
-    grown = LatentMapPredictor.from_config(predictor.config, affinity_channels=channels)
-    missing, unexpected = grown.load_state_dict(predictor.state_dict(), strict=False)
-    if any(not k.startswith("affinity_head.") for k in missing + unexpected):
-        raise ValueError(f"P_W's weights do not fit its config: missing {missing}, unexpected {unexpected}")
-    return grown.to(predictor.device)
-
-
 class PredictorStage(Stage):
     trained = ("predictor",)
     data_mode = "reference"
 
     def __init__(self, pipe, args):
         if args.affinity_channels is not None and args.affinity_channels != pipe.predictor.config.affinity_channels:
-            pipe.predictor = with_affinity(pipe.predictor, args.affinity_channels)
+            pipe.predictor = pipe.predictor.with_affinity(args.affinity_channels)
         super().__init__(pipe, args)
         if args.train_only:
             prefixes = tuple(args.train_only.split(","))

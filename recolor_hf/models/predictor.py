@@ -137,6 +137,14 @@ class LatentMapPredictor(RenamedConfigKeys, ModelMixin, ConfigMixin):
             nn.init.normal_(self.affinity_head.weight, std=AFFINITY_INIT_STD)
             nn.init.zeros_(self.affinity_head.bias)
 
+    def with_affinity(self, channels: int) -> "LatentMapPredictor":
+        """This P_W with a fresh ``affinity_head`` of ``channels`` (0: none) and all its other weights."""
+        grown = type(self).from_config(self.config, affinity_channels=channels)
+        missing, unexpected = grown.load_state_dict(self.state_dict(), strict=False)
+        if any(not k.startswith("affinity_head.") for k in missing + unexpected):
+            raise ValueError(f"P_W's weights do not fit its config: missing {missing}, unexpected {unexpected}")
+        return grown.to(self.device)
+
     def forward(self, colour_features: tuple[torch.Tensor, ...], correspondence: Correspondence,
                 statistics: tuple[torch.Tensor, ...], w: torch.Tensor, maps: bool = True,
                 reference_stats: torch.Tensor | None = None) -> PredictorOutput:
