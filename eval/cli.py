@@ -2,7 +2,8 @@
 
 Image benchmarks (eval.quality): no-harm checks presets, fivek (and dpst: contact sheet only); content-related
 references (DESIGN §6) dpst-oracle, halves, halves-local, grey-refs, timelapse, sensitivity, clicks, masks.
-ablation (eval.ablation): what each learned part of the model changes. shipped (eval.shipped): the quality bars of a
+ablation (eval.ablation): what each learned part of the model changes; headroom (eval.headroom): what a learned
+per-patch target could still gain. shipped (eval.shipped): the quality bars of a
 shipped checkpoint, pass or fail. Speed and memory: speed, soak (the demo), train-speed, model-size, upsample,
 upsample-quality, video. figures: the README / model-card pictures.
 Flags are diffusers-style snake_case, as in train/: --pretrained_model_name_or_path, --output_dir, ...
@@ -16,8 +17,8 @@ from pathlib import Path
 from typing import Callable
 
 from eval import (
-    DATA_ENV, DATA_ROOT, ablation, figures, model_size, quality, shipped, soak, speed, train_speed, upsample,
-    upsample_quality, video,
+    DATA_ENV, DATA_ROOT, ablation, figures, headroom, model_size, quality, shipped, soak, speed, train_speed,
+    upsample, upsample_quality, video,
 )
 from recolor_hf import DEFAULT_CHECKPOINT, PRESETS
 from recolor_hf.data import SPLITS
@@ -101,7 +102,8 @@ def add_image_benchmarks(commands, groups: dict[str, argparse.ArgumentParser]) -
 
 
 def add_ablation(commands, groups: dict[str, argparse.ArgumentParser]) -> None:
-    """ablation (eval.ablation): on dpst-oracle and halves-local pairs; shipped (eval.shipped): quality bars."""
+    """ablation (eval.ablation): on dpst-oracle and halves-local pairs; headroom (eval.headroom): the same and the
+    halves; shipped (eval.shipped): quality bars."""
     command = commands.add_parser(
         "ablation", parents=[groups["output"], groups["data"], groups["pairs"]],
         help="full model vs base-only, swapped w / W~0R, zeroed P_W heads", description=ablation.__doc__,
@@ -112,6 +114,17 @@ def add_ablation(commands, groups: dict[str, argparse.ArgumentParser]) -> None:
     command.add_argument("--photos_dir", type=Path, help="photos folder of halves-local (default DATA_DIR/photos)")
     command.add_argument("--split", choices=SPLITS, default="val", help="photos of halves-local, as in halves")
     command.set_defaults(run=ablation.run, max_side=OUR_MAX_SIDE)
+    command = commands.add_parser(
+        "headroom", parents=[groups["output"], groups["data"], groups["pairs"]],
+        help="grid-level error of T, T', the global and fitted transfers, and oracle choices among them",
+        description=headroom.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    command.add_argument("--pretrained_model_name_or_path", required=True, help="RecolorPipeline folder")
+    command.add_argument("--device", help="device for the pipeline (e.g. cuda)")
+    command.add_argument("--dpst_dir", type=Path, help="dpst folder (default DATA_DIR/dpst)")
+    command.add_argument("--photos_dir", type=Path, help="photos folder of the halves parts (default DATA_DIR/photos)")
+    command.add_argument("--split", choices=SPLITS, default="val", help="photos of the halves parts, as in halves")
+    command.add_argument("--parts", nargs="+", choices=headroom.PARTS, default=list(headroom.PARTS))
+    command.set_defaults(run=headroom.run, max_side=OUR_MAX_SIDE)
     command = commands.add_parser("shipped", parents=[groups["output"], groups["data"]],
                                   help="a checkpoint's quality bars against the baselines, pass or fail",
                                   description=shipped.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -15,7 +15,7 @@ HEADERS = {
     "mae": "MAE ↓", "psnr": "PSNR ↑", "ciede2000": "ΔE00 ↓", "lpips": "LPIPS ↓", "seconds": "s/img",
     "reference_change": "ΔE00 out(S, R) vs out(S, R')", "content_change": "ΔE00 out(S, R) vs S",
     "moved": "share moved to clicked colour", "keep_change": "keep region ΔE00", "rest_change": "rest ΔE00",
-    "full_change": "ΔE00 vs full",
+    "full_change": "ΔE00 vs full", "grid_error": "grid ΔLab ↓",
 }
 FORMATS = {"lpips": "{:.4f}", "seconds": "{:.3f}"}
 DEFAULT_FORMAT = "{:.2f}"
