@@ -44,6 +44,7 @@ VAL_FRACTION = 0.1  # share of each photo source held out of training (validatio
 SPLIT_SEED = 0  # seed of that split: fixed, so training and evaluation hold out the same photos
 SPLITS = ("all", "train", "val")
 CROP_SCALE = (0.25, 1.0)  # random crops: area fraction before resizing
+RELATED_SCALE = (0.2, 0.5)  # the two low-overlap crops of a related pair: area fraction each
 CROP_RATIO = (3 / 4, 4 / 3)  # random crops and reference warps: aspect range
 CONTENT_LOOK_STRENGTH = 0.5  # strength of the mild global Look sometimes put on the input / content
 FLIP_PROB = 0.5  # chance that a stage 3 reference is mirrored
@@ -143,7 +144,7 @@ def box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float
 
 
 def low_overlap_boxes(h: int, w: int, rng: np.random.Generator, max_iou: float = 0.2,
-                      scale: tuple[float, float] = (0.2, 0.5), ratio: tuple[float, float] = CROP_RATIO,
+                      scale: tuple[float, float] = RELATED_SCALE, ratio: tuple[float, float] = CROP_RATIO,
                       tries: int = 20) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
     """Two random boxes of one image with IoU <= max_iou; after ``tries`` misses, its two halves (long side)."""
     for _ in range(tries):
@@ -272,7 +273,7 @@ class RelatedPairDataset(SeededDataset):
     """
 
     def __init__(self, paths: list[Path], resolution: int = 256, seed: int = 0, mix: dict[str, float] | None = None,
-                 max_iou: float = 0.2, scale: tuple[float, float] = (0.2, 0.5), flip_prob: float = FLIP_PROB,
+                 max_iou: float = 0.2, scale: tuple[float, float] = RELATED_SCALE, flip_prob: float = FLIP_PROB,
                  cross_prob: float = 0.0, max_side: int | None = MAX_SIDE):
         mix = mix or RELATED_MIX
         super().__init__(seed)

@@ -154,6 +154,9 @@ def test_low_overlap_boxes():
         a, b = low_overlap_boxes(48, 72, rng, max_iou=0.2)
         assert box_iou(a, b) <= 0.2 and all(x >= 0 for x in a + b)
     assert low_overlap_boxes(48, 72, rng, max_iou=-1.0) == ((0, 0, 48, 36), (0, 36, 48, 36))  # halves fallback
+    for _ in range(20):  # feature_cache --crop_scale 0.45 0.5: near halves of the photo, still apart
+        a, b = low_overlap_boxes(48, 72, rng, max_iou=0.2, scale=(0.45, 0.5))
+        assert box_iou(a, b) <= 0.2 and all(0.4 <= h * w / (48 * 72) <= 0.55 for _, _, h, w in (a, b))
 
 
 def test_pair_reference_is_another_crop_under_the_same_look(tmp_path):

@@ -29,7 +29,8 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from recolor_hf import RecolorPipeline
-from recolor_hf.data import DATA_ROOT, RelatedPairDataset, SeededDataset, TimeLapsePairs, photo_split
+from recolor_hf.data import (DATA_ROOT, RELATED_SCALE, RelatedPairDataset, SeededDataset, TimeLapsePairs,
+                             photo_split)
 from recolor_hf.image_io import image_to_tensor, load_image
 from recolor_hf.looks import Look, random_look
 from recolor_hf.oracle import mask_oracle
@@ -241,6 +242,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--cross_prob", type=float, default=0.0,
                         help="chance of a reference from another photo under the same look (RelatedPairDataset)")
+    parser.add_argument("--crop_scale", type=float, nargs=2, default=RELATED_SCALE, metavar=("LOW", "HIGH"),
+                        help="related: the crops' area range as shares of the photo (0.5 0.5: its two halves)")
     parser.add_argument("--pairs", choices=("related", "oracle", "timelapse", "labelled"), default="related",
                         help="related: RelatedPairDataset; oracle: OraclePairs (different photos, mask oracle); "
                              "timelapse: TimeLapsePairs from --train_data_dir (one folder of frames per scene); "
@@ -264,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
                             args.neighbours)
     else:
         pairs = RelatedPairDataset(photo_split(args.train_data_dir, "train"), resolution, seed=args.seed,
-                                   cross_prob=args.cross_prob)
+                                   cross_prob=args.cross_prob, scale=tuple(args.crop_scale))
     build_cache(pipe, pairs, args.output_dir, args.num_pairs, args.batch_size)
 
 
