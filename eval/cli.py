@@ -3,9 +3,9 @@
 Image benchmarks (eval.quality): no-harm checks presets, fivek (and dpst: contact sheet only); content-related
 references (DESIGN §6) dpst-oracle, halves, halves-local, grey-refs, timelapse, sensitivity, clicks, masks.
 ablation (eval.ablation): what each learned part of the model changes; headroom (eval.headroom): what a learned
-per-patch target could still gain. shipped (eval.shipped): the quality bars of a
-shipped checkpoint, pass or fail. Speed and memory: speed, soak (the demo), train-speed, model-size, upsample,
-upsample-quality, video. figures: the README / model-card pictures.
+per-patch target could still gain. shipped (eval.shipped): the quality bars of a shipped checkpoint, pass or fail.
+Speed and memory: speed, soak (the demo), train-speed, model-size, upsample, upsample-quality, video. figures: the
+README / model-card pictures.
 Flags are diffusers-style snake_case, as in train/: --pretrained_model_name_or_path, --output_dir, ...
 """
 
