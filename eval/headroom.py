@@ -22,6 +22,7 @@ import itertools
 from dataclasses import replace
 from typing import Iterator
 
+import numpy as np
 import pandas as pd
 import torch
 from tqdm import tqdm
@@ -34,6 +35,7 @@ from recolor_hf.models.colour import patch_statistics, rgb_to_lab
 from recolor_hf.models.correspondence import gather_statistics
 from recolor_hf.models.transfer import SMOOTHING_WEIGHT_FLOOR, confidence_weight, global_transfer
 from recolor_hf.pipeline import RecolorPipeline
+from recolor_hf.upsample import ridge_affine_fit
 
 FIT_RIDGE = 25.0  # Lab units^2: pull of the fitted transform's linear part toward no change (``fitted_means``)
 PARTS = ("dpst-oracle", "halves strong", "halves mild", "halves-local")
@@ -43,22 +45,22 @@ def fitted_means(stats: torch.Tensor, gathered: torch.Tensor, weight: torch.Tens
                  ridge: float = FIT_RIDGE) -> torch.Tensor:
     """The patch means moved by ONE colour transform fitted on the matches, mu -> M mu + m: the least-squares fit
     of the matched means mu_S~R on the content means mu_S weighted by the trust c (plus SMOOTHING_WEIGHT_FLOOR), its
-    linear part pulled toward the identity (``ridge``, Lab units^2). Where the matched content shares one look (two
+    linear part pulled toward the identity (``ridge``, Lab units^2; the full-resolution transfer's
+    ``upsample.ridge_affine_fit`` on the weighted moments). Where the matched content shares one look (two
     parts of one photo) the fit carries that look to content the reference lacks.
 
     stats S_S, gathered S~R (B, 6, h, w); weight c (B, 1, h, w) -> Lab means (B, 3, h, w).
     """
-    x = stats[:, :3].flatten(2).transpose(1, 2)  # (B, N, 3)
-    y = gathered[:, :3].flatten(2).transpose(1, 2)
-    w = weight.flatten(2).transpose(1, 2) + SMOOTHING_WEIGHT_FLOOR  # (B, N, 1)
-    total = w.sum(1, keepdim=True)
-    x_mean, y_mean = (w * x).sum(1, keepdim=True) / total, (w * y).sum(1, keepdim=True) / total
-    xc, yc = x - x_mean, y - y_mean
-    eye = torch.eye(3, dtype=x.dtype, device=x.device)
-    prior = ridge * total  # (B, 1, 1)
-    linear = torch.linalg.solve(xc.transpose(1, 2) @ (w * xc) + prior * eye,
-                                xc.transpose(1, 2) @ (w * yc) + prior * eye)  # (B, 3, 3)
-    return (xc @ linear + y_mean).transpose(1, 2).reshape_as(stats[:, :3])
+    x = stats[:, :3].flatten(2).transpose(1, 2).double().cpu().numpy()  # (B, N, 3)
+    y = gathered[:, :3].flatten(2).transpose(1, 2).double().cpu().numpy()
+    w = weight.flatten(1).double().cpu().numpy() + SMOOTHING_WEIGHT_FLOOR  # (B, N)
+    w = w / w.sum(1, keepdims=True)
+    moments = np.concatenate([np.einsum("bn,bni->bi", w, x), np.einsum("bn,bni->bi", w, y),
+                              np.einsum("bn,bni,bnj->bij", w, x, x).reshape(len(x), 9),
+                              np.einsum("bn,bni,bnj->bij", w, x, y).reshape(len(x), 9)], axis=-1)
+    fit = ridge_affine_fit(moments, ridge, np.eye(3))  # (B, 3, 4): [M | m]
+    means = x @ fit[..., :3].swapaxes(-1, -2) + fit[:, None, :, 3]  # (B, N, 3)
+    return torch.from_numpy(means).to(stats).transpose(1, 2).reshape_as(stats[:, :3])
 
 
 @torch.no_grad()

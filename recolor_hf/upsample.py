@@ -57,7 +57,7 @@ def _blur(g: np.ndarray) -> np.ndarray:
     return 0.25 * p[:, :-2] + 0.5 * p[:, 1:-1] + 0.25 * p[:, 2:]
 
 
-def _solve(stats: np.ndarray, eps: float, prior: np.ndarray) -> np.ndarray:
+def ridge_affine_fit(stats: np.ndarray, eps: float, prior: np.ndarray) -> np.ndarray:
     """Ridge affine fit from window moments.
 
     stats: (..., 24) = E[x] (3), E[y] (3), E[x x^T] (9), E[x y^T] (9) for content x and
@@ -98,8 +98,8 @@ def fit_affine_grid(
         axis=-1,
     )  # (h, w, 24)
     stats = np.einsum("gh,hwc,fw->gfc", _area_matrix(h, gh), moments, _area_matrix(w, gw), optimize=True)
-    global_fit = _solve(moments.mean(axis=(0, 1)), eps, np.eye(3))
-    grid = _solve(_blur(stats), eps, global_fit[:, :3])
+    global_fit = ridge_affine_fit(moments.mean(axis=(0, 1)), eps, np.eye(3))
+    grid = ridge_affine_fit(_blur(stats), eps, global_fit[:, :3])
     return _blur(grid).astype(np.float32)
 
 
