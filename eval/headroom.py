@@ -7,6 +7,9 @@ truth's patch mean, on dpst-oracle, halves (strong, mild) and halves-local pairs
 
 - identity: the content's own means S_S; global: Reinhard(S_S); base-only: the non-learned target T; model: T';
 - fit: ONE affine colour transform of the means fitted on the matches weighted by the trust (``fitted_means``);
+- base-only with another fallback for the distrusted matches (``transfer.trusted_target``'s ``fallback``): fit, or
+  the content's own statistics, in place of Reinhard(S_S). The DPST mask oracle gives content the reference lacks
+  the global transfer, the halves give it the look: these two rows show which fallback each ground truth asks for;
 - oracle rows, which read the ground truth and so bound what a learned choice could reach: per patch the better of
   base-only and global (a perfect trust), of base-only and fit, the best of model, fit and identity; per pair the
   better of model and fit.
@@ -33,7 +36,7 @@ from eval.quality import halves_paths
 from eval.report import method_tables, write_summary
 from recolor_hf.models.colour import patch_statistics, rgb_to_lab
 from recolor_hf.models.correspondence import gather_statistics
-from recolor_hf.models.transfer import SMOOTHING_WEIGHT_FLOOR, confidence_weight, global_transfer
+from recolor_hf.models.transfer import SMOOTHING_WEIGHT_FLOOR, confidence_weight, global_transfer, trusted_target
 from recolor_hf.pipeline import RecolorPipeline
 from recolor_hf.upsample import ridge_affine_fit
 
@@ -72,11 +75,19 @@ def patch_errors(pipe: RecolorPipeline, pair: Pair) -> dict[str, float]:
     model, _ = pipe.colour_targets(f, match, maps=False)
     trust = confidence_weight(match.confidence, tuple(pipe.predictor.config.confidence_range))
     truth = patch_statistics(rgb_to_lab(pipe.prepare(pair.target, "target").working), tuple(base.shape[-2:]))
+    gathered = gather_statistics(f.reference_stats, f.content_stats, match.index)
+    fit = fitted_means(f.content_stats, gathered, trust)
+    keep = (match.index < 0).view_as(trust)
+
+    def with_fallback(fallback: torch.Tensor) -> torch.Tensor:  # base-only's T with another fallback, Lab means
+        return trusted_target(f.content_stats, gathered, trust, keep, f.content_whole, f.reference_whole,
+                              fallback=fallback)[:, :3]
+
     means = {"identity": f.content_stats[:, :3], "global": global_transfer(f.content_stats, f.content_whole,
                                                                              f.reference_whole)[:, :3],
-             "base-only": base[:, :3], "model": model[:, :3],
-             "fit": fitted_means(f.content_stats, gather_statistics(f.reference_stats, f.content_stats, match.index),
-                                 trust)}
+             "base-only": base[:, :3], "model": model[:, :3], "fit": fit,
+             "base-only, fallback fit": with_fallback(torch.cat([fit, f.content_stats[:, 3:]], 1)),
+             "base-only, fallback content": with_fallback(f.content_stats)}
     error = {name: (value - truth[:, :3]).norm(dim=1) for name, value in means.items()}  # (B, h, w)
     best = {"oracle per patch: base-only or global": ("base-only", "global"),
             "oracle per patch: base-only or fit": ("base-only", "fit"),

@@ -8,7 +8,8 @@ from recolor_hf import RecolorPipeline
 from recolor_hf.guidance import Guidance
 from recolor_hf.models.colour import lab_to_rgb, patch_statistics, rgb_to_lab
 from recolor_hf.models.correspondence import colour_prior, gather_statistics, hard_warp
-from recolor_hf.models.transfer import local_transfer, smooth_transfer, target_statistics
+from recolor_hf.models.transfer import (global_transfer, local_transfer, smooth_transfer, target_statistics,
+                                        trusted_target)
 from recolor_hf.strength import interpolate_statistics
 
 NO_SMOOTHING = (1e-3, 1e-3)  # spatial and colour sigmas far below the patch spacing: each patch alone
@@ -35,6 +36,25 @@ def test_target_statistics_follow_confidence_and_keep():
     torch.testing.assert_close(target[0, :3, 0, 1], whole[0, :3, 0, 0] - 50.0 + content[0, :3, 0, 1])  # global
     torch.testing.assert_close(target[0, :, 0, 2], content[0, :, 0, 2])  # kept (index -1)
     torch.testing.assert_close(gather_statistics(reference, content, index)[0, :, 0, 0], reference[0, :, 0, 1])
+
+
+def test_fallback_replaces_the_global_transfer_where_the_match_is_distrusted():
+    """trusted_target's fallback: by default Reinhard(S_S) (the same result when given explicitly); the content's
+    own statistics as fallback leave a distrusted patch unchanged while a trusted one still takes its match."""
+    content = torch.zeros(1, 6, 1, 2)
+    content[:, 0], content[:, 3:] = torch.tensor([30.0, 60.0]), 5.0
+    gathered = content.clone()
+    gathered[:, 0] += 20.0
+    trust, keep = torch.tensor([1.0, 0.0]).view(1, 1, 1, 2), torch.zeros(1, 1, 1, 2, dtype=torch.bool)
+    whole_s = content.mean((2, 3), keepdim=True)
+    whole_r = whole_s - torch.tensor([20.0, 0, 0, 0, 0, 0]).view(1, 6, 1, 1)  # the reference 20 darker
+    default = trusted_target(content, gathered, trust, keep, whole_s, whole_r, NO_SMOOTHING)
+    torch.testing.assert_close(trusted_target(content, gathered, trust, keep, whole_s, whole_r, NO_SMOOTHING,
+                                              fallback=global_transfer(content, whole_s, whole_r)), default)
+    assert default[0, 0, 0, 1] == pytest.approx(40.0)  # distrusted: the global move, -20
+    kept = trusted_target(content, gathered, trust, keep, whole_s, whole_r, NO_SMOOTHING, fallback=content)
+    torch.testing.assert_close(kept[..., 1], content[..., 1])
+    torch.testing.assert_close(kept[..., 0], gathered[..., 0])
 
 
 def test_smoothing_shares_the_transfer_within_a_colour_not_across():

@@ -272,6 +272,8 @@ def test_headroom(tmp_path, live_dir):
             <= table[["model", "fit", "identity"]].min(axis=1) + 1e-6).all()
     assert (table["oracle per pair: model or fit"] == table[["model", "fit"]].min(axis=1)).all()
     assert (table["identity"] > 0).all() and (table["model"] != table["base-only"]).any()
+    for fallback in ("fit", "content"):  # another fallback changes base-only where a match is distrusted
+        assert (table[f"base-only, fallback {fallback}"] != table["base-only"]).any()
     summary = (tmp_path / "out" / "summary.md").read_text()
     assert "## halves-local (2 pairs)" in summary and "## all" not in summary
 

@@ -111,14 +111,17 @@ def confidence_weight(confidence: torch.Tensor, confidence_range: tuple[float, f
 def trusted_target(content: torch.Tensor, gathered: torch.Tensor, trust: torch.Tensor, keep: torch.Tensor,
                    content_whole: torch.Tensor, reference_whole: torch.Tensor,
                    smoothing: tuple[float, float] = TRANSFER_SMOOTHING,
-                   affinity: torch.Tensor | None = None) -> torch.Tensor:
+                   affinity: torch.Tensor | None = None, fallback: torch.Tensor | None = None) -> torch.Tensor:
     """Smooth(c S~R + (1 - c) Reinhard(S_S)): the matched statistics S~R where the match is trusted, the global
     transfer where not, then ``smooth_transfer`` weighted by the trust c (with P_W's ``affinity``, if any).
 
     content S_S, gathered S~R (B, 6, h, w); trust c (B, 1, h, w) in [0, 1]; keep (B, 1, h, w) bool, patches that
-    stay S_S; content_whole, reference_whole (B, 6, 1, 1); affinity (B, E, h, w) or None -> (B, 6, h, w).
+    stay S_S; content_whole, reference_whole (B, 6, 1, 1); affinity (B, E, h, w) or None; fallback (B, 6, h, w):
+    statistics to use in place of Reinhard(S_S) (``eval.headroom`` measures other fallbacks) -> (B, 6, h, w).
     """
-    blend = trust * gathered + (1 - trust) * global_transfer(content, content_whole, reference_whole)
+    if fallback is None:
+        fallback = global_transfer(content, content_whole, reference_whole)
+    blend = trust * gathered + (1 - trust) * fallback
     return smooth_transfer(content, blend, trust, keep, smoothing, affinity)
 
 
