@@ -25,7 +25,7 @@ import PIL.ImageOps
 from demo import events
 from demo.clicks import CLICKS_HELP, Clicks
 from demo.events import on
-from demo.inputs import MAX_STEPS, OPTIMIZE_MODES
+from demo.inputs import FALLBACK_CHOICES, MAX_STEPS, OPTIMIZE_MODES
 from demo.photos import EXAMPLES, guard_editor
 from demo.session import Demo
 from demo.text import ABOUT, CSS, INTRO, UNTRAINED
@@ -52,7 +52,7 @@ def example_thumbnails() -> list[tuple[PIL.Image.Image, str]]:
 
 
 def photo_inputs() -> SimpleNamespace:
-    """The content and reference uploads and the examples row."""
+    """The content and reference uploads, the examples row and what the parts the reference lacks become."""
     with gr.Row():
         content = gr.Image(type="filepath", image_mode=None, height=INPUT_HEIGHT, label="Content photo",
                            elem_id="content")
@@ -62,7 +62,11 @@ def photo_inputs() -> SimpleNamespace:
     examples = gr.Gallery(example_thumbnails(), columns=EXAMPLE_COLUMNS, height=EXAMPLES_HEIGHT, fit_columns=False,
                           allow_preview=False, object_fit="contain", elem_id="examples", show_label=False,
                           label="Examples", buttons=[])
-    return SimpleNamespace(content=content, reference=reference, examples=examples)
+    fallback = gr.Radio(FALLBACK_CHOICES, value="global", label="Parts of the photo the reference lacks",
+                        elem_id="fallback", info="Different scenes or light: take the reference's overall colours. "
+                        "One scene or shoot under one look: take the look of the matched parts. Or leave them as "
+                        "they are.")
+    return SimpleNamespace(content=content, reference=reference, examples=examples, fallback=fallback)
 
 
 def clicks_tab() -> SimpleNamespace:
@@ -163,20 +167,21 @@ def wire(demo: Demo, shown: gr.State, accepted: gr.State, clicks: gr.JSON, photo
                         api_name="strength", api_description="Re-render the result on screen at another strength (0 "
                         "to 2), without running the model again; a LUT exported before is fitted again.",
                         trigger_mode="always_last", **heavy)
-    tabs.recolour.click(on(demo, events.recolour), inputs + [out.strength], result, api_name="recolour", **heavy)
+    settings = [out.strength, photos.fallback]  # the last inputs of every re-colouring event
+    tabs.recolour.click(on(demo, events.recolour), inputs + settings, result, api_name="recolour", **heavy)
     point.content_view.select(on(demo, events.click_content), [clicks, point.mode, *inputs], click_outputs, **private)
     point.reference_view.select(on(demo, events.click_reference), [clicks, *inputs], click_outputs, **private)
     point.undo.click(on(demo, events.undo), [clicks, *inputs], click_outputs, **private)
     point.clear.click(on(demo, events.clear_clicks), inputs, click_outputs, **private)
-    point.run.click(on(demo, events.guided), inputs + [clicks, out.strength], result, api_name="guided",
+    point.run.click(on(demo, events.guided), inputs + [clicks, *settings], result, api_name="guided",
                     api_description=f"Re-colour with clicked pairs and keep points. {CLICKS_HELP}", **heavy)
-    regions.run.click(on(demo, events.painted), [accepted] + editors + [clicks, out.strength], result,
+    regions.run.click(on(demo, events.painted), [accepted] + editors + [clicks, *settings], result,
                       api_visibility="private", **model)  # preprocessed: Gradio reads the editors' blobs
-    regions.api.click(on(demo, events.masks), inputs + editors + [clicks, out.strength], result, api_name="masks",
+    regions.api.click(on(demo, events.masks), inputs + editors + [clicks, *settings], result, api_name="masks",
                       api_description="Re-colour with painted regions (image editor values: what is painted on any "
                       f"layer) and optional clicks. {CLICKS_HELP}", **heavy)
     look = tabs.look
-    look.run.click(on(demo, events.optimize), inputs + [look.mode, look.steps, out.strength], result + [look.curve],
+    look.run.click(on(demo, events.optimize), inputs + [look.mode, look.steps, *settings], result + [look.curve],
                    api_name="optimize", **heavy)
     look.stop.click(on(demo, events.stop), None, None, api_name="stop", concurrency_limit=None)
     tabs.inspect.run.click(on(demo, events.inspect), [shown, photos.reference], tabs.inspect.gallery,

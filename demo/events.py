@@ -19,7 +19,7 @@ import PIL.Image
 from recolor_hf.optimize import LatentOptimizer
 
 from .clicks import Clicks
-from .inputs import check_mode, check_steps, check_strength, normalized, photo_path, report_errors
+from .inputs import check_fallback, check_mode, check_steps, check_strength, normalized, photo_path, report_errors
 from .photos import EXAMPLES
 from .session import OPTIMISED, Demo, Session, Shown
 
@@ -74,10 +74,12 @@ def clear_reference_region(demo: Demo, reference, request: gr.Request = None) ->
 # ----- re-colouring -----
 
 @report_errors()
-def recolour(demo: Demo, content, reference, strength: float, request: gr.Request = None) -> tuple:
-    """Automatic correspondence -> (state, before/after, full-resolution PNG, status)."""
-    strength = check_strength(strength)
-    key, latents, note = demo.encode(content, reference)
+def recolour(demo: Demo, content, reference, strength: float, fallback: str = "global",
+             request: gr.Request = None) -> tuple:
+    """Automatic correspondence -> (state, before/after, full-resolution PNG, status); ``fallback``: what the
+    parts the reference lacks become (``inputs.check_fallback``)."""
+    strength, fallback = check_strength(strength), check_fallback(fallback)
+    key, latents, note = demo.encode(content, reference, fallback=fallback)
     return demo.session(request).show(key, latents, strength, note)
 
 
@@ -141,47 +143,53 @@ def clear_clicks(demo: Demo, content, reference, request: gr.Request = None) -> 
 
 
 @report_errors()
-def guided(demo: Demo, content, reference, clicks: dict, strength: float, request: gr.Request = None) -> tuple:
-    """Re-colour with the clicked pairs and keep points (supp. eq. 2)."""
-    strength = check_strength(strength)
+def guided(demo: Demo, content, reference, clicks: dict, strength: float, fallback: str = "global",
+           request: gr.Request = None) -> tuple:
+    """Re-colour with the clicked pairs and keep points (supp. eq. 2); ``fallback`` as in ``recolour``."""
+    strength, fallback = check_strength(strength), check_fallback(fallback)
     clicks = Clicks.from_json(clicks)
     if not clicks.actions and clicks.pending is None:
         raise ValueError("Click a region of the photo first (a pair or a keep point), then press the button.")
-    key, latents, note = demo.encode(content, reference, clicks.guidance())
+    key, latents, note = demo.encode(content, reference, clicks.guidance(), fallback)
     return demo.session(request).show(key, latents, strength, note)
 
 
 @report_errors()
 def masks(demo: Demo, content, reference, content_region: dict, reference_region: dict, clicks: dict,
-          strength: float, request: gr.Request = None) -> tuple:
-    """Re-colour with the painted regions (region-to-region transfers, ``guidance.RegionEdit``), plus any clicks."""
-    strength = check_strength(strength)
+          strength: float, fallback: str = "global", request: gr.Request = None) -> tuple:
+    """Re-colour with the painted regions (region-to-region transfers, ``guidance.RegionEdit``), plus any clicks;
+    ``fallback`` as in ``recolour``."""
+    strength, fallback = check_strength(strength), check_fallback(fallback)
     painted = (demo.photos.painted_mask(content_region, "painted content region"),
                demo.photos.painted_mask(reference_region, "painted reference region"))
     if painted[0] is None and painted[1] is None:
         raise ValueError("Paint a region on the content photo and/or the reference first.")
-    key, latents, note = demo.encode(content, reference, Clicks.from_json(clicks).guidance(*painted))
+    key, latents, note = demo.encode(content, reference, Clicks.from_json(clicks).guidance(*painted), fallback)
     return demo.session(request).show(key, latents, strength, note)
 
 
 def painted(demo: Demo, accepted: tuple | None, content_region: dict, reference_region: dict, clicks: dict,
-            strength: float, request: gr.Request = None) -> tuple:
+            strength: float, fallback: str = "global", request: gr.Request = None) -> tuple:
     """The regions tab's button: ``masks`` on the session's accepted photos and the editors' preprocessed values
     (the browser sends a painted editor as blobs that only Gradio's preprocessing reads)."""
-    return masks(demo, *(accepted or (None, None)), content_region, reference_region, clicks, strength, request)
+    return masks(demo, *(accepted or (None, None)), content_region, reference_region, clicks, strength, fallback,
+                 request)
 
 
 # ----- the look optimisation and Inspect -----
 
 @report_errors()
-def optimize(demo: Demo, content, reference, mode: str, steps: int, strength: float, request: gr.Request = None):
+def optimize(demo: Demo, content, reference, mode: str, steps: int, strength: float, fallback: str = "global",
+             request: gr.Request = None):
     """Match the reference's overall look by optimisation (supp. C.7), a generator: yields ``progress`` after every
     step, then the result of the closest step with the curve. ``stop`` ends it early. ``mode``: "code" / "maps" or
-    their labels (OPTIMIZE_MODES). Outputs: (state, before/after, full-resolution PNG, status, curve)."""
+    their labels (OPTIMIZE_MODES); ``fallback`` as in ``recolour`` (the "maps" mode starts from that prediction).
+    Outputs: (state, before/after, full-resolution PNG, status, curve)."""
     strength, steps, mode = check_strength(strength), check_steps(steps), check_mode(mode)
+    fallback = check_fallback(fallback)
     session = demo.session(request)
     optimizer = LatentOptimizer(demo.pipe, demo.photos.load(content, "content photo"),
-                                demo.photos.load(reference, "reference photo"), mode)
+                                demo.photos.load(reference, "reference photo"), mode, fallback=fallback)
     start, stopped, losses = time.perf_counter(), threading.Event(), []
     demo.running[session.id] = stopped
     try:

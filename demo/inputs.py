@@ -17,6 +17,8 @@ from recolor_hf.strength import ALPHA_RANGE, check_alpha
 
 MAX_STEPS = 200
 OPTIMIZE_MODES = [("The whole look at once", "code"), ("Region by region (may show artifacts)", "maps")]
+FALLBACK_CHOICES = [("Take the reference's overall colours", "global"), ("Take the look of the matched parts", "look"),
+                    ("Stay as they are", "keep")]  # RecolorPipeline's fallback values (recolor_hf.fallback)
 NAME_CHARS = 80  # a file name in a message is cut to this many characters
 
 
@@ -63,13 +65,25 @@ def check_steps(steps) -> int:
     return int(steps)
 
 
+def check_choice(value, choices: list[tuple[str, str]], what: str) -> str:
+    """A radio's value: one of ``choices``' values, or the label the UI shows for it (-> its value)."""
+    known = {label: value for label, value in choices} | {value: value for _, value in choices}
+    if not isinstance(value, str) or value not in known:
+        labels = ", ".join(repr(label) for label, _ in choices)
+        values = " / ".join(repr(value) for _, value in choices)
+        raise ValueError(f"The {what} must be {labels} (or {values}), got {reprlib.repr(value)}.")
+    return known[value]
+
+
 def check_mode(mode) -> str:
     """The optimisation's mode: "code" / "maps" or the label the UI shows for it."""
-    modes = {label: value for label, value in OPTIMIZE_MODES} | {value: value for _, value in OPTIMIZE_MODES}
-    if not isinstance(mode, str) or mode not in modes:
-        choices = ", ".join(repr(label) for label, _ in OPTIMIZE_MODES)
-        raise ValueError(f"The mode must be {choices} (or 'code' / 'maps'), got {reprlib.repr(mode)}.")
-    return modes[mode]
+    return check_choice(mode, OPTIMIZE_MODES, "mode")
+
+
+def check_fallback(fallback) -> str:
+    """What the parts of the photo the reference lacks become (the pipeline's ``fallback``): "global" / "look" /
+    "keep" or the label the UI shows for it."""
+    return check_choice(fallback, FALLBACK_CHOICES, "choice for parts the reference lacks")
 
 
 def report_errors(warn: bool = False):

@@ -63,18 +63,19 @@ class Demo:
         """The session of an event's request (direct calls: LOCAL_SESSION)."""
         return Session(self, getattr(request, "session_hash", None) or LOCAL_SESSION)
 
-    def encode(self, content, reference, guidance: Guidance | None = None) -> tuple[str, RecolorLatents, str]:
-        """(cache key, latents, note): the predictor's output for these photos and guidance, from the cache when
-        the same inputs were encoded before."""
+    def encode(self, content, reference, guidance: Guidance | None = None,
+               fallback: str = "global") -> tuple[str, RecolorLatents, str]:
+        """(cache key, latents, note): the predictor's output for these photos, guidance and ``fallback`` (the
+        pipeline's), from the cache when the same inputs were encoded before."""
         key = content_key(self.photos.key(content, "content photo"), self.photos.key(reference, "reference photo"),
-                          *guidance_parts(guidance))
+                          fallback, *guidance_parts(guidance))
         latents = self.encodings.get(key)
         if latents is not None:
             return key, latents, "Same photos and settings as before: reused that prediction. "
         content, reference = self.photos.load(content, "content photo"), self.photos.load(reference, "reference photo")
         start = time.perf_counter()
         guide = None if guidance is None else guidance.as_guide(content.size, reference.size)
-        latents = self.pipe.encode(content, reference, guide=guide)
+        latents = self.pipe.encode(content, reference, guide=guide, fallback=fallback)
         self.encodings.put(key, latents)
         return key, latents, f"Predicted in {time.perf_counter() - start:.2f} s. "
 

@@ -22,6 +22,7 @@ from eval import (
 )
 from recolor_hf import DEFAULT_CHECKPOINT, PRESETS
 from recolor_hf.data import SPLITS
+from recolor_hf.fallback import FALLBACKS
 
 OUTPUTS = Path("outputs") / "eval"  # --output_dir defaults to OUTPUTS / COMMAND
 DATA_FOLDERS = ("photos", "fivek", "dpst", "timelapse")  # --NAME_dir defaults to --data_dir / NAME
@@ -88,6 +89,9 @@ def add_image_benchmarks(commands, groups: dict[str, argparse.ArgumentParser]) -
         command = commands.add_parser(name, parents=shared, help=text, description=text)
         command.add_argument(f"--{folder}_dir", type=Path, help=f"{folder} folder (default DATA_DIR/{folder})")
         command.set_defaults(run=run, max_side=max_side)
+        command.add_argument("--fallback", choices=FALLBACKS, default="global",
+                             help="what content the reference lacks moves to, in 'ours' and 'base-only' "
+                                  "(RecolorPipeline's fallback)")
         if folder == "photos":
             command.add_argument("--split", choices=SPLITS, default="val" if name.startswith("halves") else "all",
                                  help="photos of the training split (recolor_hf.data.photo_split)")

@@ -6,10 +6,11 @@ which colour to move the content to. This measures that choice where it is made,
 truth's patch mean, on dpst-oracle, halves (strong, mild) and halves-local pairs, for
 
 - identity: the content's own means S_S; global: Reinhard(S_S); base-only: the non-learned target T; model: T';
-- fit: ONE affine colour transform of the means fitted on the matches weighted by the trust (``fitted_means``);
-- base-only with another fallback for the distrusted matches (``transfer.trusted_target``'s ``fallback``): fit, or
-  the content's own statistics, in place of Reinhard(S_S). The DPST mask oracle gives content the reference lacks
-  the global transfer, the halves give it the look: these two rows show which fallback each ground truth asks for;
+- fit: ONE affine colour transform of the means fitted on the matches weighted by the trust
+  (``transfer.fitted_means``);
+- base-only with another fallback for the distrusted matches (``transfer.fallback_statistics``): the fitted look, or
+  the content kept, in place of Reinhard(S_S). The DPST mask oracle gives content the reference lacks the global
+  transfer, the halves give it the look: these two rows show which fallback each ground truth asks for;
 - oracle rows, which read the ground truth and so bound what a learned choice could reach: per patch the better of
   base-only and global (a perfect trust), of base-only and fit, the best of model, fit and identity; per pair the
   better of model and fit.
@@ -25,7 +26,6 @@ import itertools
 from dataclasses import replace
 from typing import Iterator
 
-import numpy as np
 import pandas as pd
 import torch
 from tqdm import tqdm
@@ -36,34 +36,10 @@ from eval.quality import halves_paths
 from eval.report import method_tables, write_summary
 from recolor_hf.models.colour import patch_statistics, rgb_to_lab
 from recolor_hf.models.correspondence import gather_statistics
-from recolor_hf.models.transfer import SMOOTHING_WEIGHT_FLOOR, confidence_weight, global_transfer, trusted_target
+from recolor_hf.models.transfer import confidence_weight, fitted_means, global_transfer
 from recolor_hf.pipeline import RecolorPipeline
-from recolor_hf.upsample import ridge_affine_fit
 
-FIT_RIDGE = 25.0  # Lab units^2: pull of the fitted transform's linear part toward no change (``fitted_means``)
 PARTS = ("dpst-oracle", "halves strong", "halves mild", "halves-local")
-
-
-def fitted_means(stats: torch.Tensor, gathered: torch.Tensor, weight: torch.Tensor,
-                 ridge: float = FIT_RIDGE) -> torch.Tensor:
-    """The patch means moved by ONE colour transform fitted on the matches, mu -> M mu + m: the least-squares fit
-    of the matched means mu_S~R on the content means mu_S weighted by the trust c (plus SMOOTHING_WEIGHT_FLOOR), its
-    linear part pulled toward the identity (``ridge``, Lab units^2; the full-resolution transfer's
-    ``upsample.ridge_affine_fit`` on the weighted moments). Where the matched content shares one look (two
-    parts of one photo) the fit carries that look to content the reference lacks.
-
-    stats S_S, gathered S~R (B, 6, h, w); weight c (B, 1, h, w) -> Lab means (B, 3, h, w).
-    """
-    x = stats[:, :3].flatten(2).transpose(1, 2).double().cpu().numpy()  # (B, N, 3)
-    y = gathered[:, :3].flatten(2).transpose(1, 2).double().cpu().numpy()
-    w = weight.flatten(1).double().cpu().numpy() + SMOOTHING_WEIGHT_FLOOR  # (B, N)
-    w = w / w.sum(1, keepdims=True)
-    moments = np.concatenate([np.einsum("bn,bni->bi", w, x), np.einsum("bn,bni->bi", w, y),
-                              np.einsum("bn,bni,bnj->bij", w, x, x).reshape(len(x), 9),
-                              np.einsum("bn,bni,bnj->bij", w, x, y).reshape(len(x), 9)], axis=-1)
-    fit = ridge_affine_fit(moments, ridge, np.eye(3))  # (B, 3, 4): [M | m]
-    means = x @ fit[..., :3].swapaxes(-1, -2) + fit[:, None, :, 3]  # (B, N, 3)
-    return torch.from_numpy(means).to(stats).transpose(1, 2).reshape_as(stats[:, :3])
 
 
 @torch.no_grad()
@@ -76,18 +52,11 @@ def patch_errors(pipe: RecolorPipeline, pair: Pair) -> dict[str, float]:
     trust = confidence_weight(match.confidence, tuple(pipe.predictor.config.confidence_range))
     truth = patch_statistics(rgb_to_lab(pipe.prepare(pair.target, "target").working), tuple(base.shape[-2:]))
     gathered = gather_statistics(f.reference_stats, f.content_stats, match.index)
-    fit = fitted_means(f.content_stats, gathered, trust)
-    keep = (match.index < 0).view_as(trust)
-
-    def with_fallback(fallback: torch.Tensor) -> torch.Tensor:  # base-only's T with another fallback, Lab means
-        return trusted_target(f.content_stats, gathered, trust, keep, f.content_whole, f.reference_whole,
-                              fallback=fallback)[:, :3]
-
     means = {"identity": f.content_stats[:, :3], "global": global_transfer(f.content_stats, f.content_whole,
                                                                              f.reference_whole)[:, :3],
-             "base-only": base[:, :3], "model": model[:, :3], "fit": fit,
-             "base-only, fallback fit": with_fallback(torch.cat([fit, f.content_stats[:, 3:]], 1)),
-             "base-only, fallback content": with_fallback(f.content_stats)}
+             "base-only": base[:, :3], "model": model[:, :3], "fit": fitted_means(f.content_stats, gathered, trust),
+             **{f"base-only, fallback {kind}": pipe.colour_targets(f, match, learned=False, fallback=kind)[0][:, :3]
+                for kind in ("look", "keep")}}
     error = {name: (value - truth[:, :3]).norm(dim=1) for name, value in means.items()}  # (B, h, w)
     best = {"oracle per patch: base-only or global": ("base-only", "global"),
             "oracle per patch: base-only or fit": ("base-only", "fit"),

@@ -60,8 +60,8 @@ def lpips_note() -> str:
 
 def methods_of(args: argparse.Namespace) -> dict[str, Method]:
     """The methods named by --methods (default: the baselines, plus 'ours' and 'base-only' with
-    --pretrained_model_name_or_path)."""
-    return build_methods(args.methods, args.pretrained_model_name_or_path, args.device)
+    --pretrained_model_name_or_path, both with --fallback)."""
+    return build_methods(args.methods, args.pretrained_model_name_or_path, args.device, args.fallback)
 
 
 def add_row(args: argparse.Namespace, rows: list, name: str, labels: list[str], images: list[np.ndarray]) -> None:
@@ -96,7 +96,10 @@ def evaluate(
         add_row(args, rows, pair.name, labels, [pair.content, pair.reference, *target, *outputs.values()])
 
     results = run_benchmark(pairs, methods, total=total, on_pair=on_pair)
-    write_results(args, results, rows, labels, title, [*notes, lpips_note(), f"methods: {', '.join(methods)}"])
+    notes = [*notes, lpips_note(), f"methods: {', '.join(methods)}"]
+    if args.pretrained_model_name_or_path:
+        notes.append(f"fallback of ours and base-only for content the reference lacks: {args.fallback}")
+    write_results(args, results, rows, labels, title, notes)
 
 
 def run_presets(args: argparse.Namespace) -> None:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, BinaryIO, Callable, NamedTuple
 
 import recolor_hf
 from .atomic import atomic_file, remove_stale_temporaries
+from .fallback import FALLBACKS
 from .media import DEFAULT_SMOOTHING, VIDEO_FORMATS, check_smoothing, is_video
 from .strength import check_alpha
 
@@ -114,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "(-o is then optional); prints the fit error")
     parser.add_argument("--alpha", type=alpha_arg, default=1.0,
                         help="strength in [0, 2]: 0 keeps the content, 1 is the prediction (default 1)")
+    parser.add_argument("--fallback", choices=FALLBACKS, default="global",
+                        help="what content the reference lacks becomes: global = the reference's overall colours "
+                             "(different scenes or light), look = the look the matched content shows (one scene "
+                             "or shoot under one look), keep = unchanged (default %(default)s)")
     parser.add_argument("--content-mask", "--source-mask", dest="content_mask", type=Path,  # the old name still works
                         help="mask image of a content region (alpha > 0 when it has alpha, else non-black)")
     parser.add_argument("--reference-mask", type=Path,
@@ -294,8 +299,9 @@ def load_guide(job: Job, content_mask: Path, reference_mask: Path, max_pixels: i
     return Guidance(content_mask=masks[0], reference_mask=masks[1]).as_guide(*sizes)
 
 
-def model_recolor(pipe: RecolorPipeline, alpha: float, guide: Callable | None) -> Recolor:
-    """The pipeline as a ``Recolor``; the last reference is decoded once for a run of jobs using it."""
+def model_recolor(pipe: RecolorPipeline, alpha: float, guide: Callable | None, fallback: str = "global") -> Recolor:
+    """The pipeline as a ``Recolor`` (at strength ``alpha``, with ``guide`` and ``fallback``); the last reference is
+    decoded once for a run of jobs using it."""
     from .image_io import load_image
 
     references: dict[Path, PIL.Image.Image] = {}
@@ -304,7 +310,8 @@ def model_recolor(pipe: RecolorPipeline, alpha: float, guide: Callable | None) -
         if reference not in references:
             references.clear()
             references[reference] = load_image(reference, f"reference {reference}", pipe.config.max_pixels)
-        return pipe(content=content, reference=references[reference], alpha=alpha, guide=guide).images[0]
+        return pipe(content=content, reference=references[reference], alpha=alpha, guide=guide,
+                    fallback=fallback).images[0]
 
     return recolor
 
@@ -343,7 +350,7 @@ def save_atomic(image: PIL.Image.Image, path: Path, metadata: dict | None = None
 
 
 def model_video(pipe: RecolorPipeline, alpha: float, smoothing: float, progress: bool,
-                allow_partial: bool = False) -> VideoRecolor:
+                allow_partial: bool = False, fallback: str = "global") -> VideoRecolor:
     """The pipeline's video mode (``recolor_hf.video``) as a ``VideoRecolor``; with ``allow_partial`` a truncated
     video is kept and its ``TruncatedVideoWarning`` printed as a ``warning:`` line."""
     from tqdm import tqdm
@@ -355,7 +362,7 @@ def model_video(pipe: RecolorPipeline, alpha: float, smoothing: float, progress:
         image = load_image(reference, f"reference {reference}", pipe.config.max_pixels)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", TruncatedVideoWarning)
-            recolor_video(pipe, video, image, file, alpha, smoothing, muxer, progress, allow_partial)
+            recolor_video(pipe, video, image, file, alpha, smoothing, muxer, progress, allow_partial, fallback)
         for warning in caught:  # others are shown as they would have been
             if warning.category is TruncatedVideoWarning:
                 tqdm.write(f"warning: {video}: {warning.message}", file=sys.stderr)
@@ -461,8 +468,8 @@ def main(argv: list[str] | None = None) -> int:
             pipe = load_pipeline(args.checkpoint, device, args.max_pixels)
             limit = pipe.config.max_pixels
             guide = load_guide(jobs[0], args.content_mask, args.reference_mask, limit) if args.content_mask else None
-            recolor = model_recolor(pipe, args.alpha, guide)
-            video = model_video(pipe, args.alpha, args.smoothing, progress, args.allow_partial_video)
+            recolor = model_recolor(pipe, args.alpha, guide, args.fallback)
+            video = model_video(pipe, args.alpha, args.smoothing, progress, args.allow_partial_video, args.fallback)
         if args.export_lut:
             recolor = exporting(recolor, args.export_lut)
     except (UsageError, ValueError, OSError, ImportError) as err:  # also a bad checkpoint file, a missing package

@@ -11,6 +11,7 @@ from typing import Callable, Iterator
 
 import torch
 
+from .fallback import check_fallback
 from .losses import w0_loss
 from .models.colour import patch_statistics, rgb_to_lab
 from .models.correspondence import Correspondence
@@ -27,9 +28,11 @@ class LatentOptimizer:
     before it, ``run()`` is the loop of steps, ``latents()`` gives a ``RecolorLatents`` that ``pipe.decode``
     renders at full resolution (the current latent, or the one with the lowest loss seen so far)."""
 
-    def __init__(self, pipe: RecolorPipeline, content, reference, mode: str = "code", lr: float | None = None):
+    def __init__(self, pipe: RecolorPipeline, content, reference, mode: str = "code", lr: float | None = None,
+                 fallback: str = "global"):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        check_fallback(fallback)  # the "maps" mode's starting prediction (``RecolorPipeline``'s fallback)
         contents, references = pipe.prepare(content, "content"), pipe.prepare(reference, "reference")
         if len(contents.images) != 1 or len(references.images) != 1:
             raise ValueError("online optimisation takes one content and one reference")
@@ -40,7 +43,7 @@ class LatentOptimizer:
                 self.start = self.identity_latents(pipe.self_map(self.content))
                 start = [pipe.latent_encoder(self.content, self.reference)]
             else:
-                self.start = pipe.predict(self.content, self.reference)
+                self.start = pipe.predict(self.content, self.reference, fallback=fallback)
                 start = list(self.start.maps)
                 self.base = local_transfer(self.content, self.start.content_stats, self.start.target_stats)
         self.params = [p.detach().clone().requires_grad_(True) for p in start]

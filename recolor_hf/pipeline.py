@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput
 
+from .fallback import check_fallback
 from .image_io import DEFAULT_MAX_PIXELS, ImageBatch, image_to_tensor, load_batch, to_float
 from .loading import PipelineLoading
 from .models.backbones import FeatureBackbone
@@ -74,9 +75,11 @@ class RecolorPipeline(PipelineLoading, RecolorSteps, DiffusionPipeline):
         return batch
 
     @torch.no_grad()
-    def encode(self, content, reference, guide: Callable | None = None, learned: bool = True) -> RecolorLatents:
+    def encode(self, content, reference, guide: Callable | None = None, learned: bool = True,
+               fallback: str = "global") -> RecolorLatents:
         """Run the predictor once; ``decode`` then renders any strength from the cached maps. ``learned=False``:
-        the base-only path (no trained network; see ``predict_from``)."""
+        the base-only path (no trained network; see ``predict_from``); ``fallback``: see ``__call__``."""
+        check_fallback(fallback)
         contents = self.prepare(content, "content")
         references = self.prepare(reference, "reference").working
         count = len(contents.images)
@@ -84,7 +87,7 @@ class RecolorPipeline(PipelineLoading, RecolorSteps, DiffusionPipeline):
             references = references.expand(count, -1, -1, -1)
         if len(references) != count:
             raise ValueError(f"got {count} contents but {len(references)} references (give 1 or as many)")
-        latents = self.predict(contents.working, references, guide=guide, learned=learned)
+        latents = self.predict(contents.working, references, guide=guide, learned=learned, fallback=fallback)
         latents.contents = contents.images
         return latents
 
@@ -114,7 +117,7 @@ class RecolorPipeline(PipelineLoading, RecolorSteps, DiffusionPipeline):
         return images
 
     def __call__(self, content, reference, alpha: float = 1.0, output_type: str = "pil", return_dict: bool = True,
-                 guide: Callable | None = None, learned: bool = True):
+                 guide: Callable | None = None, learned: bool = True, fallback: str = "global"):
         """Re-colour ``content`` like ``reference``.
 
         Args:
@@ -127,12 +130,16 @@ class RecolorPipeline(PipelineLoading, RecolorSteps, DiffusionPipeline):
             guide: optional user correspondence (see ``predict``).
             learned: False runs the base-only path: the same pipeline with every trained network bypassed (the
                 non-learned colour transfer alone), the ablation the learned model is judged against.
+            fallback: what content the reference lacks (patches whose match is not trusted) moves to: "global" the
+                reference's overall colours (whole-image transfer; photos of different scenes or light), "look" the
+                look that the matched content shows (photos of one scene or shoot under one look), "keep" no change
+                (only what matches the reference is re-coloured).
 
         Returns:
             ``RecolorPipelineOutput(images=[...])`` (each at its content's own size), or a tuple when
             ``return_dict`` is False.
         """
         alpha = check_alpha(alpha)  # before the predictor runs
-        latents = self.encode(content, reference, guide=guide, learned=learned)
+        latents = self.encode(content, reference, guide=guide, learned=learned, fallback=fallback)
         images = self.full_resolution(latents, alpha, output_type)
         return RecolorPipelineOutput(images=images) if return_dict else (images,)

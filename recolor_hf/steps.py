@@ -124,28 +124,30 @@ class RecolorSteps:
                      automatic=automatic)
 
     def colour_targets(self, features: PairFeatures, match: Correspondence, learned: bool = True,
-                       maps: bool = True) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
+                       maps: bool = True, fallback: str = "global"
+                       ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
         """(T', residuals): P_W's learned target statistics (B, 6, h, w) and map residuals (dW1, dW2, dW3) for
         ``features`` and ``match`` (``maps=False``: dW1 only); with ``learned=False`` the non-learned target T and
-        None."""
+        None. ``fallback``: what content with a distrusted match moves to, one of ``fallback.FALLBACKS``
+        (``transfer.fallback_statistics``)."""
         f = features
-        target, gathered = target_statistics(f.content_stats, f.reference_stats, match.index, match.confidence,
-                                             tuple(self.predictor.config.confidence_range), f.content_whole,
-                                             f.reference_whole)
+        target, gathered, moved = target_statistics(f.content_stats, f.reference_stats, match.index,
+                                                    match.confidence, tuple(self.predictor.config.confidence_range),
+                                                    f.content_whole, f.reference_whole, fallback=fallback)
         if not learned:
             return target, None
         statistics = (f.content_stats, target, gathered, f.content_whole, f.reference_whole)
-        output = self.predictor(f.colour, match, statistics, f.code, maps, f.reference_stats)
+        output = self.predictor(f.colour, match, statistics, f.code, maps, f.reference_stats, fallback=moved)
         return output.target_stats, output.residuals
 
     def predict_from(self, content: torch.Tensor, features: PairFeatures, match: Correspondence,
-                     learned: bool = True) -> RecolorLatents:
+                     learned: bool = True, fallback: str = "global") -> RecolorLatents:
         """P_W on precomputed ``features`` and ``match`` for the (B, 3, r, r) content -> ``RecolorLatents``.
 
         ``learned=False`` is the base-only path: no trained network, T' = T, maps W0(base), and ``render`` returns
-        the base image without G'.
+        the base image without G'. ``fallback``: see ``colour_targets``.
         """
-        target, residuals = self.colour_targets(features, match, learned)
+        target, residuals = self.colour_targets(features, match, learned, fallback=fallback)
         base_map = self.self_map(local_transfer(content, features.content_stats, target))
         residuals = residuals or (torch.zeros_like(base_map),) * 3
         maps = tuple(resize_map(base_map, r.shape[-2:]) + r for r in residuals)
@@ -153,18 +155,19 @@ class RecolorSteps:
 
     def predict(self, content: torch.Tensor, reference: torch.Tensor, mask_ratio: float = 0.0,
                 rng: torch.Generator | None = None, guide: Callable | None = None,
-                learned: bool = True, reference_features: ReferenceFeatures | None = None) -> RecolorLatents:
+                learned: bool = True, reference_features: ReferenceFeatures | None = None,
+                fallback: str = "global") -> RecolorLatents:
         """P_W(I_S, I_R): (B, 3, r, r) x2 -> ``RecolorLatents`` (maps, W0(base), match, S_S, T'; no contents).
 
         ``guide(content_semantic, reference_semantic, reference_map, content_map, automatic=) -> Correspondence``
         replaces the automatic match (user clicks / masks, supp. C.5-C.6); a guide with a method
         ``edit(content, reference, match)`` (``guidance.Guidance``) also gives the pixel-level edit of kept and
         painted regions that ``render`` applies last; ``learned=False``: see ``predict_from``;
-        ``reference_features``: the reference's, computed once (``features``).
+        ``reference_features``: the reference's, computed once (``features``); ``fallback``: see ``colour_targets``.
         """
         features = self.features(content, reference, reference_features)
         match = self.match(features, mask_ratio, rng, guide, content)
-        latents = self.predict_from(content, features, match, learned)
+        latents = self.predict_from(content, features, match, learned, fallback)
         if hasattr(guide, "edit"):
             latents.edit = guide.edit(content, reference, match)
         return latents

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .fallback import check_fallback
 from .image_io import check_size
 from .media import DEFAULT_SMOOTHING, VIDEO_FORMATS, check_smoothing
 from .models.transfer import apply_transfer, local_transfer, statistics_transfer
@@ -114,9 +115,10 @@ class FrameRecolorer:
     """
 
     def __init__(self, pipe: RecolorPipeline, reference, alpha: float = 1.0,
-                 smoothing: float = DEFAULT_SMOOTHING, reuse_reference: bool = True):
+                 smoothing: float = DEFAULT_SMOOTHING, reuse_reference: bool = True, fallback: str = "global"):
         self.pipe = pipe
         self.alpha = check_alpha(alpha)
+        self.fallback = check_fallback(fallback)
         self.reference_low = pipe.prepare(reference, "reference").working
         with torch.no_grad():
             self.reference = pipe.reference_features(self.reference_low) if reuse_reference else None
@@ -126,7 +128,8 @@ class FrameRecolorer:
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         """One frame (H, W, 3) uint8 -> the frame re-coloured at its own size."""
         content = self.pipe.prepare(frame, "frame")
-        latents = self.pipe.predict(content.working, self.reference_low, reference_features=self.reference)
+        latents = self.pipe.predict(content.working, self.reference_low, reference_features=self.reference,
+                                    fallback=self.fallback)
         latents = self.smoother(latents)
         latents.contents = content.images
         return np.asarray(self.pipe.decode(latents, self.alpha)[0])
@@ -172,8 +175,9 @@ def write_frames(path: Path, frames: list[np.ndarray], fps: int) -> None:
 
 def recolor_video(pipe: RecolorPipeline, content: Path, reference, output: Path | BinaryIO, alpha: float = 1.0,
                   smoothing: float = DEFAULT_SMOOTHING, container_format: str | None = None,
-                  progress: bool = True, allow_partial: bool = False) -> int:
-    """Re-colour the video ``content`` like ``reference`` into ``output`` as H.264.
+                  progress: bool = True, allow_partial: bool = False, fallback: str = "global") -> int:
+    """Re-colour the video ``content`` like ``reference`` into ``output`` as H.264 (``fallback``: the pipeline's,
+    what content the reference lacks moves to).
 
     ``output`` is a path ending in one of ``VIDEO_FORMATS`` or a seekable binary file, then with
     ``container_format`` (a ``VIDEO_FORMATS`` value). Frames keep their size, timestamps and frame rate; the
@@ -186,7 +190,7 @@ def recolor_video(pipe: RecolorPipeline, content: Path, reference, output: Path 
         if suffix not in VIDEO_FORMATS:
             raise ValueError(f"cannot write video {output}: use one of the extensions {', '.join(VIDEO_FORMATS)}")
         container_format = VIDEO_FORMATS[suffix]
-    recolour = FrameRecolorer(pipe, reference, alpha, smoothing)
+    recolour = FrameRecolorer(pipe, reference, alpha, smoothing, fallback=fallback)
     with open_video(content) as container, av.open(output, "w", format=container_format) as out:
         return transcode(container, out, recolour, progress, allow_partial)
 

@@ -53,6 +53,21 @@ def test_recolour_then_strength_reuses_the_latents(state, tiny_pipe, monkeypatch
     assert status == "Nothing to re-render yet: re-colour a photo first."
 
 
+def test_fallback_choice_makes_its_own_prediction(state):
+    """The radio for the parts the reference lacks: each choice (value or label) is its own prediction with its own
+    result; anything else is refused in words."""
+    default, _, path, _ = events.recolour(state, CONTENT, REFERENCE, 1.0)
+    after = np.asarray(Image.open(path))  # read now: the session's next result replaces the file
+    kept, _, path, status = events.recolour(state, CONTENT, REFERENCE, 1.0, "Stay as they are")
+    assert kept.key != default.key and "Predicted" in status
+    assert not np.array_equal(after, np.asarray(Image.open(path)))
+    again, *_, status = events.recolour(state, CONTENT, REFERENCE, 1.0, "keep")
+    assert again.key == kept.key and "reused" in status
+    for bad in ("nearest", None, ["keep"]):
+        with pytest.raises(gr.Error, match="The choice for parts the reference lacks must be"):
+            events.recolour(state, CONTENT, REFERENCE, 1.0, bad)
+
+
 def test_export_lut_of_the_result_on_screen(state):
     """The LUT is fitted to the result on screen, at the slider's strength, and reproduces it globally."""
     from recolor_hf.lut import apply_lut, read_cube
@@ -245,7 +260,7 @@ def test_requests_keep_cache_and_files_bounded(tiny_pipe, tmp_path):
     shown = {}
     for i in range(6):  # 12 requests: a prediction and a strength change each time
         request = sessions[i % 3]
-        shown[request.session_hash] = events.recolour(state, CONTENT, references[i % 5], 1.0, request)[0]
+        shown[request.session_hash] = events.recolour(state, CONTENT, references[i % 5], 1.0, request=request)[0]
         events.set_strength(state, shown[request.session_hash], 0.25 + i / 40, request=request)
         assert len(state.encodings) <= 2
         assert len(state.files.files()) <= 3 * len(sessions)  # before, after, download per session
@@ -271,7 +286,9 @@ def test_every_endpoint_from_gradio_client(tiny_pipe, tmp_path, monkeypatch):
         names += [item["label"] for e in api.values() for item in e["returns"]]
         assert not [name for name in names if name is None or name.startswith("value_")]
         assert [p["parameter_name"] for p in api["/guided"]["parameters"]] == ["content", "reference", "clicks",
-                                                                               "strength"]
+                                                                               "strength", "fallback"]
+        fallback = next(p for p in api["/recolour"]["parameters"] if p["parameter_name"] == "fallback")
+        assert fallback["parameter_has_default"] and fallback["parameter_default"] == "global"
         for endpoint in ("/guided", "/masks"):
             assert '"keep": [x, y]' in api[endpoint]["description"] and '"maxItems"' in api[endpoint]["description"]
         steps = next(p for p in api["/optimize"]["parameters"] if p["parameter_name"] == "steps")
@@ -292,6 +309,10 @@ def test_every_endpoint_from_gradio_client(tiny_pipe, tmp_path, monkeypatch):
         clicks = {"actions": [{"content": [0.2, 0.2], "reference": [0.5, 0.1]}, {"keep": [0.9, 0.9]}]}
         *_, status = client.predict(content, reference, clicks, 1.0, api_name="/guided")
         assert "Predicted" in status
+        *_, status = client.predict(content, reference, 1.0, "keep", api_name="/recolour")
+        assert "Predicted" in status  # another fallback: a new prediction, not the cached one
+        with pytest.raises(Exception, match="The choice for parts the reference lacks must be"):
+            client.predict(content, reference, 1.0, "nearest", api_name="/recolour")
         regions = []
         for size, image in ((CONTENT_SIZE, content), (REFERENCE_SIZE, reference)):
             mask = Image.new("RGB", size)
@@ -340,11 +361,11 @@ def test_a_session_that_ends_leaves_the_others_results(state):
     """Two tabs with the same photos share one prediction: the first tab's end keeps the second's result; an
     optimised result, which no other session shares, goes with its session."""
     first, second = (SimpleNamespace(session_hash=name) for name in ("first", "second"))
-    shown = events.recolour(state, CONTENT, REFERENCE, 1.0, first)[0]
-    again = events.recolour(state, CONTENT, REFERENCE, 1.0, second)[0]
+    shown = events.recolour(state, CONTENT, REFERENCE, 1.0, request=first)[0]
+    again = events.recolour(state, CONTENT, REFERENCE, 1.0, request=second)[0]
     state.forget(shown)
     assert "strength 0.5" in events.set_strength(state, again, 0.5, request=second)[2]
-    optimised = list(events.optimize(state, CONTENT, REFERENCE, "code", 1, 1.0, first))[-1][0]
+    optimised = list(events.optimize(state, CONTENT, REFERENCE, "code", 1, 1.0, request=first))[-1][0]
     state.forget(optimised)
     assert state.encodings.get(optimised.key) is None and state.encodings.get(again.key) is not None
 

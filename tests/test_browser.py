@@ -189,6 +189,26 @@ def test_result_beside_inputs_and_new_upload_clears_it(page, tmp_path):
     expect(page.locator("#result img")).to_have_count(0)  # the slider has nothing to re-render
 
 
+def test_the_choice_for_parts_the_reference_lacks_is_a_new_prediction(page, served):
+    """The radio under the photos: after a result, another choice re-colours afresh (the server makes a new
+    prediction), and going back to the first reuses the first prediction."""
+    cache = served[1].encodings.items
+    recolour(page)
+    first = set(cache)
+    page.locator("#fallback").get_by_text("Stay as they are", exact=True).click()
+    page.get_by_role("button", name="Re-colour", exact=True).click()
+    for _ in range(RUN_TIMEOUT_MS // 100):  # the status says "Predicted" already: watch the server's cache
+        if set(cache) - first:
+            break
+        page.wait_for_timeout(100)
+    assert len(set(cache) - first) == 1  # a new prediction for the new choice
+    expect(page.locator("#status")).not_to_contain_text("processing", timeout=RUN_TIMEOUT_MS)
+    page.locator("#fallback").get_by_text("Take the reference's overall colours", exact=True).click()
+    page.get_by_role("button", name="Re-colour", exact=True).click()
+    expect(page.locator("#status")).to_contain_text("reused that prediction", timeout=RUN_TIMEOUT_MS)
+    assert len(set(cache) - first) == 1
+
+
 @pytest.mark.parametrize("name, content", [("notes.jpg", b"not a photo"), ("empty.png", b"")])
 def test_corrupt_upload_names_the_problem_and_keeps_the_result(page, tmp_path, name, content):
     recolour(page)

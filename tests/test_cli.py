@@ -46,6 +46,19 @@ def test_single_file(checkpoint, files, tmp_path, capsys):
     assert [p.name for p in out.parent.iterdir()] == ["result.png"]  # no temporary file left
 
 
+def test_fallback_reaches_the_pipeline(checkpoint, files, tmp_path):
+    """--fallback keep gives the pipeline's output with fallback="keep", not the default's."""
+    content, reference = files
+    outputs = {kind: tmp_path / f"{kind}.png" for kind in ("global", "keep")}
+    for kind, out in outputs.items():
+        assert recolor(checkpoint, content, "--reference", reference, "-o", out, "--fallback", kind) == 0
+    pipe = RecolorPipeline.from_pretrained(checkpoint)
+    expected = np.asarray(pipe(content=Image.open(content), reference=Image.open(reference), fallback="keep").images[0])
+    with Image.open(outputs["keep"]) as keep, Image.open(outputs["global"]) as default:
+        np.testing.assert_array_equal(np.asarray(keep), expected)
+        assert not np.array_equal(np.asarray(default), expected)
+
+
 def test_existing_output_kept_without_overwrite(checkpoint, files, tmp_path, capsys):
     content, reference = files
     out = tmp_path / "result.webp"
@@ -283,7 +296,8 @@ def test_missing_checkpoint(files, tmp_path, capsys):
     assert f"no checkpoint folder at {missing}" in err and "--checkpoint DIR" in err
 
 
-@pytest.mark.parametrize("args", [["--alpha", "3"], ["--content-mask", "m.png"], ["--ext", "gif"], []])
+@pytest.mark.parametrize("args", [["--alpha", "3"], ["--content-mask", "m.png"], ["--ext", "gif"], [],
+                                  ["--fallback", "nearest"]])
 def test_usage_errors(checkpoint, files, tmp_path, args):
     content, reference = files
     extra = [] if args == [] else ["--reference", reference]  # [] also leaves out --reference

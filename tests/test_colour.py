@@ -8,8 +8,8 @@ from recolor_hf import RecolorPipeline
 from recolor_hf.guidance import Guidance
 from recolor_hf.models.colour import lab_to_rgb, patch_statistics, rgb_to_lab
 from recolor_hf.models.correspondence import colour_prior, gather_statistics, hard_warp
-from recolor_hf.models.transfer import (global_transfer, local_transfer, smooth_transfer, target_statistics,
-                                        trusted_target)
+from recolor_hf.models.transfer import (confidence_weight, fallback_statistics, fitted_means, global_transfer,
+                                        local_transfer, smooth_transfer, target_statistics, trusted_target)
 from recolor_hf.strength import interpolate_statistics
 
 NO_SMOOTHING = (1e-3, 1e-3)  # spatial and colour sigmas far below the patch spacing: each patch alone
@@ -29,7 +29,7 @@ def test_target_statistics_follow_confidence_and_keep():
     confidence = torch.tensor([0.9, 0.1, 1.0]).view(1, 1, 1, 3)
     content_lab, reference_lab = torch.full((1, 3, 4, 4), 50.0), torch.full((1, 3, 4, 4), 10.0)
     whole_s, whole = (patch_statistics(lab, (1, 1)) for lab in (content_lab, reference_lab))
-    target, gathered = target_statistics(content, reference, index, confidence, (0.3, 0.6), whole_s, whole,
+    target, gathered, _ = target_statistics(content, reference, index, confidence, (0.3, 0.6), whole_s, whole,
                                          NO_SMOOTHING)
     torch.testing.assert_close(target[0, :, 0, 0], reference[0, :, 0, 1])  # confident: the matched patch
     torch.testing.assert_close(gathered[0, :, 0, 1], reference[0, :, 0, 0])  # the raw match, before the fallback
@@ -55,6 +55,49 @@ def test_fallback_replaces_the_global_transfer_where_the_match_is_distrusted():
     kept = trusted_target(content, gathered, trust, keep, whole_s, whole_r, NO_SMOOTHING, fallback=content)
     torch.testing.assert_close(kept[..., 1], content[..., 1])
     torch.testing.assert_close(kept[..., 0], gathered[..., 0])
+
+
+def test_fitted_means_recover_one_look_from_trusted_matches_only():
+    """The fitted colour transform finds an affine look of the Lab means from the trusted matches alone (wrong,
+    distrusted matches do not bend it) and carries it to every patch; a huge ridge leaves only the mean shift."""
+    torch.manual_seed(0)
+    content = torch.cat([torch.rand(1, 3, 4, 4) * torch.tensor([60.0, 40, 40]).view(1, 3, 1, 1)
+                         + torch.tensor([20.0, -20, -20]).view(1, 3, 1, 1), 5 * torch.ones(1, 3, 4, 4)], 1)
+    look = torch.tensor([[0.8, 0.0, 0.0], [0.1, 1.1, 0.0], [0.0, -0.2, 0.9]])
+    truth = torch.einsum("ij,bjhw->bihw", look, content[:, :3]) + torch.tensor([5.0, 8, -6]).view(1, 3, 1, 1)
+    gathered = torch.cat([truth, content[:, 3:]], 1)
+    weight = torch.ones(1, 1, 4, 4)
+    weight[..., 0, :] = 0  # a row of wrong matches, distrusted
+    gathered[:, :3, 0, :] = torch.tensor([90.0, 50, 50])[:, None]
+    torch.testing.assert_close(fitted_means(content, gathered, weight, ridge=1e-3), truth, atol=0.1, rtol=0)
+    shift = (gathered[:, :3, 1:] - content[:, :3, 1:]).mean(dim=(2, 3), keepdim=True)
+    torch.testing.assert_close(fitted_means(content, gathered, weight, ridge=1e6), content[:, :3] + shift, atol=0.1,
+                               rtol=0)
+
+
+def test_fallbacks_global_look_and_keep():
+    """fallback_statistics: "global" is Reinhard(S_S), "look" the fitted look with the content's contrast, "keep"
+    the content; target_statistics uses it where the match is distrusted, and an unknown kind is refused by name."""
+    torch.manual_seed(0)
+    content = torch.cat([torch.rand(1, 3, 2, 3) * 50 + 20, torch.full((1, 3, 2, 3), 5.0)], 1)
+    reference = content.flip(-1) + torch.tensor([10.0, 5, -5, 0, 0, 0]).view(1, 6, 1, 1)
+    index, whole = torch.arange(6)[None], (content.mean((2, 3), keepdim=True), reference.mean((2, 3), keepdim=True))
+    confidence = torch.tensor([[[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]]])[:, None]
+    gathered = gather_statistics(reference, content, index)
+    trust = confidence_weight(confidence, (0.3, 0.6))
+    torch.testing.assert_close(fallback_statistics("global", content, gathered, trust, *whole),
+                               global_transfer(content, *whole))
+    look = fallback_statistics("look", content, gathered, trust, *whole)
+    torch.testing.assert_close(look[:, :3], fitted_means(content, gathered, trust))
+    torch.testing.assert_close(look[:, 3:], content[:, 3:])
+    assert fallback_statistics("keep", content, gathered, trust, *whole) is content
+    kept, _, moved = target_statistics(content, reference, index, confidence, (0.3, 0.6), *whole, NO_SMOOTHING,
+                                       fallback="keep")
+    assert moved is content
+    torch.testing.assert_close(kept[..., 1, 2], content[..., 1, 2])  # distrusted: unchanged
+    torch.testing.assert_close(kept[..., 0, 0], gathered[..., 0, 0])  # trusted: its match
+    with pytest.raises(ValueError, match="fallback must be one of global, look, keep, got 'nearest'"):
+        fallback_statistics("nearest", content, gathered, trust, *whole)
 
 
 def test_smoothing_shares_the_transfer_within_a_colour_not_across():

@@ -59,7 +59,8 @@ def write_dpst(root: Path, count: int = 3) -> None:
 @pytest.fixture(autouse=True)
 def plug_fake_ours(monkeypatch):
     monkeypatch.setattr(eval_methods, "pipeline_method",
-                        lambda checkpoint, device=None, learned=True: fake_ours if learned else fake_base_only)
+                        lambda checkpoint, device=None, learned=True, fallback="global":
+                        fake_ours if learned else fake_base_only)
 
 
 @pytest.fixture
@@ -102,6 +103,24 @@ def test_presets_deterministic(photos, tmp_path):
     second = run_presets(photos, tmp_path / "two", "--methods", "identity,reinhard,ours")
     metrics = ["pair", "part", "method", "mae", "psnr", "ciede2000"]
     pd.testing.assert_frame_equal(first[metrics], second[metrics])
+
+
+def test_fallback_reaches_ours_and_base_only(photos, tmp_path, monkeypatch):
+    """--fallback is given to both pipeline methods and named in the summary; a value outside the choices is a
+    usage error."""
+    seen = []
+
+    def method(checkpoint, device=None, learned=True, fallback="global"):
+        seen.append((learned, fallback))
+        return fake_ours if learned else fake_base_only
+
+    monkeypatch.setattr(eval_methods, "pipeline_method", method)
+    run_presets(photos, tmp_path / "out", "--methods", "identity,ours,base-only", "--fallback", "keep")
+    assert seen == [(True, "keep"), (False, "keep")]
+    assert "fallback of ours and base-only for content the reference lacks: keep" in (
+        tmp_path / "out" / "summary.md").read_text()
+    with pytest.raises(SystemExit):
+        run_presets(photos, tmp_path / "bad", "--fallback", "nearest")
 
 
 def test_fivek_and_dpst(tmp_path):

@@ -158,7 +158,7 @@ def test_ranker_weights_choose_among_the_candidates():
         match = correspond(f.content_semantic, f.reference_semantic, f.reference_map, mask_ratio=0.99,
                            rng=torch.Generator().manual_seed(0), candidates=4)
         assert torch.isinf(match.scores).any()
-        target, gathered = target_statistics(f.content_stats, f.reference_stats, match.index, match.confidence,
+        target, gathered, _ = target_statistics(f.content_stats, f.reference_stats, match.index, match.confidence,
                                              tuple(predictor.config.confidence_range), f.content_whole,
                                              f.reference_whole)
         statistics = (f.content_stats, target, gathered, f.content_whole, f.reference_whole)
@@ -237,7 +237,7 @@ def test_learned_target_starts_at_t_and_trusts_the_match_or_the_fallback():
         learned, _ = pipe.colour_targets(features, match)
         torch.testing.assert_close(learned, base)
         f = features
-        target, gathered = target_statistics(f.content_stats, f.reference_stats, match.index, match.confidence,
+        target, gathered, _ = target_statistics(f.content_stats, f.reference_stats, match.index, match.confidence,
                                              tuple(pipe.predictor.config.confidence_range), f.content_whole,
                                              f.reference_whole)
         statistics = (f.content_stats, target, gathered, f.content_whole, f.reference_whole)

@@ -1,4 +1,5 @@
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -14,7 +15,9 @@ from PIL import Image
 
 from conftest import ROOT, textured_image
 from recolor_hf import RecolorPipeline, RecolorPipelineOutput
+from recolor_hf.fallback import FALLBACKS
 from recolor_hf.loading import COMPONENTS
+from recolor_hf.models.transfer import confidence_weight
 
 
 @pytest.fixture(scope="module")
@@ -320,6 +323,24 @@ def test_alpha_zero_is_self_reconstruction_and_alpha_is_checked(tiny_pipe, pair)
     for bad in (-0.1, 2.5, float("nan"), "1", None, True):
         with pytest.raises(ValueError, match="alpha"):
             tiny_pipe(content=pair[0], reference=pair[1], alpha=bad)
+
+
+def test_fallback_changes_only_what_the_reference_lacks_and_is_checked(tiny_pipe, pair):
+    """The three fallbacks give three results for a pair whose matches are partly distrusted, each the same on
+    the learned and base-only paths where every match is trusted; an unknown fallback is refused by name."""
+    latents = {kind: tiny_pipe.encode(pair[0], pair[1], fallback=kind, learned=False) for kind in FALLBACKS}
+    trust = confidence_weight(latents["global"].correspondence.confidence,
+                              tuple(tiny_pipe.predictor.config.confidence_range))
+    assert 0 < trust.mean() < 1  # some matches trusted, some not
+    targets = [latents[kind].target_stats for kind in FALLBACKS]
+    for a, b in itertools.combinations(targets, 2):
+        assert not torch.allclose(a, b)
+    outputs = [np.asarray(tiny_pipe(content=pair[0], reference=pair[1], fallback=kind).images[0]) for kind in
+               FALLBACKS]
+    assert all(not np.array_equal(a, b) for a, b in itertools.combinations(outputs, 2))
+    for bad in ("nearest", None, 1):
+        with pytest.raises(ValueError, match="fallback must be one of global, look, keep"):
+            tiny_pipe(content=pair[0], reference=pair[1], fallback=bad)
 
 
 def test_self_code_and_map(tiny_pipe):

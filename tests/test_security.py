@@ -84,21 +84,21 @@ def test_session_ids_never_write_or_delete_outside_the_cache(server):
     # relative ids point from the results folder (cache/recolor_demo) to the canaries; then absolute ones
     hostile = ["../../victim", "../../victim2", "../../../" + sandbox.name + "/victim", str(sandbox / "absolute")]
     for session in hostile:
-        result = call(demo, "recolour", [content, reference, 1.0], session)
+        result = call(demo, "recolour", [content, reference, 1.0, "global"], session)
         assert result["success"], result
         _, compare, download, _ = result["output"]["data"]  # the session state stays on the server
         written = [Path(item["path"]) for item in compare] + [Path(download["path"])]
         assert all(p.resolve().is_relative_to((sandbox / "cache").resolve()) for p in written)
         assert call(demo, "new_photos", [content, reference, None], session)["success"]  # drops that session's files
     for session in ("fresh-1", "fresh-2", "fresh-3"):  # evicts every earlier session (the demo keeps 2 here)
-        assert call(demo, "recolour", [content, reference, 1.0], session)["success"]
+        assert call(demo, "recolour", [content, reference, 1.0, "global"], session)["success"]
     for victim in ("victim", "victim2", "absolute"):
         assert files_under(sandbox / victim) == {"keep.txt": b"the user's own file"}
     assert files_under(sandbox / "victim") | files_under(sandbox / "victim2") | files_under(
         sandbox / "absolute") == outside
     # only now that the canaries proved ids never become paths: the filesystem root as a session id
     for session in ("/", "//", "/.", ".."):
-        assert call(demo, "recolour", [content, reference, 1.0], session)["success"]
+        assert call(demo, "recolour", [content, reference, 1.0, "global"], session)["success"]
         assert call(demo, "new_photos", [content, reference, None], session)["success"]
     assert sorted(os.listdir("/")) == root_entries
     assert state.files.root.is_dir() and all(p.is_relative_to(state.files.root) for p in state.files.files())
@@ -116,10 +116,10 @@ def test_files_that_were_not_uploaded_are_never_read(server, tmp_path):
     for path in paths:
         for photo in ({"path": str(path)}, {"path": str(path), "meta": {"_type": "gradio.FileData"}}):
             # with "meta", Gradio's own upload check refuses first (its error has no text); without it, the demo
-            for event, data in (("recolour", [photo, reference, 1.0]), ("recolour", [reference, photo, 1.0]),
-                                ("inspect", [None, photo]),
+            for event, data in (("recolour", [photo, reference, 1.0, "global"]),
+                                ("recolour", [reference, photo, 1.0, "global"]), ("inspect", [None, photo]),
                                 ("masks", [reference, reference, {"background": None, "layers": [photo]}, None,
-                                           None, 1.0])):
+                                           None, 1.0, "global"])):
                 message = error_of(call(demo, event, data, "reader"))
                 if "meta" not in photo and event == "recolour":  # inspect refuses first for want of a result
                     messages.add(message.replace("reference", "content"))
@@ -139,7 +139,7 @@ def test_painted_layers_obey_the_pixel_limit_before_decoding(server, tmp_path):
         Image.new("1", (side, side)).save(layer)  # a few hundred KB on disk, side**2 pixels decoded
         region = {"background": None, "layers": [upload(demo, layer)], "composite": None}
         before = process.memory_info().rss
-        message = error_of(call(demo, "masks", [content, reference, region, None, None, 1.0], "painter"))
+        message = error_of(call(demo, "masks", [content, reference, region, None, None, 1.0, "global"], "painter"))
         assert expected in message and "painted content region" in message
         assert process.memory_info().rss - before < 100 * 2**20
 
@@ -158,19 +158,25 @@ def test_the_regions_button_refuses_big_or_many_layers_before_gradio_decodes(ser
              ([upload(demo, big)], "over the pixel limit"))
     for layers, expected in cases:
         region = {"background": None, "layers": layers, "composite": None, "id": None}
-        message = error_of(call(demo, "painted", [(content, reference), region, None, None, 1.0], "many"))
+        message = error_of(call(demo, "painted", [(content, reference), region, None, None, 1.0, "global"], "many"))
         assert expected in message
     assert decoded == []
 
 
-def test_strength_is_checked_before_the_prediction(server, monkeypatch):
+def test_strength_and_fallback_are_checked_before_the_prediction(server, monkeypatch):
     demo, state, _ = server
     content, reference = upload(demo, CONTENT), upload(demo, REFERENCE)
     calls = []
     monkeypatch.setattr(state.pipe, "encode", lambda *a, **k: calls.append(1))
+    keep = {"actions": [{"keep": [0.5, 0.5]}]}
     for strength in (5, -1, "1", None, [1]):
-        for event, data in (("recolour", [content, reference, strength]),
-                            ("guided", [content, reference, {"actions": [{"keep": [0.5, 0.5]}]}, strength])):
+        for event, data in (("recolour", [content, reference, strength, "global"]),
+                            ("guided", [content, reference, keep, strength, "global"])):
             message = error_of(call(demo, event, data, "slider"))
             assert message.startswith("The strength must be a number from 0 to 2, got ")
+    for fallback in ("nearest", None, 1, ["keep"], {"value": "keep"}, "x" * 10_000):
+        for event, data in (("recolour", [content, reference, 1.0, fallback]),
+                            ("guided", [content, reference, keep, 1.0, fallback])):
+            message = error_of(call(demo, event, data, "radio"))
+            assert message.startswith("The choice for parts the reference lacks must be ") and len(message) < 300
     assert calls == []

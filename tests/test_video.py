@@ -81,10 +81,11 @@ def test_transfer_round_trip(pipe, clip, reference):
     assert torch.allclose(target, latents.target_stats, atol=1e-3)
 
 
-def test_smoothing_zero_is_the_pipeline_on_each_frame(pipe, clip, reference):
-    frames = list(FrameRecolorer(pipe, reference, alpha=0.8, smoothing=0).map(clip[:3]))
+@pytest.mark.parametrize("fallback", ["global", "keep"])
+def test_smoothing_zero_is_the_pipeline_on_each_frame(pipe, clip, reference, fallback):
+    frames = list(FrameRecolorer(pipe, reference, alpha=0.8, smoothing=0, fallback=fallback).map(clip[:3]))
     for frame, result in zip(clip, frames):
-        expected = np.asarray(pipe(content=frame, reference=reference, alpha=0.8).images[0])
+        expected = np.asarray(pipe(content=frame, reference=reference, alpha=0.8, fallback=fallback).images[0])
         np.testing.assert_array_equal(result, expected)
 
 
@@ -169,6 +170,8 @@ def test_bad_inputs_name_the_problem(pipe, reference, tmp_path):
     for bad in (1.0, -0.1, "0.5", True):
         with pytest.raises(ValueError, match="smoothing"):
             check_smoothing(bad)
+    with pytest.raises(ValueError, match="fallback must be one of global, look, keep, got 'none'"):
+        recolor_video(pipe, not_video, reference, tmp_path / "out.mp4", fallback="none")
 
 
 @pytest.fixture(scope="module")

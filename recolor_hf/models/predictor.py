@@ -147,7 +147,7 @@ class LatentMapPredictor(RenamedConfigKeys, ModelMixin, ConfigMixin):
 
     def forward(self, colour_features: tuple[torch.Tensor, ...], correspondence: Correspondence,
                 statistics: tuple[torch.Tensor, ...], w: torch.Tensor, maps: bool = True,
-                reference_stats: torch.Tensor | None = None) -> PredictorOutput:
+                reference_stats: torch.Tensor | None = None, fallback: torch.Tensor | None = None) -> PredictorOutput:
         """(C1, C2, C3), W~0R with its confidence, statistics (S_S, T, S~R, whole S, whole R) and w (B, D) ->
         ``PredictorOutput``.
 
@@ -155,8 +155,9 @@ class LatentMapPredictor(RenamedConfigKeys, ModelMixin, ConfigMixin):
         outputs, on the ranker's blend of the K best matches when the correspondence has candidates; patches the
         user keeps, index -1, stay S_S) and dW1; ASPP2([up(out1), C2], w) dW2; ASPP3([up(out2), C1], w) dW3.
         S_S, T, S~R: (B, 6, h, w) on C3's grid (h, w = H/16, W/16); whole S, whole R: (B, 6, 1, 1);
-        reference_stats S_R: (B, 6, h_r, w_r), needed with candidates. ``maps=False`` stops after ASPP1 (T' and dW1
-        only: training the statistics alone).
+        reference_stats S_R: (B, 6, h_r, w_r), needed with candidates; fallback (B, 6, h, w): the target of
+        distrusted matches in place of Reinhard(S_S) (``transfer.fallback_statistics``; None: Reinhard(S_S)).
+        ``maps=False`` stops after ASPP1 (T' and dW1 only: training the statistics alone).
         """
         c1, c2, c3 = colour_features
         grid = statistics[0].shape[-2:]
@@ -172,7 +173,7 @@ class LatentMapPredictor(RenamedConfigKeys, ModelMixin, ConfigMixin):
                 gathered, confidence = self.rerank(x, statistics, correspondence, reference_stats)
                 affinity = None if self.affinity_head is None else self.affinity_head(x)
                 corrected = self.correct(self.statistics_head(x), statistics, gathered, confidence,
-                                         correspondence.index, affinity)
+                                         correspondence.index, affinity, fallback)
             residuals.append(head(x))
         return PredictorOutput(corrected, tuple(residuals))
 
@@ -203,7 +204,8 @@ class LatentMapPredictor(RenamedConfigKeys, ModelMixin, ConfigMixin):
         return blend, score
 
     def correct(self, head: torch.Tensor, statistics: tuple[torch.Tensor, ...], gathered: torch.Tensor,
-                confidence: torch.Tensor, index: torch.Tensor, affinity: torch.Tensor | None = None) -> torch.Tensor:
+                confidence: torch.Tensor, index: torch.Tensor, affinity: torch.Tensor | None = None,
+                fallback: torch.Tensor | None = None) -> torch.Tensor:
         """T' = Smooth(c' S~R + (1 - c') Reinhard(S_S)) with a learned trust c' = clamp(c + a_trust, 0, 1) in the
         match (c: the confidence ramp of the match score; a_trust within ``trust_range``), then the contrast moved
         toward the content's own, std' = std + a_contrast (S_S std - std), a_contrast in [0, 1]. The same joint
@@ -214,13 +216,14 @@ class LatentMapPredictor(RenamedConfigKeys, ModelMixin, ConfigMixin):
         keeps them and their contrast is their own.
 
         head: (B, 2, h, w) (a_trust, a_contrast); statistics as ``forward``; gathered S~R (B, 6, h, w) and the
-        match score (B, 1, h, w) (``rerank``); index: the match's (B, h*w) -> T' (B, 6, h, w).
+        match score (B, 1, h, w) (``rerank``); index: the match's (B, h*w); fallback (B, 6, h, w) or None: in place
+        of Reinhard(S_S) -> T' (B, 6, h, w).
         """
         content, _, _, content_whole, reference_whole = statistics
         trust = confidence_weight(confidence, tuple(self.config.confidence_range))
         trust = (trust + head[:, :1].clamp(*self.config.trust_range)).clamp(0, 1)
         keep = (index < 0).view_as(trust)
         target = trusted_target(content, gathered, trust, keep, content_whole, reference_whole,
-                                affinity=affinity)
+                                affinity=affinity, fallback=fallback)
         contrast = head[:, 1:2].clamp(0, 1)
         return torch.cat([target[:, :3], target[:, 3:] + contrast * (content[:, 3:] - target[:, 3:])], dim=1)

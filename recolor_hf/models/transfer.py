@@ -24,9 +24,12 @@ transfer); G' re-renders it under P_W's maps, and the base-only path (``learned=
 All statistics are (B, 6, h, w): channels L, a, b means then L, a, b standard deviations, in Lab units.
 """
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..fallback import check_fallback
+from ..upsample import ridge_affine_fit
 from .colour import lab_to_rgb, rgb_to_lab
 from .correspondence import gather_statistics
 
@@ -34,6 +37,7 @@ TRANSFER_SMOOTHING = (0.5, 10.0)  # (spatial sigma as a share of the image side,
 SMOOTHING_WEIGHT_FLOOR = 1e-3  # weight of an unmatched patch in the smoothing (its own transfer when alone)
 STD_FLOOR = 2.0  # Lab units added to both standard deviations of a gain, so flat patches do not explode
 GAIN_RANGE = (0.25, 4.0)  # limits of the per-patch contrast gain T_std / S_std
+FIT_RIDGE = 25.0  # Lab units^2: pull of the fitted look's linear part toward no change (``fitted_means``)
 
 
 def std_gain(target_std: torch.Tensor, content_std: torch.Tensor) -> torch.Tensor:
@@ -108,6 +112,43 @@ def confidence_weight(confidence: torch.Tensor, confidence_range: tuple[float, f
     return ((confidence - low) / max(high - low, 1e-6)).clamp(0, 1)
 
 
+def fitted_means(stats: torch.Tensor, gathered: torch.Tensor, weight: torch.Tensor,
+                 ridge: float = FIT_RIDGE) -> torch.Tensor:
+    """The patch means moved by ONE colour transform fitted on the matches, mu -> M mu + m: the least-squares fit
+    of the matched means mu_S~R on the content means mu_S weighted by the trust c (plus SMOOTHING_WEIGHT_FLOOR), its
+    linear part pulled toward the identity (``ridge``, Lab units^2; the full-resolution transfer's
+    ``upsample.ridge_affine_fit`` on the weighted moments). Where the matched content shares one look (two
+    parts of one photo) the fit carries that look to content the reference lacks.
+
+    stats S_S, gathered S~R (B, 6, h, w); weight c (B, 1, h, w) -> Lab means (B, 3, h, w).
+    """
+    x = stats[:, :3].flatten(2).transpose(1, 2).double().cpu().numpy()  # (B, N, 3)
+    y = gathered[:, :3].flatten(2).transpose(1, 2).double().cpu().numpy()
+    w = weight.flatten(1).double().cpu().numpy() + SMOOTHING_WEIGHT_FLOOR  # (B, N)
+    w = w / w.sum(1, keepdims=True)
+    moments = np.concatenate([np.einsum("bn,bni->bi", w, x), np.einsum("bn,bni->bi", w, y),
+                              np.einsum("bn,bni,bnj->bij", w, x, x).reshape(len(x), 9),
+                              np.einsum("bn,bni,bnj->bij", w, x, y).reshape(len(x), 9)], axis=-1)
+    fit = ridge_affine_fit(moments, ridge, np.eye(3))  # (B, 3, 4): [M | m]
+    means = x @ fit[..., :3].swapaxes(-1, -2) + fit[:, None, :, 3]  # (B, N, 3)
+    return torch.from_numpy(means).to(stats).transpose(1, 2).reshape_as(stats[:, :3])
+
+
+def fallback_statistics(fallback: str, content: torch.Tensor, gathered: torch.Tensor, trust: torch.Tensor,
+                        content_whole: torch.Tensor, reference_whole: torch.Tensor) -> torch.Tensor:
+    """What a patch whose match is distrusted moves to (content the reference lacks), one of ``fallback.FALLBACKS``:
+    "global" Reinhard(S_S); "look" the means moved by ``fitted_means``, the content's own contrast; "keep" S_S.
+
+    content S_S, gathered S~R (B, 6, h, w); trust c (B, 1, h, w); content_whole, reference_whole (B, 6, 1, 1)
+    -> (B, 6, h, w). The fitted look has no gradient (it is not learned).
+    """
+    if check_fallback(fallback) == "global":
+        return global_transfer(content, content_whole, reference_whole)
+    if fallback == "look":
+        return torch.cat([fitted_means(content, gathered, trust), content[:, 3:]], dim=1)
+    return content
+
+
 def trusted_target(content: torch.Tensor, gathered: torch.Tensor, trust: torch.Tensor, keep: torch.Tensor,
                    content_whole: torch.Tensor, reference_whole: torch.Tensor,
                    smoothing: tuple[float, float] = TRANSFER_SMOOTHING,
@@ -117,7 +158,7 @@ def trusted_target(content: torch.Tensor, gathered: torch.Tensor, trust: torch.T
 
     content S_S, gathered S~R (B, 6, h, w); trust c (B, 1, h, w) in [0, 1]; keep (B, 1, h, w) bool, patches that
     stay S_S; content_whole, reference_whole (B, 6, 1, 1); affinity (B, E, h, w) or None; fallback (B, 6, h, w):
-    statistics to use in place of Reinhard(S_S) (``eval.headroom`` measures other fallbacks) -> (B, 6, h, w).
+    statistics to use in place of Reinhard(S_S) (``fallback_statistics``) -> (B, 6, h, w).
     """
     if fallback is None:
         fallback = global_transfer(content, content_whole, reference_whole)
@@ -128,19 +169,24 @@ def trusted_target(content: torch.Tensor, gathered: torch.Tensor, trust: torch.T
 def target_statistics(content: torch.Tensor, reference: torch.Tensor, index: torch.Tensor,
                       confidence: torch.Tensor, confidence_range: tuple[float, float],
                       content_whole: torch.Tensor, reference_whole: torch.Tensor,
-                      smoothing: tuple[float, float] = TRANSFER_SMOOTHING) -> tuple[torch.Tensor, torch.Tensor]:
+                      smoothing: tuple[float, float] = TRANSFER_SMOOTHING,
+                      fallback: str = "global") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The non-learned target T = Smooth(c S~R + (1 - c) Reinhard(S_S)), the whole base-only path (``learned=False``)
-    up to the rendering of ``local_transfer``; kept patches (index -1) keep S_S.
+    up to the rendering of ``local_transfer``; kept patches (index -1) keep S_S; another ``fallback`` puts its target
+    in the place of Reinhard(S_S) (``fallback_statistics``).
 
     content (B, 6, hs, ws), reference (B, 6, hr, wr): patch statistics; index (B, hs*ws) and confidence
     (B, 1, hs, ws): the match; content_whole, reference_whole (B, 6, 1, 1): whole-image statistics; smoothing:
-    ``smooth_transfer``'s (spatial, colour) sigmas -> (T, S~R), each (B, 6, hs, ws): the target and the raw matched
-    statistics it started from.
+    ``smooth_transfer``'s (spatial, colour) sigmas; fallback: one of ``fallback.FALLBACKS`` -> (T, S~R, F), each
+    (B, 6, hs, ws): the target, the raw matched statistics it started from and the fallback target it used.
     """
     weight = confidence_weight(confidence, confidence_range)
     gathered = gather_statistics(reference, content, index)
     keep = (index < 0).view_as(weight)
-    return trusted_target(content, gathered, weight, keep, content_whole, reference_whole, smoothing), gathered
+    moved = fallback_statistics(fallback, content, gathered, weight, content_whole, reference_whole)
+    target = trusted_target(content, gathered, weight, keep, content_whole, reference_whole, smoothing,
+                            fallback=moved)
+    return target, gathered, moved
 
 
 def local_transfer(image: torch.Tensor, content: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
