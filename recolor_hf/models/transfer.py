@@ -10,7 +10,8 @@ same hard correspondence as W~0R (``correspondence.gather_statistics``) into the
     T <- S_S moved by Smooth(t(S_S -> T))                     (joint bilateral smoothing of the transfer)
 
 where Reinhard(S_S) moves the content patch's statistics by the global Lab mean/std transfer (content -> reference)
-and c ramps from 0 to 1 over P_W's ``confidence_range``. The transfer of a patch S -> T is
+and c ramps from 0 to 1 over P_W's ``confidence_range``; the user may put the look fitted on the matches or S_S
+itself in its place (``fallback_statistics``, ``recolor_hf.fallback``). The transfer of a patch S -> T is
 
     t = (mu_T - mu_S, log g),  g = (std_T + f) / (std_S + f)  (mean shift, log contrast gain; f = STD_FLOOR)
 
